@@ -1,0 +1,1 @@
+"""Everything that runs LLVM binaries or knows their flags and byte formats."""

@@ -1,0 +1,319 @@
+"""Drive one clang compile whose ML advisor asks this process for every decision.
+
+`InteractiveCompile` makes the two FIFOs LLVM's interactive model runner uses
+(`<base>.out`: compiler -> host, `<base>.in`: host -> compiler) in a private
+temp dir, starts clang in its own process group, reads the log header, and
+then yields one `Observation` per decision; the caller answers each with
+`advise`. Both FIFOs are opened read-write on this side, so neither open can
+block and a compile that makes no decision cannot hang the host; the end of
+the compiler is seen through a pidfd polled beside the FIFO.
+
+Failures are typed and carry the compiler's exit code and stderr tail:
+`CompilerCrash`, `CompilerTimeout` (per-compile wall limit or per-read limit,
+after which the whole process group is killed), and `ChannelProtocolError`
+(malformed header, truncated record). On leaving the `with` block, normally or
+not, the process group is gone and the FIFOs and temp dir are removed.
+"""
+
+from __future__ import annotations
+
+import os
+import select
+import shutil
+import signal
+import struct
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO, Callable, Iterator, Sequence
+
+from compiler_opt.errors import MlgoError
+from compiler_opt.llvm.advisors import Advisor
+from compiler_opt.llvm.log_format import LogFormatError, LogHeader, Observation, RecordParser
+
+STDERR_TAIL_BYTES = 4000
+_READ_CHUNK = 1 << 16
+
+
+class CompilerFailure(MlgoError):
+    """A compile that did not produce its result; names the module and keeps stderr's tail."""
+
+    def __init__(self, module: str, reason: str, returncode: int | None = None, stderr_tail: str = "") -> None:
+        self.module = module
+        self.reason = reason
+        self.returncode = returncode
+        self.stderr_tail = stderr_tail
+        message = f"{module}: {reason}"
+        if stderr_tail.strip():
+            message += "\ncompiler stderr (tail):\n" + stderr_tail.rstrip()
+        super().__init__(message)
+
+    def __reduce__(self):
+        return (type(self), (self.module, self.reason, self.returncode, self.stderr_tail))
+
+
+class CompilerCrash(CompilerFailure):
+    """The compiler exited with a non-zero status (or by a signal)."""
+
+
+class CompilerTimeout(CompilerFailure):
+    """The compile ran past its wall limit, or sent nothing within the per-read limit."""
+
+
+class ChannelProtocolError(CompilerFailure):
+    """The compiler's stream was not a well-formed log (bad header, truncated record)."""
+
+
+@dataclass(frozen=True)
+class CompileOutcome:
+    """What a finished interactive compile reports."""
+
+    returncode: int
+    seconds: float
+    decisions: int
+    stderr_tail: str
+
+
+class _TimedFifoReader:
+    """Buffered reads from the compiler's FIFO, bounded by per-read and overall deadlines."""
+
+    def __init__(self, fd: int, pidfd: int, owner: "InteractiveCompile") -> None:
+        self._fd = fd
+        self._owner = owner
+        self._buffer = bytearray()
+        self._start = 0
+        self._poll = select.poll()
+        self._poll.register(fd, select.POLLIN)
+        self._poll.register(pidfd, select.POLLIN)
+        self._pidfd = pidfd
+        self.exited = False
+        self.transcript: BinaryIO | None = None
+
+    def _fill(self) -> bool:
+        """Read more bytes; False once the compiler has exited and the FIFO is drained."""
+        while True:
+            try:
+                chunk = os.read(self._fd, _READ_CHUNK)
+            except BlockingIOError:
+                chunk = b""
+            if chunk:
+                if self.transcript is not None:
+                    self.transcript.write(chunk)
+                if self._start > _READ_CHUNK:
+                    del self._buffer[: self._start]
+                    self._start = 0
+                self._buffer += chunk
+                return True
+            if self.exited:
+                return False
+            timeout = self._owner.read_wait_seconds()
+            events = self._poll.poll(timeout * 1000)
+            if not events:
+                self._owner.on_timeout()
+            if any(fd == self._pidfd for fd, _ in events):
+                self.exited = True
+
+    def readline(self) -> bytes:
+        while True:
+            end = self._buffer.find(b"\n", self._start)
+            if end >= 0:
+                line = bytes(self._buffer[self._start : end + 1])
+                self._start = end + 1
+                return line
+            if not self._fill():
+                line = bytes(self._buffer[self._start :])
+                self._start = len(self._buffer)
+                return line
+
+    def read_exact(self, size: int) -> bytes:
+        while len(self._buffer) - self._start < size:
+            if not self._fill():
+                raise LogFormatError(
+                    f"stream ends inside a record: wanted {size} bytes, got {len(self._buffer) - self._start}"
+                )
+        data = bytes(self._buffer[self._start : self._start + size])
+        self._start += size
+        return data
+
+
+class InteractiveCompile:
+    """One clang run with one advisor in interactive mode; use as a context manager.
+
+    `argv` is the complete compile command without the advisor's options.
+    """
+
+    def __init__(
+        self,
+        argv: Sequence[str],
+        advisor: Advisor,
+        *,
+        module: str = "",
+        include_default: bool = False,
+        timeout: float = 600.0,
+        read_timeout: float = 120.0,
+        temp_parent: str | os.PathLike | None = None,
+        transcript: str | os.PathLike | None = None,
+    ) -> None:
+        self.argv = list(argv)
+        self.advisor = advisor
+        self.module = module or (argv[-3] if len(argv) >= 3 else "compile")
+        self.include_default = include_default
+        self.timeout = timeout
+        self.read_timeout = read_timeout
+        self._temp_parent = temp_parent
+        self._transcript_path = transcript
+        self._transcript: BinaryIO | None = None
+        self._dir: str | None = None
+        self._process: subprocess.Popen | None = None
+        self._fds: list[int] = []
+        self._stderr: BinaryIO | None = None
+        self._reader: _TimedFifoReader | None = None
+        self._parser: RecordParser | None = None
+        self._advice_format: Callable[[object], bytes] | None = None
+        self._in_fd = -1
+        self._started = 0.0
+        self.decisions = 0
+        self.header: LogHeader | None = None
+
+    def __enter__(self) -> "InteractiveCompile":
+        try:
+            self._start()
+        except BaseException:
+            self._cleanup()
+            raise
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self._cleanup()
+
+    def _start(self) -> None:
+        self._dir = tempfile.mkdtemp(prefix="mlgo-channel-", dir=self._temp_parent)
+        base = os.path.join(self._dir, "channel")
+        os.mkfifo(base + ".out")
+        os.mkfifo(base + ".in")
+        out_fd = os.open(base + ".out", os.O_RDWR | os.O_NONBLOCK)
+        self._fds.append(out_fd)
+        self._in_fd = os.open(base + ".in", os.O_RDWR)
+        self._fds.append(self._in_fd)
+        self._stderr = open(os.path.join(self._dir, "stderr"), "w+b")
+        if self._transcript_path is not None:
+            self._transcript = open(self._transcript_path, "wb")
+        command = self.argv + self.advisor.options(base, self.include_default)
+        self._started = time.monotonic()
+        self._process = subprocess.Popen(
+            command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=self._stderr, start_new_session=True
+        )
+        pidfd = os.pidfd_open(self._process.pid)
+        self._fds.append(pidfd)
+        self._reader = _TimedFifoReader(out_fd, pidfd, self)
+        self._reader.transcript = self._transcript
+        first = self._reader.readline()
+        if not first:
+            self._raise_for_exit("exited before sending the log header")
+        try:
+            self.header = LogHeader.parse(first)
+        except LogFormatError as error:
+            self._fail(ChannelProtocolError, str(error))
+        if self.header.advice is None:
+            self._fail(ChannelProtocolError, "log header names no advice tensor")
+        self._advice_format = _advice_encoder(self.header.advice.struct_format)
+        self._parser = RecordParser(self._reader, self.header)
+
+    def __iter__(self) -> Iterator[Observation]:
+        parser = self._parser
+        while True:
+            try:
+                observation = parser.next_observation()
+            except LogFormatError as error:
+                if self._reader.exited:
+                    self._raise_for_exit(f"stream ended mid-record ({error})")
+                self._fail(ChannelProtocolError, str(error))
+            if observation is None:
+                return
+            yield observation
+
+    def advise(self, value) -> None:
+        """Answer the current observation with `value` (a scalar of the advice's type)."""
+        os.write(self._in_fd, self._advice_format(value))
+        self.decisions += 1
+
+    def run(self, policy: Callable[[Observation], object]) -> CompileOutcome:
+        """Answer every decision with `policy(observation)`, then wait for the compiler."""
+        advise = self.advise
+        for observation in self:
+            advise(policy(observation))
+        return self.finish()
+
+    def finish(self) -> CompileOutcome:
+        """Wait for the compiler to exit; raises `CompilerFailure` unless it succeeded."""
+        remaining = self.timeout - (time.monotonic() - self._started)
+        try:
+            returncode = self._process.wait(timeout=max(remaining, 0.001))
+        except subprocess.TimeoutExpired:
+            self.on_timeout()
+        if returncode != 0:
+            self._raise_for_exit("compiler failed")
+        return CompileOutcome(returncode, time.monotonic() - self._started, self.decisions, self.stderr_tail())
+
+    def read_wait_seconds(self) -> float:
+        """How long the next FIFO read may wait: the per-read limit within the wall limit."""
+        remaining = self.timeout - (time.monotonic() - self._started)
+        return max(min(self.read_timeout, remaining), 0.0)
+
+    def on_timeout(self) -> None:
+        elapsed = time.monotonic() - self._started
+        self._kill()
+        which = "wall" if elapsed >= self.timeout else "per-read"
+        limit = self.timeout if which == "wall" else self.read_timeout
+        self._fail(CompilerTimeout, f"compiler timed out ({which} limit {limit:g} s, after {elapsed:.1f} s); killed")
+
+    def stderr_tail(self) -> str:
+        if self._stderr is None:
+            return ""
+        self._stderr.flush()
+        size = self._stderr.seek(0, os.SEEK_END)
+        self._stderr.seek(max(size - STDERR_TAIL_BYTES, 0))
+        return self._stderr.read().decode("utf-8", "replace")
+
+    def _raise_for_exit(self, what: str) -> None:
+        try:
+            returncode = self._process.wait(timeout=max(self.read_wait_seconds(), 0.001))
+        except subprocess.TimeoutExpired:
+            self.on_timeout()
+        if returncode == 0:
+            self._fail(ChannelProtocolError, f"{what}, although the compiler exited with status 0")
+        reason = f"killed by signal {-returncode}" if returncode < 0 else f"exit status {returncode}"
+        self._fail(CompilerCrash, f"{what}: {reason}", returncode)
+
+    def _fail(self, kind: type[CompilerFailure], reason: str, returncode: int | None = None) -> None:
+        raise kind(self.module, reason, returncode, self.stderr_tail())
+
+    def _kill(self) -> None:
+        process = self._process
+        if process is not None:
+            try:
+                os.killpg(process.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            process.wait()
+
+    def _cleanup(self) -> None:
+        self._kill()
+        for fd in self._fds:
+            os.close(fd)
+        self._fds.clear()
+        for stream in (self._stderr, self._transcript):
+            if stream is not None:
+                stream.close()
+        if self._dir is not None:
+            shutil.rmtree(self._dir, ignore_errors=True)
+            self._dir = None
+
+
+def _advice_encoder(struct_format: str) -> Callable[[object], bytes]:
+    packer = struct.Struct(struct_format)
+    if len(struct_format) == 2:
+        return lambda value: packer.pack(value)
+    return lambda value: packer.pack(*value)

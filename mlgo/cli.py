@@ -1,0 +1,48 @@
+"""Entry point of `mlgo`: builds the verb parsers and dispatches.
+
+Each verb module exposes `register(subparsers)`, which adds its parser and sets
+`run` (a function taking the parsed namespace and returning an exit code).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from typing import Sequence
+
+from compiler_opt.errors import MlgoError
+
+VERBS = ("trace", "corpus")
+
+
+class CommandError(MlgoError):
+    """A bad combination of flags, found after argparse accepted them."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="mlgo",
+        description="Train machine-learned compiler heuristics against a stock clang.",
+    )
+    subparsers = parser.add_subparsers(dest="verb", metavar="VERB", required=True)
+    for verb in VERBS:
+        importlib.import_module(f"mlgo.{verb}").register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.run(args) or 0)
+    except MlgoError as error:
+        print(f"mlgo {args.verb}: error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"mlgo {args.verb}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

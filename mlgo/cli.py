@@ -20,11 +20,21 @@ class CommandError(MlgoError):
     """A bad combination of flags, found after argparse accepted them."""
 
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("mlgo")
+    except PackageNotFoundError:
+        return "(not installed)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="mlgo",
         description="Train machine-learned compiler heuristics against a stock clang.",
     )
+    parser.add_argument("--version", action="version", version=f"mlgo {_version()}")
     subparsers = parser.add_subparsers(dest="verb", metavar="VERB", required=True)
     for verb in VERBS:
         importlib.import_module(f"mlgo.{verb}").register(subparsers)

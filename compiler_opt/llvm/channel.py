@@ -257,6 +257,11 @@ class InteractiveCompile:
             self._raise_for_exit("compiler failed")
         return CompileOutcome(returncode, time.monotonic() - self._started, self.decisions, self.stderr_tail())
 
+    @property
+    def pid(self) -> int | None:
+        """The compiler's process id (also its process group), once started."""
+        return None if self._process is None else self._process.pid
+
     def read_wait_seconds(self) -> float:
         """How long the next FIFO read may wait: the per-read limit within the wall limit."""
         remaining = self.timeout - (time.monotonic() - self._started)

@@ -215,9 +215,38 @@ def build_compile_command(
     thinlto_index: Path | None = None,
     extra_args: Sequence[str] = (),
 ) -> list[str]:
-    """The full argv compiling `bitcode` to the object `output` with sanitized `cc1_args`."""
-    argv = [str(toolchain.clang), *cc1_args, "-emit-obj"]
-    if thinlto_index is not None:
-        argv.append(f"-fthinlto-index={thinlto_index}")
-    argv += [*extra_args, "-x", "ir", str(bitcode), "-o", str(output)]
-    return argv
+    """The full argv compiling `bitcode` to the object `output` with already sanitized `cc1_args`."""
+    command = CompileCommand(str(toolchain.clang), tuple(cc1_args), str(bitcode), True,
+                             None if thinlto_index is None else str(thinlto_index))
+    return command.argv(output, extra_args)
+
+
+@dataclass(frozen=True)
+class CompileCommand:
+    """How to compile one module (picklable): sanitized cc1 arguments, or plain driver ones."""
+
+    clang: str
+    args: tuple[str, ...]
+    bitcode: str
+    cc1: bool
+    thinlto_index: str | None = None
+
+    @classmethod
+    def from_cc1(cls, toolchain: "Toolchain", cc1_args: Sequence[str], bitcode: Path, origin: str,
+                 thinlto_index: Path | None = None) -> "CompileCommand":
+        """A corpus module's command: `cc1_args` are sanitized here."""
+        return cls(str(toolchain.clang), tuple(sanitize_cc1(cc1_args, origin)), str(bitcode), True,
+                   None if thinlto_index is None else str(thinlto_index))
+
+    @classmethod
+    def plain(cls, toolchain: "Toolchain", bitcode: Path, optimization: str = "-Oz") -> "CompileCommand":
+        """`clang <optimization> -c -x ir BITCODE`, for a module that came without a command line."""
+        return cls(str(toolchain.clang), (optimization,), str(bitcode), False)
+
+    def argv(self, output: Path, extra_args: Sequence[str] = ()) -> list[str]:
+        """The full argv writing the object `output`, with `extra_args` before the input."""
+        if self.cc1:
+            return [self.clang, *self.args, "-emit-obj",
+                    *([f"-fthinlto-index={self.thinlto_index}"] if self.thinlto_index else []),
+                    *extra_args, "-x", "ir", self.bitcode, "-o", str(output)]
+        return [self.clang, *self.args, "-c", *extra_args, "-x", "ir", self.bitcode, "-o", str(output)]

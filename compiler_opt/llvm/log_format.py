@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import struct
 from dataclasses import dataclass
-from typing import BinaryIO, Iterator, Mapping, Protocol, Sequence
+from typing import BinaryIO, Callable, Iterator, Mapping, Protocol, Sequence
 
 import numpy as np
 
@@ -136,8 +136,12 @@ class LogHeader:
             data["advice"] = self.advice.to_json()
         return data
 
-    def offset_of(self, name: str) -> int:
-        return self.slots[name].offset
+    def scalar_reader(self, name: str) -> "Callable[[bytes], int | float]":
+        """A fast function reading feature `name`'s first element from an observation's raw bytes."""
+        slot = self.slots[name]
+        unpack = struct.Struct("<" + _TYPES[slot.spec.type][1]).unpack_from
+        offset = slot.offset
+        return lambda raw: unpack(raw, offset)[0]
 
 
 class Observation:
@@ -158,8 +162,7 @@ class Observation:
 
     def scalar(self, name: str) -> int | float:
         """The first element of feature `name`, without making an array."""
-        slot = self.header.slots[name]
-        return struct.unpack_from("<" + _TYPES[slot.spec.type][1], self.raw, slot.offset)[0]
+        return self.header.scalar_reader(name)(self.raw)
 
     def as_dict(self) -> dict[str, np.ndarray]:
         return {spec.name: self[spec.name] for spec in self.header.features}

@@ -1,0 +1,73 @@
+"""`mlgo trace`: compile one module under a built-in policy and log its decisions."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from dataclasses import asdict
+from pathlib import Path
+
+from compiler_opt.llvm.cmdline import CompileCommand, read_cmd_file
+from compiler_opt.llvm.toolchain import find_toolchain
+from compiler_opt.problems import get_problem, problem_names
+from compiler_opt.tracing import trace_module
+
+EPILOG = """built-in policies:
+  inlining:           default (clang's -Oz decision, replayed), always, never
+  regalloc-eviction:  default (greedy allocator, nothing logged), first, random
+  regalloc-priority:  default (greedy allocator, nothing logged), weight
+
+example:
+  mlgo trace --problem inlining --policy default --bitcode m.bc --cmd m.cmd --output m.log
+"""
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "trace",
+        help="compile one module under a built-in policy and log every decision",
+        description="Compile one LLVM bitcode module with a stock clang whose ML advisor is answered by "
+        "a built-in policy, write every decision in LLVM's training-log format, and print the decision "
+        "count, compile time and the problem's measurement (object size; register-allocation costs).",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--problem", required=True, choices=problem_names(), help="which advisor to drive")
+    parser.add_argument("--policy", default="default", help="built-in policy name (see below; default: default)")
+    parser.add_argument("--bitcode", required=True, type=Path, help="the module to compile (.bc)")
+    parser.add_argument("--cmd", type=Path, help="its NUL-separated cc1 command line (.cmd); "
+                        "without it the module compiles as `clang -Oz -c -x ir M.bc`")
+    parser.add_argument("--output", type=Path, help="where to write the decision log (LLVM's log format)")
+    parser.add_argument("--object", type=Path, help="keep the compiled object at this path")
+    parser.add_argument("--clang", help="the clang to use (default: $MLGO_CLANG, then clang-22 ... clang-17, clang)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of randomized policies (default: 0)")
+    parser.add_argument("--timeout", type=float, default=600.0, help="wall-time limit of the compile in seconds")
+    parser.add_argument("--json", action="store_true", help="print the result as one JSON object")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    toolchain = find_toolchain(args.clang)
+    problem = get_problem(args.problem)
+    if args.cmd is not None:
+        command = CompileCommand.from_cc1(toolchain, read_cmd_file(args.cmd), args.bitcode, origin=str(args.cmd))
+    else:
+        command = CompileCommand.plain(toolchain, args.bitcode)
+    result = trace_module(
+        toolchain, problem, args.policy, command,
+        log_path=args.output, object_path=args.object, seed=args.seed, timeout=args.timeout,
+    )
+    if args.json:
+        print(json.dumps({**asdict(result), "log": str(args.output) if result.logged else None}))
+        return 0
+    print(f"module:     {result.module}")
+    print(f"problem:    {result.problem} (policy {result.policy})")
+    if result.logged:
+        print(f"decisions:  {result.decisions}" + (f" -> {args.output}" if args.output else ""))
+    else:
+        print("decisions:  none logged: this compiler cannot replay this advisor's default decisions "
+              "through the channel, so the module was compiled with the default heuristic")
+    print(f"seconds:    {result.seconds:.3f}")
+    for name, value in result.score.figures.items():
+        print(f"{name + ':':<11} {value:,.6g}")
+    return 0

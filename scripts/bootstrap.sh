@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# Idempotent set-up: a clang >= 17 with its LLVM tools, a .venv with the pinned
+# dependencies (one pip call), and this package installed in editable mode.
+# Re-running it when everything is present takes a few seconds.
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+
+say() { printf 'bootstrap: %s\n' "$*" >&2; }
+
+have_clang() {
+  local c
+  for c in "${MLGO_CLANG:-}" clang-22 clang-21 clang-20 clang-19 clang-18 clang-17 clang; do
+    [ -n "$c" ] || continue
+    command -v "$c" >/dev/null 2>&1 || continue
+    local major
+    major=$("$c" --version 2>/dev/null | sed -n 's/.*clang version \([0-9]*\)\..*/\1/p' | head -n1)
+    if [ -n "$major" ] && [ "$major" -ge 17 ]; then
+      local bindir
+      bindir=$(dirname "$(readlink -f "$(command -v "$c")")")
+      if [ -x "$bindir/llvm-size" ] || command -v "llvm-size-$major" >/dev/null 2>&1; then
+        command -v "ld.lld-$major" >/dev/null 2>&1 || [ -x "$bindir/ld.lld" ] || return 1
+        return 0
+      fi
+    fi
+  done
+  return 1
+}
+
+if ! have_clang; then
+  if command -v apt-get >/dev/null 2>&1; then
+    sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    say "installing clang-19, llvm-19 and lld-19 with apt-get"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq clang-19 llvm-19 lld-19 >/dev/null
+  else
+    say "no clang >= 17 with its LLVM tools (llvm-size, llvm-objcopy) and lld found."
+    say "Install LLVM 17 or newer (clang, llvm, lld) with your package manager, or set MLGO_CLANG."
+    exit 1
+  fi
+fi
+
+python="${PYTHON:-python3}"
+if ! "$python" -c 'import sys; sys.exit(sys.version_info < (3, 10))' 2>/dev/null; then
+  say "Python >= 3.10 is needed (found: $("$python" --version 2>&1)). Set PYTHON=/path/to/python3.11."
+  exit 1
+fi
+if [ ! -x .venv/bin/python ]; then
+  say "creating .venv"
+  "$python" -m venv .venv
+fi
+
+stamp_of() { cat "$@" | sha256sum | cut -c1-16; }
+deps_stamp=$(stamp_of requirements.txt)
+if [ "$(cat .venv/.mlgo-deps 2>/dev/null)" != "$deps_stamp" ]; then
+  say "installing the pinned dependencies (one pip call; about a minute)"
+  .venv/bin/python -m pip install -q --upgrade pip >/dev/null
+  .venv/bin/python -m pip install -q -r requirements.txt
+  echo "$deps_stamp" > .venv/.mlgo-deps
+fi
+pkg_stamp=$(stamp_of setup.cfg pyproject.toml)
+if [ "$(cat .venv/.mlgo-pkg 2>/dev/null)" != "$pkg_stamp" ]; then
+  say "installing mlgo in editable mode"
+  .venv/bin/python -m pip install -q --no-deps -e .
+  echo "$pkg_stamp" > .venv/.mlgo-pkg
+fi
+say "ready: $(.venv/bin/mlgo --version 2>/dev/null || echo mlgo), activate with: source .venv/bin/activate"

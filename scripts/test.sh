@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# Set up (scripts/bootstrap.sh), then run the whole test suite with the real clang.
+# Extra arguments go to pytest (e.g. `scripts/test.sh -m "not slow"`).
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+"$root/scripts/bootstrap.sh"
+cd "$root"
+exec .venv/bin/python -m pytest -ra "$@"

@@ -13,6 +13,13 @@ Failures are typed and carry the compiler's exit code and stderr tail:
 after which the whole process group is killed), and `ChannelProtocolError`
 (malformed header, truncated record). On leaving the `with` block, normally or
 not, the process group is gone and the FIFOs and temp dir are removed.
+
+Host and compiler take turns (the compiler waits for each advice), so they
+share one CPU: by default the calling thread and the compiler are pinned to
+the CPU the thread runs on for the duration of the compile. On the 2-core VMs
+measured here this took the channel's wall-time cost on a 5,292-decision
+module from about +50% to +10-20%, because every decision otherwise pays two
+cross-CPU wake-ups. A worker pool passes each worker's own CPU as `cpu`.
 """
 
 from __future__ import annotations
@@ -94,26 +101,26 @@ class _TimedFifoReader:
     def _fill(self) -> bool:
         """Read more bytes; False once the compiler has exited and the FIFO is drained."""
         while True:
+            if not self.exited:
+                events = self._poll.poll(self._owner.read_wait_seconds() * 1000)
+                if not events:
+                    self._owner.on_timeout()
+                for fd, _ in events:
+                    if fd == self._pidfd:
+                        self.exited = True
             try:
                 chunk = os.read(self._fd, _READ_CHUNK)
             except BlockingIOError:
-                chunk = b""
-            if chunk:
-                if self.transcript is not None:
-                    self.transcript.write(chunk)
-                if self._start > _READ_CHUNK:
-                    del self._buffer[: self._start]
-                    self._start = 0
-                self._buffer += chunk
-                return True
-            if self.exited:
-                return False
-            timeout = self._owner.read_wait_seconds()
-            events = self._poll.poll(timeout * 1000)
-            if not events:
-                self._owner.on_timeout()
-            if any(fd == self._pidfd for fd, _ in events):
-                self.exited = True
+                if self.exited:
+                    return False
+                continue
+            if self.transcript is not None:
+                self.transcript.write(chunk)
+            if self._start > _READ_CHUNK:
+                del self._buffer[: self._start]
+                self._start = 0
+            self._buffer += chunk
+            return True
 
     def readline(self) -> bytes:
         while True:
@@ -155,6 +162,7 @@ class InteractiveCompile:
         read_timeout: float = 120.0,
         temp_parent: str | os.PathLike | None = None,
         transcript: str | os.PathLike | None = None,
+        cpu: int | None | bool = True,
     ) -> None:
         self.argv = list(argv)
         self.advisor = advisor
@@ -164,6 +172,8 @@ class InteractiveCompile:
         self.read_timeout = read_timeout
         self._temp_parent = temp_parent
         self._transcript_path = transcript
+        self._cpu = cpu
+        self._saved_affinity: set[int] | None = None
         self._transcript: BinaryIO | None = None
         self._dir: str | None = None
         self._process: subprocess.Popen | None = None
@@ -201,6 +211,7 @@ class InteractiveCompile:
         if self._transcript_path is not None:
             self._transcript = open(self._transcript_path, "wb")
         command = self.argv + self.advisor.options(base, self.include_default)
+        self._pin_to_one_cpu()
         self._started = time.monotonic()
         self._process = subprocess.Popen(
             command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=self._stderr, start_new_session=True
@@ -304,8 +315,22 @@ class InteractiveCompile:
                 pass
             process.wait()
 
+    def _pin_to_one_cpu(self) -> None:
+        """Pin this thread (and so the compiler it starts) to one CPU; `cpu=False` leaves both free."""
+        if self._cpu is False or self._cpu is None:
+            return
+        allowed = os.sched_getaffinity(0)
+        cpu = _current_cpu() if self._cpu is True else int(self._cpu)
+        if cpu not in allowed or len(allowed) == 1:
+            return
+        self._saved_affinity = allowed
+        os.sched_setaffinity(0, {cpu})
+
     def _cleanup(self) -> None:
         self._kill()
+        if self._saved_affinity is not None:
+            os.sched_setaffinity(0, self._saved_affinity)
+            self._saved_affinity = None
         for fd in self._fds:
             os.close(fd)
         self._fds.clear()
@@ -315,6 +340,15 @@ class InteractiveCompile:
         if self._dir is not None:
             shutil.rmtree(self._dir, ignore_errors=True)
             self._dir = None
+
+
+def _current_cpu() -> int:
+    """The CPU this thread last ran on (field 39 of /proc/thread-self/stat), or -1."""
+    try:
+        stat = Path("/proc/thread-self/stat").read_text()
+        return int(stat.rsplit(")", 1)[1].split()[36])
+    except (OSError, ValueError, IndexError):
+        return -1
 
 
 def _advice_encoder(struct_format: str) -> Callable[[object], bytes]:

@@ -1,0 +1,198 @@
+"""Load, validate, sample and split a corpus of LLVM IR modules.
+
+The layout is LLVM's (see `corpus_tools.layout`). Loading checks every module
+named in `corpus_description.json` (its `.bc` and `.cmd` exist, the command
+starts with `-cc1` and passes `sanitize_cc1`, its name stays inside the corpus
+folder, its ThinLTO index exists when the corpus has ThinLTO) without reading
+any bitcode. A bad module is a `CorpusError` naming it, or, with
+`skip_invalid=True`, an entry of `Corpus.invalid` and the rest loads.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from compiler_opt.llvm.cmdline import UnsafeCommandLine, read_cmd_file, sanitize_cc1
+from corpus_tools.layout import (
+    BITCODE_SUFFIX,
+    COMMAND_SUFFIX,
+    DESCRIPTION_FILE,
+    THINLTO_SUFFIX,
+    UNSPECIFIED_OVERRIDE,
+    CorpusError,
+    module_file,
+    name_escapes,
+    read_description,
+)
+
+__all__ = ["Corpus", "CorpusError", "ModuleSpec", "load_corpus"]
+
+
+@dataclass(frozen=True)
+class ModuleSpec:
+    """One module of a corpus, ready to compile: picklable, holds paths, not bytes."""
+
+    name: str
+    bitcode: Path
+    cc1_args: tuple[str, ...]
+    thinlto_index: Path | None
+    size: int
+
+    @property
+    def library(self) -> str:
+        """The first component of the name: the project or library the module comes from."""
+        return self.name.split("/", 1)[0]
+
+
+@dataclass(frozen=True)
+class Corpus:
+    """The valid modules of a corpus folder, and the ones that were skipped and why."""
+
+    root: Path
+    modules: tuple[ModuleSpec, ...]
+    has_thinlto: bool = False
+    libraries: dict[str, tuple[str, ...]] = field(default_factory=dict, compare=False)
+    invalid: tuple[tuple[str, str], ...] = ()
+
+    def __len__(self) -> int:
+        return len(self.modules)
+
+    def __iter__(self):
+        return iter(self.modules)
+
+    def module(self, name: str) -> ModuleSpec:
+        """The module called `name`."""
+        for spec in self.modules:
+            if spec.name == name:
+                return spec
+        raise CorpusError(f"{self.root}: no module named {name!r} in the corpus")
+
+    def total_size(self) -> int:
+        """The bitcode bytes of all modules."""
+        return sum(spec.size for spec in self.modules)
+
+    def subset(self, modules: tuple[ModuleSpec, ...] | list[ModuleSpec]) -> "Corpus":
+        """This corpus restricted to `modules`; `libraries` keeps only members still present."""
+        names = {spec.name for spec in modules}
+        libraries = {
+            library: tuple(m for m in members if m in names)
+            for library, members in self.libraries.items()
+            if any(m in names for m in members)
+        }
+        return replace(self, modules=tuple(modules), libraries=libraries)
+
+    def sample(self, n: int, seed: int) -> list[ModuleSpec]:
+        """`n` modules drawn with `seed`, one from each of `n` equal-count size strata.
+
+        Sorting by size and picking one module per stratum keeps small and
+        large modules in proportion, whatever the seed. With `n` at least the
+        corpus size, every module comes back (in a seeded order).
+        """
+        if n <= 0:
+            return []
+        rng = random.Random(seed)
+        if n >= len(self.modules):
+            chosen = list(self.modules)
+            rng.shuffle(chosen)
+            return chosen
+        by_size = sorted(self.modules, key=lambda spec: (spec.size, spec.name))
+        picks = []
+        for stratum in range(n):
+            start = stratum * len(by_size) // n
+            stop = (stratum + 1) * len(by_size) // n
+            picks.append(by_size[rng.randrange(start, stop)])
+        return picks
+
+    def split(self, validation_fraction: float) -> tuple["Corpus", "Corpus"]:
+        """(training, validation), decided per module by a hash of its name.
+
+        The same module lands on the same side in every run and on every
+        machine, and adding modules never moves existing ones.
+        """
+        if not 0.0 <= validation_fraction <= 1.0:
+            raise CorpusError(f"validation fraction must be between 0 and 1 (got {validation_fraction})")
+        training, validation = [], []
+        for spec in self.modules:
+            side = validation if _name_fraction(spec.name) < validation_fraction else training
+            side.append(spec)
+        return self.subset(training), self.subset(validation)
+
+
+def load_corpus(path: str | Path, *, skip_invalid: bool = False) -> Corpus:
+    """The corpus in folder `path`, validated; see the module docstring for the checks."""
+    root = Path(path)
+    description = read_description(root)
+    shared_args = _shared_command(root, description.global_command_override)
+    valid: list[ModuleSpec] = []
+    invalid: list[tuple[str, str]] = []
+    seen: set[str] = set()
+    for name in description.modules:
+        try:
+            if name in seen:
+                raise CorpusError(f"{root}: module {name!r} is listed twice in {DESCRIPTION_FILE}")
+            seen.add(name)
+            valid.append(_load_module(root, name, description.has_thinlto, shared_args))
+        except CorpusError as error:
+            if not skip_invalid:
+                raise
+            invalid.append((name, str(error)))
+    if not valid and description.modules:
+        raise CorpusError(
+            f"{root}: none of the {len(description.modules)} modules is valid (first problem: {invalid[0][1]})"
+        )
+    libraries = {name: tuple(members) for name, members in description.libraries.items()}
+    corpus = Corpus(
+        root=root,
+        modules=tuple(valid),
+        has_thinlto=description.has_thinlto,
+        libraries=libraries,
+        invalid=tuple(invalid),
+    )
+    return corpus.subset(corpus.modules)
+
+
+def _shared_command(root: Path, override: list[str] | None) -> tuple[str, ...] | None:
+    if override is None:
+        return None
+    if not override or any(UNSPECIFIED_OVERRIDE in arg for arg in override):
+        raise CorpusError(
+            f"{root / DESCRIPTION_FILE}: \"global_command_override\" is the unfilled placeholder "
+            f"{override!r}; replace it with the cc1 command line that compiles these modules "
+            "(for example from `clang -### -c ...`), or pass one to `mlgo corpus extract --cmd-override`"
+        )
+    try:
+        return tuple(sanitize_cc1(override, f"{root / DESCRIPTION_FILE} (global_command_override)"))
+    except UnsafeCommandLine as error:
+        raise CorpusError(str(error)) from error
+
+
+def _load_module(root: Path, name: str, has_thinlto: bool, shared_args: tuple[str, ...] | None) -> ModuleSpec:
+    if name_escapes(name):
+        raise CorpusError(f"{root}: module {name!r} names a file outside the corpus folder; remove it from the list")
+    bitcode = module_file(root, name, BITCODE_SUFFIX)
+    if not bitcode.is_file():
+        raise CorpusError(f"module {name!r}: missing {bitcode}; extract the corpus again or remove the module")
+    if shared_args is None:
+        command = module_file(root, name, COMMAND_SUFFIX)
+        if not command.is_file():
+            raise CorpusError(f"module {name!r}: missing {command}; extract the corpus again or remove the module")
+        try:
+            args = tuple(sanitize_cc1(read_cmd_file(command), f"module {name!r} ({command})"))
+        except UnsafeCommandLine as error:
+            raise CorpusError(str(error)) from error
+    else:
+        args = shared_args
+    index = None
+    if has_thinlto:
+        index = module_file(root, name, THINLTO_SUFFIX)
+        if not index.is_file():
+            raise CorpusError(f"module {name!r}: missing ThinLTO index {index}; extract the corpus again")
+    return ModuleSpec(name=name, bitcode=bitcode, cc1_args=args, thinlto_index=index, size=bitcode.stat().st_size)
+
+
+def _name_fraction(name: str) -> float:
+    digest = hashlib.sha256(name.encode("utf-8")).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64

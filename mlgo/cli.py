@@ -13,7 +13,7 @@ from typing import Sequence
 
 from compiler_opt.errors import MlgoError
 
-VERBS = ("trace", "corpus")
+VERBS = ("trace", "corpus", "demo")
 
 
 class CommandError(MlgoError):

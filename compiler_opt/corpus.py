@@ -3,18 +3,22 @@
 The layout is LLVM's (see `corpus_tools.layout`). Loading checks every module
 named in `corpus_description.json` (its `.bc` and `.cmd` exist, the command
 starts with `-cc1` and passes `sanitize_cc1`, its name stays inside the corpus
-folder, its ThinLTO index exists when the corpus has ThinLTO) without reading
-any bitcode. A bad module is a `CorpusError` naming it, or, with
+folder, its ThinLTO index exists when the corpus has ThinLTO) reading no more
+of each bitcode file than its 4-byte magic. ThinLTO modules are already merged
+(they hold their imports), so their commands get `-thinlto-assume-merged`
+and the corpus's index instead of the build's. A bad module is a `CorpusError` naming it, or, with
 `skip_invalid=True`, an entry of `Corpus.invalid` and the rest loads.
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 import random
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from compiler_opt.llvm.bitcode import is_bitcode_file, thinlto_backend_args
 from compiler_opt.llvm.cmdline import UnsafeCommandLine, read_cmd_file, sanitize_cc1
 from corpus_tools.layout import (
     BITCODE_SUFFIX,
@@ -29,6 +33,8 @@ from corpus_tools.layout import (
 )
 
 __all__ = ["Corpus", "CorpusError", "ModuleSpec", "load_corpus"]
+
+_LOG = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -138,6 +144,7 @@ def load_corpus(path: str | Path, *, skip_invalid: bool = False) -> Corpus:
         except CorpusError as error:
             if not skip_invalid:
                 raise
+            _LOG.warning("skipping invalid module: %s", error)
             invalid.append((name, str(error)))
     if not valid and description.modules:
         raise CorpusError(
@@ -175,6 +182,8 @@ def _load_module(root: Path, name: str, has_thinlto: bool, shared_args: tuple[st
     bitcode = module_file(root, name, BITCODE_SUFFIX)
     if not bitcode.is_file():
         raise CorpusError(f"module {name!r}: missing {bitcode}; extract the corpus again or remove the module")
+    if not is_bitcode_file(bitcode):
+        raise CorpusError(f"module {name!r}: {bitcode} is not LLVM bitcode; extract the corpus again or remove the module")
     if shared_args is None:
         command = module_file(root, name, COMMAND_SUFFIX)
         if not command.is_file():
@@ -190,6 +199,7 @@ def _load_module(root: Path, name: str, has_thinlto: bool, shared_args: tuple[st
         index = module_file(root, name, THINLTO_SUFFIX)
         if not index.is_file():
             raise CorpusError(f"module {name!r}: missing ThinLTO index {index}; extract the corpus again")
+        args = tuple(thinlto_backend_args(args))
     return ModuleSpec(name=name, bitcode=bitcode, cc1_args=args, thinlto_index=index, size=bitcode.stat().st_size)
 
 

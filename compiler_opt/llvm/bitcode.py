@@ -143,6 +143,30 @@ def count_inlining_remarks(toolchain: Toolchain, cc1_args: Sequence[str], bitcod
     return len(re.findall(r"\[-Rpass(?:-missed)?=inline\]", result.stderr))
 
 
+def thinlto_backend_args(cc1_args: Sequence[str]) -> list[str]:
+    """cc1 arguments for recompiling an already merged ThinLTO module with the corpus's index.
+
+    Drops the build's own `-fthinlto-index=` (the job passes the corpus copy)
+    and `-mllvm -lto-embed-bitcode=...`, and adds `-mllvm -thinlto-assume-merged`
+    so the backend does not import again into IR that already holds its imports.
+    """
+    result: list[str] = []
+    index = 0
+    while index < len(cc1_args):
+        arg = cc1_args[index]
+        following = cc1_args[index + 1] if index + 1 < len(cc1_args) else ""
+        if arg.startswith("-fthinlto-index="):
+            index += 1
+        elif arg == "-mllvm" and following.startswith("-lto-embed-bitcode"):
+            index += 2
+        else:
+            result.append(arg)
+            index += 1
+    if "-thinlto-assume-merged" not in result:
+        result += ["-mllvm", "-thinlto-assume-merged"]
+    return result
+
+
 def _remove(*paths: Path | None) -> None:
     for path in paths:
         if path is not None:

@@ -1,16 +1,10 @@
-"""Fixtures for the corpus tools tests: the real toolchain and one CMake build per session."""
+"""Fixtures for the corpus tools tests: one real CMake build of a small C/C++ project per session."""
 
 from __future__ import annotations
 
 import pytest
 
-from compiler_opt.llvm.toolchain import find_toolchain
 from tests.corpus_tools.helpers import cmake_build, write_project
-
-
-@pytest.fixture(scope="session")
-def toolchain():
-    return find_toolchain()
 
 
 @pytest.fixture(scope="session")

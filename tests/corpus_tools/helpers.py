@@ -6,6 +6,7 @@ import subprocess
 from pathlib import Path
 
 from compiler_opt.llvm.cmdline import build_compile_command
+from compiler_opt.llvm.measure import object_size
 from compiler_opt.llvm.toolchain import Toolchain
 
 SOURCES = {
@@ -132,22 +133,14 @@ def cmake_build(toolchain: Toolchain, source: Path, build: Path) -> Path:
 
 
 def text_size(toolchain: Toolchain, obj: Path) -> int:
-    """The summed size of an object's `.text*` sections (`llvm-size -A`)."""
-    out = subprocess.run(
-        [str(toolchain.tool("llvm-size")), "-A", str(obj)], check=True, capture_output=True, text=True
-    ).stdout
-    total = 0
-    for line in out.splitlines():
-        parts = line.split()
-        if len(parts) >= 2 and parts[0].startswith(".text") and parts[1].isdigit():
-            total += int(parts[1])
-    return total
+    """The summed size of an object's `.text*` sections."""
+    return object_size(toolchain, obj).text_section
 
 
 def recompile(toolchain: Toolchain, spec, output: Path) -> Path:
     """Compile a corpus module (a `ModuleSpec`) back to an object."""
     argv = build_compile_command(
-        toolchain.clang, spec.cc1_args, spec.bitcode, output, thinlto_index=spec.thinlto_index
+        toolchain, spec.cc1_args, spec.bitcode, output, thinlto_index=spec.thinlto_index
     )
     result = subprocess.run(argv, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr

@@ -1,0 +1,1 @@
+"""Tools that make, combine, inspect and build corpora in LLVM's mlgo layout."""

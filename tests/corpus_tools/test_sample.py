@@ -1,0 +1,100 @@
+"""The sample corpus: the pinned recipe, hash verification, and a real `--size small` build."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import subprocess
+import time
+
+import pytest
+
+from compiler_opt.corpus import load_corpus
+from corpus_tools.fetch import fetch
+from corpus_tools.layout import CorpusError
+from corpus_tools.recipe import Package, load_recipe
+from corpus_tools.sample import build_sample, module_decisions
+from mlgo import corpus as corpus_verb
+from tests.corpus_tools.helpers import recompile
+
+
+def test_pinned_recipe_is_complete():
+    recipe = load_recipe()
+    packages = recipe.packages
+    assert all(re.fullmatch(r"[0-9a-f]{64}", p.sha256) for p in packages.values())
+    libraries = recipe.data["libraries"]
+    assert len(libraries) >= 6
+    used = {lib["package"] for lib in libraries}
+    assert used == set(packages)
+    small = [lib for lib in libraries if lib.get("small")]
+    assert any(p.endswith(".c") for lib in small for p in lib["small"])
+    assert any(p.endswith((".cc", ".cpp")) for lib in small for p in lib["small"])
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (lambda d: d["libraries"][0].update(color="red"), "unknown keys"),
+        (lambda d: d["libraries"][0].update(package="nope"), "unknown package"),
+        (lambda d: d["packages"]["lz4"].pop("sha256"), "lacks sha256"),
+        (lambda d: d["libraries"].append(dict(d["libraries"][0])), "repeated"),
+    ],
+)
+def test_recipe_mistakes_are_refused(tmp_path, change, message):
+    data = load_recipe().data
+    change(data)
+    (tmp_path / "recipe.json").write_text(json.dumps(data))
+    with pytest.raises(CorpusError, match=message):
+        load_recipe(tmp_path / "recipe.json")
+
+
+def test_hash_mismatch_is_refused_and_download_deleted(tmp_path):
+    archive = tmp_path / "lz4-4.4.5.tar.gz"
+    archive.write_bytes(b"a tampered archive")
+    package = Package(name="lz4", version="4.4.5", sha256="0" * 64, archive=archive.name)
+    with pytest.raises(CorpusError, match="does not match the recipe's 0000"):
+        fetch(package, tmp_path)
+    assert not archive.exists()
+
+
+def _cli(argv):
+    parser = argparse.ArgumentParser(prog="mlgo")
+    corpus_verb.register(parser.add_subparsers(dest="verb", required=True))
+    args = parser.parse_args(argv)
+    return args.run(args)
+
+
+@pytest.mark.slow
+def test_small_sample_builds_links_and_caches(toolchain, tmp_path, capsys):
+    output, figures = build_sample(toolchain, tmp_path / "sample", size="small")
+    corpus = load_corpus(output)
+    assert 20 <= len(corpus) <= 60
+    assert figures.modules == len(corpus) and not figures.failed
+    assert figures.languages.get("c", 0) > 0 and figures.languages.get("c++", 0) > 0
+    assert set(corpus.libraries) == {spec.library for spec in corpus}
+    assert figures.inlining_decisions and figures.inlining_decisions > 1000
+    assert all(spec.cc1_args[0] == "-cc1" for spec in corpus)
+    decisions = module_decisions(output)
+    assert set(decisions) == {spec.name for spec in corpus} and sum(decisions.values()) == figures.inlining_decisions
+    objects = tmp_path / "objects"
+    objects.mkdir()
+    for library, members in corpus.libraries.items():
+        built = [recompile(toolchain, corpus.module(name), objects / f"{name.replace('/', '_')}.o") for name in members]
+        link = subprocess.run([str(toolchain.clang), "-shared", "-o", str(objects / f"lib{library}.so"), *map(str, built)],
+                              capture_output=True, text=True)
+        assert link.returncode == 0, f"library {library} does not link:\n{link.stderr[-2000:]}"
+    started = time.monotonic()
+    assert _cli(["corpus", "sample", "--size", "small", "--output", str(output)]) == 0
+    assert time.monotonic() - started < 2
+    printed = capsys.readouterr().out
+    assert f"modules: {len(corpus)}" in printed and "inlining decisions" in printed
+    assert _cli(["corpus", "stats", str(output)]) == 0
+    assert f"libraries: {len(corpus.libraries)}" in capsys.readouterr().out
+
+
+def test_sample_refuses_a_foreign_nonempty_folder(toolchain, tmp_path):
+    (tmp_path / "mine.txt").write_text("user data")
+    with pytest.raises(CorpusError, match="not an earlier sample corpus"):
+        build_sample(toolchain, tmp_path, size="small")
+    assert (tmp_path / "mine.txt").read_text() == "user data"

@@ -1,0 +1,55 @@
+"""What shapes a policy's actor network (`NetworkConfig`), kept free of TensorFlow for the fast form.
+
+`network_config` is the gin-configurable way to make one
+(`network_config.fc_layer_params = (64, 64)` in a gin file); the config is
+saved with a policy (`network.json`) so the TF network and the numpy fast
+form can both be rebuilt from files.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Mapping, Sequence
+
+import gin
+
+from compiler_opt.errors import MlgoError
+
+ACTIVATIONS = ("relu", "tanh", "linear")
+HEADS = ("categorical",)
+
+
+@dataclass(frozen=True)
+class NetworkConfig:
+    """Hidden layer sizes, activation, the features passed through unbucketized, and the head's kind.
+
+    `head` names how the encoder's output becomes an action distribution:
+    "categorical" is one choice among the spec's `num_actions`.
+    """
+
+    fc_layer_params: tuple[int, ...] = (40, 40, 20)
+    activation: str = "relu"
+    identity: tuple[str, ...] = ()
+    head: str = "categorical"
+
+    def __post_init__(self) -> None:
+        if self.activation not in ACTIVATIONS:
+            raise MlgoError(f"unknown activation {self.activation!r}; choose one of: {', '.join(ACTIVATIONS)}")
+        if self.head not in HEADS:
+            raise MlgoError(f"unknown network head {self.head!r}; choose one of: {', '.join(HEADS)}")
+
+    def to_json(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_json(cls, data: Mapping) -> "NetworkConfig":
+        return cls(tuple(int(n) for n in data["fc_layer_params"]), str(data["activation"]),
+                   tuple(data.get("identity", ())), str(data.get("head", "categorical")))
+
+
+@gin.configurable(module="policy")
+def network_config(fc_layer_params: Sequence[int] = (40, 40, 20), activation: str = "relu",
+                   identity: Sequence[str] = (), head: str = "categorical") -> NetworkConfig:
+    """The actor's configuration, from gin bindings (defaults: MLGO's inlining actor, (40, 40, 20), relu)."""
+    return NetworkConfig(tuple(int(n) for n in fc_layer_params), activation, tuple(identity), head)

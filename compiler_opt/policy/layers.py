@@ -1,0 +1,58 @@
+"""Feature preprocessing as one Keras layer, the TF twin of `compiler_opt.policy.preprocessing.Preprocessor`.
+
+The layer is the `preprocessing_combiner` of a tf-agents `EncodingNetwork`:
+it takes the whole observation dict (each feature `[N, *policy_shape]`, the
+outer dims already squashed by the network) and returns `[N, width]` float32
+in the layout the numpy form uses, so both forms feed the same columns to
+the same weights (per-feature preprocessing layers would be concatenated in
+sorted-name order instead, and the fast form would need a permutation). The
+boundaries are constants, not variables, and travel in the layer config, so
+tf-agents can copy the layer and a SavedModel holds them.
+
+Comparisons are `x >= b` summed over boundaries in int64 (integer features)
+or float64 (float features), not `tf.raw_ops.Bucketize`, whose float32
+boundaries would round large int64 values differently from numpy.
+"""
+
+from __future__ import annotations
+
+from typing import Mapping, Sequence
+
+from compiler_opt.policy.preprocessing import BUCKETS, CONSTANT, IDENTITY, FeatureTransform
+
+import tensorflow as tf  # noqa: E402  (after compiler_opt, which selects Keras 2)
+
+
+class ObservationPreprocessing(tf.keras.layers.Layer):
+    """Observation dict -> normalized network inputs `[N, width]` (bucket q, sqrt q, q^2, identity)."""
+
+    def __init__(self, transforms: Sequence[FeatureTransform | Mapping], **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.transforms = [t if isinstance(t, FeatureTransform) else FeatureTransform.from_config(t)
+                           for t in transforms]
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "transforms": [t.to_config() for t in self.transforms]}
+
+    def call(self, observation: Mapping[str, tf.Tensor]) -> tf.Tensor:
+        buckets, identity = [], []
+        for transform in self.transforms:
+            if transform.kind == CONSTANT:
+                continue
+            value = observation[transform.name]
+            value = tf.reshape(value, [tf.shape(value)[0], transform.size])
+            if transform.kind == IDENTITY:
+                identity.append(tf.cast(value, tf.float32))
+                continue
+            assert transform.kind == BUCKETS
+            compare = tf.int64 if transform.integer else tf.float64
+            bounds = tf.constant(transform.boundaries, dtype=compare)
+            above = tf.cast(value, compare)[..., tf.newaxis] >= bounds
+            counts = tf.reduce_sum(tf.cast(above, tf.int32), axis=-1)
+            buckets.append(tf.cast(counts, tf.float32) / tf.constant(len(transform.boundaries), tf.float32))
+        parts = []
+        if buckets:
+            q = tf.concat(buckets, axis=-1)
+            parts += [q, tf.sqrt(q), q * q]
+        parts += identity
+        return tf.concat(parts, axis=-1)

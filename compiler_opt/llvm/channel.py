@@ -148,7 +148,8 @@ class _TimedFifoReader:
 class InteractiveCompile:
     """One clang run with one advisor in interactive mode; use as a context manager.
 
-    `argv` is the complete compile command without the advisor's options.
+    `argv` is the complete compile command without the advisor's options;
+    `module` names the module in errors.
     """
 
     def __init__(
@@ -166,7 +167,7 @@ class InteractiveCompile:
     ) -> None:
         self.argv = list(argv)
         self.advisor = advisor
-        self.module = module or (argv[-3] if len(argv) >= 3 else "compile")
+        self.module = module or "compile"
         self.include_default = include_default
         self.timeout = timeout
         self.read_timeout = read_timeout

@@ -30,10 +30,11 @@ from pathlib import Path
 from compiler_opt.corpus import load_corpus
 from compiler_opt.llvm.advisors import INLINING
 from compiler_opt.llvm.channel import InteractiveCompile
-from compiler_opt.llvm.cmdline import CompileCommand
 from compiler_opt.llvm.toolchain import Toolchain, find_toolchain
 from compiler_opt.problems import get_problem
 from compiler_opt.problems.base import PolicyContext
+from corpus_tools.layout import CorpusError
+from corpus_tools.sample import build_sample, module_decisions
 
 HERE = Path(__file__).parent
 
@@ -50,11 +51,11 @@ def time_plain(argv: list[str]) -> float:
     return time.perf_counter() - started
 
 
-def time_python(toolchain: Toolchain, argv: list[str]) -> tuple[float, float, int]:
+def time_python(toolchain: Toolchain, argv: list[str], module: str) -> tuple[float, float, int]:
     """Wall seconds, host CPU seconds and decisions of a compile answered by the Python channel."""
     replay = get_problem("inlining").policy("default")
     started, cpu = time.perf_counter(), time.process_time()
-    with InteractiveCompile(argv, INLINING, include_default=True) as compile_:
+    with InteractiveCompile(argv, INLINING, module=module, include_default=True) as compile_:
         outcome = compile_.run(replay.make(PolicyContext(toolchain, compile_.header)))
     return time.perf_counter() - started, time.process_time() - cpu, outcome.decisions
 
@@ -81,7 +82,9 @@ def time_native(toolchain: Toolchain, host: Path, argv: list[str], workdir: Path
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--corpus", type=Path, help="corpus folder (default: the sample corpus, built or reused)")
-    parser.add_argument("--modules", type=int, default=6, help="how many of the largest modules to measure")
+    parser.add_argument("--modules", type=int, default=6,
+                        help="how many modules to measure: those with the most inlining decisions "
+                             "(from the sample build's counts; else the largest bitcode)")
     parser.add_argument("--repeats", type=int, default=3, help="runs per configuration (medians are printed)")
     parser.add_argument("--json", type=Path, help="also write the figures to this JSON file")
     args = parser.parse_args()
@@ -89,24 +92,25 @@ def main() -> None:
     toolchain = find_toolchain()
     corpus_dir = args.corpus
     if corpus_dir is None:
-        from corpus_tools.sample import build_sample
-
         corpus_dir, _ = build_sample(toolchain)
     corpus = load_corpus(corpus_dir)
-    chosen = sorted(corpus.modules, key=lambda spec: -spec.size)[: args.modules]
+    try:
+        counts = module_decisions(corpus_dir)
+    except CorpusError:
+        counts = {}
+    chosen = sorted(corpus.modules, key=lambda spec: (-counts.get(spec.name, 0), -spec.size))[: args.modules]
     rows = []
     with tempfile.TemporaryDirectory(prefix="mlgo-bench-") as tmp:
         workdir = Path(tmp)
         host = build_native_host(toolchain, workdir)
         for spec in chosen:
-            command = CompileCommand(str(toolchain.clang), spec.cc1_args, str(spec.bitcode), True,
-                                     None if spec.thinlto_index is None else str(spec.thinlto_index))
+            command = spec.command(toolchain.clang)
             argv = command.argv(workdir / "out.o")
             plain, python, native, cpu = [], [], [], []
             decisions = 0
             for _ in range(args.repeats):
                 plain.append(time_plain(argv))
-                wall, host_cpu, decisions = time_python(toolchain, argv)
+                wall, host_cpu, decisions = time_python(toolchain, argv, spec.name)
                 python.append(wall)
                 cpu.append(host_cpu)
                 native.append(time_native(toolchain, host, argv, workdir))

@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import random
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from compiler_opt.llvm.bitcode import is_bitcode_file, thinlto_backend_args
-from compiler_opt.llvm.cmdline import UnsafeCommandLine, read_cmd_file, sanitize_cc1
+from compiler_opt.llvm.cmdline import CompileCommand, UnsafeCommandLine, read_cmd_file, sanitize_cc1
 from corpus_tools.layout import (
     BITCODE_SUFFIX,
     COMMAND_SUFFIX,
@@ -51,6 +52,11 @@ class ModuleSpec:
     def library(self) -> str:
         """The first component of the name: the project or library the module comes from."""
         return self.name.split("/", 1)[0]
+
+    def command(self, clang: str | os.PathLike) -> CompileCommand:
+        """How to compile this module with `clang` (its cc1 arguments were sanitized at load)."""
+        return CompileCommand(str(clang), self.cc1_args, str(self.bitcode), True,
+                              None if self.thinlto_index is None else str(self.thinlto_index))
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,8 @@ offers (`count=False` skips it).
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import json
 import os
@@ -94,9 +96,24 @@ def build_sample(
     recipe = recipe or load_recipe()
     key = build_key(recipe, size, toolchain)
     output = Path(output) if output is not None else default_output(size, key)
-    cached = _cached_figures(output, key)
-    if cached is not None:
-        return output, cached
+    with _exclusive(output):
+        cached = _cached_figures(output, key)
+        if cached is not None:
+            return output, cached
+        return output, _build(toolchain, output, key, size, recipe, jobs, count)
+
+
+@contextlib.contextmanager
+def _exclusive(output: Path):
+    """Hold a lock beside `output` so concurrent builds of one folder wait for each other."""
+    output.parent.mkdir(parents=True, exist_ok=True)
+    with open(output.parent / f".{output.name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
+def _build(toolchain: Toolchain, output: Path, key: str, size: str, recipe: Recipe, jobs: int | None,
+           count: bool) -> SampleFigures:
     _prepare_output(output)
     started = time.monotonic()
     store = cache_dir() / "sample"
@@ -137,7 +154,7 @@ def build_sample(
             figures.largest.setdefault(languages.get(name, "other"), f"{name} ({decisions})")
     figures.build_seconds = time.monotonic() - started
     _write_build_file(output, key, figures, counts)
-    return output, figures
+    return figures
 
 
 def _compile_all(toolchain: Toolchain, steps: list[CompileStep], objects: Path, jobs: int | None) -> dict[str, str]:

@@ -16,7 +16,6 @@ from pathlib import Path
 
 from compiler_opt.corpus import load_corpus
 from compiler_opt.llvm.channel import CompilerFailure
-from compiler_opt.llvm.cmdline import CompileCommand
 from compiler_opt.llvm.toolchain import find_toolchain
 from compiler_opt.problems import get_problem, problem_names
 from compiler_opt.progress import progress
@@ -73,8 +72,7 @@ def run(args: argparse.Namespace) -> int:
 
         def compile_one(job):
             spec, policy = job
-            command = CompileCommand(str(toolchain.clang), spec.cc1_args, str(spec.bitcode), True,
-                                     None if spec.thinlto_index is None else str(spec.thinlto_index))
+            command = spec.command(toolchain.clang)
             try:
                 return spec.name, policy, trace_module(toolchain, problem, policy, command, seed=args.seed)
             except CompilerFailure as error:

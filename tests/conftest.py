@@ -53,3 +53,12 @@ def modules(toolchain: Toolchain, tmp_path_factory) -> dict[str, BuiltModule]:
     """The test sources in tests/data, compiled at -Oz with embedded bitcode."""
     workdir = tmp_path_factory.mktemp("modules")
     return {source.stem: build_module(toolchain, source, workdir) for source in sorted(DATA.glob("*.c*"))}
+
+
+@pytest.fixture(scope="session")
+def small_sample(toolchain: Toolchain) -> Path:
+    """The `--size small` sample corpus of real open-source code (built once, then cached)."""
+    from corpus_tools.sample import build_sample
+
+    folder, _ = build_sample(toolchain, size="small")
+    return folder

@@ -124,11 +124,7 @@ class BaselineCache:
     @staticmethod
     def commands(toolchain: "Toolchain", modules: Iterable["ModuleSpec"]) -> dict[str, CompileCommand]:
         """The compile commands of corpus modules (their cc1 arguments are already sanitized)."""
-        return {
-            spec.name: CompileCommand(str(toolchain.clang), tuple(spec.cc1_args), str(spec.bitcode), True,
-                                      None if spec.thinlto_index is None else str(spec.thinlto_index))
-            for spec in modules
-        }
+        return {spec.name: spec.command(toolchain.clang) for spec in modules}
 
     def key(self, command: CompileCommand) -> str:
         """The entry key of `command`'s module under this cache's compiler and problem."""

@@ -13,7 +13,7 @@ from typing import Sequence
 
 from compiler_opt.errors import MlgoError
 
-VERBS = ("trace", "corpus", "demo")
+VERBS = ("trace", "corpus", "demo", "eval", "vocab", "search", "report", "export", "train", "cc")
 
 
 class CommandError(MlgoError):

@@ -149,7 +149,12 @@ class InteractiveCompile:
     """One clang run with one advisor in interactive mode; use as a context manager.
 
     `argv` is the complete compile command without the advisor's options;
-    `module` names the module in errors.
+    `module` names the module in errors. With `expect_header=False`, a
+    compiler that exits successfully without ever starting the advisor (no
+    optimizing pipeline, e.g. `-O0`) is no error: `header` stays None and
+    there are no observations. With `passthrough`, the compiler shares this
+    process's stdin, stdout and stderr (a drop-in compiler), so failures carry
+    no stderr tail.
     """
 
     def __init__(
@@ -164,6 +169,8 @@ class InteractiveCompile:
         temp_parent: str | os.PathLike | None = None,
         transcript: str | os.PathLike | None = None,
         cpu: int | None | bool = True,
+        expect_header: bool = True,
+        passthrough: bool = False,
     ) -> None:
         self.argv = list(argv)
         self.advisor = advisor
@@ -174,6 +181,8 @@ class InteractiveCompile:
         self._temp_parent = temp_parent
         self._transcript_path = transcript
         self._cpu = cpu
+        self._expect_header = expect_header
+        self._passthrough = passthrough
         self._saved_affinity: set[int] | None = None
         self._transcript: BinaryIO | None = None
         self._dir: str | None = None
@@ -208,14 +217,17 @@ class InteractiveCompile:
         self._fds.append(out_fd)
         self._in_fd = os.open(base + ".in", os.O_RDWR)
         self._fds.append(self._in_fd)
-        self._stderr = open(os.path.join(self._dir, "stderr"), "w+b")
+        if not self._passthrough:
+            self._stderr = open(os.path.join(self._dir, "stderr"), "w+b")
         if self._transcript_path is not None:
             self._transcript = open(self._transcript_path, "wb")
         command = self.argv + self.advisor.options(base, self.include_default)
         self._pin_to_one_cpu()
         self._started = time.monotonic()
         self._process = subprocess.Popen(
-            command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=self._stderr, start_new_session=True
+            command, stdin=None if self._passthrough else subprocess.DEVNULL,
+            stdout=None if self._passthrough else subprocess.DEVNULL,
+            stderr=self._stderr, start_new_session=True
         )
         pidfd = os.pidfd_open(self._process.pid)
         self._fds.append(pidfd)
@@ -223,6 +235,8 @@ class InteractiveCompile:
         self._reader.transcript = self._transcript
         first = self._reader.readline()
         if not first:
+            if not self._expect_header and self._process.wait() == 0:
+                return  # the advisor never ran (e.g. -O0): no header, no decisions
             self._raise_for_exit("exited before sending the log header")
         try:
             self.header = LogHeader.parse(first)
@@ -235,7 +249,7 @@ class InteractiveCompile:
 
     def __iter__(self) -> Iterator[Observation]:
         parser = self._parser
-        while True:
+        while parser is not None:
             try:
                 observation = parser.next_observation()
             except LogFormatError as error:

@@ -45,6 +45,23 @@ class BuiltinPolicy:
 
 
 @dataclass(frozen=True)
+class EmbeddedModel:
+    """How LLVM's release mode compiles a policy of this problem into the compiler (XLA AOT).
+
+    `cpp_class` is the class LLVM's code instantiates; `name` the stem LLVM's
+    CMake gives the generated `<name>.h`/`<name>.o` (and the suffix of its
+    `LLVM_OVERRIDE_MODEL_{HEADER,OBJECT}_<NAME>` options); `model_path_option`
+    the CMake option naming the SavedModel; `decision` the output LLVM fetches
+    (`fetch_<decision>`), which the policy's advice must be named.
+    """
+
+    cpp_class: str
+    name: str
+    model_path_option: str
+    decision: str
+
+
+@dataclass(frozen=True)
 class Problem:
     """A decision the compiler delegates, and how a compile under it is judged."""
 
@@ -53,6 +70,20 @@ class Problem:
     advisor: Advisor
     policies: Mapping[str, BuiltinPolicy]
     measurement: Measurement
+    # Header features a policy never reads: the slot(s) that carry the compiler's own decision.
+    excluded_features: tuple[str, ...] = ()
+    # How many values the advice takes when it is categorical (the inliner's 0/1), else None.
+    num_actions: int | None = None
+    # The built-in policy whose compiles give the observations a vocabulary is computed from.
+    vocab_policy: str = "default"
+    # Which header feature holds the default decision when it is included (probed per compiler), if any.
+    default_decision_feature: Callable[["Toolchain"], str | None] | None = None
+    # How LLVM embeds this problem's policy ahead of time; None where LLVM has no embedded model for it.
+    embedded_model: EmbeddedModel | None = None
+
+    def default_replay(self) -> BuiltinPolicy | None:
+        """The built-in policy that answers with the compiler's own decision, if the problem has one."""
+        return next((p for p in self.policies.values() if p.include_default and p.make is not None), None)
 
     def policy(self, name: str) -> BuiltinPolicy:
         try:

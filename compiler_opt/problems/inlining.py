@@ -3,18 +3,32 @@
 Built-in policies: `default` replays clang's own `-Oz` decision (sent with
 each observation; which feature slot carries it is probed per compiler, see
 `compiler_opt.llvm.probes`), `always` and `never`.
+
+A policy never reads `inlining_default` (it would hand it the answer), and
+its vocabulary comes from compiles under clang's own decisions (`default`).
 """
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from compiler_opt.errors import MlgoError
 from compiler_opt.llvm.advisors import INLINING
-from compiler_opt.problems.base import BuiltinPolicy, Decide, PolicyContext, Problem
+from compiler_opt.llvm.probes import DEFAULT_DECISION_FEATURE
+from compiler_opt.problems.base import BuiltinPolicy, Decide, EmbeddedModel, PolicyContext, Problem
 from compiler_opt.problems.measurements import TextSize
+
+if TYPE_CHECKING:
+    from compiler_opt.llvm.toolchain import Toolchain
+
+
+def _default_decision_feature(toolchain: Toolchain) -> str | None:
+    """The header feature that carries clang's decision under include-default (probed; LLVM 19 misplaces it)."""
+    return toolchain.probe().facts.get("inlining_default_feature")
 
 
 def _replay_default(context: PolicyContext) -> Decide:
-    slot = context.toolchain.probe().facts.get("inlining_default_feature")
+    slot = _default_decision_feature(context.toolchain)
     if slot is None:
         raise MlgoError(
             f"{context.toolchain.clang} does not send a usable default inlining decision "
@@ -29,6 +43,12 @@ PROBLEM = Problem(
     description="inline call sites to minimize object size (clang -Oz baseline)",
     advisor=INLINING,
     measurement=TextSize(),
+    excluded_features=(DEFAULT_DECISION_FEATURE,),
+    num_actions=2,
+    vocab_policy="default",
+    default_decision_feature=_default_decision_feature,
+    embedded_model=EmbeddedModel("llvm::InlinerSizeModel", "InlinerSizeModel", "LLVM_INLINER_MODEL_PATH",
+                                 "inlining_decision"),
     policies={
         "default": BuiltinPolicy("default", "clang's own -Oz decision, replayed through the channel",
                                  _replay_default, include_default=True),

@@ -28,6 +28,7 @@ class Score:
 class Measurement:
     """Base: what a compile must also write, and how its result is scored."""
 
+    key = "measurement"  # short machine name, as evaluation reports write it
     name = "measurement"
     unit = ""
 
@@ -41,6 +42,7 @@ class Measurement:
 class TextSize(Measurement):
     """Code size: the Berkeley `text` figure of the object (what MLGO's size reward uses)."""
 
+    key = "text_size"
     name = "text size"
     unit = "bytes"
 
@@ -52,6 +54,7 @@ class TextSize(Measurement):
 class RegallocCostMeasurement(Measurement):
     """Frequency-weighted spill, reload and copy cost from the allocator's remarks."""
 
+    key = "regalloc_cost"
     name = "weighted regalloc cost"
     unit = "cost"
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from compiler_opt.llvm.advisors import REGALLOC_EVICTION
-from compiler_opt.problems.base import BuiltinPolicy, Decide, PolicyContext, Problem
+from compiler_opt.problems.base import BuiltinPolicy, Decide, EmbeddedModel, PolicyContext, Problem
 from compiler_opt.problems.measurements import RegallocCostMeasurement
 
 
@@ -30,6 +30,9 @@ PROBLEM = Problem(
     description="choose the live range to evict, minimizing weighted spill/reload/copy cost",
     advisor=REGALLOC_EVICTION,
     measurement=RegallocCostMeasurement(),
+    vocab_policy="random",
+    embedded_model=EmbeddedModel("llvm::RegAllocEvictModel", "RegAllocEvictModel", "LLVM_RAEVICT_MODEL_PATH",
+                                 "index_to_evict"),
     policies={
         "default": BuiltinPolicy("default", "the greedy allocator's own heuristic (no decisions logged)", None),
         "first": BuiltinPolicy("first", "evict the first valid candidate", _first),

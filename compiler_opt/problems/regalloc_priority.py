@@ -22,6 +22,7 @@ PROBLEM = Problem(
     description="prioritize live ranges for allocation, minimizing weighted spill/reload/copy cost",
     advisor=REGALLOC_PRIORITY,
     measurement=RegallocCostMeasurement(),
+    vocab_policy="weight",
     policies={
         "default": BuiltinPolicy("default", "the greedy allocator's own priorities (no decisions logged)", None),
         "weight": BuiltinPolicy("weight", "the live range's spill weight as its priority", _weight),

@@ -1,0 +1,209 @@
+"""Train an inlining-for-size policy from scratch within a time budget, then evaluate it on unseen modules.
+
+On the sample corpus (built or reused; `--size full` by default), split by
+module name into training and validation (`--validation-fraction`, as `mlgo
+train` splits it):
+
+1. behavioral cloning of clang's `-Oz` decisions on the training modules
+   (`mlgo train --algorithm bc`), the warm start;
+2. PPO warm-started from it (`mlgo train --algorithm ppo`) until the budget
+   is spent; every `--eval-every` iterations the current policy is evaluated
+   greedily on the validation modules (evaluation time is not charged to the
+   training budget, and is reported apart);
+3. the final policy (and the BC policy) evaluated on the validation modules
+   against `-Oz` (`compiler_opt.report.evaluate`, the code behind `mlgo eval`).
+
+It prints the training curve (per PPO iteration: the sampled modules' size
+ratio to `-Oz` and mean reward; validation ratios where evaluated), the
+validation `total_ratio` (policy / `-Oz` text bytes, below 1 is smaller),
+module counts, collection throughput (modules/s, decisions/s per worker),
+where the time went (compiling, Python policy, training, saving, baselines,
+evaluation) and the peak memory of all processes, and writes it all to
+`OUTPUT/benchmark.json`.
+
+    .venv/bin/python benchmarks/train_inlining.py                       # 60 min on 2 workers, full sample
+    .venv/bin/python benchmarks/train_inlining.py --budget-minutes 3 --size small --eval-every 0
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from compiler_opt.collect.backends import make_pool  # noqa: E402
+from compiler_opt.collect.baseline import BaselineCache  # noqa: E402
+from compiler_opt.corpus import load_corpus  # noqa: E402
+from compiler_opt.llvm.toolchain import find_toolchain  # noqa: E402
+from compiler_opt.policy.fast import FastPolicy  # noqa: E402
+from compiler_opt.problems import get_problem  # noqa: E402
+from compiler_opt.report.evaluate import evaluate, write_report  # noqa: E402
+from compiler_opt.rl.memory import PeakMemory  # noqa: E402
+from compiler_opt.rl.trainer import TrainOptions, train  # noqa: E402
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--budget-minutes", type=float, default=60.0,
+                        help="training time budget, BC and PPO together, evaluation excluded (default: 60)")
+    parser.add_argument("--corpus", type=Path, help="corpus folder (default: the sample corpus of --size)")
+    parser.add_argument("--size", choices=("small", "full"), default="full", help="sample corpus size (default: full)")
+    parser.add_argument("--output", type=Path, help="folder for the runs and reports (default: a new temp folder)")
+    parser.add_argument("--workers", type=int, default=2, help="compile workers (default: 2)")
+    parser.add_argument("--validation-fraction", type=float, default=0.2,
+                        help="modules (by name hash) kept for validation (default: 0.2)")
+    parser.add_argument("--bc-epochs", type=int, default=20, help="behavioral-cloning epochs (default: 20)")
+    parser.add_argument("--modules-per-iteration", type=int, help="PPO modules per iteration (default: gin's)")
+    parser.add_argument("--eval-every", type=int, default=10,
+                        help="evaluate on the validation split every N PPO iterations (0: only at the end)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of everything seeded (default: 0)")
+    parser.add_argument("--gin_bindings", action="append", default=[], help="extra gin bindings for PPO (repeatable)")
+    parser.add_argument("--baselines", type=Path, help="baseline cache folder (default: the per-user cache)")
+    return parser.parse_args(argv)
+
+
+def _validate(label: str, policy_dir: Path, corpus, validation, problem, toolchain, pool, baselines,
+              output: Path, seed: int) -> dict:
+    started = time.monotonic()
+    report = evaluate(corpus, problem, FastPolicy.load(policy_dir), toolchain=toolchain, pool=pool,
+                      baselines=baselines, policy_label=str(policy_dir), modules=list(validation.modules), seed=seed)
+    write_report(report, output / f"eval-{label}.json")
+    summary = report["summary"]
+    return {"label": label, "total_ratio": summary["total_ratio"], "geomean_ratio": summary["geomean_ratio"],
+            "modules": summary["modules"], "failed": summary["failed"], "seconds": time.monotonic() - started}
+
+
+def _fmt(value, spec: str) -> str:
+    return "-" if value is None else format(value, spec)
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    toolchain = find_toolchain()
+    problem = get_problem("inlining")
+    if args.corpus is None:
+        from corpus_tools.sample import build_sample
+
+        corpus_dir, _ = build_sample(toolchain, size=args.size)
+    else:
+        corpus_dir = args.corpus
+    corpus = load_corpus(corpus_dir)
+    training, validation = corpus.split(args.validation_fraction)
+    output = args.output or Path(tempfile.mkdtemp(prefix="mlgo-bench-"))
+    output.mkdir(parents=True, exist_ok=True)
+    budget = args.budget_minutes * 60.0
+    baselines = BaselineCache(args.baselines or BaselineCache.shared_folder(), toolchain, problem)
+    common = dict(corpus=corpus_dir, seed=args.seed, validation_fraction=args.validation_fraction,
+                  baseline_cache=args.baselines)
+    print(f"corpus: {corpus_dir} ({len(corpus)} modules: {len(training)} training, {len(validation)} validation)")
+    print(f"budget: {args.budget_minutes:g} min of training on {args.workers} workers; output: {output}")
+    memory = PeakMemory().start()
+    evaluations: list[dict] = []
+    eval_seconds = 0.0
+    curve_points: dict[int, dict] = {}
+    started = time.monotonic()
+    with make_pool("local", args.workers) as pool:
+        bc = train(TrainOptions("inlining", "bc", output=output / "bc", iterations=args.bc_epochs,
+                                max_seconds=budget, **common), pool)
+        bc_seconds = time.monotonic() - started
+        ppo_dir = output / "ppo"
+        done, ppo_records, stopped = 0, [], "time budget"
+        while True:
+            left = budget - (time.monotonic() - started - eval_seconds)
+            typical = [r["seconds_collect"] + r["seconds_train"] + r.get("seconds_save", 0.0) for r in ppo_records]
+            if left <= (sum(typical) / len(typical) if typical else 0.0):
+                break
+            target = done + args.eval_every if args.eval_every else 10**6
+            run = train(TrainOptions("inlining", "ppo", output=ppo_dir, warmstart=bc.output / "policy",
+                                     iterations=target, modules_per_iteration=args.modules_per_iteration,
+                                     max_seconds=left, resume=done > 0,
+                                     gin_bindings=tuple(args.gin_bindings) if done == 0 else (), **common), pool)
+            ppo_records = run.records
+            progressed = run.iterations > done
+            done, stopped = run.iterations, run.stopped
+            if not progressed:
+                break
+            if args.eval_every and stopped == "iterations":
+                before = time.monotonic()
+                point = _validate(f"ppo-{done}", ppo_dir / "policy", corpus, validation, problem, toolchain, pool,
+                                  baselines, output, args.seed)
+                eval_seconds += time.monotonic() - before
+                curve_points[done] = point
+                evaluations.append(point)
+                print(f"validation after iteration {done}: total_ratio {_fmt(point['total_ratio'], '.4f')}",
+                      flush=True)
+            if stopped != "iterations":
+                break
+        train_seconds = time.monotonic() - started - eval_seconds
+        before = time.monotonic()
+        final_bc = _validate("bc", bc.output / "policy", corpus, validation, problem, toolchain, pool, baselines,
+                             output, args.seed)
+        final = None
+        if done:
+            final = curve_points.get(done) or _validate(f"ppo-{done}", ppo_dir / "policy", corpus, validation,
+                                                        problem, toolchain, pool, baselines, output, args.seed)
+        eval_seconds += time.monotonic() - before
+    peak = memory.peak()
+    memory.stop()
+
+    print("\ntraining curve (PPO; ratio and reward on each iteration's sampled training modules, sampling):")
+    print(f"{'iter':>5} {'modules':>8} {'decisions':>10} {'ratio':>8} {'reward':>9} {'collect s':>9} "
+          f"{'train s':>8} {'dec/s/w':>8} {'validation':>10}")
+    for r in ppo_records:
+        point = curve_points.get(r["iteration"])
+        print(f"{r['iteration']:>5} {r['modules_ok']:>8} {r['decisions']:>10,} {_fmt(r['total_ratio'], '.4f'):>8} "
+              f"{_fmt(r['mean_reward'], '+.5f'):>9} {r['seconds_collect']:>9.1f} {r['seconds_train']:>8.1f} "
+              f"{_fmt(r['decisions_per_second_per_worker'], '.0f'):>8} "
+              f"{_fmt(point['total_ratio'] if point else None, '.4f'):>10}")
+    bc_last = bc.records[-1] if bc.records else {}
+    collect = sum(r["seconds_collect"] - r.get("seconds_baselines", 0.0) for r in ppo_records)
+    modules = sum(r["modules_ok"] for r in ppo_records)
+    decisions = sum(r["decisions"] for r in ppo_records)
+    figures = {
+        "corpus": str(corpus_dir), "modules": len(corpus), "training_modules": len(training),
+        "validation_modules": len(validation), "workers": args.workers, "budget_minutes": args.budget_minutes,
+        "bc": {"epochs": bc.iterations, "seconds": bc_seconds, "holdout_accuracy": bc_last.get("holdout_accuracy"),
+               "labels_seconds": bc.records[0]["seconds_collect"] if bc.records else None,
+               "validation": final_bc},
+        "ppo": {"iterations": done, "stopped": stopped, "modules_compiled": modules, "decisions": decisions,
+                "validation": final, "curve": evaluations},
+        "validation_total_ratio": (final or final_bc)["total_ratio"],
+        "throughput": {"modules_per_second": modules / collect if collect else None,
+                       "decisions_per_second_per_worker": decisions / collect / args.workers if collect else None},
+        "seconds": {"training": train_seconds, "evaluation": eval_seconds,
+                    "ppo_collect": sum(r["seconds_collect"] for r in ppo_records),
+                    "ppo_baselines": sum(r.get("seconds_baselines", 0.0) for r in ppo_records),
+                    "jobs_compile": sum(r["seconds_compile"] for r in ppo_records),
+                    "jobs_policy": sum(r["seconds_policy"] for r in ppo_records),
+                    "ppo_train": sum(r["seconds_train"] for r in ppo_records),
+                    "ppo_save": sum(r.get("seconds_save", 0.0) for r in ppo_records)},
+        "peak_rss_bytes": peak,
+    }
+    (output / "benchmark.json").write_text(json.dumps(figures, indent=1) + "\n")
+    seconds = figures["seconds"]
+    print(f"\nmodules:     {len(training)} training, {len(validation)} validation; PPO compiled {modules:,} modules "
+          f"({decisions:,} decisions) in {done} iterations (stopped: {stopped})")
+    print(f"BC:          {bc.iterations} epochs, {bc_seconds:.0f} s (labels {_fmt(figures['bc']['labels_seconds'], '.0f')}"
+          f" s), hold-out agreement with -Oz {_fmt(bc_last.get('holdout_accuracy'), '.4f')}")
+    print(f"throughput:  {_fmt(figures['throughput']['modules_per_second'], '.2f')} modules/s, "
+          f"{_fmt(figures['throughput']['decisions_per_second_per_worker'], '.0f')} decisions/s per worker (PPO)")
+    print(f"time:        training {seconds['training']:.0f} s (PPO: collect {seconds['ppo_collect']:.0f} s wall, of "
+          f"which baselines {seconds['ppo_baselines']:.0f} s; jobs' compile {seconds['jobs_compile']:.0f} s and "
+          f"Python policy {seconds['jobs_policy']:.0f} s summed over workers; train {seconds['ppo_train']:.0f} s; "
+          f"save {seconds['ppo_save']:.0f} s), evaluation {seconds['evaluation']:.0f} s")
+    print(f"peak memory: {peak / 2**30:.2f} GiB (all processes)")
+    print(f"validation:  BC total_ratio {_fmt(final_bc['total_ratio'], '.4f')}, PPO total_ratio "
+          f"{_fmt(final['total_ratio'] if final else None, '.4f')} on {len(validation)} modules "
+          f"({(final or final_bc)['failed']} failed)")
+    print(f"written:     {output / 'benchmark.json'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,427 @@
+"""The compile job: one module under one policy -> its trajectory and score, or a typed failure.
+
+The actor of the training loop (Acme's word). `run_compile_task(task)` is a
+pure function of a picklable `CompileTask` and returns a picklable
+`CompileResult`, so the pool that runs it may be local processes or a Ray
+cluster. It compiles the module through `compiler_opt.llvm.channel` with the
+problem's advisor answered by
+
+- a built-in policy of the problem (`"default"`, `"always"`, ...), or
+  `BASELINE_POLICY`, the compiler's own heuristic with the advisor off;
+- a `FastPolicy` (the numpy actor): sampled when `explore` (one seeded
+  `numpy.random.Generator` per task, seeded with the task's seed and the
+  module's name, so equal seeds on different modules draw different
+  streams), greedy otherwise. A large policy goes to the pool once
+  (`pool.share`) and reaches the job as `run_compile_task`'s second argument
+  (`compile_jobs` does the wiring); the task's own `policy` may then be None.
+
+With `record`, every decision is kept by a `TrajectoryRecorder`: the features
+the policy sees (the problem's feature spec: the header minus the features
+the problem excludes, shaped as `policy_shape`), the action, and for a
+`FastPolicy` the log-probability of the action and the logits. The score is
+the problem's measurement of the object. All work files live in a private
+temp dir removed afterwards; failures are the channel's typed errors
+(`CompilerCrash`, `CompilerTimeout`, `ChannelProtocolError`, all
+`CompilerFailure`s naming the module) or `ReplayMismatch`.
+
+Default labels (behavioral cloning): the compiler can send its own decision
+with each observation (include-default), but LLVM 19 writes it over a real
+feature's slot (`callee_basic_block_count`). When the problem's probed
+default-decision slot is one of the policy's features, `default_label_trajectory`
+compiles twice: once with include-default, answering with the default, to
+read the decisions; once without it, replaying them, so the features
+recorded are the real ones. The two compiles must make the same number of
+decisions and produce objects of the same size, else `ReplayMismatch`. Where
+the slot is a feature the policy excludes (newer LLVM), one compile does.
+`run_compile_task` takes the same path when asked to record a built-in
+policy that replays the default, so no recorded trajectory ever carries the
+overwritten slot.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import tempfile
+import time
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterable, Sequence
+
+import numpy as np
+
+from compiler_opt.collect.pool import Job, SharedRef
+from compiler_opt.collect.trajectories import ModuleTrajectory, TrajectoryRecorder, TrajectorySpec
+from compiler_opt.corpus import ModuleSpec
+from compiler_opt.errors import MlgoError
+from compiler_opt.llvm.channel import CompilerFailure, InteractiveCompile
+from compiler_opt.llvm.cmdline import CompileCommand
+from compiler_opt.llvm.log_format import LogHeader, Observation
+from compiler_opt.llvm.toolchain import Toolchain, find_toolchain
+from compiler_opt.policy.fast import Decision, FastPolicy
+from compiler_opt.policy.features import FeatureSpec, build_feature_spec, policy_shape
+from compiler_opt.problems import get_problem
+from compiler_opt.problems.base import BuiltinPolicy, PolicyContext, Problem
+from compiler_opt.problems.measurements import Score
+from compiler_opt.tracing import trace_module
+
+__all__ = [
+    "BASELINE_POLICY",
+    "CompileResult",
+    "CompileTask",
+    "ReplayMismatch",
+    "compile_jobs",
+    "default_label_trajectory",
+    "module_command",
+    "problem_feature_spec",
+    "replay_actions",
+    "run_compile_task",
+    "trajectory_spec",
+]
+
+BASELINE_POLICY = "baseline"
+DEFAULT_TIMEOUT = 600.0
+# The pool's limit on a job is a backstop behind the compile's own limit, which gives the typed failure.
+POOL_TIMEOUT_MARGIN = 60.0
+_PLAIN = BuiltinPolicy(BASELINE_POLICY, "the compiler's own heuristic with the ML advisor off", None)
+
+
+class ReplayMismatch(CompilerFailure):
+    """Replayed decisions did not reproduce a compile (decision count or object size differ)."""
+
+
+@dataclass(frozen=True)
+class CompileTask:
+    """One module to compile under one policy (picklable).
+
+    `policy`: a built-in policy name of the problem, `BASELINE_POLICY`, a
+    `FastPolicy`, or None when the policy comes as `run_compile_task`'s second
+    argument. `timeout`: the compile's wall limit in seconds (default 600).
+    `keep_object`: return the object file's bytes (for linking).
+    """
+
+    module: ModuleSpec
+    problem: str
+    clang: str
+    policy: str | FastPolicy | None
+    explore: bool = True
+    seed: int = 0
+    record: bool = True
+    timeout: float | None = None
+    keep_object: bool = False
+
+
+@dataclass
+class CompileResult:
+    """What one compile gave: the score, the trajectory (when recorded), and timings.
+
+    `seconds`: "compile" (wall time of the compiles, policy included), "policy"
+    (host time inside the policy), "measure" (measuring the object).
+    `actions`: every advice given, in order (also when not recording).
+    `trajectory_spec`: the spec `trajectory` follows (write it with a
+    `TrajectoryWriter` of that spec). `object`: the object's bytes when the
+    task asked to keep it.
+    """
+
+    module: str
+    score: Score
+    trajectory: ModuleTrajectory | None
+    decisions: int
+    seconds: dict[str, float]
+    actions: np.ndarray | None = None
+    trajectory_spec: TrajectorySpec | None = None
+    object: bytes | None = None
+
+
+# ---- small public helpers ------------------------------------------------------------------
+
+
+def module_command(toolchain: Toolchain, module: ModuleSpec) -> CompileCommand:
+    """The compile command of a corpus module (its cc1 arguments are already sanitized)."""
+    return CompileCommand(str(toolchain.clang), tuple(module.cc1_args), str(module.bitcode), True,
+                          None if module.thinlto_index is None else str(module.thinlto_index))
+
+
+def trajectory_spec(spec: FeatureSpec, *, policy_info: bool) -> TrajectorySpec:
+    """The trajectory spec of a policy with feature spec `spec` (per-step shapes, as tf-agents uses them).
+
+    `policy_info`: whether steps carry the policy's logits and log-probability
+    (a `FastPolicy` gives them, built-in policies do not).
+    """
+    features = tuple(dataclasses.replace(f, shape=policy_shape(f)) for f in spec.features)
+    action = dataclasses.replace(spec.advice, shape=policy_shape(spec.advice))
+    return TrajectorySpec(features, action, logits=spec.num_actions if policy_info else None,
+                          log_probability=policy_info)
+
+
+def problem_feature_spec(toolchain: Toolchain, problem: Problem | str, module: ModuleSpec | CompileCommand,
+                         *, timeout: float = 120.0) -> FeatureSpec:
+    """The features a policy of `problem` reads under this compiler: its header minus the excluded features.
+
+    Starts a compile of `module` with the advisor on (no default decision
+    included), reads the header and stops the compiler.
+    """
+    problem = get_problem(problem) if isinstance(problem, str) else problem
+    toolchain.probe().require(problem.advisor.name, toolchain.clang)
+    command = module if isinstance(module, CompileCommand) else module_command(toolchain, module)
+    name = module.name if isinstance(module, ModuleSpec) else command.bitcode
+    with tempfile.TemporaryDirectory(prefix="mlgo-spec-") as tmp:
+        workdir = Path(tmp)
+        argv = command.argv(workdir / "module.o", problem.measurement.compile_options(workdir, command.cc1))
+        with InteractiveCompile(argv, problem.advisor, module=name, timeout=timeout, temp_parent=tmp) as compile_:
+            header = compile_.header
+    return build_feature_spec(header, exclude=problem.excluded_features, num_actions=problem.num_actions)
+
+
+def compile_jobs(tasks: Iterable[CompileTask], policy_ref: SharedRef | FastPolicy | str | None = None) -> list[Job]:
+    """One pool `Job` per task, keyed by module name; `policy_ref` (from `pool.share`) reaches every job."""
+    jobs = []
+    for task in tasks:
+        args = (task,) if policy_ref is None else (task, policy_ref)
+        limit = (task.timeout or DEFAULT_TIMEOUT) * _compiles_per_task(task) + POOL_TIMEOUT_MARGIN
+        jobs.append(Job(task.module.name, run_compile_task, args, timeout=limit))
+    return jobs
+
+
+def _compiles_per_task(task: CompileTask) -> int:
+    return 2 if task.record and isinstance(task.policy, str) else 1
+
+
+# ---- the job -------------------------------------------------------------------------------
+
+
+def run_compile_task(task: CompileTask, policy: FastPolicy | str | None = None) -> CompileResult:
+    """Compile `task.module` under `policy` (else `task.policy`); see the module docstring."""
+    policy = task.policy if policy is None else policy
+    if policy is None:
+        raise MlgoError(f"{task.module.name}: the compile task names no policy")
+    toolchain = find_toolchain(task.clang)
+    problem = get_problem(task.problem)
+    command = module_command(toolchain, task.module)
+    timeout = task.timeout or DEFAULT_TIMEOUT
+    if isinstance(policy, FastPolicy):
+        return _run_fast(toolchain, problem, command, task, policy, timeout)
+    if not isinstance(policy, str):
+        raise MlgoError(f"{task.module.name}: a policy is a built-in name or a FastPolicy, not {type(policy).__name__}")
+    builtin = _PLAIN if policy == BASELINE_POLICY and policy not in problem.policies else problem.policy(policy)
+    if builtin.make is None:
+        return _run_plain(toolchain, problem, builtin, command, task, timeout)
+    if task.record and builtin.include_default and _default_overwrites_feature(toolchain, problem):
+        return _label_by_replay(toolchain, problem, builtin, command, task.module.name, timeout,
+                                task.keep_object, task.seed)
+    context_seed = task.seed
+
+    def make(header: LogHeader) -> Callable[[Observation], tuple]:
+        decide = builtin.make(PolicyContext(toolchain, header, context_seed))
+        return lambda observation: (decide(observation), None, None)
+
+    run = _interactive(toolchain, problem, command, task.module.name, make, include_default=builtin.include_default,
+                       record=task.record, policy_info=False, timeout=timeout, keep_object=task.keep_object)
+    return run.result()
+
+
+def default_label_trajectory(module: ModuleSpec, problem: Problem | str, clang: str, *,
+                             timeout: float | None = None, keep_object: bool = False) -> CompileResult:
+    """Behavioral-cloning data: the real features the policy will see, labeled with the default's decisions.
+
+    One compile where the default decision arrives in a feature the policy
+    excludes, two (read, then replay) where it overwrites a policy feature
+    (LLVM 19); see the module docstring. Raises `MlgoError` for a problem
+    whose compiler cannot send its default decisions, `ReplayMismatch` when
+    the replay does not reproduce the default compile.
+    """
+    problem = get_problem(problem) if isinstance(problem, str) else problem
+    builtin = problem.default_replay()
+    if builtin is None:
+        raise MlgoError(f"problem {problem.name} cannot replay the compiler's default decisions through the channel, "
+                        "so there are no default labels to clone")
+    task = CompileTask(module, problem.name, clang, builtin.name, explore=False, record=True, timeout=timeout,
+                       keep_object=keep_object)
+    return run_compile_task(task)
+
+
+def replay_actions(module: ModuleSpec, problem: Problem | str, clang: str, actions: Sequence, *,
+                   default_tail: bool = False, record: bool = False, timeout: float | None = None,
+                   keep_object: bool = False) -> CompileResult:
+    """Compile `module` answering with `actions` in order.
+
+    With `default_tail`, decisions past the end of `actions` follow the
+    compiler's own heuristic (the compile includes the default decision; the
+    problem must be able to replay it); without it, a compile asking for
+    more or fewer decisions than `actions` raises `ReplayMismatch`.
+    """
+    problem = get_problem(problem) if isinstance(problem, str) else problem
+    toolchain = find_toolchain(clang)
+    command = module_command(toolchain, module)
+    default = problem.default_replay() if default_tail else None
+    if default_tail and default is None:
+        raise MlgoError(f"problem {problem.name} cannot replay the compiler's default decisions")
+    if default_tail and record and _default_overwrites_feature(toolchain, problem):
+        raise MlgoError(f"with this compiler the default decision overwrites a feature of problem {problem.name}, "
+                        "so a compile with a default tail cannot record honest features; use its actions")
+    make = _replayer(toolchain, module.name, list(actions), default)
+    run = _interactive(toolchain, problem, command, module.name, make, include_default=default_tail, record=record,
+                       policy_info=False, timeout=timeout or DEFAULT_TIMEOUT, keep_object=keep_object)
+    if not default_tail and run.decisions != len(actions):
+        raise ReplayMismatch(module.name, f"replaying {len(actions)} decisions, the compiler asked for only "
+                             f"{run.decisions}")
+    return run.result()
+
+
+# ---- how the policies answer ---------------------------------------------------------------
+
+
+def _replayer(toolchain: Toolchain, name: str, actions: list, default: BuiltinPolicy | None):
+    def make(header: LogHeader) -> Callable[[Observation], tuple]:
+        tail = None if default is None else default.make(PolicyContext(toolchain, header, 0))
+        steps = iter(actions)
+
+        def decide(observation: Observation) -> tuple:
+            action = next(steps, _END)
+            if action is _END:
+                if tail is None:
+                    raise ReplayMismatch(name, f"replaying {len(actions)} decisions, the compiler asked for more")
+                action = tail(observation)
+            return action, None, None
+
+        return decide
+
+    return make
+
+
+_END = object()
+
+
+def _greedy(policy: FastPolicy, observation: Observation) -> Decision:
+    logits = policy.observation_logits(observation)
+    values = logits.astype(np.float64)
+    action = int(np.argmax(values))
+    top = values[action]
+    return Decision(action, float(-math.log(np.exp(values - top).sum())), logits)
+
+
+def _run_fast(toolchain: Toolchain, problem: Problem, command: CompileCommand, task: CompileTask,
+              policy: FastPolicy, timeout: float) -> CompileResult:
+    rng = np.random.default_rng([task.seed, zlib.crc32(task.module.name.encode())])
+
+    def make(header: LogHeader) -> Callable[[Observation], Decision]:
+        if task.explore:
+            return lambda observation: policy.sample(observation, rng)
+        return lambda observation: _greedy(policy, observation)
+
+    run = _interactive(toolchain, problem, command, task.module.name, make, include_default=False,
+                       record=task.record, policy_info=True, timeout=timeout, keep_object=task.keep_object,
+                       spec=policy.spec)
+    return run.result()
+
+
+def _run_plain(toolchain: Toolchain, problem: Problem, builtin: BuiltinPolicy, command: CompileCommand,
+               task: CompileTask, timeout: float) -> CompileResult:
+    """A compile with the advisor off: the compiler's heuristic decides, nothing is logged."""
+    plain = dataclasses.replace(problem, policies={builtin.name: builtin})
+    with tempfile.TemporaryDirectory(prefix="mlgo-job-") as tmp:
+        output = Path(tmp) / "module.o"
+        traced = trace_module(toolchain, plain, builtin.name, command, object_path=output, timeout=timeout)
+        data = output.read_bytes() if task.keep_object else None
+    return CompileResult(task.module.name, traced.score, None, 0, {"compile": traced.seconds, "policy": 0.0},
+                         np.zeros(0, np.int64), None, data)
+
+
+def _default_overwrites_feature(toolchain: Toolchain, problem: Problem) -> bool:
+    """Whether the default decision, when included, lands in a feature the policy reads (LLVM 19)."""
+    if problem.default_decision_feature is None:
+        return False
+    slot = problem.default_decision_feature(toolchain)
+    return slot is not None and slot not in problem.excluded_features
+
+
+def _label_by_replay(toolchain: Toolchain, problem: Problem, builtin: BuiltinPolicy, command: CompileCommand,
+                     name: str, timeout: float, keep_object: bool, seed: int) -> CompileResult:
+    def make(header: LogHeader) -> Callable[[Observation], tuple]:
+        decide = builtin.make(PolicyContext(toolchain, header, seed))
+        return lambda observation: (decide(observation), None, None)
+
+    first = _interactive(toolchain, problem, command, name, make, include_default=True, record=False,
+                         policy_info=False, timeout=timeout, keep_object=False)
+    second = _interactive(toolchain, problem, command, name, _replayer(toolchain, name, first.actions, None),
+                          include_default=False, record=True, policy_info=False, timeout=timeout,
+                          keep_object=keep_object)
+    if second.decisions != first.decisions:
+        raise ReplayMismatch(name, f"the default compile made {first.decisions} decisions, replaying them "
+                             f"without the default decision made {second.decisions}")
+    if second.score.value != first.score.value:
+        raise ReplayMismatch(name, f"replaying the default decisions gave {second.score.value:g} "
+                             f"{problem.measurement.unit}, the default compile {first.score.value:g}")
+    result = second.result()
+    result.seconds = {key: first.seconds.get(key, 0.0) + value for key, value in second.seconds.items()}
+    return result
+
+
+# ---- one interactive compile ---------------------------------------------------------------
+
+
+@dataclass
+class _Run:
+    name: str
+    score: Score
+    decisions: int
+    actions: list
+    seconds: dict[str, float]
+    trajectory: ModuleTrajectory | None
+    spec: TrajectorySpec | None
+    object: bytes | None
+    advice_dtype: np.dtype
+
+    def result(self) -> CompileResult:
+        return CompileResult(self.name, self.score, self.trajectory, self.decisions, self.seconds,
+                             np.asarray(self.actions, self.advice_dtype), self.spec, self.object)
+
+
+def _interactive(toolchain: Toolchain, problem: Problem, command: CompileCommand, name: str,
+                 make: Callable[[LogHeader], Callable[[Observation], Any]], *, include_default: bool,
+                 record: bool, policy_info: bool, timeout: float, keep_object: bool,
+                 spec: FeatureSpec | None = None) -> _Run:
+    """Compile once through the channel; `make(header)` gives the per-decision function.
+
+    The decision function returns (action, log-probability or None, logits or None).
+    """
+    toolchain.probe().require(problem.advisor.name, toolchain.clang)
+    clock = time.perf_counter
+    with tempfile.TemporaryDirectory(prefix="mlgo-job-") as tmp:
+        workdir = Path(tmp)
+        output = workdir / "module.o"
+        argv = command.argv(output, problem.measurement.compile_options(workdir, command.cc1))
+        started = time.monotonic()
+        actions: list = []
+        policy_seconds = 0.0
+        with InteractiveCompile(argv, problem.advisor, module=name, include_default=include_default,
+                                timeout=timeout, temp_parent=tmp) as compile_:
+            header = compile_.header
+            decide = make(header)
+            recorder = traj_spec = None
+            if record:
+                features = spec or build_feature_spec(header, exclude=problem.excluded_features,
+                                                      num_actions=problem.num_actions)
+                traj_spec = trajectory_spec(features, policy_info=policy_info)
+                recorder = TrajectoryRecorder(header, traj_spec)
+            advise = compile_.advise
+            keep = actions.append
+            for observation in compile_:
+                before = clock()
+                step = decide(observation)
+                policy_seconds += clock() - before
+                advise(step[0])
+                keep(step[0])
+                if recorder is not None:
+                    recorder.record(observation, *step)
+            decisions = compile_.finish().decisions
+        compile_seconds = time.monotonic() - started
+        before = time.monotonic()
+        score = problem.measurement.measure(toolchain, output, workdir)
+        measure_seconds = time.monotonic() - before
+        data = output.read_bytes() if keep_object else None
+    trajectory = None if recorder is None else recorder.finish(name, score.value)
+    return _Run(name, score, decisions, actions,
+                {"compile": compile_seconds, "policy": policy_seconds, "measure": measure_seconds},
+                trajectory, traj_spec, data, header.advice.dtype)

@@ -1,0 +1,49 @@
+"""Link objects into a shared library, as a build ships them, to measure linked code size.
+
+Per-object size overstates some inlining gains: a `linkonce_odr` function
+inlined into every caller of one object disappears from that object, but a
+linker would have kept only one copy across the library anyway. Linking each
+library's objects with `-shared -Wl,--gc-sections` (and `-nostdlib`, so no
+C runtime or system library is added to the measurement) gives the figure a
+user ships. The linker is the `ld.lld` of the same LLVM release, passed to the
+clang driver with `--ld-path`, so no system linker is needed.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+from typing import TYPE_CHECKING, Sequence
+
+from compiler_opt.errors import MlgoError
+from compiler_opt.llvm.channel import STDERR_TAIL_BYTES
+
+if TYPE_CHECKING:
+    from compiler_opt.llvm.toolchain import Toolchain
+
+
+class LinkError(MlgoError):
+    """Objects that did not link; the message names the library and keeps the linker's stderr tail."""
+
+
+def link_command(toolchain: "Toolchain", objects: Sequence[Path], output: Path) -> list[str]:
+    """The argv linking `objects` into the shared library `output`, unused sections dropped."""
+    return [str(toolchain.clang), "-shared", "-nostdlib", f"--ld-path={toolchain.tool('ld.lld')}",
+            "-Wl,--gc-sections", "-o", str(output), *map(str, objects)]
+
+
+def link_shared(toolchain: "Toolchain", objects: Sequence[Path], output: Path, *, name: str = "",
+                timeout: float = 600.0) -> Path:
+    """Link `objects` into `output` (see the module docstring); raises `LinkError` naming `name`."""
+    name = name or str(output)
+    if not objects:
+        raise LinkError(f"{name}: no objects to link")
+    try:
+        result = subprocess.run(link_command(toolchain, objects, output), capture_output=True,
+                                stdin=subprocess.DEVNULL, timeout=timeout)
+    except subprocess.TimeoutExpired as error:
+        raise LinkError(f"{name}: the link timed out after {timeout:g} s") from error
+    if result.returncode != 0:
+        tail = result.stderr[-STDERR_TAIL_BYTES:].decode("utf-8", "replace").rstrip()
+        raise LinkError(f"{name}: linking {len(objects)} objects failed (exit status {result.returncode}):\n{tail}")
+    return output

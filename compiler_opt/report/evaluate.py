@@ -1,0 +1,328 @@
+"""Evaluate a policy on a corpus: every module compiled under the policy and under the default heuristic.
+
+The policy compiles greedily (no exploration) through the compile job; the
+default's score comes from the `BaselineCache` (a plain compile with the
+advisor off, computed once per module and compiler). A module whose compile
+fails is recorded with `ok: false` and its error; the others go on. The
+result is the evaluation JSON (ratios are policy / default, sizes in the
+measurement's unit, bytes of Berkeley `text` for inlining):
+
+    {"problem", "policy", "corpus", "compiler", "created", "measurement", "seed",
+     "modules": [{"name", "default", "policy", "ok", "error", "figures": {...}}],
+     "summary": {"modules", "failed", "default_total", "policy_total", "total_ratio", "geomean_ratio"},
+     "linked": [{"library", "modules", "default", "policy", "ratio", "default_text", "policy_text",
+                 "skipped" | "error" (only when not linked)}]}
+
+`linked` (only when asked) links each library the corpus records
+(`corpus_description.json`'s "libraries") twice, from the objects compiled
+under the policy and from the default's, with `-shared -Wl,--gc-sections`,
+and reports the `.text` section bytes of each shared library (`default`,
+`policy`) and its Berkeley text (`default_text`, `policy_text`). Per-object
+size overstates C++ gains (a `linkonce_odr` copy inlined away in one object
+would have been merged by the linker anyway), so the linked figure is the
+honest one. A library is linked only when all its modules were evaluated and
+compiled under both (part of a library does not link: its hidden symbols
+live in the missing objects); the others are listed with `skipped` saying
+why, and a link that fails with `error`. In linked mode the default objects come
+from plain compiles run here (their scores refresh the baseline cache).
+Totals and ratios cover the modules that succeeded under both.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import math
+import os
+import tempfile
+from pathlib import Path
+from typing import Iterable, Mapping, Sequence
+
+from compiler_opt.collect.baseline import BaselineCache
+from compiler_opt.collect.compile_job import BASELINE_POLICY, CompileResult, CompileTask, compile_jobs
+from compiler_opt.collect.pool import WorkerPool
+from compiler_opt.corpus import Corpus, ModuleSpec
+from compiler_opt.errors import MlgoError
+from compiler_opt.llvm.link import LinkError, link_shared
+from compiler_opt.llvm.log_format import LogHeader
+from compiler_opt.llvm.measure import object_sizes
+from compiler_opt.llvm.toolchain import Toolchain
+from compiler_opt.policy.fast import FastPolicy
+from compiler_opt.problems.base import Problem
+from compiler_opt.problems.measurements import Score
+
+__all__ = ["check_policy_fits", "evaluate", "format_summary", "load_policy", "sample_modules", "summarize",
+           "write_report"]
+
+
+def sample_modules(corpus: Corpus, max_modules: int | None, seed: int) -> list[ModuleSpec]:
+    """All modules, or a seeded size-stratified sample of `max_modules`, in name order."""
+    chosen = corpus.sample(max_modules, seed) if max_modules else list(corpus)
+    return sorted(chosen, key=lambda spec: spec.name)
+
+
+def load_policy(problem: Problem, policy: str) -> str | FastPolicy:
+    """A built-in policy name of `problem`, or the fast form of the saved policy folder `policy`."""
+    if policy in problem.policies:
+        return policy
+    if Path(policy).is_dir():
+        return FastPolicy.load(policy)
+    raise MlgoError(f"--policy {policy!r} is neither a built-in policy of {problem.name} "
+                    f"({', '.join(problem.policies)}) nor a saved policy folder")
+
+
+def check_policy_fits(policy: FastPolicy, toolchain: Toolchain, problem: Problem, module: ModuleSpec) -> None:
+    """Refuse, before any job runs, a policy whose features this compiler does not send."""
+    from compiler_opt.collect.compile_job import problem_feature_spec
+
+    theirs = problem_feature_spec(toolchain, problem, module)
+    policy.spec.check_compatible(LogHeader(theirs.features, advice=theirs.advice),
+                                 source=f"{toolchain.clang} ({toolchain.version_text})")
+
+
+def evaluate(
+    corpus: Corpus,
+    problem: Problem,
+    policy: str | FastPolicy,
+    *,
+    toolchain: Toolchain,
+    pool: WorkerPool,
+    baselines: BaselineCache,
+    policy_label: str | None = None,
+    modules: Sequence[ModuleSpec] | None = None,
+    linked: bool = False,
+    seed: int = 0,
+    timeout: float = 600.0,
+) -> dict:
+    """The evaluation JSON of `policy` on `modules` (default: the whole corpus); see the module docstring."""
+    modules = sorted(modules if modules is not None else corpus, key=lambda spec: spec.name)
+    if not modules:
+        raise MlgoError(f"{corpus.root}: no modules to evaluate")
+    libraries = _libraries(corpus, modules) if linked else {}
+    if isinstance(policy, FastPolicy):
+        check_policy_fits(policy, toolchain, problem, modules[0])
+    with tempfile.TemporaryDirectory(prefix="mlgo-eval-") as tmp:
+        objects = Path(tmp)
+        keep = set().union(*(members for members, _ in libraries.values()))
+        default_scores, default_errors = _default_scores(modules, problem, toolchain, pool, baselines, timeout,
+                                                          keep, objects / "default")
+        policy_results, policy_errors = _policy_results(modules, problem, policy, toolchain, pool, seed, timeout,
+                                                        keep, objects / "policy")
+        entries = [_module_entry(spec.name, default_scores.get(spec.name), policy_results.get(spec.name),
+                                 default_errors.get(spec.name), policy_errors.get(spec.name)) for spec in modules]
+        linked_entries = _link_libraries(toolchain, libraries, entries, objects) if linked else None
+    report = {
+        "problem": problem.name,
+        "policy": policy_label or (policy if isinstance(policy, str) else "fast policy"),
+        "corpus": str(corpus.root),
+        "compiler": f"{toolchain.version_text} ({toolchain.clang})",
+        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "measurement": problem.measurement.key,
+        "seed": seed,
+        "modules": entries,
+        "summary": summarize(entries),
+    }
+    if linked_entries is not None:
+        report["linked"] = linked_entries
+    return report
+
+
+def _libraries(corpus: Corpus, modules: Sequence[ModuleSpec]) -> dict[str, tuple[set[str], int]]:
+    """Each library with evaluated members: (those members, how many members it has in the corpus)."""
+    if not corpus.libraries:
+        raise MlgoError(f"{corpus.root}: the corpus records no libraries (no \"libraries\" in "
+                        "corpus_description.json), so there is nothing to link; leave out --linked")
+    names = {spec.name for spec in modules}
+    return {library: (set(members) & names, len(members)) for library, members in sorted(corpus.libraries.items())
+            if set(members) & names}
+
+
+def _object_path(folder: Path, name: str) -> Path:
+    return folder / (name.replace("/", "__") + ".o")
+
+
+def _default_scores(modules, problem, toolchain, pool, baselines, timeout, keep, folder):
+    """Default scores by module (from the cache, or plain compiles keeping objects for linking)."""
+    scores: dict[str, Score] = {}
+    errors: dict[str, str] = {}
+    if not keep:
+        found = baselines.get_many(BaselineCache.commands(toolchain, modules), pool, timeout=timeout,
+                                   desc="default")
+        for name, score in found.scores.items():
+            scores[name] = score
+        for name, error in found.failures.items():
+            errors[name] = _describe(error)
+        return scores, errors
+    folder.mkdir()
+    commands = BaselineCache.commands(toolchain, modules)
+    tasks = [CompileTask(spec, problem.name, str(toolchain.clang), BASELINE_POLICY, explore=False, record=False,
+                         timeout=timeout, keep_object=spec.name in keep) for spec in modules]
+    for result in pool.run(compile_jobs(tasks), desc="default"):
+        if not result.ok:
+            errors[result.key] = _describe(result.error)
+            continue
+        compiled: CompileResult = result.value
+        scores[result.key] = compiled.score
+        baselines.put(result.key, commands[result.key], compiled.score, result.seconds)
+        if compiled.object is not None:
+            _object_path(folder, result.key).write_bytes(compiled.object)
+    return scores, errors
+
+
+def _policy_results(modules, problem, policy, toolchain, pool, seed, timeout, keep, folder):
+    results: dict[str, CompileResult] = {}
+    errors: dict[str, str] = {}
+    folder.mkdir(exist_ok=True)
+    shared = isinstance(policy, FastPolicy)
+    tasks = [CompileTask(spec, problem.name, str(toolchain.clang), None if shared else policy, explore=False,
+                         seed=seed, record=False, timeout=timeout, keep_object=spec.name in keep)
+             for spec in modules]
+    ref = pool.share(policy) if shared else None
+    try:
+        for result in pool.run(compile_jobs(tasks, ref), desc="policy"):
+            if not result.ok:
+                errors[result.key] = _describe(result.error)
+                continue
+            compiled: CompileResult = result.value
+            if compiled.object is not None:
+                _object_path(folder, result.key).write_bytes(compiled.object)
+                compiled.object = None
+            results[result.key] = compiled
+    finally:
+        if ref is not None:
+            pool.release(ref)
+    return results, errors
+
+
+def _describe(error: BaseException | None) -> str:
+    return f"{type(error).__name__}: {error}" if error is not None else "unknown error"
+
+
+def _module_entry(name: str, default: Score | None, policy: CompileResult | None, default_error: str | None,
+                  policy_error: str | None) -> dict:
+    figures: dict[str, float] = {}
+    if default is not None:
+        figures.update({f"default_{key}": value for key, value in default.figures.items()})
+    if policy is not None:
+        figures.update({f"policy_{key}": value for key, value in policy.score.figures.items()})
+        figures["decisions"] = policy.decisions
+        figures["seconds"] = round(sum(policy.seconds.values()), 4)
+    errors = [f"{what}: {error}" for what, error in (("default", default_error), ("policy", policy_error)) if error]
+    return {
+        "name": name,
+        "default": None if default is None else default.value,
+        "policy": None if policy is None else policy.score.value,
+        "ok": not errors and default is not None and policy is not None,
+        "error": "\n".join(errors) or None,
+        "figures": figures,
+    }
+
+
+def summarize(entries: Iterable[Mapping]) -> dict:
+    """Counts, totals and ratios (policy / default) over the modules that succeeded under both."""
+    entries = list(entries)
+    ok = [e for e in entries if e["ok"]]
+    default_total = float(sum(e["default"] for e in ok))
+    policy_total = float(sum(e["policy"] for e in ok))
+    logs = [math.log(e["policy"] / e["default"]) for e in ok if e["default"] > 0 and e["policy"] > 0]
+    return {
+        "modules": len(entries),
+        "failed": len(entries) - len(ok),
+        "default_total": default_total,
+        "policy_total": policy_total,
+        "total_ratio": policy_total / default_total if default_total > 0 else None,
+        "geomean_ratio": math.exp(sum(logs) / len(logs)) if logs else None,
+    }
+
+
+def _link_libraries(toolchain: Toolchain, libraries: Mapping[str, tuple[set[str], int]], entries: list[dict],
+                    objects: Path) -> list[dict]:
+    """Link every library whose modules all compiled under both; the others are listed as skipped, with why."""
+    ok = {entry["name"] for entry in entries if entry["ok"]}
+    linked = []
+    for library, (members, size) in libraries.items():
+        usable = sorted(members & ok)
+        entry = {"library": library, "modules": len(usable), "default": None, "policy": None, "ratio": None}
+        if len(usable) < size:
+            # A part of a library does not link (its hidden symbols are defined in the missing objects).
+            entry["skipped"] = (f"{len(usable)} of its {size} modules evaluated and compiled under both; "
+                                "evaluate the whole library to link it")
+            linked.append(entry)
+            continue
+        sizes = {}
+        try:
+            for side in ("default", "policy"):
+                output = objects / f"lib{library.replace('/', '__')}.{side}.so"
+                link_shared(toolchain, [_object_path(objects / side, name) for name in usable], output,
+                            name=f"library {library} ({side})")
+                sizes[side] = object_sizes(toolchain, [output])[0]
+        except LinkError as error:
+            linked.append({**entry, "error": str(error)})
+            continue
+        default, policy = sizes["default"].text_section, sizes["policy"].text_section
+        linked.append({**entry, "default": default, "policy": policy, "ratio": policy / default if default else None,
+                       "default_text": sizes["default"].text, "policy_text": sizes["policy"].text})
+    return linked
+
+
+def write_report(report: Mapping, path: str | os.PathLike) -> Path:
+    """Write the evaluation JSON to `path` atomically (parent folders created)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        temporary.write_text(json.dumps(report, indent=1) + "\n")
+        os.replace(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
+    return path
+
+
+def _number(value) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float) and not value.is_integer():
+        return f"{value:.4f}"
+    return f"{int(value):,}"
+
+
+def _ratio(value) -> str:
+    return "-" if value is None else f"{value:.4f}"
+
+
+def format_summary(report: Mapping) -> str:
+    """The summary (and linked sizes, if any) as tables for people."""
+    summary = report["summary"]
+    rows = [
+        ("problem", report["problem"]),
+        ("policy", report["policy"]),
+        ("modules", f"{summary['modules']} ({summary['failed']} failed)"),
+        (f"default total ({report['measurement']})", _number(summary["default_total"])),
+        (f"policy total ({report['measurement']})", _number(summary["policy_total"])),
+        ("total ratio (policy/default)", _ratio(summary["total_ratio"])),
+        ("geomean ratio", _ratio(summary["geomean_ratio"])),
+    ]
+    width = max(len(label) for label, _ in rows)
+    lines = [f"{label:<{width}}  {value}" for label, value in rows]
+    linked = report.get("linked")
+    if linked:
+        name_width = max(len("library"), *(len(e["library"]) for e in linked))
+        lines += ["", f"{'library':<{name_width}}  {'modules':>7}  {'default .text':>13}  {'policy .text':>12}  "
+                      f"{'ratio':>6}"]
+        for e in linked:
+            ratio = _ratio(e["ratio"])
+            lines.append(f"{e['library']:<{name_width}}  {e['modules']:>7}  {_number(e['default']):>13}  "
+                         f"{_number(e['policy']):>12}  {ratio:>6}")
+            if e.get("error") or e.get("skipped"):
+                lines.append(f"  {(e.get('error') or e['skipped']).splitlines()[0]}")
+        defaults = [e["default"] for e in linked if e["ratio"] is not None]
+        policies = [e["policy"] for e in linked if e["ratio"] is not None]
+        if defaults and sum(defaults):
+            lines.append(f"{'all':<{name_width}}  {'':>7}  {_number(sum(defaults)):>13}  {_number(sum(policies)):>12}  "
+                         f"{sum(policies) / sum(defaults):>6.4f}")
+    failed = [e for e in report["modules"] if not e["ok"]]
+    for entry in failed[:10]:
+        lines.append(f"failed: {entry['name']}: {(entry['error'] or '').splitlines()[0]}")
+    if len(failed) > 10:
+        lines.append(f"... and {len(failed) - 10} more failed modules (see the JSON)")
+    return "\n".join(lines)

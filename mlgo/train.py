@@ -1,0 +1,106 @@
+"""`mlgo train`: train a policy (PPO, or behavioral cloning of the compiler's heuristic) into a run folder."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from pathlib import Path
+
+from compiler_opt.collect.backends import add_pool_flags, pool_from_args
+from compiler_opt.problems import problem_names
+
+EPILOG = """the run folder (RUN_DIR):
+  config.json          problem, algorithm, corpus, compiler, seed and the gin configuration used
+  log.jsonl            one JSON object per iteration (modules ok/failed, mean_reward, total_ratio,
+                       policy_total, baseline_total, decisions, loss, seconds_collect, seconds_train,
+                       seconds_compile/seconds_policy summed over jobs, decisions_per_second_per_worker,
+                       peak_rss_bytes of all processes, ...); train.log: the same, one line per iteration
+  policy/              the latest saved policy (replaced atomically)
+  checkpoints/, state.json   what --resume continues from (the last complete iteration)
+  failed_modules.json  modules set aside after failing too often, with their errors
+  feature_spec.json, vocab/, trajectories/, tensorboard/
+
+examples:
+  mlgo train --problem inlining --algorithm bc --corpus CORPUS --output runs/bc
+  mlgo train --problem inlining --algorithm ppo --corpus CORPUS --output runs/ppo --warmstart runs/bc/policy
+  mlgo train ... --output runs/ppo --resume          # after a kill: continue from the last complete iteration
+  mlgo train ... --gin_bindings 'ppo.ppo_config.learning_rate = 1e-3'
+"""
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "train",
+        help="train a policy with PPO, or clone the compiler's own heuristic (BC), on a corpus",
+        description="Train a policy for a problem on the training split of a corpus. PPO: each iteration "
+        "compiles a sample of modules under the current policy on the worker pool, rewards each by its size "
+        "against the compiler's own heuristic, trains a tf-agents PPO agent on the decisions, and saves the "
+        "policy. BC: collects the compiler's own decisions as labels once, then trains the policy to repeat "
+        "them, one epoch per iteration (the warm start for PPO and ES). Hyper-parameters come from the "
+        "problem's gin file (compiler_opt/problems/gin/<problem>/<algorithm>.gin), --gin_file and "
+        "--gin_bindings.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--problem", required=True, choices=problem_names(), help="which decision to learn")
+    parser.add_argument("--algorithm", required=True, choices=("ppo", "bc"),
+                        help="ppo: policy gradient with a clipped objective; bc: behavioral cloning of the default")
+    parser.add_argument("--corpus", required=True, type=Path, help="the corpus folder (corpus_description.json)")
+    parser.add_argument("--output", required=True, type=Path, help="the run folder to create (or resume)")
+    parser.add_argument("--warmstart", type=Path,
+                        help="start from this saved policy's weights, feature spec and vocabulary (e.g. a BC run's "
+                        "RUN_DIR/policy)")
+    parser.add_argument("--vocab", type=Path,
+                        help="the vocabulary folder (`mlgo vocab`); default: the warm-start policy's, else computed "
+                        "from default traces (PPO) or the labels (BC) into RUN_DIR/vocab")
+    parser.add_argument("--iterations", type=int,
+                        help="PPO iterations, or BC epochs, in all (default: gin's train.trainer_config.iterations)")
+    parser.add_argument("--modules-per-iteration", type=int,
+                        help="PPO: modules compiled per iteration (default: gin's trainer_config)")
+    parser.add_argument("--max-modules", type=int,
+                        help="BC: label a seeded sample of this many training modules (default: all)")
+    parser.add_argument("--max-seconds", type=float,
+                        help="stop before an iteration that would end past this many seconds of this invocation")
+    parser.add_argument("--seed", type=int, default=0,
+                        help="seed of module sampling, exploration and network initialization (default: 0)")
+    parser.add_argument("--validation-fraction", type=float, default=0.2,
+                        help="fraction of the corpus (by module name hash) kept out of training for evaluation "
+                        "(default: 0.2; benchmarks/train_inlining.py evaluates on that part)")
+    parser.add_argument("--gin_file", "--gin-file", dest="gin_files", action="append", type=Path, default=[],
+                        help="extra gin file, parsed after the problem's (repeatable)")
+    parser.add_argument("--gin_bindings", "--gin-bindings", dest="gin_bindings", action="append", default=[],
+                        help="extra gin binding, e.g. 'train.trainer_config.iterations = 5' (repeatable)")
+    parser.add_argument("--resume", action="store_true",
+                        help="continue the run in --output from its last complete iteration (same problem, "
+                        "algorithm, corpus and compiler; its own gin configuration)")
+    parser.add_argument("--baselines", type=Path,
+                        help="folder of cached -Oz baselines (default: the per-user cache, shared between runs)")
+    parser.add_argument("--clang", help="the clang to use (default: $MLGO_CLANG, then clang-22 ... clang-17, clang)")
+    parser.add_argument("--json", action="store_true", help="print the summary as one JSON object")
+    add_pool_flags(parser)
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's C++ start-up chatter; errors still show
+    from compiler_opt.rl.trainer import TrainOptions, train
+
+    options = TrainOptions(
+        problem=args.problem, algorithm=args.algorithm, corpus=args.corpus, output=args.output, clang=args.clang,
+        warmstart=args.warmstart, vocab=args.vocab, iterations=args.iterations,
+        modules_per_iteration=args.modules_per_iteration, max_modules=args.max_modules, seed=args.seed,
+        validation_fraction=args.validation_fraction, resume=args.resume, max_seconds=args.max_seconds,
+        gin_files=tuple(args.gin_files), gin_bindings=tuple(args.gin_bindings), baseline_cache=args.baselines,
+    )
+    with pool_from_args(args) as pool:
+        summary = train(options, pool)
+    if args.json:
+        print(json.dumps({"output": str(summary.output), "iterations": summary.iterations, "stopped": summary.stopped,
+                          "peak_rss_bytes": summary.peak_rss_bytes, "last": summary.last}))
+        return 0
+    print(f"run:        {summary.output}")
+    print(f"iterations: {summary.iterations} complete (stopped: {summary.stopped})")
+    print(f"policy:     {summary.output / 'policy'}")
+    print(f"peak RSS:   {summary.peak_rss_bytes / 2**30:.2f} GiB (all processes)")
+    return 0

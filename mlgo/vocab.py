@@ -1,0 +1,68 @@
+"""`mlgo vocab`: collect traces on a corpus and write the per-feature quantile buckets a policy normalizes with."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from compiler_opt.collect.backends import add_pool_flags, pool_from_args
+from compiler_opt.collect.vocab_traces import collect_vocab
+from compiler_opt.corpus import load_corpus
+from compiler_opt.llvm.toolchain import find_toolchain
+from compiler_opt.policy.vocab import DEFAULT_QUANTILES, DEFAULT_SAMPLE_SIZE
+from compiler_opt.problems import get_problem, problem_names
+from compiler_opt.report.evaluate import sample_modules
+
+EPILOG = """output (MLGO's layout): VOCAB_DIR/<feature>.buckets, one boundary per line, and
+VOCAB_DIR/feature_spec.json, the features the vocabulary covers.
+
+example:
+  mlgo vocab --problem inlining --corpus CORPUS --output vocab/ --max-modules 200
+"""
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "vocab",
+        help="compute the feature vocabulary (quantile buckets) from traces of a corpus",
+        description="Compile a seeded sample of a corpus's modules under the problem's vocabulary policy "
+        "(for inlining: clang's own decisions, with the real features), keep a bounded, seeded sample of the "
+        "observations, and write each feature's quantile boundaries.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--problem", required=True, choices=problem_names(), help="whose features")
+    parser.add_argument("--corpus", required=True, type=Path, help="the corpus folder (corpus_description.json)")
+    parser.add_argument("--output", required=True, type=Path, help="the vocabulary folder to write")
+    parser.add_argument("--max-modules", type=int, default=None,
+                        help="trace a seeded, size-stratified sample of this many modules (default: all)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the module and observation samples (default: 0)")
+    parser.add_argument("--quantiles", type=int, default=DEFAULT_QUANTILES,
+                        help=f"quantiles per feature, before duplicates are merged (default: {DEFAULT_QUANTILES})")
+    parser.add_argument("--sample-size", type=int, default=DEFAULT_SAMPLE_SIZE,
+                        help=f"observations kept to take the quantiles of (default: {DEFAULT_SAMPLE_SIZE})")
+    parser.add_argument("--clang", help="the clang to use (default: $MLGO_CLANG, then clang-22 ... clang-17, clang)")
+    parser.add_argument("--timeout", type=float, default=600.0, help="wall-time limit of one compile in seconds")
+    add_pool_flags(parser)
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    toolchain = find_toolchain(args.clang)
+    problem = get_problem(args.problem)
+    corpus = load_corpus(args.corpus)
+    modules = sample_modules(corpus, args.max_modules, args.seed)
+    with pool_from_args(args) as pool:
+        result = collect_vocab(modules, problem, toolchain, pool, seed=args.seed, quantiles=args.quantiles,
+                               sample_size=args.sample_size, timeout=args.timeout)
+    result.vocab.save(args.output)
+    result.spec.save(args.output)
+    sizes = {name: len(result.vocab[name]) for name in result.spec.names}
+    print(f"modules:       {result.modules_ok} traced, {len(result.failures)} failed")
+    print(f"observations:  {result.observations:,} seen, {result.sampled:,} sampled")
+    print(f"features:      {len(sizes)} ({sum(1 for n in sizes.values() if n <= 1)} constant); "
+          f"boundaries per feature: {min(sizes.values())}-{max(sizes.values())}")
+    for name, error in sorted(result.failures.items())[:10]:
+        print(f"failed: {name}: {error.splitlines()[0]}")
+    print(f"written: {args.output}")
+    return 0

@@ -1,0 +1,113 @@
+"""`mlgo train` as a command: its flags, and resuming a real run killed with SIGKILL mid-iteration."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from compiler_opt.rl.memory import process_tree
+
+
+def mlgo(*args, check: bool = True) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "mlgo.cli", *map(str, args)], capture_output=True, text=True,
+                          check=check)
+
+
+def test_help_explains_every_flag():
+    text = mlgo("train", "--help").stdout
+    for flag in ("--problem", "--algorithm", "--corpus", "--output", "--warmstart", "--vocab", "--workers",
+                 "--iterations", "--modules-per-iteration", "--max-modules", "--max-seconds", "--gin_file",
+                 "--gin_bindings", "--resume", "--seed", "--validation-fraction", "--baselines", "--backend",
+                 "log.jsonl", "failed_modules.json"):
+        assert flag in text, flag
+
+
+def test_an_unknown_gin_setting_is_a_clear_error(small_sample, tmp_path):
+    result = mlgo("train", "--problem", "inlining", "--algorithm", "ppo", "--corpus", small_sample, "--output",
+                  tmp_path / "run", "--gin_bindings", "train.trainer_config.speed = 11", check=False)
+    assert result.returncode == 2 and "speed" in result.stderr and "Traceback" not in result.stderr
+
+
+def _state(run: Path) -> dict:
+    try:
+        return json.loads((run / "state.json").read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def _wait_gone(pids: list[int], seconds: float) -> list[int]:
+    deadline = time.monotonic() + seconds
+    while True:
+        pids = [pid for pid in pids if os.path.exists(f"/proc/{pid}") and not _zombie(pid)]
+        if not pids or time.monotonic() >= deadline:
+            return pids
+        time.sleep(0.2)
+
+
+def _zombie(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as stream:
+            stat = stream.read()
+        return stat[stat.rfind(b")") + 2:].split()[0] == b"Z"
+    except OSError:
+        return False
+
+
+@pytest.mark.slow
+def test_resume_after_sigkill_loses_at_most_the_iteration_in_flight(small_sample, tmp_path):
+    run = tmp_path / "run"
+    args = ["train", "--problem", "inlining", "--algorithm", "ppo", "--corpus", small_sample, "--output", run,
+            "--iterations", 3, "--modules-per-iteration", 6, "--workers", 2, "--baselines", tmp_path / "baselines",
+            "--gin_bindings", "train.trainer_config.vocab_modules = 6",
+            "--gin_bindings", "policy.network_config.fc_layer_params = (16, 8)"]
+    process = subprocess.Popen([sys.executable, "-m", "mlgo.cli", *map(str, args)], stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, text=True)
+    descendants: list[int] = []
+    try:
+        deadline = time.monotonic() + 300
+        while _state(run).get("iteration", 0) < 1:
+            assert process.poll() is None, process.stdout.read()
+            assert time.monotonic() < deadline, "the first iteration did not complete in time"
+            time.sleep(0.2)
+        time.sleep(2.0)  # iteration 2 is collecting now
+        descendants = process_tree(process.pid)[1:]
+        assert descendants, "the pool's workers should be running"
+        os.kill(process.pid, signal.SIGKILL)
+        process.wait()
+        # Nothing the run started outlives it for long: workers see their pipe close and exit.
+        assert _wait_gone(descendants, 60) == []
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        for pid in _wait_gone(descendants, 0):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+    killed_state = _state(run)
+    assert killed_state["iteration"] == 1
+    assert [json.loads(line)["iteration"] for line in (run / "log.jsonl").read_text().splitlines()] in ([1], [1, 2])
+
+    resumed = mlgo(*args, "--resume", "--json")
+    summary = json.loads(resumed.stdout.strip().splitlines()[-1])
+    assert summary["iterations"] == 3 and summary["stopped"] == "iterations"
+    records = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
+    assert [r["iteration"] for r in records] == [1, 2, 3]
+    # The learner went on from iteration 1's checkpoint: its step counter continues.
+    for before, after in zip(records, records[1:]):
+        assert after["train_step"] == before["train_step"] + after["train_batches"]
+    assert _state(run)["iteration"] == 3
+    assert sorted(p.name for p in (run / "trajectories").iterdir()) == ["iteration-00003"]
+    assert sorted({p.name.split(".")[0] for p in (run / "checkpoints").iterdir()}) == ["iteration-00002",
+                                                                                       "iteration-00003"]
+    assert (run / "train.log").read_text().count("\n") == 3
+    assert (run / "policy" / "saved_model.pb").exists()
+    assert not [p for p in run.iterdir() if p.name.startswith(".")]  # no staging folder or temp file left

@@ -1,0 +1,165 @@
+"""The training loop end to end with the real clang on the small sample: BC, then PPO warm-started from it."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+from compiler_opt.collect.local_pool import LocalPool
+from compiler_opt.collect.trajectories import read_trajectories
+from compiler_opt.corpus import load_corpus
+from compiler_opt.errors import MlgoError
+from compiler_opt.policy.fast import FastPolicy
+from compiler_opt.policy.features import FeatureSpec
+from compiler_opt.policy.saved import load_tf_policy
+from compiler_opt.rl.trainer import TrainOptions, train
+from tests.rl.conftest import sub_corpus
+
+SMALL_NETWORK = "policy.network_config.fc_layer_params = (16, 8)"
+PPO_KEYS = {"iteration", "modules", "modules_ok", "modules_failed", "modules_cancelled", "modules_without_decisions",
+            "mean_reward", "total_ratio", "policy_total", "baseline_total", "seconds_collect", "seconds_train",
+            "seconds_compile", "seconds_policy", "seconds_save", "decisions", "decisions_per_second_per_worker",
+            "modules_per_second", "loss", "peak_rss_bytes", "train_step", "set_aside"}
+
+
+@pytest.fixture(scope="module")
+def baselines(tmp_path_factory):
+    return tmp_path_factory.mktemp("baselines")
+
+
+@pytest.fixture(scope="module")
+def pool():
+    with LocalPool(2) as workers:
+        yield workers
+
+
+@pytest.fixture(scope="module")
+def bc_run(small_sample, baselines, pool, tmp_path_factory):
+    options = TrainOptions("inlining", "bc", small_sample, tmp_path_factory.mktemp("runs") / "bc", iterations=3,
+                           gin_bindings=(SMALL_NETWORK, "bc.bc_config.learning_rate = 0.01"),
+                           baseline_cache=baselines)
+    return train(options, pool)
+
+
+@pytest.fixture(scope="module")
+def ppo_run(small_sample, bc_run, baselines, pool, tmp_path_factory):
+    options = TrainOptions("inlining", "ppo", small_sample, tmp_path_factory.mktemp("runs") / "ppo", iterations=2,
+                           modules_per_iteration=8, warmstart=bc_run.output / "policy", seed=5,
+                           gin_bindings=("train.trainer_config.keep_trajectory_iterations = 2",
+                                         "ppo.ppo_config.batch_size = 16"),
+                           baseline_cache=baselines)
+    return train(options, pool)
+
+
+def _log(run) -> list[dict]:
+    return [json.loads(line) for line in (run.output / "log.jsonl").read_text().splitlines()]
+
+
+@pytest.mark.slow
+def test_bc_run_clones_the_default_and_logs_its_agreement(bc_run, small_sample):
+    records = _log(bc_run)
+    assert bc_run.iterations == 3 and bc_run.stopped == "iterations"
+    assert [r["iteration"] for r in records] == [1, 2, 3] and records == bc_run.records
+    labels = json.loads((bc_run.output / "state.json").read_text())["labels"]
+    training, _ = load_corpus(small_sample).split(0.2)
+    assert labels["modules"] == len(training) == labels["modules_ok"] + labels["modules_failed"] + \
+        labels["modules_without_decisions"]
+    for record in records:
+        assert record["algorithm"] == "bc" and record["decisions"] == labels["fit_steps"] > 1000
+        assert 0.0 <= record["accuracy"] <= 1.0 and 0.0 <= record["holdout_accuracy"] <= 1.0
+        assert record["holdout_steps"] == labels["holdout_steps"] > 0
+        assert 0 < record["peak_rss_bytes"] < 4 * 2**30
+    assert records[-1]["loss"] < records[0]["loss"]
+    assert records[0]["seconds_collect"] > 0 and records[1]["seconds_collect"] == 0.0
+    # The vocabulary was computed from the labels and covers every feature of the spec.
+    spec = FeatureSpec.load(bc_run.output)
+    assert sorted(p.stem for p in (bc_run.output / "vocab").glob("*.buckets")) == sorted(spec.names)
+    config = json.loads((bc_run.output / "config.json").read_text())
+    assert config["algorithm"] == "bc" and "fc_layer_params = (16, 8)" in config["gin"]
+    assert config["network"]["fc_layer_params"] == [16, 8]
+    assert (bc_run.output / "train.log").read_text().count("\n") == 3
+    assert list((bc_run.output / "tensorboard").iterdir())
+
+
+@pytest.mark.slow
+def test_ppo_run_logs_consistent_figures(ppo_run):
+    records = _log(ppo_run)
+    assert [r["iteration"] for r in records] == [1, 2]
+    for record in records:
+        assert PPO_KEYS <= set(record), PPO_KEYS - set(record)
+        assert record["modules"] == 8 == (record["modules_ok"] + record["modules_failed"] + record["modules_cancelled"]
+                                          + record["modules_without_decisions"])
+        assert record["modules_ok"] > 0 and record["decisions"] > 0
+        assert record["total_ratio"] == pytest.approx(record["policy_total"] / record["baseline_total"])
+        assert math.isfinite(record["loss"]) and math.isfinite(record["mean_reward"])
+        assert record["decisions_per_second_per_worker"] > 0 and record["seconds_compile"] > 0
+        assert record["seconds_policy"] > 0 and record["seconds_train"] > 0
+        assert 0 < record["peak_rss_bytes"] <= record["peak_rss_bytes_run"] < 4 * 2**30
+    assert records[1]["train_step"] == records[0]["train_step"] + records[1]["train_batches"]
+    state = json.loads((ppo_run.output / "state.json").read_text())
+    assert state["iteration"] == 2 and state["checkpoint"] == "checkpoints/iteration-00002"
+    assert set(state["rewards"]["averages"]) and all(math.isfinite(v) for v in state["rewards"]["averages"].values())
+    # The warm start brought its vocabulary along.
+    assert (ppo_run.output / "vocab").exists()
+    assert json.loads((ppo_run.output / "config.json").read_text())["warmstart"].endswith("bc/policy")
+
+
+def _observations(trajectory, count: int) -> list[dict]:
+    return [{name: values[i] for name, values in trajectory.features.items()} for i in range(count)]
+
+
+@pytest.mark.slow
+def test_saved_policies_decide_as_the_fast_form_used_in_training(ppo_run, bc_run):
+    """Iteration 1 was collected by the warm start's fast form: its saved model answers as the logged logits say;
+    the final saved policy and its fast form agree on the same observations."""
+    trajectories = [t for t in read_trajectories(ppo_run.output / "trajectories" / "iteration-00001") if len(t)]
+    assert trajectories
+    warm = load_tf_policy(bc_run.output / "policy")
+    final_tf, final_fast = load_tf_policy(ppo_run.output / "policy"), FastPolicy.load(ppo_run.output / "policy")
+    checked = 0
+    for trajectory in trajectories[:4]:
+        count = min(len(trajectory), 60)
+        observations = _observations(trajectory, count)
+        logged = np.argmax(trajectory.logits[:count], axis=1)
+        assert [warm(o) for o in observations] == logged.tolist()
+        fast = np.argmax(final_fast.logits_batch({k: v[:count] for k, v in trajectory.features.items()}), axis=1)
+        assert [final_tf(o) for o in observations] == fast.tolist()
+        checked += count
+    assert checked > 50
+
+
+@pytest.mark.slow
+def test_a_module_that_keeps_failing_is_set_aside(small_sample, baselines, pool, tmp_path):
+    corpus = load_corpus(small_sample)
+    training, _ = corpus.split(0.2)
+    names = [m.name for m in training.modules if m.library in ("lz4", "libyaml", "double-conversion")][:4]
+    broken = names[1]
+    folder = sub_corpus(small_sample, names, tmp_path / "corpus", corrupt={broken})
+    options = TrainOptions("inlining", "ppo", folder, tmp_path / "run", iterations=2, modules_per_iteration=4,
+                           gin_bindings=(SMALL_NETWORK, "train.trainer_config.vocab_modules = 4"),
+                           baseline_cache=baselines)
+    summary = train(options, pool)
+    records = _log(summary)
+    assert [r["modules_failed"] for r in records] == [1, 1]
+    assert records[0]["set_aside"] == [] and records[1]["set_aside"] == [broken]
+    failed = json.loads((tmp_path / "run" / "failed_modules.json").read_text())
+    assert [f["module"] for f in failed] == [broken] and failed[0]["failures"] == 2
+    assert broken in failed[0]["error"]
+    # A third iteration (resumed, with more iterations) no longer compiles it.
+    more = TrainOptions("inlining", "ppo", folder, tmp_path / "run", iterations=3, resume=True,
+                        baseline_cache=baselines)
+    third = train(more, pool).records[-1]
+    assert third["iteration"] == 3 and third["modules"] == 3 and third["modules_failed"] == 0
+
+
+def test_bad_runs_are_refused_with_clear_messages(small_sample, pool, tmp_path):
+    with pytest.raises(MlgoError, match="unknown algorithm"):
+        train(TrainOptions("inlining", "dqn", small_sample, tmp_path / "a"), pool)
+    with pytest.raises(MlgoError, match="no training run to resume"):
+        train(TrainOptions("inlining", "ppo", small_sample, tmp_path / "b", resume=True), pool)
+    with pytest.raises(MlgoError, match="bad gin configuration"):
+        train(TrainOptions("inlining", "ppo", small_sample, tmp_path / "c",
+                           gin_bindings=("train.trainer_config.no_such_setting = 1",)), pool)

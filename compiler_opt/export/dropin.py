@@ -1,0 +1,147 @@
+"""A drop-in compiler that compiles with a trained policy on a stock clang: `mlgo cc`, `mlgo-clang`.
+
+`compile_with_policy(args, policy, ...)` behaves like `clang ARGS`: it asks
+the driver which jobs the command runs (`compiler_opt.llvm.driver`), runs
+each `-cc1` compile with the problem's advisor in interactive mode and
+answers every decision with the policy's numpy fast form, greedily (the
+same decisions `mlgo eval` and the export check take), and runs assembler
+and linker jobs as they are. The compiler shares this process's terminal,
+so diagnostics, `-E` output and exit statuses are clang's own; a command
+that runs no job (`--version`) or that the driver rejects goes to clang
+unchanged. A compile whose pipeline never starts the advisor (`-O0`) simply
+asks nothing. No TensorFlow is imported on this path.
+
+Start-up matters, since a build starts one drop-in per file: loading the
+policy (numpy's import, the weights) runs in a background thread while the
+driver is asked for its jobs, and numpy is not imported before that.
+
+Host and compiler take turns per decision, so each compile pins itself and
+clang to one CPU (see `compiler_opt.llvm.channel`); concurrent compiles of a
+parallel build (`make -j`) each claim a different CPU through a lock file
+per CPU, and run unpinned when every CPU is taken.
+
+Not covered: link-time optimization (the linker's LTO inliner does not ask
+the host), and compiles that read their source from stdin are answered like
+any other but cannot be repeated by `mlgo eval`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import subprocess
+import sys
+import tempfile
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import TYPE_CHECKING, Iterator, Sequence
+
+from compiler_opt.errors import MlgoError
+from compiler_opt.llvm.driver import COMPILE, DriverJob, plan_jobs, run_tool
+from compiler_opt.llvm.toolchain import find_toolchain
+
+if TYPE_CHECKING:
+    from compiler_opt.policy.fast import FastPolicy
+    from compiler_opt.problems.base import Problem
+
+DEFAULT_TIMEOUT = 7 * 24 * 3600.0  # a drop-in compiler has no business killing a slow compile
+
+
+@contextlib.contextmanager
+def claimed_cpu() -> Iterator[int | bool]:
+    """A CPU no other drop-in compile holds (kept while the block runs), or False when all are taken."""
+    allowed = sorted(os.sched_getaffinity(0))
+    folder = Path(tempfile.gettempdir()) / f"mlgo-cpus-{os.getuid()}"
+    folder.mkdir(mode=0o700, exist_ok=True)
+    for cpu in allowed:
+        fd = os.open(folder / f"cpu{cpu}.lock", os.O_CREAT | os.O_RDWR, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            continue
+        try:
+            yield cpu
+        finally:
+            os.close(fd)
+        return
+    yield False
+
+
+def _main_file(job: DriverJob) -> str:
+    args = job.argv
+    for index, arg in enumerate(args[:-1]):
+        if arg == "-main-file-name":
+            return args[index + 1]
+    return job.output or "compile"
+
+
+def run_compile_job(job: DriverJob, policy: FastPolicy, problem: Problem, timeout: float = DEFAULT_TIMEOUT) -> int:
+    """One `-cc1` job with the advisor answered by `policy` (greedy); the compiler's exit status."""
+    from compiler_opt.llvm.channel import CompilerCrash, InteractiveCompile  # pylint: disable=import-outside-toplevel
+
+    with claimed_cpu() as cpu:
+        try:
+            with InteractiveCompile(job.argv, problem.advisor, module=_main_file(job), timeout=timeout,
+                                    read_timeout=timeout, cpu=cpu, expect_header=False,
+                                    passthrough=True) as compile_:
+                if compile_.header is not None:
+                    greedy, advise = policy.greedy, compile_.advise
+                    for observation in compile_:
+                        advise(greedy(observation))
+                compile_.finish()
+        except CompilerCrash as crash:
+            if crash.returncode is not None and crash.returncode > 0:
+                return 1  # clang has printed its diagnostics; its driver exits with 1 too
+            raise
+    return 0
+
+
+def compile_with_policy(args: Sequence[str], policy_dir: str | os.PathLike | None, *, problem: str | None = None,
+                        clang: str | None = None, driver_mode: str | None = None,
+                        timeout: float = DEFAULT_TIMEOUT) -> int:
+    """Run `clang ARGS` with every compile's decisions made by the policy in `policy_dir`; the exit status.
+
+    `clang` defaults as `find_toolchain`'s does; `problem` names the policy's
+    problem when its advice does not tell.
+    """
+    with ThreadPoolExecutor(max_workers=1) as background:
+        loading = background.submit(load_dropin_policy, policy_dir, problem)
+        toolchain = find_toolchain(clang)
+        compiler = str(toolchain.clang)
+        with tempfile.TemporaryDirectory(prefix="mlgo-cc-") as private:
+            jobs = plan_jobs(compiler, args, Path(private), driver_mode=driver_mode)
+            policy, the_problem = loading.result()
+            if jobs is None:
+                driver = [compiler, *([f"--driver-mode={driver_mode}"] if driver_mode else [])]
+                return subprocess.run([*driver, *args]).returncode
+            toolchain.probe().require(the_problem.advisor.name, toolchain.clang)
+            return _run_jobs(jobs, policy, the_problem, timeout)
+
+
+def _run_jobs(jobs: list[DriverJob], policy: FastPolicy, problem: Problem, timeout: float) -> int:
+    for job in jobs:
+        if job.kind == COMPILE:
+            status = run_compile_job(job, policy, problem, timeout)
+        else:
+            status = run_tool(job)
+            if status != 0:
+                print(f"mlgo-clang: error: {os.path.basename(job.argv[0])} failed with exit code {status}",
+                      file=sys.stderr)
+        if status != 0:
+            return 1
+    return 0
+
+
+def load_dropin_policy(policy_dir: str | os.PathLike | None, problem_name: str | None) -> tuple[FastPolicy, Problem]:
+    """The fast form of a saved policy and its problem, with a message saying what to set when unnamed."""
+    from compiler_opt.export.policy_problem import policy_problem  # pylint: disable=import-outside-toplevel
+    from compiler_opt.policy.saved import load_fast_policy  # pylint: disable=import-outside-toplevel
+
+    if not policy_dir:
+        raise MlgoError("no policy: set MLGO_POLICY to a saved policy folder (e.g. RUN_DIR/policy)")
+    if not Path(policy_dir).is_dir():
+        raise MlgoError(f"the policy folder {policy_dir} does not exist")
+    policy = load_fast_policy(policy_dir)
+    return policy, policy_problem(policy.spec, problem_name)

@@ -1,0 +1,153 @@
+"""`export_policy`: a saved policy -> the forms LLVM embeds or loads, optionally checked decision by decision.
+
+    OUT/saved_model/   always: the SavedModel LLVM's build compiles (see `saved_model`)
+    OUT/tflite/        with `tflite`: model.tflite + output_spec.json for development mode
+    OUT/aot/           with `aot`: XLA AOT header and object, LLVM CMake snippet, README, Bazel files
+    OUT/verify/        with `verify`: the recorded observations, the check harness binary,
+                       report.json (what each form agreed on)
+    OUT/export.json    what was exported from which policy, with timings
+
+Only the subfolders named above are replaced in OUT.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+
+from compiler_opt.corpus import Corpus
+from compiler_opt.errors import MlgoError
+from compiler_opt.export.aot import AotArtifacts, compile_aot, embedded_model, host_triple
+from compiler_opt.export.harness import build_harness, run_harness
+from compiler_opt.export.observations import write_harness_file
+from compiler_opt.export.policy_problem import policy_problem
+from compiler_opt.export.saved_model import ExportError, write_saved_model
+from compiler_opt.export.tflite import write_tflite
+from compiler_opt.export.verify import (VerifyMismatch, VerifyReport, check_forms, numpy_form, record_observations,
+                                        saved_model_form, tflite_form)
+from compiler_opt.policy.saved import load_fast_policy
+
+MANIFEST = "export.json"
+
+
+@dataclass
+class ExportResult:
+    """What `export_policy` wrote, and how long each step took."""
+
+    policy: str
+    problem: str
+    output: str
+    forms: list[str]
+    cpp_class: str | None = None
+    target_triple: str | None = None
+    target_cpu: str | None = None
+    seconds: dict[str, float] = field(default_factory=dict)
+    verify: VerifyReport | None = None
+
+    def to_json(self) -> dict:
+        data = asdict(self)
+        data["seconds"] = {k: round(v, 3) for k, v in self.seconds.items()}
+        data["verify"] = None if self.verify is None else self.verify.to_json()
+        return data
+
+
+def export_policy(policy_dir: str | Path, output: str | Path, *, aot: bool = False, tflite: bool = False,
+                  target_triple: str | None = None, target_cpu: str = "", verify: int = 0,
+                  corpus: Corpus | None = None, clang: str | None = None, problem: str | None = None, seed: int = 0,
+                  harness_build_dir: Path | None = None, log=print) -> ExportResult:
+    """Export the policy in `policy_dir` into `output`; see the module docstring.
+
+    `verify` > 0 records that many observations by compiling `corpus` with
+    `clang` and checks every exported form on them (`VerifyMismatch` on the
+    first difference). `harness_build_dir` keeps the harness's CMake tree
+    (else a temporary one is used). `log` receives one line per step.
+    """
+    policy_dir, output = Path(policy_dir), Path(output)
+    fast = load_fast_policy(policy_dir)
+    the_problem = policy_problem(fast.spec, problem)
+    if aot:
+        model = embedded_model(the_problem)
+        if model.decision != fast.spec.advice.name:
+            raise ExportError(f"LLVM fetches the {the_problem.name} model's decision as {model.decision!r}, but the "
+                              f"policy answers {fast.spec.advice.name!r}")
+    if verify:
+        if corpus is None or clang is None:
+            raise MlgoError("--verify needs --corpus (modules to compile under the policy) and a clang")
+        if aot and target_triple and target_triple != host_triple():
+            raise MlgoError(f"--verify runs the AOT model here, so it needs the host's target triple "
+                            f"({host_triple()}), not {target_triple}; export for {target_triple} without --verify")
+    output.mkdir(parents=True, exist_ok=True)
+    result = ExportResult(str(policy_dir), the_problem.name, str(output), ["saved_model"])
+
+    started = time.monotonic()
+    saved_model = write_saved_model(policy_dir, output / "saved_model", fast.spec)
+    result.seconds["saved_model"] = time.monotonic() - started
+    log(f"saved_model: {saved_model}")
+    if tflite:
+        started = time.monotonic()
+        folder = write_tflite(saved_model, output / "tflite", fast.spec)
+        result.seconds["tflite"] = time.monotonic() - started
+        result.forms.append("tflite")
+        log(f"tflite:      {folder} ({result.seconds['tflite']:.1f} s)")
+    artifacts: AotArtifacts | None = None
+    if aot:
+        artifacts = compile_aot(saved_model, output / "aot", the_problem, target_triple=target_triple,
+                                target_cpu=target_cpu)
+        result.seconds["aot"] = artifacts.seconds
+        result.forms.append("aot")
+        result.cpp_class, result.target_triple = artifacts.cpp_class, artifacts.target_triple
+        result.target_cpu = artifacts.target_cpu
+        log(f"aot:         {artifacts.header.name}, {artifacts.object.name} ({artifacts.cpp_class}, "
+            f"{artifacts.target_triple}) in {artifacts.folder} ({artifacts.seconds:.1f} s)")
+    if verify:
+        result.verify = _verify(fast, the_problem, output, saved_model, tflite, artifacts, verify, corpus, clang,
+                                seed, harness_build_dir, log)
+        result.seconds.update({f"verify_{k}": v for k, v in result.verify.seconds.items()})
+    manifest = {**result.to_json(), "created": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+    (output / MANIFEST).write_text(json.dumps(manifest, indent=1) + "\n")
+    return result
+
+
+def _verify(fast, problem, output: Path, saved_model: Path, tflite: bool, artifacts: AotArtifacts | None,
+            count: int, corpus: Corpus, clang: str, seed: int, harness_build_dir: Path | None, log) -> VerifyReport:
+    folder = output / "verify"
+    if folder.exists():
+        shutil.rmtree(folder)
+    folder.mkdir(parents=True)
+    started = time.monotonic()
+    observations, failed = record_observations(fast, problem, corpus, clang, count, seed=seed)
+    recorded = time.monotonic() - started
+    log(f"verify:      recorded {len(observations)} observations from {len(set(observations.modules))} modules "
+        f"({recorded:.1f} s)" + (f"; {len(failed)} modules failed to compile" if failed else ""))
+    records = write_harness_file(observations, folder / "observations.bin")
+    dtype = fast.spec.advice.dtype
+    forms = {"numpy": numpy_form(fast), "saved_model": saved_model_form(saved_model, dtype)}
+    if tflite:
+        forms["tflite"] = tflite_form(output / "tflite", fast.spec, dtype)
+    runtime = None
+    if artifacts is not None:
+        with tempfile.TemporaryDirectory(prefix="mlgo-harness-") as tmp:
+            harness = build_harness(artifacts.folder, harness_build_dir or Path(tmp))
+            shutil.copy2(harness.binary, folder / harness.binary.name)
+        runtime = harness.runtime
+        log(f"verify:      built the check harness with the {harness.runtime} XLA runtime ({harness.seconds:.1f} s)")
+        forms["aot"] = lambda _: run_harness(folder / harness.binary.name, records, dtype)[0]
+    try:
+        agreed, seconds = check_forms(observations, forms, fast)
+    except VerifyMismatch as mismatch:
+        raise VerifyMismatch(f"{mismatch}\nThe exports in {output} are left for inspection (the observations in "
+                             f"{records}); do not use them. {MANIFEST} was not written.") from None
+    seconds["record"] = recorded
+    values, counts = np.unique(observations.decisions, return_counts=True)
+    report = VerifyReport(len(observations), sorted(set(observations.modules)), failed, agreed, seconds,
+                          {str(v.item()): int(c) for v, c in zip(values, counts)}, runtime)
+    (folder / "report.json").write_text(json.dumps(report.to_json(), indent=1) + "\n")
+    log(f"verify:      {', '.join(agreed)} agree with the compile on all {len(observations)} observations")
+    return report

@@ -1,0 +1,81 @@
+"""`mlgo cc` and the `mlgo-clang` / `mlgo-clang++` commands: compile real code with a trained policy.
+
+    mlgo cc --policy RUN/policy -- -Oz -c foo.c -o foo.o
+    MLGO_POLICY=RUN/policy make CC=mlgo-clang CXX=mlgo-clang++ -j8
+
+Both run the stock clang with the policy's problem advisor in interactive
+mode, answering with the policy (see `compiler_opt.export.dropin`).
+`mlgo-clang` and `mlgo-clang++` read their settings from the environment,
+since build systems pass compilers no extra flags: MLGO_POLICY (required),
+MLGO_CLANG (the clang to drive), MLGO_PROBLEM (when the policy's advice does
+not say).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import Sequence
+
+EPILOG = """examples:
+  mlgo cc --policy run/policy -- -Oz -c foo.c -o foo.o
+  MLGO_POLICY=run/policy make CC=mlgo-clang CXX=mlgo-clang++ -j8
+
+mlgo-clang / mlgo-clang++ take clang's arguments only and read MLGO_POLICY, MLGO_CLANG and MLGO_PROBLEM.
+"""
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "cc",
+        help="compile with clang, answering its ML advisor with a trained policy",
+        description="A drop-in compiler: run the stock clang on the given arguments with the policy's advisor "
+        "in interactive mode, answering every decision with the policy (its numpy form, greedy: the decisions "
+        "`mlgo eval` takes). Works for compiles, links and whole builds (as CC/CXX through mlgo-clang).",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--policy", required=True, help="saved policy folder (e.g. RUN_DIR/policy)")
+    parser.add_argument("--clang", help="the clang to drive (default: $MLGO_CLANG, then clang-22 ... clang-17, clang)")
+    parser.add_argument("--problem", help="the policy's problem (default: found from the advice it gives)")
+    parser.add_argument("--cxx", action="store_true", help="run the driver as clang++")
+    parser.add_argument("clang_args", nargs=argparse.REMAINDER, metavar="-- CLANG_ARGS",
+                        help="everything after -- goes to clang")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    clang_args = args.clang_args[1:] if args.clang_args[:1] == ["--"] else args.clang_args
+    return _compile(clang_args, args.policy, args.clang, args.problem, cxx=args.cxx)
+
+
+def _compile(clang_args: Sequence[str], policy_dir: str | None, clang: str | None, problem: str | None,
+             *, cxx: bool) -> int:
+    from compiler_opt.export.dropin import compile_with_policy  # pylint: disable=import-outside-toplevel
+
+    return compile_with_policy(clang_args, policy_dir, problem=problem, clang=clang,
+                               driver_mode="g++" if cxx else None)
+
+
+def _entry(cxx: bool) -> int:
+    from compiler_opt.errors import MlgoError  # pylint: disable=import-outside-toplevel
+
+    name = "mlgo-clang++" if cxx else "mlgo-clang"
+    try:
+        return _compile(sys.argv[1:], os.environ.get("MLGO_POLICY"), None, os.environ.get("MLGO_PROBLEM"), cxx=cxx)
+    except MlgoError as error:
+        print(f"{name}: error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def clang_main() -> int:
+    """`mlgo-clang`: clang with the policy in MLGO_POLICY."""
+    return _entry(cxx=False)
+
+
+def clangxx_main() -> int:
+    """`mlgo-clang++`: clang++ with the policy in MLGO_POLICY."""
+    return _entry(cxx=True)

@@ -1,0 +1,79 @@
+"""`mlgo export`: turn a saved policy into what LLVM embeds (XLA AOT) or loads (TFLite), and check it."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+EPILOG = """output (OUT):
+  saved_model/   the SavedModel as LLVM's CMake expects it (LLVM_INLINER_MODEL_PATH, LLVM_RAEVICT_MODEL_PATH)
+  tflite/        model.tflite + output_spec.json, for development-mode clang (--tflite)
+  aot/           XLA AOT header + object with LLVM's class name, llvm.cmake, README.md, Bazel files (--aot)
+  verify/        recorded observations, the C++ check harness, report.json (--verify)
+  export.json    what was exported, with timings
+
+examples:
+  mlgo export --policy run/policy --output out --aot --tflite
+  mlgo export --policy run/policy --output out --aot --tflite --verify 2000 --corpus corpus/
+"""
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "export",
+        help="export a policy as SavedModel, TFLite and XLA AOT for LLVM, and check the exports",
+        description="Export a saved policy into the forms LLVM uses: the SavedModel its build compiles, a "
+        "TFLite model for development mode, and an XLA AOT header and object for release builds. With "
+        "--verify, compile corpus modules under the policy and check that every exported form makes the "
+        "same decision as the policy on every recorded observation.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--policy", required=True, type=Path, help="saved policy folder (e.g. RUN_DIR/policy)")
+    parser.add_argument("--output", required=True, type=Path, help="folder to write the exports into")
+    parser.add_argument("--aot", action="store_true", help="compile the policy ahead of time with XLA "
+                        "(saved_model_cli aot_compile_cpu) into aot/")
+    parser.add_argument("--tflite", action="store_true", help="convert the policy to TFLite into tflite/")
+    parser.add_argument("--target-triple", help="target of the AOT object (default: this machine's, e.g. "
+                        "x86_64-pc-linux-gnu)")
+    parser.add_argument("--target-cpu", default="", help="CPU the AOT object may use the instructions of, as LLVM "
+                        "names it (e.g. haswell; default: the triple's baseline, which runs everywhere)")
+    parser.add_argument("--verify", type=int, default=0, metavar="N", help="record N observations by compiling "
+                        "--corpus under the policy and check every exported form decides identically on each")
+    parser.add_argument("--corpus", type=Path, help="corpus folder whose modules --verify compiles")
+    parser.add_argument("--clang", help="the clang --verify compiles with (default: $MLGO_CLANG, then "
+                        "clang-22 ... clang-17, clang)")
+    parser.add_argument("--problem", help="the policy's problem (default: found from the advice it gives)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the order --verify compiles modules in")
+    parser.add_argument("--json", action="store_true", help="print the result as one JSON object")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's C++ start-up chatter, unless asked for
+    from compiler_opt.corpus import load_corpus  # pylint: disable=import-outside-toplevel
+    from compiler_opt.export.exporter import export_policy  # pylint: disable=import-outside-toplevel
+    from compiler_opt.llvm.toolchain import find_toolchain  # pylint: disable=import-outside-toplevel
+    from mlgo.cli import CommandError  # pylint: disable=import-outside-toplevel
+
+    corpus = clang = None
+    if args.verify:
+        if args.corpus is None:
+            raise CommandError("--verify needs --corpus: the modules to compile under the policy")
+        corpus = load_corpus(args.corpus, skip_invalid=True)
+        clang = str(find_toolchain(args.clang).clang)
+    elif args.corpus is not None:
+        raise CommandError("--corpus is only used with --verify N")
+    log = (lambda line: print(line, file=sys.stderr)) if args.json else print
+    result = export_policy(args.policy, args.output, aot=args.aot, tflite=args.tflite,
+                           target_triple=args.target_triple, target_cpu=args.target_cpu, verify=args.verify,
+                           corpus=corpus, clang=clang,
+                           problem=args.problem, seed=args.seed, log=log)
+    if args.json:
+        print(json.dumps(result.to_json()))
+    else:
+        print(f"exported {result.problem} policy {result.policy} as {', '.join(result.forms)} into {result.output}")
+    return 0

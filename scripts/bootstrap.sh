@@ -41,6 +41,19 @@ if ! have_clang; then
   fi
 fi
 
+# cmake and a C++ compiler build the exported policy's C++ check harness (mlgo export --verify).
+if ! command -v cmake >/dev/null 2>&1 || ! command -v c++ >/dev/null 2>&1; then
+  if command -v apt-get >/dev/null 2>&1; then
+    sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    say "installing cmake and g++ with apt-get (for the export check harness)"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq cmake g++ >/dev/null
+  else
+    say "cmake or a C++ compiler is missing: mlgo export --verify needs both to build its check harness."
+  fi
+fi
+
 python="${PYTHON:-python3}"
 if ! "$python" -c 'import sys; sys.exit(sys.version_info < (3, 10))' 2>/dev/null; then
   say "Python >= 3.10 is needed (found: $("$python" --version 2>&1)). Set PYTHON=/path/to/python3.11."
@@ -61,8 +74,8 @@ if [ "$(cat .venv/.mlgo-deps 2>/dev/null)" != "$deps_stamp" ]; then
 fi
 pkg_stamp=$(stamp_of setup.cfg pyproject.toml)
 if [ "$(cat .venv/.mlgo-pkg 2>/dev/null)" != "$pkg_stamp" ]; then
-  say "installing mlgo in editable mode"
-  .venv/bin/python -m pip install -q --no-deps -e .
+  say "installing mlgo in editable mode, with its ray extra"
+  .venv/bin/python -m pip install -q -c requirements.txt -e ".[ray]"
   echo "$pkg_stamp" > .venv/.mlgo-pkg
 fi
 say "ready: $(.venv/bin/mlgo --version 2>/dev/null || echo mlgo), activate with: source .venv/bin/activate"

@@ -1,0 +1,204 @@
+"""The main job: from nothing to a trained, evaluated, exported and reported inlining policy.
+
+Stages, each in its own folder under the output, each recorded in
+`stages.json` when it finishes, so a rerun skips what is done (and a killed
+run resumes the stage it was in: training resumes from its last complete
+iteration):
+
+1. corpus:   the sample corpus of real code (built or reused), split into
+             training and validation modules by name;
+2. bc:       behavioral cloning of clang's own `-Oz` decisions (the warm start);
+3. train:    PPO from the warm start on the training split, within the budget;
+4. eval:     the trained policy and the default heuristic on the validation
+             split (never seen in training) -> `eval/eval.json`;
+5. export:   SavedModel, TFLite and XLA AOT, verified to decide alike;
+6. report:   `report/report.html` (+ markdown, CSV, plots).
+
+The budget is split between BC (a sixth) and PPO (the rest); baselines,
+evaluation and export come on top of it. The final policy is copied to
+`policy/`.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from compiler_opt.collect.backends import make_pool
+from compiler_opt.collect.baseline import BaselineCache
+from compiler_opt.corpus import load_corpus
+from compiler_opt.errors import MlgoError
+from compiler_opt.llvm.toolchain import find_toolchain
+from compiler_opt.policy.saved import load_fast_policy
+from compiler_opt.problems import get_problem
+
+PROBLEM = "inlining"
+STAGES = ("corpus", "bc", "train", "eval", "export", "report")
+STATE_FILE = "stages.json"
+BC_SHARE = 1 / 6
+
+
+@dataclass(frozen=True)
+class DemoOptions:
+    """What `mlgo demo` was asked for."""
+
+    output: Path
+    budget_minutes: float = 20.0
+    corpus: Path | None = None
+    corpus_size: str = "full"
+    validation_fraction: float = 0.2
+    workers: int | None = None
+    seed: int = 0
+    clang: str | None = None
+    verify: int = 200
+    aot: bool = True
+    max_eval_modules: int | None = None
+    modules_per_iteration: int | None = None
+
+
+class DemoState:
+    """`stages.json`: what each finished stage produced (its figures), written after each stage."""
+
+    def __init__(self, output: Path, options: DemoOptions) -> None:
+        self.path = output / STATE_FILE
+        self.data = json.loads(self.path.read_text()) if self.path.exists() else {}
+        settings = {"budget_minutes": options.budget_minutes, "seed": options.seed,
+                    "validation_fraction": options.validation_fraction,
+                    "corpus": str(options.corpus) if options.corpus else f"sample:{options.corpus_size}"}
+        if self.data.get("settings") not in (None, settings):
+            raise MlgoError(f"{output} holds a demo run with other settings ({self.data['settings']}); "
+                            f"name another --output, or delete {self.path} to start over")
+        self.data["settings"] = settings
+        self.data.setdefault("stages", {})
+
+    def done(self, stage: str) -> dict | None:
+        return self.data["stages"].get(stage)
+
+    def finish(self, stage: str, figures: dict) -> None:
+        self.data["stages"][stage] = figures
+        staging = self.path.with_suffix(".tmp")
+        staging.write_text(json.dumps(self.data, indent=1) + "\n")
+        staging.replace(self.path)
+
+
+def run_demo(options: DemoOptions, say: Callable[[str], None] = print) -> dict:
+    """Run (or resume) every stage; returns the stage figures, the headline among them."""
+    from compiler_opt.export.exporter import export_policy
+    from compiler_opt.report.evaluate import evaluate, format_summary, write_report
+    from compiler_opt.report.render import make_report
+    from compiler_opt.rl.trainer import TrainOptions, train
+    from corpus_tools.sample import build_sample
+
+    output = options.output
+    output.mkdir(parents=True, exist_ok=True)
+    state = DemoState(output, options)
+    toolchain = find_toolchain(options.clang)
+    problem = get_problem(PROBLEM)
+    started = time.monotonic()
+
+    def stage(name: str, work: Callable[[], dict]) -> dict:
+        figures = state.done(name)
+        if figures is not None:
+            say(f"[{name}] done earlier: {_brief(figures)}")
+            return figures
+        say(f"[{name}] ...")
+        begun = time.monotonic()
+        figures = {**work(), "seconds": round(time.monotonic() - begun, 1)}
+        state.finish(name, figures)
+        say(f"[{name}] {_brief(figures)}")
+        return figures
+
+    def corpus_stage() -> dict:
+        if options.corpus is not None:
+            folder = options.corpus
+        else:
+            folder, _ = build_sample(toolchain, size=options.corpus_size)
+        corpus = load_corpus(folder)
+        training, validation = corpus.split(options.validation_fraction)
+        return {"corpus": str(folder), "modules": len(corpus), "training": len(training),
+                "validation": len(validation)}
+
+    corpus_figures = stage("corpus", corpus_stage)
+    corpus_dir = Path(corpus_figures["corpus"])
+    budget = options.budget_minutes * 60
+    with make_pool("local", workers=options.workers, clang=str(toolchain.clang)) as pool:
+        def training_stage(algorithm: str, run_dir: Path, seconds: float, warmstart: Path | None) -> dict:
+            summary = train(TrainOptions(
+                problem=PROBLEM, algorithm=algorithm, corpus=corpus_dir, output=run_dir, clang=str(toolchain.clang),
+                warmstart=warmstart, seed=options.seed, validation_fraction=options.validation_fraction,
+                resume=(run_dir / "config.json").exists(), max_seconds=seconds,
+                modules_per_iteration=options.modules_per_iteration,
+            ), pool)
+            if summary.iterations == 0:
+                raise MlgoError(f"{algorithm}: no iteration fitted in {seconds:.0f} s; give more --budget-minutes")
+            return {"run": str(run_dir), "iterations": summary.iterations, "stopped": summary.stopped,
+                    "last": summary.last, "peak_rss_bytes": summary.peak_rss_bytes}
+
+        stage("bc", lambda: training_stage("bc", output / "bc", budget * BC_SHARE, None))
+        stage("train", lambda: training_stage("ppo", output / "train", budget * (1 - BC_SHARE),
+                                              output / "bc" / "policy"))
+        policy_dir = output / "policy"
+        if state.done("eval") is None:
+            _replace_tree(output / "train" / "policy", policy_dir)
+
+        def eval_stage() -> dict:
+            corpus = load_corpus(corpus_dir)
+            validation = sorted(corpus.split(options.validation_fraction)[1], key=lambda spec: spec.name)
+            if options.max_eval_modules is not None:
+                validation = validation[: options.max_eval_modules]
+            report = evaluate(corpus, problem, load_fast_policy(policy_dir), toolchain=toolchain, pool=pool,
+                              baselines=BaselineCache(BaselineCache.shared_folder(), toolchain, problem),
+                              policy_label=str(policy_dir),
+                              modules=validation, linked=bool(corpus.libraries), seed=options.seed)
+            write_report(report, output / "eval" / "eval.json")
+            say(format_summary(report))
+            return {"eval": str(output / "eval" / "eval.json"), **report["summary"]}
+
+        eval_figures = stage("eval", eval_stage)
+
+    def export_stage() -> dict:
+        result = export_policy(policy_dir, output / "export", aot=options.aot, tflite=True,
+                               verify=options.verify, corpus=load_corpus(corpus_dir), clang=str(toolchain.clang),
+                               problem=PROBLEM, seed=options.seed, log=say)
+        verified = result.verify.to_json() if result.verify is not None else None
+        return {"export": str(output / "export"), "forms": result.forms, "verify": verified}
+
+    stage("export", export_stage)
+
+    def report_stage() -> dict:
+        files = make_report([eval_figures["eval"]], output / "report",
+                            run_paths=[output / "bc", output / "train"])
+        return {"report": str(files.html)}
+
+    stage("report", report_stage)
+    headline = (f"{eval_figures['modules'] - eval_figures['failed']} modules never seen in training: "
+                f"{_percent_smaller(eval_figures['total_ratio'])} than clang -Oz "
+                f"(total .text; geomean ratio {eval_figures['geomean_ratio']:.4f})")
+    state.data["headline"] = headline
+    state.finish("report", state.done("report"))
+    say(f"\npolicy:  {policy_dir}\neval:    {eval_figures['eval']}\nexport:  {output / 'export'}\n"
+        f"report:  {output / 'report' / 'report.html'}\n(this call: {time.monotonic() - started:.0f} s)\n\n"
+        f"{headline}")
+    return state.data
+
+
+def _percent_smaller(ratio: float) -> str:
+    change = (1 - ratio) * 100
+    return f"{change:.2f}% smaller" if change >= 0 else f"{-change:.2f}% larger"
+
+
+def _brief(figures: dict) -> str:
+    return ", ".join(f"{key} {value}" for key, value in figures.items()
+                     if isinstance(value, (int, float, str)) and key not in ("last",))
+
+
+def _replace_tree(source: Path, destination: Path) -> None:
+    staging = destination.with_name(destination.name + ".staging")
+    shutil.rmtree(staging, ignore_errors=True)
+    shutil.copytree(source, staging)
+    shutil.rmtree(destination, ignore_errors=True)
+    staging.replace(destination)

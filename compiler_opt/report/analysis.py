@@ -1,0 +1,143 @@
+"""The figures a report derives from evaluations: extremes, per-project totals, figure totals, headroom.
+
+Totals cover the modules that succeeded under both the default and the
+policy, as the evaluation's own summary does; ratios are policy / default.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Iterable, Sequence
+
+from compiler_opt.report.inputs import Evaluation, ModuleResult, SearchResult
+
+__all__ = ["FigureTotal", "Headroom", "ProjectTotal", "extremes", "figure_totals", "headroom", "projects",
+           "redundant_figures"]
+
+
+@dataclass(frozen=True)
+class ProjectTotal:
+    project: str
+    modules: int
+    failed: int
+    default_total: float
+    policy_total: float
+    geomean_ratio: float | None
+
+    @property
+    def total_ratio(self) -> float | None:
+        return self.policy_total / self.default_total if self.default_total > 0 else None
+
+
+@dataclass(frozen=True)
+class FigureTotal:
+    """One figure (spills, copies, text, ...) summed over the modules that report it on both sides."""
+
+    name: str
+    modules: int
+    default_total: float
+    policy_total: float
+
+    @property
+    def ratio(self) -> float | None:
+        return self.policy_total / self.default_total if self.default_total > 0 else None
+
+
+@dataclass(frozen=True)
+class Headroom:
+    """What a search found possible on the modules it shares with an evaluation, and what the policy got."""
+
+    modules: int
+    search_default: float
+    search_best: float
+    eval_default: float
+    eval_policy: float
+
+    @property
+    def found(self) -> float | None:
+        """The search's gain as a fraction of the default (0.03: 3% smaller)."""
+        return (self.search_default - self.search_best) / self.search_default if self.search_default > 0 else None
+
+    @property
+    def reached(self) -> float | None:
+        """The policy's gain as a fraction of the default."""
+        return (self.eval_default - self.eval_policy) / self.eval_default if self.eval_default > 0 else None
+
+    @property
+    def share(self) -> float | None:
+        """The policy's gain over the search's gain, in bytes (1.0: all the headroom; negative: worse than default).
+
+        The same definition as `compiler_opt.report.search.headroom_reached`; None when the search found no gain.
+        """
+        gain = self.search_default - self.search_best
+        return (self.eval_default - self.eval_policy) / gain if gain > 0 else None
+
+
+def _geomean(ratios: Iterable[float]) -> float | None:
+    logs = [math.log(r) for r in ratios if r > 0]
+    return math.exp(sum(logs) / len(logs)) if logs else None
+
+
+def extremes(modules: Sequence[ModuleResult], count: int = 1) -> tuple[list[ModuleResult], list[ModuleResult]]:
+    """(best, worst): the `count` modules with the lowest and the highest ratio (ties: larger change first)."""
+    rated = [m for m in modules if m.ratio is not None]
+    best = sorted(rated, key=lambda m: (m.ratio, m.delta, m.name))[:count]
+    worst = sorted(rated, key=lambda m: (-m.ratio, -m.delta, m.name))[:count]
+    return best, worst
+
+
+def projects(modules: Sequence[ModuleResult]) -> list[ProjectTotal]:
+    """Totals per project (the first path component of module names), largest default total first."""
+    groups: dict[str, list[ModuleResult]] = {}
+    for module in modules:
+        groups.setdefault(module.project, []).append(module)
+    totals = []
+    for project, members in groups.items():
+        ok = [m for m in members if m.ok]
+        totals.append(ProjectTotal(
+            project, len(members), len(members) - len(ok),
+            sum(m.default for m in ok), sum(m.policy for m in ok),
+            _geomean(m.ratio for m in ok if m.ratio is not None),
+        ))
+    return sorted(totals, key=lambda t: (-t.default_total, t.project))
+
+
+def redundant_figures(evaluation: Evaluation) -> set[str]:
+    """Figures equal to the module's own default/policy figure on every module that has them."""
+    names = {name for m in evaluation.modules for name in m.figures}
+    redundant = set()
+    for name in names:
+        pairs = [(m.figures[name], (m.default, m.policy)) for m in evaluation.modules if name in m.figures]
+        if pairs and all(figure == own for figure, own in pairs):
+            redundant.add(name)
+    return redundant
+
+
+def figure_totals(evaluation: Evaluation) -> list[FigureTotal]:
+    """Each figure both sides report, summed over the ok modules, in file order (redundant ones left out)."""
+    skip = redundant_figures(evaluation)
+    sums: dict[str, list[float]] = {}
+    for module in evaluation.modules:
+        if not module.ok:
+            continue
+        for name, (default, policy) in module.figures.items():
+            if name in skip or default is None or policy is None:
+                continue
+            total = sums.setdefault(name, [0, 0.0, 0.0])
+            total[0] += 1
+            total[1] += default
+            total[2] += policy
+    return [FigureTotal(name, int(n), d, p) for name, (n, d, p) in sums.items()]
+
+
+def headroom(evaluation: Evaluation, search: SearchResult) -> Headroom:
+    """The search's and the policy's gains over the modules both cover (ok in the evaluation)."""
+    shared = [m for m in evaluation.modules if m.ok and m.name in search.modules]
+    return Headroom(
+        len(shared),
+        sum(search.modules[m.name][0] for m in shared),
+        sum(search.modules[m.name][1] for m in shared),
+        sum(m.default for m in shared),
+        sum(m.policy for m in shared),
+    )

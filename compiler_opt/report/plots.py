@@ -1,0 +1,155 @@
+"""The report's plots, drawn headless with matplotlib's Agg canvas and returned as PNG bytes.
+
+Figures are built with `matplotlib.figure.Figure` (no pyplot), so drawing a
+plot neither needs a display nor changes any global matplotlib state.
+Text that comes from inputs (policy, project and run names) is escaped so
+matplotlib never reads it as mathtext.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from dataclasses import dataclass
+from typing import Any, Mapping, Sequence
+
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+from compiler_opt.report.analysis import projects
+from compiler_opt.report.formatting import plot_text
+from compiler_opt.report.inputs import Evaluation, RunLog
+
+__all__ = ["Plot", "loss_series", "project_chart", "ratio_histogram", "runtime_chart", "training_curves"]
+
+_MAX_PROJECTS = 25
+
+
+@dataclass(frozen=True)
+class Plot:
+    """One plot: a file name (no folder), a caption for people, and the PNG bytes."""
+
+    filename: str
+    caption: str
+    png: bytes
+
+
+def _png(figure: Figure) -> bytes:
+    FigureCanvasAgg(figure)
+    figure.tight_layout()
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=100, metadata={"Software": None})
+    return buffer.getvalue()
+
+
+def ratio_histogram(evaluation: Evaluation, label: str, filename: str) -> Plot:
+    """The distribution of per-module changes (policy vs default, %), with the total change marked."""
+    changes = [(m.ratio - 1.0) * 100.0 for m in evaluation.modules if m.ratio is not None]
+    figure = Figure(figsize=(7, 3.6))
+    axes = figure.add_subplot()
+    if changes:
+        axes.hist(changes, bins=min(40, max(5, int(math.sqrt(len(changes))) * 2)), color="#4c72b0")
+    axes.axvline(0.0, color="black", linewidth=0.8)
+    if evaluation.summary.total_ratio is not None:
+        axes.axvline((evaluation.summary.total_ratio - 1.0) * 100.0, color="#c44e52", linestyle="--",
+                     label="total change")
+        axes.legend()
+    axes.set_xlabel(f"change of {evaluation.measurement_name} vs default heuristic (%)")
+    axes.set_ylabel("modules")
+    axes.set_title(plot_text(f"{label}: per-module change ({len(changes)} modules)"))
+    return Plot(filename, f"{label}: distribution of per-module changes", _png(figure))
+
+
+def project_chart(evaluation: Evaluation, label: str, filename: str) -> Plot:
+    """Total change per project (the largest projects by default total), as horizontal bars."""
+    totals = [t for t in projects(evaluation.modules) if t.total_ratio is not None][:_MAX_PROJECTS]
+    figure = Figure(figsize=(7, 0.9 + 0.28 * max(1, len(totals))))
+    axes = figure.add_subplot()
+    changes = [(t.total_ratio - 1.0) * 100.0 for t in totals]
+    axes.barh(range(len(totals)), changes, color=["#55a868" if c <= 0 else "#c44e52" for c in changes])
+    axes.set_yticks(range(len(totals)), [plot_text(t.project) for t in totals])
+    axes.invert_yaxis()
+    axes.axvline(0.0, color="black", linewidth=0.8)
+    axes.set_xlabel(f"total change of {evaluation.measurement_name} (%)")
+    axes.set_title(plot_text(f"{label}: per project"))
+    return Plot(filename, f"{label}: total change per project", _png(figure))
+
+
+def runtime_chart(evaluation: Evaluation, label: str, filename: str) -> Plot:
+    """Per benchmark program, the change of each runtime figure (instructions, seconds, ...)."""
+    programs = evaluation.runtime or ()
+    metrics = sorted({name for p in programs for name, (d, q) in p.figures.items() if d and q is not None})
+    figure = Figure(figsize=(7, 0.9 + 0.35 * max(1, len(programs)) * max(1, len(metrics))))
+    axes = figure.add_subplot()
+    height = 0.8 / max(1, len(metrics))
+    for index, metric in enumerate(metrics):
+        values = [(p.figures[metric][1] / p.figures[metric][0] - 1.0) * 100.0
+                  if metric in p.figures and p.figures[metric][0] and p.figures[metric][1] is not None else 0.0
+                  for p in programs]
+        axes.barh([i + index * height for i in range(len(programs))], values, height=height,
+                  label=plot_text(metric))
+    axes.set_yticks([i + 0.4 - height / 2 for i in range(len(programs))], [plot_text(p.program) for p in programs])
+    axes.invert_yaxis()
+    axes.axvline(0.0, color="black", linewidth=0.8)
+    axes.set_xlabel("change vs default heuristic (%), lower is better")
+    axes.set_title(plot_text(f"{label}: runtime"))
+    if metrics:
+        axes.legend()
+    return Plot(filename, f"{label}: runtime figures per program", _png(figure))
+
+
+def _numeric(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        return None
+    return float(value)
+
+
+def loss_series(iterations: Sequence[Mapping[str, Any]]) -> dict[str, list[float | None]]:
+    """Each loss an iteration reports: `loss` (a number, or a mapping of named losses) and keys `*_loss`."""
+    series: dict[str, list[float | None]] = {}
+    for index, record in enumerate(iterations):
+        found: dict[str, float | None] = {}
+        loss = record.get("loss")
+        if isinstance(loss, Mapping):
+            found.update({str(name): _numeric(value) for name, value in loss.items()})
+        elif loss is not None:
+            found["loss"] = _numeric(loss)
+        found.update({key: _numeric(value) for key, value in record.items() if key.endswith("_loss")})
+        for name, value in found.items():
+            series.setdefault(name, [None] * len(iterations))[index] = value
+    return series
+
+
+def _line(axes, xs: Sequence[float], ys: Sequence[float | None], label: str | None = None) -> bool:
+    points = [(x, y) for x, y in zip(xs, ys) if y is not None]
+    if points:
+        axes.plot([p[0] for p in points], [p[1] for p in points], marker="." if len(points) < 50 else None,
+                  label=None if label is None else plot_text(label))
+    return bool(points)
+
+
+def training_curves(run: RunLog, label: str, filename: str) -> Plot:
+    """Mean reward, total ratio vs baseline, and the losses, per iteration of a training run."""
+    records = run.iterations
+    xs = [_numeric(r.get("iteration")) if _numeric(r.get("iteration")) is not None else float(i)
+          for i, r in enumerate(records)]
+    figure = Figure(figsize=(11, 3.4))
+    reward, ratio, losses = figure.subplots(1, 3)
+    if not _line(reward, xs, [_numeric(r.get("mean_reward")) for r in records]):
+        reward.text(0.5, 0.5, "no reward logged", ha="center", transform=reward.transAxes)
+    reward.set_title("mean reward")
+    if _line(ratio, xs, [_numeric(r.get("total_ratio")) for r in records]):
+        ratio.axhline(1.0, color="black", linewidth=0.8)
+    else:
+        ratio.text(0.5, 0.5, "no ratio logged", ha="center", transform=ratio.transAxes)
+    ratio.set_title("total vs default (policy / default)")
+    drawn = [_line(losses, xs, values, name) for name, values in loss_series(records).items()]
+    if any(drawn):
+        losses.legend(fontsize="small")
+    else:
+        losses.text(0.5, 0.5, "no loss logged", ha="center", transform=losses.transAxes)
+    losses.set_title("losses")
+    for axes in (reward, ratio, losses):
+        axes.set_xlabel("iteration")
+    figure.suptitle(plot_text(f"training run {label}"))
+    return Plot(filename, f"training run {label}: curves per iteration", _png(figure))

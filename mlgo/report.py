@@ -1,0 +1,56 @@
+"""`mlgo report`: compare policies with the default heuristic in an HTML page, Markdown tables and a CSV."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from compiler_opt.report.render import make_report
+
+EPILOG = """writes into --output:
+  report.html   headline table per policy, headroom (with --search), per-project breakdown,
+                distribution of per-module changes, sortable per-module table, figures
+                (spill/reload/copy costs for register allocation), runtime and linked sizes
+                when the evaluation has them, training curves; self-contained, works offline
+  report.md     the headline tables, for pasting into a review
+  modules.csv   one row per evaluation and module
+  *.png         the plots
+
+example:
+  mlgo report eval/validation.json --runs runs/ppo --search search.json --output report/
+"""
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "report",
+        help="compare policies with the default heuristic: HTML page, Markdown tables, CSV, plots",
+        description="Make a report from evaluation files (`mlgo eval --output`) and training run folders "
+        "(`mlgo train --output`): totals and per-module changes versus the compiler's default heuristic, "
+        "per project, and training curves.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("evaluations", nargs="*", type=Path, metavar="EVAL.json",
+                        help="evaluation files written by `mlgo eval` (one per policy to compare)")
+    parser.add_argument("--runs", nargs="+", action="extend", type=Path, default=[], metavar="RUN_DIR",
+                        help="training run folders (`mlgo train --output`) whose log.jsonl to plot")
+    parser.add_argument("--search", type=Path, metavar="SEARCH.json",
+                        help="a search result (`mlgo search --output`): show how much of the headroom it found "
+                             "each policy reaches")
+    parser.add_argument("--output", required=True, type=Path, metavar="DIR",
+                        help="folder to write the report into (created if needed; report files in it are replaced)")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    if not args.evaluations and not args.runs:
+        from mlgo.cli import CommandError
+
+        raise CommandError("give at least one EVAL.json or one --runs RUN_DIR")
+    files = make_report(args.evaluations, args.output, args.runs, args.search)
+    print(f"report:  {files.html}")
+    print(f"tables:  {files.markdown}")
+    print(f"modules: {files.csv}")
+    print(f"plots:   {len(files.plots)} PNG files in {args.output}")
+    return 0

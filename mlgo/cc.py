@@ -18,6 +18,8 @@ import os
 import sys
 from typing import Sequence
 
+from mlgo.flags import add_clang_flag
+
 EPILOG = """examples:
   mlgo cc --policy run/policy -- -Oz -c foo.c -o foo.o
   MLGO_POLICY=run/policy make CC=mlgo-clang CXX=mlgo-clang++ -j8
@@ -37,7 +39,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--policy", required=True, help="saved policy folder (e.g. RUN_DIR/policy)")
-    parser.add_argument("--clang", help="the clang to drive (default: $MLGO_CLANG, then clang-22 ... clang-17, clang)")
+    add_clang_flag(parser, "the clang to drive")
     parser.add_argument("--problem", help="the policy's problem (default: found from the advice it gives)")
     parser.add_argument("--cxx", action="store_true", help="run the driver as clang++")
     parser.add_argument("clang_args", nargs=argparse.REMAINDER, metavar="-- CLANG_ARGS",

@@ -13,6 +13,7 @@ import argparse
 from pathlib import Path
 
 from compiler_opt.demo import DemoOptions, run_demo
+from mlgo.flags import add_clang_flag
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -43,7 +44,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="skip the XLA AOT export (minutes of compile time); SavedModel and TFLite still come")
     parser.add_argument("--workers", type=int, help="parallel compiles (default: one per CPU)")
     parser.add_argument("--seed", type=int, default=0, help="seed of module sampling and exploration (default: 0)")
-    parser.add_argument("--clang", help="the clang to use (default: $MLGO_CLANG, then clang-22 ... clang-17, clang)")
+    add_clang_flag(parser)
     parser.set_defaults(run=run)
 
 

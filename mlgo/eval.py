@@ -11,6 +11,7 @@ from compiler_opt.corpus import load_corpus
 from compiler_opt.llvm.toolchain import find_toolchain
 from compiler_opt.problems import get_problem, problem_names
 from compiler_opt.report.evaluate import evaluate, format_summary, load_policy, sample_modules, write_report
+from mlgo.flags import add_clang_flag, add_timeout_flag
 
 EPILOG = """the JSON (ratios are policy/default; sizes are bytes of the Berkeley text figure for inlining):
   {"problem", "policy", "corpus", "compiler", "created", "measurement", "seed",
@@ -50,8 +51,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--baselines", type=Path, default=None,
                         help="folder of the default heuristic's cached scores (default: the per-user cache, "
                         "shared between runs)")
-    parser.add_argument("--clang", help="the clang to use (default: $MLGO_CLANG, then clang-22 ... clang-17, clang)")
-    parser.add_argument("--timeout", type=float, default=600.0, help="wall-time limit of one compile in seconds")
+    add_clang_flag(parser)
+    add_timeout_flag(parser)
     add_pool_flags(parser)
     parser.set_defaults(run=run)
 

@@ -8,6 +8,8 @@ import os
 import sys
 from pathlib import Path
 
+from mlgo.flags import add_clang_flag
+
 EPILOG = """output (OUT):
   saved_model/   the SavedModel as LLVM's CMake expects it (LLVM_INLINER_MODEL_PATH, LLVM_RAEVICT_MODEL_PATH)
   tflite/        model.tflite + output_spec.json, for development-mode clang (--tflite)
@@ -44,8 +46,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--verify", type=int, default=0, metavar="N", help="record N observations by compiling "
                         "--corpus under the policy and check every exported form decides identically on each")
     parser.add_argument("--corpus", type=Path, help="corpus folder whose modules --verify compiles")
-    parser.add_argument("--clang", help="the clang --verify compiles with (default: $MLGO_CLANG, then "
-                        "clang-22 ... clang-17, clang)")
+    add_clang_flag(parser, "the clang --verify compiles with")
     parser.add_argument("--problem", help="the policy's problem (default: found from the advice it gives)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the order --verify compiles modules in")
     parser.add_argument("--json", action="store_true", help="print the result as one JSON object")

@@ -13,6 +13,7 @@ from compiler_opt.llvm.toolchain import find_toolchain
 from compiler_opt.problems import get_problem, problem_names
 from compiler_opt.report.evaluate import sample_modules, write_report
 from compiler_opt.report.search import DEFAULT_MAX_FLIPS, format_search, headroom_reached, search_corpus
+from mlgo.flags import add_clang_flag, add_timeout_flag
 
 EPILOG = """Each module starts from the compiler's own decisions; each decision in turn is flipped (earlier
 decisions kept, later ones left to the compiler) and the flip is kept when the object shrinks;
@@ -45,8 +46,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help=f"trial compiles per module at most (default: {DEFAULT_MAX_FLIPS})")
     parser.add_argument("--evaluation", type=Path, default=None,
                         help="an `mlgo eval` JSON: also print how much of the found gain its policy reaches")
-    parser.add_argument("--clang", help="the clang to use (default: $MLGO_CLANG, then clang-22 ... clang-17, clang)")
-    parser.add_argument("--timeout", type=float, default=600.0, help="wall-time limit of one compile in seconds")
+    add_clang_flag(parser)
+    add_timeout_flag(parser)
     add_pool_flags(parser)
     parser.set_defaults(run=run)
 

@@ -11,6 +11,7 @@ from compiler_opt.llvm.cmdline import CompileCommand, read_cmd_file
 from compiler_opt.llvm.toolchain import find_toolchain
 from compiler_opt.problems import get_problem, problem_names
 from compiler_opt.tracing import trace_module
+from mlgo.flags import add_clang_flag, add_timeout_flag
 
 EPILOG = """built-in policies:
   inlining:           default (clang's -Oz decision, replayed), always, never
@@ -39,9 +40,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         "without it the module compiles as `clang -Oz -c -x ir M.bc`")
     parser.add_argument("--output", type=Path, help="where to write the decision log (LLVM's log format)")
     parser.add_argument("--object", type=Path, help="keep the compiled object at this path")
-    parser.add_argument("--clang", help="the clang to use (default: $MLGO_CLANG, then clang-22 ... clang-17, clang)")
+    add_clang_flag(parser)
     parser.add_argument("--seed", type=int, default=0, help="seed of randomized policies (default: 0)")
-    parser.add_argument("--timeout", type=float, default=600.0, help="wall-time limit of the compile in seconds")
+    add_timeout_flag(parser)
     parser.add_argument("--json", action="store_true", help="print the result as one JSON object")
     parser.set_defaults(run=run)
 

@@ -1,4 +1,4 @@
-"""`mlgo train`: train a policy (PPO, or behavioral cloning of the compiler's heuristic) into a run folder."""
+"""`mlgo train`: train a policy (PPO, evolution strategies, or behavioral cloning of the compiler's heuristic) into a run folder."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ from pathlib import Path
 
 from compiler_opt.collect.backends import add_pool_flags, pool_from_args
 from compiler_opt.problems import problem_names
+from compiler_opt.rl.trainer import ALGORITHMS
+from mlgo.flags import add_clang_flag
 
 EPILOG = """the run folder (RUN_DIR):
   config.json          problem, algorithm, corpus, compiler, seed and the gin configuration used
@@ -24,6 +26,7 @@ EPILOG = """the run folder (RUN_DIR):
 examples:
   mlgo train --problem inlining --algorithm bc --corpus CORPUS --output runs/bc
   mlgo train --problem inlining --algorithm ppo --corpus CORPUS --output runs/ppo --warmstart runs/bc/policy
+  mlgo train --problem inlining --algorithm es --corpus CORPUS --output runs/es --warmstart runs/bc/policy
   mlgo train ... --output runs/ppo --resume          # after a kill: continue from the last complete iteration
   mlgo train ... --gin_bindings 'ppo.ppo_config.learning_rate = 1e-3'
 """
@@ -32,10 +35,13 @@ examples:
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "train",
-        help="train a policy with PPO, or clone the compiler's own heuristic (BC), on a corpus",
+        help="train a policy with PPO or evolution strategies, or clone the compiler's own heuristic (BC), on a corpus",
         description="Train a policy for a problem on the training split of a corpus. PPO: each iteration "
         "compiles a sample of modules under the current policy on the worker pool, rewards each by its size "
         "against the compiler's own heuristic, trains a tf-agents PPO agent on the decisions, and saves the "
+        "policy. ES: each step compiles a sample of modules under antithetic random perturbations of the "
+        "policy's weights, scores each perturbation by its modules' sizes against the compiler's own "
+        "heuristic, and moves the weights along the estimated gradient; then saves the "
         "policy. BC: collects the compiler's own decisions as labels once, then trains the policy to repeat "
         "them, one epoch per iteration (the warm start for PPO and ES). Hyper-parameters come from the "
         "problem's gin file (compiler_opt/problems/gin/<problem>/<algorithm>.gin), --gin_file and "
@@ -44,8 +50,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--problem", required=True, choices=problem_names(), help="which decision to learn")
-    parser.add_argument("--algorithm", required=True, choices=("ppo", "bc"),
-                        help="ppo: policy gradient with a clipped objective; bc: behavioral cloning of the default")
+    parser.add_argument("--algorithm", required=True, choices=ALGORITHMS,
+                        help="ppo: policy gradient with a clipped objective; es: evolution strategies over the "
+                        "policy's weights; bc: behavioral cloning of the default")
     parser.add_argument("--corpus", required=True, type=Path, help="the corpus folder (corpus_description.json)")
     parser.add_argument("--output", required=True, type=Path, help="the run folder to create (or resume)")
     parser.add_argument("--warmstart", type=Path,
@@ -55,7 +62,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="the vocabulary folder (`mlgo vocab`); default: the warm-start policy's, else computed "
                         "from default traces (PPO) or the labels (BC) into RUN_DIR/vocab")
     parser.add_argument("--iterations", type=int,
-                        help="PPO iterations, or BC epochs, in all (default: gin's train.trainer_config.iterations)")
+                        help="PPO iterations, ES steps, or BC epochs, in all (default: gin's train.trainer_config.iterations)")
     parser.add_argument("--modules-per-iteration", type=int,
                         help="PPO: modules compiled per iteration (default: gin's trainer_config)")
     parser.add_argument("--max-modules", type=int,
@@ -76,7 +83,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         "algorithm, corpus and compiler; its own gin configuration)")
     parser.add_argument("--baselines", type=Path,
                         help="folder of cached -Oz baselines (default: the per-user cache, shared between runs)")
-    parser.add_argument("--clang", help="the clang to use (default: $MLGO_CLANG, then clang-22 ... clang-17, clang)")
+    add_clang_flag(parser)
     parser.add_argument("--json", action="store_true", help="print the summary as one JSON object")
     add_pool_flags(parser)
     parser.set_defaults(run=run)

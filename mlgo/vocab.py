@@ -12,6 +12,7 @@ from compiler_opt.llvm.toolchain import find_toolchain
 from compiler_opt.policy.vocab import DEFAULT_QUANTILES, DEFAULT_SAMPLE_SIZE
 from compiler_opt.problems import get_problem, problem_names
 from compiler_opt.report.evaluate import sample_modules
+from mlgo.flags import add_clang_flag, add_timeout_flag
 
 EPILOG = """output (MLGO's layout): VOCAB_DIR/<feature>.buckets, one boundary per line, and
 VOCAB_DIR/feature_spec.json, the features the vocabulary covers.
@@ -41,8 +42,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help=f"quantiles per feature, before duplicates are merged (default: {DEFAULT_QUANTILES})")
     parser.add_argument("--sample-size", type=int, default=DEFAULT_SAMPLE_SIZE,
                         help=f"observations kept to take the quantiles of (default: {DEFAULT_SAMPLE_SIZE})")
-    parser.add_argument("--clang", help="the clang to use (default: $MLGO_CLANG, then clang-22 ... clang-17, clang)")
-    parser.add_argument("--timeout", type=float, default=600.0, help="wall-time limit of one compile in seconds")
+    add_clang_flag(parser)
+    add_timeout_flag(parser)
     add_pool_flags(parser)
     parser.set_defaults(run=run)
 

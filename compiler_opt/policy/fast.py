@@ -119,15 +119,41 @@ class FastPolicy:
         self.vocab = vocab
         self.config = config
         self.preprocessor = Preprocessor(feature_transforms(spec, vocab, config.identity))
+        self._relu = config.activation == "relu"
+        self._tanh = config.activation == "tanh"
+        self._reader: _HeaderReader | None = None
+        self._set_weights(weights)
+
+    def _set_weights(self, weights: Sequence[tuple[np.ndarray, np.ndarray]]) -> None:
         self.weights = [(np.ascontiguousarray(k, np.float32), np.ascontiguousarray(b, np.float32)) for k, b in weights]
         if not self.weights or self.weights[0][0].shape[0] != self.preprocessor.width:
             raise MlgoError(f"the actor's first layer takes {self.weights[0][0].shape[0] if self.weights else 0} "
                             f"inputs, the preprocessing gives {self.preprocessor.width}")
         self._hidden = self.weights[:-1]
         self._kernel, self._bias = self.weights[-1]
-        self._relu = config.activation == "relu"
-        self._tanh = config.activation == "tanh"
-        self._reader: _HeaderReader | None = None
+
+    # --- the weights as one flat vector (evolution strategies) --------------------------------------------------
+    def flat_weights(self) -> np.ndarray:
+        """Every kernel and bias, in layer order, as one float64 vector."""
+        return np.concatenate([array.ravel() for layer in self.weights for array in layer]).astype(np.float64)
+
+    def with_flat_weights(self, flat: np.ndarray) -> "FastPolicy":
+        """A copy of this policy with the weights `flat` (as `flat_weights` orders them), cast to float32."""
+        flat = np.asarray(flat)
+        size = sum(array.size for layer in self.weights for array in layer)
+        if flat.shape != (size,):
+            raise MlgoError(f"a flat weight vector of shape {flat.shape} does not fit this policy's {size} weights")
+        weights, offset = [], 0
+        for kernel, bias in self.weights:
+            layer = []
+            for array in (kernel, bias):
+                layer.append(flat[offset:offset + array.size].reshape(array.shape))
+                offset += array.size
+            weights.append(tuple(layer))
+        copy = object.__new__(FastPolicy)
+        copy.__dict__.update(self.__getstate__())
+        copy._set_weights(weights)
+        return copy
 
     # --- pickling: the header cache is rebuilt on first use --------------------------------------------------
     def __getstate__(self) -> dict:

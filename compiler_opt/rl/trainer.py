@@ -13,6 +13,12 @@ then write the checkpoint, the saved policy (atomically), one log.jsonl
 record, TensorBoard scalars, and last `state.json`, which marks the
 iteration complete (`compiler_opt.rl.run_folder`).
 
+ES, per step (`compiler_opt.es`): sample modules, compile each under both
+sides of a seeded set of antithetic perturbations of the current policy's
+weights (and under the policy itself, for the log), score each side by its
+mean reward against the baselines, and take one optimizer step along the
+estimated gradient; then the same bookkeeping as PPO.
+
 BC: collect the default heuristic's decisions as labels for the training
 modules once (split by name into training and hold-out labels), then each
 iteration is one epoch of cross-entropy over the training labels, logged
@@ -41,7 +47,7 @@ import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import gin
 
@@ -65,7 +71,7 @@ from compiler_opt.rl.memory import PeakMemory, resident_bytes
 from compiler_opt.rl.reward import RewardTracker
 from compiler_opt.rl.run_folder import RunFolder, RunFolderError
 
-ALGORITHMS = ("ppo", "bc")
+ALGORITHMS = ("ppo", "bc", "es")
 GIN_DIR = Path(compiler_opt.__file__).parent / "problems" / "gin"
 FORMAT_VERSION = 1
 
@@ -124,6 +130,7 @@ def _load_gin(files: Sequence[Path], bindings: Sequence[str], text: str | None =
     """Reset gin, parse the configuration (files and bindings, or saved text); the operative text to store."""
     # Registers every configurable the files may name.
     import compiler_opt.collect.trajectories  # noqa: F401
+    import compiler_opt.es.config  # noqa: F401
     import compiler_opt.policy.networks  # noqa: F401
     import compiler_opt.rl.bc  # noqa: F401
     import compiler_opt.rl.ppo  # noqa: F401
@@ -297,9 +304,8 @@ class _Run:
             tf.random.set_seed(self.seed)
             actor = self._prepare_policy(state)
             self.summaries = tf.summary.create_file_writer(str(self.folder.tensorboard))
-            if self.options.algorithm == "ppo":
-                return self._run_ppo(state, actor)
-            return self._run_bc(state, actor)
+            run = {"ppo": self._run_ppo, "bc": self._run_bc, "es": self._run_es}[self.options.algorithm]
+            return run(state, actor)
         finally:
             self.memory.stop()
 
@@ -369,6 +375,29 @@ class _Run:
         self.records.append(record)
         progress_write(line)
 
+    def _iterate(self, learner, done: int, desc: str, unit: str, one: Callable[[int], None]) -> TrainSummary:
+        """Run `one(iteration)` after `done` until the configured iterations or the time budget end; a bar shows
+        progress; the last complete iteration's policy is saved."""
+        total = self.config.iterations
+        durations: list[float] = []
+        bar = progress(total=total, desc=desc, unit=unit)
+        bar.update(min(done, total))
+        stopped = "iterations"
+        try:
+            for iteration in range(done + 1, total + 1):
+                if not self._budget_left(durations):
+                    stopped = "time budget"
+                    break
+                began = time.monotonic()
+                one(iteration)
+                durations.append(time.monotonic() - began)
+                done = iteration
+                bar.update(1)
+        finally:
+            bar.close()
+        self._final_policy(learner, done)
+        return self._summary(done, stopped)
+
     def _summary(self, done: int, stopped: str) -> TrainSummary:
         return TrainSummary(self.folder.root, done, stopped, self.records[-1] if self.records else None,
                             self.memory.peak(), list(self.records))
@@ -379,44 +408,37 @@ class _Run:
 
         config = self.config
         if state is None:
-            if self.vocab is None:
-                self.vocab = self._compute_vocab()
-            self._save_vocab()
-            book, tracker = ModuleBook(), RewardTracker(config.reward_delta, config.reward_decay)
-            state = {"iteration": 0, "checkpoint": None}
-            self.folder.write_state({**state, "modules": book.to_json(), "rewards": tracker.to_json()})
+            state = self._begin_online({"rewards": RewardTracker(config.reward_delta, config.reward_decay).to_json()})
         learner = PPOLearner(self.spec, self.vocab, self.network, actor=actor)
         done = self._restore(learner, state)
         book = ModuleBook.from_json(state.get("modules", {}))
         tracker = RewardTracker.from_json(state["rewards"]) if "rewards" in state else \
             RewardTracker(config.reward_delta, config.reward_decay)
-        durations: list[float] = []
-        bar = progress(total=config.iterations, desc="train ppo", unit="iteration")
-        bar.update(min(done, config.iterations))
-        stopped = "iterations"
-        try:
-            for iteration in range(done + 1, config.iterations + 1):
-                if not self._budget_left(durations):
-                    stopped = "time budget"
-                    break
-                began = time.monotonic()
-                self._ppo_iteration(learner, iteration, book, tracker)
-                durations.append(time.monotonic() - began)
-                done = iteration
-                bar.update(1)
-        finally:
-            bar.close()
-        self._final_policy(learner, done)
-        return self._summary(done, stopped)
+        return self._iterate(learner, done, "train ppo", "iteration",
+                             lambda iteration: self._ppo_iteration(learner, iteration, book, tracker))
 
-    def _ppo_iteration(self, learner, iteration: int, book: ModuleBook, tracker: RewardTracker) -> None:
-        config = self.config
-        seed = self.seed * 1_000_003 + iteration
+    def _begin_online(self, extra: dict) -> dict:
+        """A fresh run of an algorithm that compiles under its own policy: vocabulary, then the state before
+        iteration 1 (with `extra`)."""
+        if self.vocab is None:
+            self.vocab = self._compute_vocab()
+        self._save_vocab()
+        state = {"iteration": 0, "checkpoint": None}
+        self.folder.write_state({**state, "modules": ModuleBook().to_json(), **extra})
+        return state
+
+    def _sample_training(self, book: ModuleBook, count: int, seed: int) -> Sequence:
+        """A seeded, size-stratified sample of `count` training modules that are not set aside."""
         eligible = book.eligible(self.training.modules)
         if not eligible:
             raise MlgoError(f"every training module was set aside (see {self.folder.failed_modules}); fix the "
                             "corpus or the compiler and start a new run")
-        modules = self.training.subset(eligible).sample(min(config.modules_per_iteration, len(eligible)), seed)
+        return self.training.subset(eligible).sample(min(count, len(eligible)), seed)
+
+    def _ppo_iteration(self, learner, iteration: int, book: ModuleBook, tracker: RewardTracker) -> None:
+        config = self.config
+        seed = self.seed * 1_000_003 + iteration
+        modules = self._sample_training(book, config.modules_per_iteration, seed)
         figures = collect_iteration(self.pool, modules, self.problem, self.toolchain, learner.fast_policy(),
                                     self.baselines, tracker, book, self.folder.iteration_trajectories(iteration),
                                     iteration=iteration, seed=seed, config=config)
@@ -440,6 +462,47 @@ class _Run:
         self._finish_iteration(learner, iteration, record, line,
                                {"modules": book.to_json(), "rewards": tracker.to_json()})
 
+    # ---- ES --------------------------------------------------------------------------------------------
+    def _run_es(self, state: dict | None, actor) -> TrainSummary:
+        from compiler_opt.es.config import es_config
+        from compiler_opt.es.learner import ESLearner
+
+        if state is None:
+            state = self._begin_online({})
+        learner = ESLearner(self.spec, self.vocab, self.network, es_config(), actor=actor)
+        done = self._restore(learner, state)
+        book = ModuleBook.from_json(state.get("modules", {}))
+        return self._iterate(learner, done, "train es", "step",
+                             lambda iteration: self._es_step(learner, iteration, book))
+
+    def _es_step(self, learner, iteration: int, book: ModuleBook) -> None:
+        from compiler_opt.es.evaluation import evaluate_step
+        from compiler_opt.es.learner import step_seeds
+
+        es = learner.config
+        modules = self._sample_training(book, es.modules_per_perturbation, self.seed * 1_000_003 + iteration)
+        seeds = step_seeds(self.seed, iteration, es.perturbations)
+        scores = evaluate_step(self.pool, learner.fast_policy(), seeds, es.noise_scale, modules, self.problem,
+                               self.toolchain, self.baselines, book, iteration=iteration, config=self.config,
+                               evaluate_center=es.evaluate_center)
+        if scores.set_aside:
+            self.folder.write_failed_modules(book.set_aside)
+        record = {"iteration": iteration, "algorithm": "es", **scores.record(self.pool.workers, len(modules))}
+        began = time.monotonic()
+        if scores.pair_scores:
+            record.update(learner.update(seeds, scores.pair_scores))
+        else:
+            record.update({"gradient_norm": None, "update_norm": 0.0, "pairs_in_update": 0})
+        record["seconds_train"] = time.monotonic() - began
+        line = (f"step {iteration}/{self.config.iterations}: {record['pairs_used']}/{es.perturbations} pairs "
+                f"({scores.jobs_ok}/{scores.jobs} compiles ok, {scores.jobs_failed} failed, "
+                f"{scores.jobs_cancelled} cancelled) on {len(modules)} modules, "
+                f"reward {_fmt(record['mean_reward'], '+.4f')} (perturbed best "
+                f"{_fmt(record['best_perturbed_reward'], '+.4f')}), ratio {_fmt(record['total_ratio'], '.4f')}, "
+                f"collect {scores.seconds_collect:.1f} s (jobs: compile {scores.seconds_compile:.1f} s, "
+                f"policy {scores.seconds_policy:.1f} s), update {record['seconds_train']:.2f} s")
+        self._finish_iteration(learner, iteration, record, line, {"modules": book.to_json()})
+
     # ---- BC --------------------------------------------------------------------------------------------
     def _run_bc(self, state: dict | None, actor) -> TrainSummary:
         from compiler_opt.rl.bc import BCLearner, agreement
@@ -458,42 +521,28 @@ class _Run:
         done = self._restore(learner, state)
         holdout_files = [str(p) for p in sorted(holdout.glob("*.tfrecord"))]
         fit_files = [str(p) for p in sorted(fit.glob("*.tfrecord"))]
-        bar = progress(total=config.iterations, desc="train bc", unit="epoch")
-        bar.update(min(done, config.iterations))
-        durations: list[float] = []
-        stopped = "iterations"
-        try:
-            for epoch in range(done + 1, config.iterations + 1):
-                if not self._budget_left(durations):
-                    stopped = "time budget"
-                    break
-                began = time.monotonic()
-                stats = learner.train_epoch(fit_files, labels["fit_steps"], seed=self.seed * 1_000_003 + epoch)
-                record = {"iteration": epoch, "algorithm": "bc", "modules_ok": labels["modules_ok"],
-                          "modules_failed": labels["modules_failed"], "mean_reward": None, "total_ratio": None,
-                          "policy_total": None, "baseline_total": None,
-                          "seconds_collect": labels["seconds"] if epoch == 1 else 0.0,
-                          "seconds_compile": labels["seconds_compile"] if epoch == 1 else 0.0,
-                          "seconds_policy": labels["seconds_policy"] if epoch == 1 else 0.0,
-                          "seconds_train": stats.seconds, "decisions": labels["fit_steps"], "loss": stats.loss,
-                          "accuracy": stats.accuracy, "train_batches": stats.batches, "train_steps": stats.steps}
-                if holdout_files:
-                    agree = agreement(learner.fast_policy(), holdout_files)
-                    record.update({"holdout_accuracy": agree.accuracy, "holdout_steps": agree.steps,
-                                   "holdout_label_inline_fraction": agree.labels.get(1, 0) / max(agree.steps, 1),
-                                   "holdout_policy_inline_fraction": agree.decisions.get(1, 0) / max(agree.steps, 1)})
-                line = (f"iteration {epoch}/{config.iterations}: loss {stats.loss:.4f}, accuracy {stats.accuracy:.4f}, "
-                        f"hold-out accuracy {_fmt(record.get('holdout_accuracy'), '.4f')} "
-                        f"({labels['fit_steps']:,} training and {labels['holdout_steps']:,} hold-out decisions), "
-                        f"train {stats.seconds:.1f} s")
-                self._finish_iteration(learner, epoch, record, line, {"labels": labels})
-                durations.append(time.monotonic() - began)
-                done = epoch
-                bar.update(1)
-        finally:
-            bar.close()
-        self._final_policy(learner, done)
-        return self._summary(done, stopped)
+        def epoch(number: int) -> None:
+            stats = learner.train_epoch(fit_files, labels["fit_steps"], seed=self.seed * 1_000_003 + number)
+            record = {"iteration": number, "algorithm": "bc", "modules_ok": labels["modules_ok"],
+                      "modules_failed": labels["modules_failed"], "mean_reward": None, "total_ratio": None,
+                      "policy_total": None, "baseline_total": None,
+                      "seconds_collect": labels["seconds"] if number == 1 else 0.0,
+                      "seconds_compile": labels["seconds_compile"] if number == 1 else 0.0,
+                      "seconds_policy": labels["seconds_policy"] if number == 1 else 0.0,
+                      "seconds_train": stats.seconds, "decisions": labels["fit_steps"], "loss": stats.loss,
+                      "accuracy": stats.accuracy, "train_batches": stats.batches, "train_steps": stats.steps}
+            if holdout_files:
+                agree = agreement(learner.fast_policy(), holdout_files)
+                record.update({"holdout_accuracy": agree.accuracy, "holdout_steps": agree.steps,
+                               "holdout_label_inline_fraction": agree.labels.get(1, 0) / max(agree.steps, 1),
+                               "holdout_policy_inline_fraction": agree.decisions.get(1, 0) / max(agree.steps, 1)})
+            line = (f"iteration {number}/{config.iterations}: loss {stats.loss:.4f}, accuracy {stats.accuracy:.4f}, "
+                    f"hold-out accuracy {_fmt(record.get('holdout_accuracy'), '.4f')} "
+                    f"({labels['fit_steps']:,} training and {labels['holdout_steps']:,} hold-out decisions), "
+                    f"train {stats.seconds:.1f} s")
+            self._finish_iteration(learner, number, record, line, {"labels": labels})
+
+        return self._iterate(learner, done, "train bc", "epoch", epoch)
 
     def _collect_labels(self, fit: Path, holdout: Path) -> dict:
         """Default labels of the training modules (and the vocabulary from them when the run has none)."""

@@ -1,0 +1,47 @@
+"""`mlgo demo` end to end on the small sample corpus: every stage, its outputs, and a resume that redoes nothing."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+
+import pytest
+
+from compiler_opt.demo import STAGES
+
+
+def demo(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "mlgo.cli", "demo", *map(str, args)], capture_output=True,
+                          text=True, check=True)
+
+
+@pytest.mark.slow
+def test_demo_trains_evaluates_exports_and_reports_then_resumes(small_sample, tmp_path):
+    output = tmp_path / "demo"
+    args = ("--output", output, "--corpus-size", "small", "--budget-minutes", 3, "--verify", 100)
+    first = demo(*args)
+
+    state = json.loads((output / "stages.json").read_text())
+    assert list(state["stages"]) == list(STAGES)
+    evaluation = json.loads((output / "eval" / "eval.json").read_text())
+    summary = evaluation["summary"]
+    assert summary["modules"] == state["stages"]["corpus"]["validation"] > 0
+    assert state["stages"]["bc"]["iterations"] >= 1 and state["stages"]["train"]["iterations"] >= 1
+    assert (output / "policy" / "saved_model.pb").is_file()
+    assert (output / "export" / "tflite" / "model.tflite").is_file()
+    assert list((output / "export" / "aot").glob("*.h")) and list((output / "export" / "aot").glob("*.o"))
+    assert state["stages"]["export"]["verify"]["observations"] >= 100
+    assert (output / "report" / "report.html").is_file() and (output / "report" / "report.md").is_file()
+
+    headline = first.stdout.strip().splitlines()[-1]
+    match = re.match(r"(\d+) modules never seen in training: ([\d.]+)% (smaller|larger) than clang -Oz", headline)
+    assert match, headline
+    assert int(match[1]) == summary["modules"] - summary["failed"]
+    change = (1 - summary["total_ratio"]) * 100
+    assert float(match[2]) == pytest.approx(abs(change), abs=0.006)
+
+    again = demo(*args)
+    assert all(f"[{stage}] done earlier" in again.stdout for stage in STAGES)
+    assert again.stdout.strip().splitlines()[-1] == headline

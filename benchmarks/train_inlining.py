@@ -31,40 +31,29 @@ import argparse
 import json
 import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from compiler_opt.collect.backends import make_pool  # noqa: E402
-from compiler_opt.collect.baseline import BaselineCache  # noqa: E402
-from compiler_opt.corpus import load_corpus  # noqa: E402
-from compiler_opt.llvm.toolchain import find_toolchain  # noqa: E402
 from compiler_opt.policy.fast import FastPolicy  # noqa: E402
-from compiler_opt.problems import get_problem  # noqa: E402
 from compiler_opt.report.evaluate import evaluate, write_report  # noqa: E402
 from compiler_opt.rl.memory import PeakMemory  # noqa: E402
 from compiler_opt.rl.trainer import TrainOptions, train  # noqa: E402
+from training_setup import add_training_flags, fmt, training_setup  # noqa: E402
 
 
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--budget-minutes", type=float, default=60.0,
                         help="training time budget, BC and PPO together, evaluation excluded (default: 60)")
-    parser.add_argument("--corpus", type=Path, help="corpus folder (default: the sample corpus of --size)")
-    parser.add_argument("--size", choices=("small", "full"), default="full", help="sample corpus size (default: full)")
-    parser.add_argument("--output", type=Path, help="folder for the runs and reports (default: a new temp folder)")
-    parser.add_argument("--workers", type=int, default=2, help="compile workers (default: 2)")
-    parser.add_argument("--validation-fraction", type=float, default=0.2,
-                        help="modules (by name hash) kept for validation (default: 0.2)")
+    add_training_flags(parser)
     parser.add_argument("--bc-epochs", type=int, default=20, help="behavioral-cloning epochs (default: 20)")
     parser.add_argument("--modules-per-iteration", type=int, help="PPO modules per iteration (default: gin's)")
     parser.add_argument("--eval-every", type=int, default=10,
                         help="evaluate on the validation split every N PPO iterations (0: only at the end)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of everything seeded (default: 0)")
     parser.add_argument("--gin_bindings", action="append", default=[], help="extra gin bindings for PPO (repeatable)")
-    parser.add_argument("--baselines", type=Path, help="baseline cache folder (default: the per-user cache)")
     return parser.parse_args(argv)
 
 
@@ -79,29 +68,13 @@ def _validate(label: str, policy_dir: Path, corpus, validation, problem, toolcha
             "modules": summary["modules"], "failed": summary["failed"], "seconds": time.monotonic() - started}
 
 
-def _fmt(value, spec: str) -> str:
-    return "-" if value is None else format(value, spec)
-
-
 def main(argv=None) -> int:
     args = parse_args(argv)
-    toolchain = find_toolchain()
-    problem = get_problem("inlining")
-    if args.corpus is None:
-        from corpus_tools.sample import build_sample
-
-        corpus_dir, _ = build_sample(toolchain, size=args.size)
-    else:
-        corpus_dir = args.corpus
-    corpus = load_corpus(corpus_dir)
-    training, validation = corpus.split(args.validation_fraction)
-    output = args.output or Path(tempfile.mkdtemp(prefix="mlgo-bench-"))
-    output.mkdir(parents=True, exist_ok=True)
+    setup = training_setup(args)
+    toolchain, problem, corpus_dir, corpus = setup.toolchain, setup.problem, setup.corpus_dir, setup.corpus
+    training, validation, output, baselines, common = (setup.training, setup.validation, setup.output,
+                                                       setup.baselines, setup.common)
     budget = args.budget_minutes * 60.0
-    baselines = BaselineCache(args.baselines or BaselineCache.shared_folder(), toolchain, problem)
-    common = dict(corpus=corpus_dir, seed=args.seed, validation_fraction=args.validation_fraction,
-                  baseline_cache=args.baselines)
-    print(f"corpus: {corpus_dir} ({len(corpus)} modules: {len(training)} training, {len(validation)} validation)")
     print(f"budget: {args.budget_minutes:g} min of training on {args.workers} workers; output: {output}")
     memory = PeakMemory().start()
     evaluations: list[dict] = []
@@ -136,7 +109,7 @@ def main(argv=None) -> int:
                 eval_seconds += time.monotonic() - before
                 curve_points[done] = point
                 evaluations.append(point)
-                print(f"validation after iteration {done}: total_ratio {_fmt(point['total_ratio'], '.4f')}",
+                print(f"validation after iteration {done}: total_ratio {fmt(point['total_ratio'], '.4f')}",
                       flush=True)
             if stopped != "iterations":
                 break
@@ -157,10 +130,10 @@ def main(argv=None) -> int:
           f"{'train s':>8} {'dec/s/w':>8} {'validation':>10}")
     for r in ppo_records:
         point = curve_points.get(r["iteration"])
-        print(f"{r['iteration']:>5} {r['modules_ok']:>8} {r['decisions']:>10,} {_fmt(r['total_ratio'], '.4f'):>8} "
-              f"{_fmt(r['mean_reward'], '+.5f'):>9} {r['seconds_collect']:>9.1f} {r['seconds_train']:>8.1f} "
-              f"{_fmt(r['decisions_per_second_per_worker'], '.0f'):>8} "
-              f"{_fmt(point['total_ratio'] if point else None, '.4f'):>10}")
+        print(f"{r['iteration']:>5} {r['modules_ok']:>8} {r['decisions']:>10,} {fmt(r['total_ratio'], '.4f'):>8} "
+              f"{fmt(r['mean_reward'], '+.5f'):>9} {r['seconds_collect']:>9.1f} {r['seconds_train']:>8.1f} "
+              f"{fmt(r['decisions_per_second_per_worker'], '.0f'):>8} "
+              f"{fmt(point['total_ratio'] if point else None, '.4f'):>10}")
     bc_last = bc.records[-1] if bc.records else {}
     collect = sum(r["seconds_collect"] - r.get("seconds_baselines", 0.0) for r in ppo_records)
     modules = sum(r["modules_ok"] for r in ppo_records)
@@ -189,17 +162,17 @@ def main(argv=None) -> int:
     seconds = figures["seconds"]
     print(f"\nmodules:     {len(training)} training, {len(validation)} validation; PPO compiled {modules:,} modules "
           f"({decisions:,} decisions) in {done} iterations (stopped: {stopped})")
-    print(f"BC:          {bc.iterations} epochs, {bc_seconds:.0f} s (labels {_fmt(figures['bc']['labels_seconds'], '.0f')}"
-          f" s), hold-out agreement with -Oz {_fmt(bc_last.get('holdout_accuracy'), '.4f')}")
-    print(f"throughput:  {_fmt(figures['throughput']['modules_per_second'], '.2f')} modules/s, "
-          f"{_fmt(figures['throughput']['decisions_per_second_per_worker'], '.0f')} decisions/s per worker (PPO)")
+    print(f"BC:          {bc.iterations} epochs, {bc_seconds:.0f} s (labels {fmt(figures['bc']['labels_seconds'], '.0f')}"
+          f" s), hold-out agreement with -Oz {fmt(bc_last.get('holdout_accuracy'), '.4f')}")
+    print(f"throughput:  {fmt(figures['throughput']['modules_per_second'], '.2f')} modules/s, "
+          f"{fmt(figures['throughput']['decisions_per_second_per_worker'], '.0f')} decisions/s per worker (PPO)")
     print(f"time:        training {seconds['training']:.0f} s (PPO: collect {seconds['ppo_collect']:.0f} s wall, of "
           f"which baselines {seconds['ppo_baselines']:.0f} s; jobs' compile {seconds['jobs_compile']:.0f} s and "
           f"Python policy {seconds['jobs_policy']:.0f} s summed over workers; train {seconds['ppo_train']:.0f} s; "
           f"save {seconds['ppo_save']:.0f} s), evaluation {seconds['evaluation']:.0f} s")
     print(f"peak memory: {peak / 2**30:.2f} GiB (all processes)")
-    print(f"validation:  BC total_ratio {_fmt(final_bc['total_ratio'], '.4f')}, PPO total_ratio "
-          f"{_fmt(final['total_ratio'] if final else None, '.4f')} on {len(validation)} modules "
+    print(f"validation:  BC total_ratio {fmt(final_bc['total_ratio'], '.4f')}, PPO total_ratio "
+          f"{fmt(final['total_ratio'] if final else None, '.4f')} on {len(validation)} modules "
           f"({(final or final_bc)['failed']} failed)")
     print(f"written:     {output / 'benchmark.json'}")
     return 0

@@ -40,6 +40,7 @@ from compiler_opt.rl.config import TrainerConfig
 from compiler_opt.rl.reward import relative_reward
 
 CENTER = 0  # the sign of the unperturbed policy's jobs
+_SIGN_NAMES = {1: "+", -1: "-", CENTER: "0"}
 
 
 def perturbed_policy(base: FastPolicy, seed: int, sign: int, noise_scale: float) -> FastPolicy:
@@ -139,7 +140,7 @@ def evaluate_step(pool: WorkerPool, base: FastPolicy, seeds: Sequence[int], nois
             for sign in signs:
                 if sign == CENTER and pair > 0:
                     continue
-                key = f"{pair}{'+-0'[(1, -1, CENTER).index(sign)]}:{module.name}"
+                key = f"{pair}{_SIGN_NAMES[sign]}:{module.name}"
                 sides[key] = _Side(pair, sign, module.name)
                 jobs.append(Job(key, run_perturbed_task, (task, ref, seed, sign, noise_scale), timeout=limit))
     scores.jobs = len(jobs)

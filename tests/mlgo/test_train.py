@@ -15,9 +15,9 @@ import pytest
 from compiler_opt.rl.memory import process_tree
 
 
-def mlgo(*args, check: bool = True) -> subprocess.CompletedProcess:
+def mlgo(*args, check: bool = True, cwd: Path | None = None) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "mlgo.cli", *map(str, args)], capture_output=True, text=True,
-                          check=check)
+                          check=check, cwd=cwd)
 
 
 def test_help_explains_every_flag():
@@ -29,9 +29,11 @@ def test_help_explains_every_flag():
         assert flag in text, flag
 
 
-def test_an_unknown_gin_setting_is_a_clear_error(small_sample, tmp_path):
-    result = mlgo("train", "--problem", "inlining", "--algorithm", "ppo", "--corpus", small_sample, "--output",
-                  tmp_path / "run", "--gin_bindings", "train.trainer_config.speed = 11", check=False)
+@pytest.mark.parametrize("algorithm", ["ppo", "es", "bc"])
+def test_an_unknown_gin_setting_is_a_clear_error(small_sample, tmp_path, algorithm):
+    # Run from a folder outside the checkout: the problem's gin files and their includes must still be found.
+    result = mlgo("train", "--problem", "inlining", "--algorithm", algorithm, "--corpus", small_sample, "--output",
+                  tmp_path / "run", "--gin_bindings", "train.trainer_config.speed = 11", check=False, cwd=tmp_path)
     assert result.returncode == 2 and "speed" in result.stderr and "Traceback" not in result.stderr
 
 

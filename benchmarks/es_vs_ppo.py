@@ -71,7 +71,7 @@ def main(argv=None) -> int:
                 runs[arm] = args.ppo_run
             else:
                 runs[arm] = train(TrainOptions("inlining", arm, output=output / arm, warmstart=bc_policy,
-                                               iterations=10**6, max_seconds=budget, **common), pool).output
+                                               max_seconds=budget, **common), pool).output
             policies[arm] = runs[arm] / "policy"
         results = {}
         for label, policy_dir in policies.items():

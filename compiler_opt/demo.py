@@ -8,15 +8,20 @@ iteration):
 1. corpus:   the sample corpus of real code (built or reused), split into
              training and validation modules by name;
 2. bc:       behavioral cloning of clang's own `-Oz` decisions (the warm start);
-3. train:    PPO from the warm start on the training split, within the budget;
-4. eval:     the trained policy and the default heuristic on the validation
+3. train:    ES (or PPO, `algorithm`) from the warm start on the training
+             split, within the budget;
+4. select:   the BC and the trained policy compiled greedily on a seeded
+             sample of training modules; the one with the smaller total
+             becomes `policy/` (so a training run that made things worse
+             ships no worse than its warm start; no validation module is
+             used to choose);
+5. eval:     the chosen policy and the default heuristic on the validation
              split (never seen in training) -> `eval/eval.json`;
-5. export:   SavedModel, TFLite and XLA AOT, verified to decide alike;
-6. report:   `report/report.html` (+ markdown, CSV, plots).
+6. export:   SavedModel, TFLite and XLA AOT, verified to decide alike;
+7. report:   `report/report.html` (+ markdown, CSV, plots).
 
-The budget is split between BC (a sixth) and PPO (the rest); baselines,
-evaluation and export come on top of it. The final policy is copied to
-`policy/`.
+The budget is split between BC (a sixth) and the trained algorithm (the
+rest); baselines, selection, evaluation and export come on top of it.
 """
 
 from __future__ import annotations
@@ -37,7 +42,9 @@ from compiler_opt.policy.saved import load_fast_policy
 from compiler_opt.problems import get_problem
 
 PROBLEM = "inlining"
-STAGES = ("corpus", "bc", "train", "eval", "export", "report")
+STAGES = ("corpus", "bc", "train", "select", "eval", "export", "report")
+ALGORITHMS = ("es", "ppo")
+SELECTION_MODULES = 64
 STATE_FILE = "stages.json"
 BC_SHARE = 1 / 6
 
@@ -58,6 +65,7 @@ class DemoOptions:
     aot: bool = True
     max_eval_modules: int | None = None
     modules_per_iteration: int | None = None
+    algorithm: str = "es"
 
 
 class DemoState:
@@ -66,7 +74,7 @@ class DemoState:
     def __init__(self, output: Path, options: DemoOptions) -> None:
         self.path = output / STATE_FILE
         self.data = json.loads(self.path.read_text()) if self.path.exists() else {}
-        settings = {"budget_minutes": options.budget_minutes, "seed": options.seed,
+        settings = {"budget_minutes": options.budget_minutes, "seed": options.seed, "algorithm": options.algorithm,
                     "validation_fraction": options.validation_fraction,
                     "corpus": str(options.corpus) if options.corpus else f"sample:{options.corpus_size}"}
         if self.data.get("settings") not in (None, settings):
@@ -139,11 +147,27 @@ def run_demo(options: DemoOptions, say: Callable[[str], None] = print) -> dict:
                     "last": summary.last, "peak_rss_bytes": summary.peak_rss_bytes}
 
         stage("bc", lambda: training_stage("bc", output / "bc", budget * BC_SHARE, None))
-        stage("train", lambda: training_stage("ppo", output / "train", budget * (1 - BC_SHARE),
+        stage("train", lambda: training_stage(options.algorithm, output / "train", budget * (1 - BC_SHARE),
                                               output / "bc" / "policy"))
         policy_dir = output / "policy"
-        if state.done("eval") is None:
-            _replace_tree(output / "train" / "policy", policy_dir)
+
+        def select_stage() -> dict:
+            corpus = load_corpus(corpus_dir)
+            training = corpus.split(options.validation_fraction)[0]
+            sample = list(training.sample(min(SELECTION_MODULES, len(training)), options.seed))
+            candidates = {"train": output / "train" / "policy", "bc": output / "bc" / "policy"}
+            ratios = {}
+            for name, folder in candidates.items():
+                report = evaluate(corpus, problem, load_fast_policy(folder), toolchain=toolchain, pool=pool,
+                                  baselines=BaselineCache(BaselineCache.shared_folder(), toolchain, problem),
+                                  policy_label=str(folder), modules=sample, seed=options.seed)
+                ratios[name] = report["summary"]["total_ratio"]
+            chosen = min(ratios, key=ratios.get)  # the trained policy on a tie
+            _replace_tree(candidates[chosen], policy_dir)
+            return {"chosen": chosen, "selection_modules": len(sample),
+                    **{f"{name}_total_ratio": ratio for name, ratio in ratios.items()}}
+
+        stage("select", select_stage)
 
         def eval_stage() -> dict:
             corpus = load_corpus(corpus_dir)

@@ -1,8 +1,9 @@
-"""`mlgo demo`: the main job — sample corpus, behavioral cloning, PPO, evaluation, export, report.
+"""`mlgo demo`: the main job — sample corpus, behavioral cloning, ES or PPO, selection, evaluation, export, report.
 
 Builds (or reuses) the sample corpus of real open-source code, warm-starts an
-inlining-for-size policy by cloning clang's -Oz decisions, trains it with PPO
-within the budget, evaluates it on modules it never saw, exports it
+inlining-for-size policy by cloning clang's -Oz decisions, trains it with ES (or PPO)
+within the budget, keeps it or the warm start (whichever is smaller on a sample
+of training modules), evaluates it on modules it never saw, exports it
 (SavedModel, TFLite, XLA AOT, verified to decide alike) and writes the report.
 Rerunning with the same --output resumes: finished stages are not redone.
 """
@@ -12,7 +13,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from compiler_opt.demo import DemoOptions, run_demo
+from compiler_opt.demo import ALGORITHMS, DemoOptions, run_demo
 from mlgo.flags import add_clang_flag
 
 
@@ -27,15 +28,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="folder for everything the demo makes (default: ./demo); rerun with the same "
                              "folder to resume")
     parser.add_argument("--budget-minutes", type=float, default=20.0,
-                        help="training time: a sixth for behavioral cloning, the rest for PPO (default: 20); "
-                             "corpus, baselines, evaluation and export come on top")
+                        help="training time: a sixth for behavioral cloning, the rest for --algorithm (default: "
+                             "20); corpus, baselines, selection, evaluation and export come on top")
+    parser.add_argument("--algorithm", choices=ALGORITHMS, default="es",
+                        help="what trains from the behavioral-cloning warm start: es (evolution strategies, the "
+                             "default) or ppo")
     parser.add_argument("--corpus", type=Path, help="use this corpus instead of the sample corpus")
     parser.add_argument("--corpus-size", choices=("small", "full"), default="full",
                         help="which sample corpus to build or reuse (default: full, ~500 modules)")
     parser.add_argument("--validation-fraction", type=float, default=0.2,
                         help="share of modules held out for evaluation, chosen by name (default: 0.2)")
     parser.add_argument("--modules-per-iteration", type=int,
-                        help="modules compiled per training iteration (default: the gin configuration's)")
+                        help="PPO: modules compiled per iteration (default: the gin configuration's; ES takes its "
+                             "es_config.modules_per_perturbation)")
     parser.add_argument("--max-eval-modules", type=int,
                         help="evaluate on at most this many validation modules (default: all)")
     parser.add_argument("--verify", type=int, default=200,
@@ -53,6 +58,6 @@ def run(args: argparse.Namespace) -> int:
         output=args.output, budget_minutes=args.budget_minutes, corpus=args.corpus, corpus_size=args.corpus_size,
         validation_fraction=args.validation_fraction, workers=args.workers, seed=args.seed, clang=args.clang,
         verify=args.verify, aot=not args.no_aot, max_eval_modules=args.max_eval_modules,
-        modules_per_iteration=args.modules_per_iteration,
+        modules_per_iteration=args.modules_per_iteration, algorithm=args.algorithm,
     ))
     return 0

@@ -129,20 +129,20 @@ def evaluate_step(pool: WorkerPool, base: FastPolicy, seeds: Sequence[int], nois
     ref = pool.share(base)
     sides = {}
     jobs = []
-    signs = (1, -1, CENTER) if evaluate_center else (1, -1)
+    # (pair, seed, sign) of every compile of one module: both sides of each pair, and the policy itself.
+    variants = [(pair, seed, sign) for pair, seed in enumerate(seeds) for sign in (1, -1)]
+    if evaluate_center:
+        variants.append((0, 0, CENTER))
     limit = config.compile_timeout + POOL_TIMEOUT_MARGIN
     for module in modules:
         if module.name not in found.scores:
             continue
         task = CompileTask(module, problem.name, str(toolchain.clang), None, explore=False, record=False,
                            timeout=config.compile_timeout)
-        for pair, seed in enumerate(seeds):
-            for sign in signs:
-                if sign == CENTER and pair > 0:
-                    continue
-                key = f"{pair}{_SIGN_NAMES[sign]}:{module.name}"
-                sides[key] = _Side(pair, sign, module.name)
-                jobs.append(Job(key, run_perturbed_task, (task, ref, seed, sign, noise_scale), timeout=limit))
+        for pair, seed, sign in variants:
+            key = f"{pair}{_SIGN_NAMES[sign]}:{module.name}"
+            sides[key] = _Side(pair, sign, module.name)
+            jobs.append(Job(key, run_perturbed_task, (task, ref, seed, sign, noise_scale), timeout=limit))
     scores.jobs = len(jobs)
     rewards: dict[tuple[int, int], dict[str, float]] = {}
     deadline = DeadlinePolicy(config.deadline_quorum, config.deadline_grace_seconds, config.deadline_median_factor)

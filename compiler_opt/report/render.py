@@ -43,6 +43,7 @@ body { font: 14px/1.45 system-ui, sans-serif; margin: 2em auto; max-width: 1200p
 h1 { font-size: 1.6em; } h2 { margin-top: 2em; border-bottom: 1px solid #d0d7de; } h3 { margin-top: 1.5em; }
 table { border-collapse: collapse; margin: 0.5em 0; }
 th, td { border: 1px solid #d0d7de; padding: 3px 8px; text-align: left; vertical-align: top; }
+.wide { overflow-x: auto; }
 th { background: #f6f8fa; } td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
 table.sortable th { cursor: pointer; user-select: none; }
 th[aria-sort=ascending]::after { content: " \\25B2"; } th[aria-sort=descending]::after { content: " \\25BC"; }
@@ -204,12 +205,15 @@ def _html_table(table: Table) -> str:
             attributes = f' class="{classes}"' if classes else ""
             if cell.numeric:
                 attributes += f' data-sort="{"" if cell.sort is None else fmt.html_text(repr(cell.sort))}"'
-            cells.append(f"<td{attributes}>{fmt.html_text(cell.text)}</td>")
+            text = fmt.html_text(cell.text)
+            if not cell.numeric:
+                text = text.replace("/", "/<wbr>")  # module paths may break after a slash, never inside a name
+            cells.append(f"<td{attributes}>{text}</td>")
         body.append("<tr>" + "".join(cells) + "</tr>")
     kind = ' class="sortable"' if table.sortable else ""
     ident = f' id="{fmt.html_text(table.key)}"' if table.key else ""
     note = f'<p class="note">{fmt.html_text(table.note)}</p>' if table.note else ""
-    wrapper = ' class="scroll"' if len(table.rows) > 25 else ""
+    wrapper = ' class="wide scroll"' if len(table.rows) > 25 else ' class="wide"'
     return (f"<h3>{fmt.html_text(table.title)}</h3>{note}<div{wrapper}><table{kind}{ident}><thead><tr>{heading}"
             f"</tr></thead><tbody>{''.join(body)}</tbody></table></div>")
 

@@ -57,6 +57,7 @@ from compiler_opt.collect.pool import (
     WorkerLost,
     WorkerPool,
 )
+from compiler_opt.processes import parent_pids
 
 __all__ = ["LocalPool", "kill_process_tree"]
 
@@ -396,19 +397,7 @@ def kill_process_tree(pid: int) -> None:
 
 
 def _children(parents: set[int]) -> list[int]:
-    found = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat", "rb") as stream:
-                stat = stream.read()
-        except OSError:
-            continue
-        fields = stat[stat.rfind(b")") + 2:].split()
-        if len(fields) > 1 and int(fields[1]) in parents:
-            found.append(int(entry))
-    return found
+    return [pid for pid, parent in parent_pids().items() if parent in parents]
 
 
 # ---- the worker process ----------------------------------------------------------------------

@@ -15,30 +15,15 @@ import resource
 import threading
 from typing import Iterable
 
+from compiler_opt.processes import parent_pids
+
 _PAGE = os.sysconf("SC_PAGE_SIZE")
-
-
-def _parents() -> dict[int, int]:
-    """pid -> parent pid of every process visible in /proc."""
-    table = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat", "rb") as stream:
-                stat = stream.read()
-        except OSError:
-            continue
-        fields = stat[stat.rfind(b")") + 2:].split()
-        if len(fields) > 1:
-            table[int(entry)] = int(fields[1])
-    return table
 
 
 def process_tree(root: int) -> list[int]:
     """`root` and all its descendants."""
     children: dict[int, list[int]] = {}
-    for pid, parent in _parents().items():
+    for pid, parent in parent_pids().items():
         children.setdefault(parent, []).append(pid)
     tree, frontier = [root], [root]
     while frontier:

@@ -106,6 +106,7 @@ def run_demo(options: DemoOptions, say: Callable[[str], None] = print) -> dict:
     state = DemoState(output, options)
     toolchain = find_toolchain(options.clang)
     problem = get_problem(PROBLEM)
+    baselines = BaselineCache(BaselineCache.shared_folder(), toolchain, problem)
     started = time.monotonic()
 
     def stage(name: str, work: Callable[[], dict]) -> dict:
@@ -159,7 +160,7 @@ def run_demo(options: DemoOptions, say: Callable[[str], None] = print) -> dict:
             ratios = {}
             for name, folder in candidates.items():
                 report = evaluate(corpus, problem, load_fast_policy(folder), toolchain=toolchain, pool=pool,
-                                  baselines=BaselineCache(BaselineCache.shared_folder(), toolchain, problem),
+                                  baselines=baselines,
                                   policy_label=str(folder), modules=sample, seed=options.seed)
                 ratios[name] = report["summary"]["total_ratio"]
             chosen = min(ratios, key=ratios.get)  # the trained policy on a tie
@@ -175,7 +176,7 @@ def run_demo(options: DemoOptions, say: Callable[[str], None] = print) -> dict:
             if options.max_eval_modules is not None:
                 validation = validation[: options.max_eval_modules]
             report = evaluate(corpus, problem, load_fast_policy(policy_dir), toolchain=toolchain, pool=pool,
-                              baselines=BaselineCache(BaselineCache.shared_folder(), toolchain, problem),
+                              baselines=baselines,
                               policy_label=str(policy_dir),
                               modules=validation, linked=bool(corpus.libraries), seed=options.seed)
             write_report(report, output / "eval" / "eval.json")

@@ -35,7 +35,7 @@ from compiler_opt.es.blackbox import perturbation
 from compiler_opt.llvm.toolchain import Toolchain
 from compiler_opt.policy.fast import FastPolicy
 from compiler_opt.problems.base import Problem
-from compiler_opt.rl.collection import ModuleBook, describe
+from compiler_opt.rl.collection import ModuleBook, compile_and_policy_seconds, describe
 from compiler_opt.rl.config import TrainerConfig
 from compiler_opt.rl.reward import relative_reward
 
@@ -161,9 +161,9 @@ def evaluate_step(pool: WorkerPool, base: FastPolicy, seeds: Sequence[int], nois
             if compiled.decisions == 0:
                 book.no_decisions.add(side.module)  # no policy can change it: not sampled again
             scores.decisions += compiled.decisions
-            policy_seconds = compiled.seconds.get("policy", 0.0)
+            compile_seconds, policy_seconds = compile_and_policy_seconds(compiled)
+            scores.seconds_compile += compile_seconds
             scores.seconds_policy += policy_seconds
-            scores.seconds_compile += max(compiled.seconds.get("compile", 0.0) - policy_seconds, 0.0)
             baseline = found.scores[side.module].value
             reward = relative_reward(compiled.score.value, baseline, config.reward_delta)
             if side.sign == CENTER:

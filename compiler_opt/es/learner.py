@@ -49,9 +49,6 @@ class ESLearner:
         """How many parameters the policy has."""
         return int(self._theta.shape[0])
 
-    def parameters(self) -> np.ndarray:
-        return self._theta.numpy()
-
     @property
     def actor(self) -> tf.Module:
         """The tf-agents actor network holding the current parameters."""

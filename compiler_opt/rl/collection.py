@@ -39,6 +39,12 @@ from compiler_opt.rl.reward import RewardTracker
 ERROR_CHARS = 2000
 
 
+def compile_and_policy_seconds(result: CompileResult) -> tuple[float, float]:
+    """A job's (compiler seconds, Python policy seconds): the compile's wall time minus the policy's share, and it."""
+    policy = result.seconds.get("policy", 0.0)
+    return max(result.seconds.get("compile", 0.0) - policy, 0.0), policy
+
+
 def describe(error: BaseException | None) -> str:
     """A failure as one bounded string: its type and message (which names the module and the compiler's stderr)."""
     if error is None:
@@ -99,11 +105,10 @@ class IterationFigures:
     steps: int = 0  # steps written to the shards
 
     def note_seconds(self, result: CompileResult) -> None:
-        seconds = result.seconds
-        policy = seconds.get("policy", 0.0)
-        self.seconds_policy += policy
-        self.seconds_compile += max(seconds.get("compile", 0.0) - policy, 0.0)
-        self.seconds_measure += seconds.get("measure", 0.0)
+        compile_seconds, policy_seconds = compile_and_policy_seconds(result)
+        self.seconds_compile += compile_seconds
+        self.seconds_policy += policy_seconds
+        self.seconds_measure += result.seconds.get("measure", 0.0)
 
     def record(self, workers: int) -> dict:
         """The log figures of this collection."""
@@ -241,8 +246,9 @@ def collect_labels(pool: WorkerPool, modules: Sequence[ModuleSpec], problem: Pro
                 figures.failures[result.key] = describe(result.error)
                 continue
             labeled: CompileResult = result.value
-            figures.seconds_policy += labeled.seconds.get("policy", 0.0)
-            figures.seconds_compile += max(labeled.seconds.get("compile", 0.0) - labeled.seconds.get("policy", 0.0), 0)
+            compile_seconds, policy_seconds = compile_and_policy_seconds(labeled)
+            figures.seconds_compile += compile_seconds
+            figures.seconds_policy += policy_seconds
             trajectory = labeled.trajectory
             if trajectory is None or not len(trajectory):
                 figures.modules_without_decisions += 1

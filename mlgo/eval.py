@@ -11,7 +11,7 @@ from compiler_opt.corpus import load_corpus
 from compiler_opt.llvm.toolchain import find_toolchain
 from compiler_opt.problems import get_problem, problem_names
 from compiler_opt.report.evaluate import evaluate, format_summary, load_policy, sample_modules, write_report
-from mlgo.flags import add_clang_flag, add_timeout_flag
+from mlgo.flags import add_clang_flag, add_module_sample_flags, add_timeout_flag
 
 EPILOG = """the JSON (ratios are policy/default; sizes are bytes of the Berkeley text figure for inlining):
   {"problem", "policy", "corpus", "compiler", "created", "measurement", "seed",
@@ -41,9 +41,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         "policy folder (as `mlgo train` writes under RUN_DIR/policy)")
     parser.add_argument("--corpus", required=True, type=Path, help="the corpus folder (corpus_description.json)")
     parser.add_argument("--output", required=True, type=Path, help="where to write the evaluation JSON")
-    parser.add_argument("--max-modules", type=int, default=None,
-                        help="evaluate a seeded, size-stratified sample of this many modules (default: all)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the module sample (default: 0)")
+    add_module_sample_flags(parser, "evaluate")
     parser.add_argument("--linked", action="store_true",
                         help="also link each library the corpus records (-shared -Wl,--gc-sections) under the "
                         "policy and under the default, and report the linked .text sizes (only libraries "

@@ -206,6 +206,8 @@ class _Run:
         self.config = base.with_overrides(iterations=options.iterations,
                                           modules_per_iteration=options.modules_per_iteration,
                                           label_modules=options.max_modules)
+        # The learner's gin settings are checked now, so a bad one fails before the run folder is written.
+        self.learner_config = _learner_config(options.algorithm)
         corpus = load_corpus(options.corpus)
         self.training, self.validation = corpus.split(self.validation_fraction)
         if not len(self.training):
@@ -409,7 +411,7 @@ class _Run:
         config = self.config
         if state is None:
             state = self._begin_online({"rewards": RewardTracker(config.reward_delta, config.reward_decay).to_json()})
-        learner = PPOLearner(self.spec, self.vocab, self.network, actor=actor)
+        learner = PPOLearner(self.spec, self.vocab, self.network, actor=actor, config=self.learner_config)
         done = self._restore(learner, state)
         book = ModuleBook.from_json(state.get("modules", {}))
         tracker = RewardTracker.from_json(state["rewards"]) if "rewards" in state else \
@@ -464,12 +466,11 @@ class _Run:
 
     # ---- ES --------------------------------------------------------------------------------------------
     def _run_es(self, state: dict | None, actor) -> TrainSummary:
-        from compiler_opt.es.config import es_config
         from compiler_opt.es.learner import ESLearner
 
         if state is None:
             state = self._begin_online({})
-        learner = ESLearner(self.spec, self.vocab, self.network, es_config(), actor=actor)
+        learner = ESLearner(self.spec, self.vocab, self.network, self.learner_config, actor=actor)
         done = self._restore(learner, state)
         book = ModuleBook.from_json(state.get("modules", {}))
         return self._iterate(learner, done, "train es", "step",
@@ -517,7 +518,7 @@ class _Run:
             state = {"iteration": 0, "checkpoint": None, "labels": labels}
             self.folder.write_state(state)
         labels = state["labels"]
-        learner = BCLearner(self.spec, self.vocab, self.network, actor=actor)
+        learner = BCLearner(self.spec, self.vocab, self.network, actor=actor, config=self.learner_config)
         done = self._restore(learner, state)
         holdout_files = [str(p) for p in sorted(holdout.glob("*.tfrecord"))]
         fit_files = [str(p) for p in sorted(fit.glob("*.tfrecord"))]
@@ -568,6 +569,15 @@ class _Run:
             self.vocab = compute_vocab(observations, self.spec, sample_size=len(observations), seed=self.seed)
         self._save_vocab()
         return figures.to_json()
+
+
+def _learner_config(algorithm: str):
+    """The algorithm's learner settings from the parsed gin configuration (validated by their dataclass)."""
+    from compiler_opt.es.config import es_config
+    from compiler_opt.rl.bc import bc_config
+    from compiler_opt.rl.ppo import ppo_config
+
+    return {"ppo": ppo_config, "bc": bc_config, "es": es_config}[algorithm]()
 
 
 def _fmt(value: float | None, spec: str) -> str:

@@ -11,6 +11,7 @@ import pytest
 
 from compiler_opt.collect.compile_job import CompileTask, run_compile_task
 from compiler_opt.collect.local_pool import LocalPool
+from compiler_opt.errors import MlgoError
 from compiler_opt.policy.fast import FastPolicy
 from compiler_opt.rl.trainer import TrainOptions, train
 from tests.rl.conftest import sub_corpus
@@ -128,3 +129,9 @@ def test_a_failing_module_does_not_stall_a_step_and_is_set_aside(small_sample, b
     assert first["set_aside"] == [] and second["set_aside"] == [broken]
     failed = json.loads((tmp_path / "run" / "failed_modules.json").read_text())
     assert [f["module"] for f in failed] == [broken] and broken in failed[0]["error"]
+
+
+def test_a_bad_es_setting_is_refused_before_the_run_folder_is_written(corpus, baselines, pool, tmp_path):
+    with pytest.raises(MlgoError, match="es_config.top_k"):
+        _es(corpus, tmp_path / "run", baselines, pool, iterations=1, bindings=("es.es_config.top_k = 99",))
+    assert not (tmp_path / "run" / "config.json").exists()

@@ -6,14 +6,15 @@ train` splits it):
 
 1. behavioral cloning of clang's `-Oz` decisions on the training modules
    (`mlgo train --algorithm bc`), the warm start;
-2. PPO warm-started from it (`mlgo train --algorithm ppo`) until the budget
+2. the trainer warm-started from it (`mlgo train --algorithm es|ppo`,
+   `--algorithm`, ES by default: it beat PPO in `es_vs_ppo.py`) until the budget
    is spent; every `--eval-every` iterations the current policy is evaluated
    greedily on the validation modules (evaluation time is not charged to the
    training budget, and is reported apart);
 3. the final policy (and the BC policy) evaluated on the validation modules
    against `-Oz` (`compiler_opt.report.evaluate`, the code behind `mlgo eval`).
 
-It prints the training curve (per PPO iteration: the sampled modules' size
+It prints the training curve (per iteration: the sampled modules' size
 ratio to `-Oz` and mean reward; validation ratios where evaluated), the
 validation `total_ratio` (policy / `-Oz` text bytes, below 1 is smaller),
 module counts, collection throughput (modules/s, decisions/s per worker),
@@ -47,13 +48,16 @@ from training_setup import add_training_flags, fmt, training_setup  # noqa: E402
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--budget-minutes", type=float, default=60.0,
-                        help="training time budget, BC and PPO together, evaluation excluded (default: 60)")
+                        help="training time budget, BC and the trainer together, evaluation excluded (default: 60)")
     add_training_flags(parser)
     parser.add_argument("--bc-epochs", type=int, default=20, help="behavioral-cloning epochs (default: 20)")
-    parser.add_argument("--modules-per-iteration", type=int, help="PPO modules per iteration (default: gin's)")
+    parser.add_argument("--algorithm", choices=("es", "ppo"), default="es",
+                        help="the trainer after the BC warm start (default: es)")
+    parser.add_argument("--modules-per-iteration", type=int,
+                        help="PPO modules per iteration (default: gin's; ES samples per gin's es_config)")
     parser.add_argument("--eval-every", type=int, default=10,
-                        help="evaluate on the validation split every N PPO iterations (0: only at the end)")
-    parser.add_argument("--gin_bindings", action="append", default=[], help="extra gin bindings for PPO (repeatable)")
+                        help="evaluate on the validation split every N iterations (0: only at the end)")
+    parser.add_argument("--gin_bindings", action="append", default=[], help="extra gin bindings for the trainer (repeatable)")
     return parser.parse_args(argv)
 
 
@@ -85,26 +89,26 @@ def main(argv=None) -> int:
         bc = train(TrainOptions("inlining", "bc", output=output / "bc", iterations=args.bc_epochs,
                                 max_seconds=budget, **common), pool)
         bc_seconds = time.monotonic() - started
-        ppo_dir = output / "ppo"
-        done, ppo_records, stopped = 0, [], "time budget"
+        run_dir = output / args.algorithm
+        done, records, stopped = 0, [], "time budget"
         while True:
             left = budget - (time.monotonic() - started - eval_seconds)
-            typical = [r["seconds_collect"] + r["seconds_train"] + r.get("seconds_save", 0.0) for r in ppo_records]
+            typical = [r["seconds_collect"] + r["seconds_train"] + r.get("seconds_save", 0.0) for r in records]
             if left <= (sum(typical) / len(typical) if typical else 0.0):
                 break
             target = done + args.eval_every if args.eval_every else 10**6
-            run = train(TrainOptions("inlining", "ppo", output=ppo_dir, warmstart=bc.output / "policy",
+            run = train(TrainOptions("inlining", args.algorithm, output=run_dir, warmstart=bc.output / "policy",
                                      iterations=target, modules_per_iteration=args.modules_per_iteration,
                                      max_seconds=left, resume=done > 0,
                                      gin_bindings=tuple(args.gin_bindings) if done == 0 else (), **common), pool)
-            ppo_records = run.records
+            records = run.records
             progressed = run.iterations > done
             done, stopped = run.iterations, run.stopped
             if not progressed:
                 break
             if args.eval_every and stopped == "iterations":
                 before = time.monotonic()
-                point = _validate(f"ppo-{done}", ppo_dir / "policy", corpus, validation, problem, toolchain, pool,
+                point = _validate(f"{args.algorithm}-{done}", run_dir / "policy", corpus, validation, problem, toolchain, pool,
                                   baselines, output, args.seed)
                 eval_seconds += time.monotonic() - before
                 curve_points[done] = point
@@ -119,59 +123,60 @@ def main(argv=None) -> int:
                              output, args.seed)
         final = None
         if done:
-            final = curve_points.get(done) or _validate(f"ppo-{done}", ppo_dir / "policy", corpus, validation,
+            final = curve_points.get(done) or _validate(f"{args.algorithm}-{done}", run_dir / "policy", corpus, validation,
                                                         problem, toolchain, pool, baselines, output, args.seed)
         eval_seconds += time.monotonic() - before
     peak = memory.peak()
     memory.stop()
 
-    print("\ntraining curve (PPO; ratio and reward on each iteration's sampled training modules, sampling):")
+    print(f"\ntraining curve ({args.algorithm.upper()}; ratio and reward on each iteration's sampled training modules):")
     print(f"{'iter':>5} {'modules':>8} {'decisions':>10} {'ratio':>8} {'reward':>9} {'collect s':>9} "
           f"{'train s':>8} {'dec/s/w':>8} {'validation':>10}")
-    for r in ppo_records:
+    for r in records:
         point = curve_points.get(r["iteration"])
         print(f"{r['iteration']:>5} {r['modules_ok']:>8} {r['decisions']:>10,} {fmt(r['total_ratio'], '.4f'):>8} "
               f"{fmt(r['mean_reward'], '+.5f'):>9} {r['seconds_collect']:>9.1f} {r['seconds_train']:>8.1f} "
               f"{fmt(r['decisions_per_second_per_worker'], '.0f'):>8} "
               f"{fmt(point['total_ratio'] if point else None, '.4f'):>10}")
     bc_last = bc.records[-1] if bc.records else {}
-    collect = sum(r["seconds_collect"] - r.get("seconds_baselines", 0.0) for r in ppo_records)
-    modules = sum(r["modules_ok"] for r in ppo_records)
-    decisions = sum(r["decisions"] for r in ppo_records)
+    collect = sum(r["seconds_collect"] - r.get("seconds_baselines", 0.0) for r in records)
+    modules = sum(r.get("jobs_ok", r["modules_ok"]) for r in records)  # ES: every compile, perturbed ones too
+    decisions = sum(r["decisions"] for r in records)
     figures = {
         "corpus": str(corpus_dir), "modules": len(corpus), "training_modules": len(training),
         "validation_modules": len(validation), "workers": args.workers, "budget_minutes": args.budget_minutes,
         "bc": {"epochs": bc.iterations, "seconds": bc_seconds, "holdout_accuracy": bc_last.get("holdout_accuracy"),
                "labels_seconds": bc.records[0]["seconds_collect"] if bc.records else None,
                "validation": final_bc},
-        "ppo": {"iterations": done, "stopped": stopped, "modules_compiled": modules, "decisions": decisions,
+        "algorithm": args.algorithm,
+        "trainer": {"iterations": done, "stopped": stopped, "modules_compiled": modules, "decisions": decisions,
                 "validation": final, "curve": evaluations},
         "validation_total_ratio": (final or final_bc)["total_ratio"],
         "throughput": {"modules_per_second": modules / collect if collect else None,
                        "decisions_per_second_per_worker": decisions / collect / args.workers if collect else None},
         "seconds": {"training": train_seconds, "evaluation": eval_seconds,
-                    "ppo_collect": sum(r["seconds_collect"] for r in ppo_records),
-                    "ppo_baselines": sum(r.get("seconds_baselines", 0.0) for r in ppo_records),
-                    "jobs_compile": sum(r["seconds_compile"] for r in ppo_records),
-                    "jobs_policy": sum(r["seconds_policy"] for r in ppo_records),
-                    "ppo_train": sum(r["seconds_train"] for r in ppo_records),
-                    "ppo_save": sum(r.get("seconds_save", 0.0) for r in ppo_records)},
+                    "collect": sum(r["seconds_collect"] for r in records),
+                    "baselines": sum(r.get("seconds_baselines", 0.0) for r in records),
+                    "jobs_compile": sum(r["seconds_compile"] for r in records),
+                    "jobs_policy": sum(r["seconds_policy"] for r in records),
+                    "train": sum(r["seconds_train"] for r in records),
+                    "save": sum(r.get("seconds_save", 0.0) for r in records)},
         "peak_rss_bytes": peak,
     }
     (output / "benchmark.json").write_text(json.dumps(figures, indent=1) + "\n")
     seconds = figures["seconds"]
-    print(f"\nmodules:     {len(training)} training, {len(validation)} validation; PPO compiled {modules:,} modules "
+    print(f"\nmodules:     {len(training)} training, {len(validation)} validation; {args.algorithm.upper()} compiled modules {modules:,} times "
           f"({decisions:,} decisions) in {done} iterations (stopped: {stopped})")
     print(f"BC:          {bc.iterations} epochs, {bc_seconds:.0f} s (labels {fmt(figures['bc']['labels_seconds'], '.0f')}"
           f" s), hold-out agreement with -Oz {fmt(bc_last.get('holdout_accuracy'), '.4f')}")
     print(f"throughput:  {fmt(figures['throughput']['modules_per_second'], '.2f')} modules/s, "
-          f"{fmt(figures['throughput']['decisions_per_second_per_worker'], '.0f')} decisions/s per worker (PPO)")
-    print(f"time:        training {seconds['training']:.0f} s (PPO: collect {seconds['ppo_collect']:.0f} s wall, of "
-          f"which baselines {seconds['ppo_baselines']:.0f} s; jobs' compile {seconds['jobs_compile']:.0f} s and "
-          f"Python policy {seconds['jobs_policy']:.0f} s summed over workers; train {seconds['ppo_train']:.0f} s; "
-          f"save {seconds['ppo_save']:.0f} s), evaluation {seconds['evaluation']:.0f} s")
+          f"{fmt(figures['throughput']['decisions_per_second_per_worker'], '.0f')} decisions/s per worker ({args.algorithm.upper()})")
+    print(f"time:        training {seconds['training']:.0f} s ({args.algorithm.upper()}: collect {seconds['collect']:.0f} s wall, of "
+          f"which baselines {seconds['baselines']:.0f} s; jobs' compile {seconds['jobs_compile']:.0f} s and "
+          f"Python policy {seconds['jobs_policy']:.0f} s summed over workers; train {seconds['train']:.0f} s; "
+          f"save {seconds['save']:.0f} s), evaluation {seconds['evaluation']:.0f} s")
     print(f"peak memory: {peak / 2**30:.2f} GiB (all processes)")
-    print(f"validation:  BC total_ratio {fmt(final_bc['total_ratio'], '.4f')}, PPO total_ratio "
+    print(f"validation:  BC total_ratio {fmt(final_bc['total_ratio'], '.4f')}, {args.algorithm.upper()} total_ratio "
           f"{fmt(final['total_ratio'] if final else None, '.4f')} on {len(validation)} modules "
           f"({(final or final_bc)['failed']} failed)")
     print(f"written:     {output / 'benchmark.json'}")

@@ -164,11 +164,12 @@ def evaluate_step(pool: WorkerPool, base: FastPolicy, seeds: Sequence[int], nois
             compile_seconds, policy_seconds = compile_and_policy_seconds(compiled)
             scores.seconds_compile += compile_seconds
             scores.seconds_policy += policy_seconds
-            baseline = found.scores[side.module].value
-            reward = relative_reward(compiled.score.value, baseline, config.reward_delta)
+            baseline = problem.measurement.rescore(found.scores[side.module]).value
+            value = problem.measurement.rescore(compiled.score).value
+            reward = relative_reward(value, baseline, config.reward_delta)
             if side.sign == CENTER:
                 scores.center_rewards.append(reward)
-                scores.center_policy_total += compiled.score.value
+                scores.center_policy_total += value
                 scores.center_baseline_total += baseline
             else:
                 rewards.setdefault((side.pair, side.sign), {})[side.module] = reward

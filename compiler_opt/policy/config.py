@@ -17,27 +17,34 @@ import gin
 from compiler_opt.errors import MlgoError
 
 ACTIVATIONS = ("relu", "tanh", "linear")
-HEADS = ("categorical",)
+HEADS = ("categorical", "masked_candidates")
 
 
 @dataclass(frozen=True)
 class NetworkConfig:
     """Hidden layer sizes, activation, the features passed through unbucketized, and the head's kind.
 
-    `head` names how the encoder's output becomes an action distribution:
-    "categorical" is one choice among the spec's `num_actions`.
+    `head` names how the inputs become an action distribution: "categorical"
+    is one choice among the spec's `num_actions` from one network over all
+    inputs; "masked_candidates" scores each candidate with one shared
+    network over that candidate's columns (`compiler_opt.policy.candidates`)
+    and takes a softmax over the candidates the feature `mask` marks valid.
     """
 
     fc_layer_params: tuple[int, ...] = (40, 40, 20)
     activation: str = "relu"
     identity: tuple[str, ...] = ()
     head: str = "categorical"
+    mask: str = ""
 
     def __post_init__(self) -> None:
         if self.activation not in ACTIVATIONS:
             raise MlgoError(f"unknown activation {self.activation!r}; choose one of: {', '.join(ACTIVATIONS)}")
         if self.head not in HEADS:
             raise MlgoError(f"unknown network head {self.head!r}; choose one of: {', '.join(HEADS)}")
+        if (self.head == "masked_candidates") != bool(self.mask):
+            raise MlgoError("network_config.mask names the feature that marks valid candidates: the "
+                            "masked_candidates head needs it, and only that head takes one")
 
     def to_json(self) -> dict:
         return dataclasses.asdict(self)
@@ -45,11 +52,11 @@ class NetworkConfig:
     @classmethod
     def from_json(cls, data: Mapping) -> "NetworkConfig":
         return cls(tuple(int(n) for n in data["fc_layer_params"]), str(data["activation"]),
-                   tuple(data.get("identity", ())), str(data.get("head", "categorical")))
+                   tuple(data.get("identity", ())), str(data.get("head", "categorical")), str(data.get("mask", "")))
 
 
 @gin.configurable(module="policy")
 def network_config(fc_layer_params: Sequence[int] = (40, 40, 20), activation: str = "relu",
-                   identity: Sequence[str] = (), head: str = "categorical") -> NetworkConfig:
+                   identity: Sequence[str] = (), head: str = "categorical", mask: str = "") -> NetworkConfig:
     """The actor's configuration, from gin bindings (defaults: MLGO's inlining actor, (40, 40, 20), relu)."""
-    return NetworkConfig(tuple(int(n) for n in fc_layer_params), activation, tuple(identity), head)
+    return NetworkConfig(tuple(int(n) for n in fc_layer_params), activation, tuple(identity), head, mask)

@@ -17,6 +17,11 @@ per header (a compile's observations share one). It is the same arithmetic
 as the Keras network, with identical inputs and float32 matrix products, so
 logits agree to float32 rounding (summation order may differ).
 
+A "masked_candidates" head (regalloc eviction) gathers each candidate's
+columns of the input (`compiler_opt.policy.candidates`), runs the same Dense
+layers on every candidate and sets the masked-out logits to `MASKED_LOGIT`,
+as the Keras `MaskedCandidateNetwork` does.
+
 Sampling draws one uniform from the caller's `numpy.random.Generator`, so a
 seed reproduces a compile's decisions; the log-probability is the
 log-softmax of the logits at the chosen action, computed in float64.
@@ -37,6 +42,7 @@ import numpy as np
 
 from compiler_opt.errors import MlgoError
 from compiler_opt.llvm.log_format import LogHeader, Observation
+from compiler_opt.policy.candidates import CandidateLayout, candidate_layout, masked_logits
 from compiler_opt.policy.config import NetworkConfig
 from compiler_opt.policy.features import FeatureSpec, policy_shape
 from compiler_opt.policy.preprocessing import Preprocessor, feature_transforms
@@ -113,12 +119,13 @@ class FastPolicy:
 
     def __init__(self, spec: FeatureSpec, vocab: Vocab, config: NetworkConfig,
                  weights: Sequence[tuple[np.ndarray, np.ndarray]]) -> None:
-        if config.head != "categorical":
-            raise MlgoError(f"the fast form has no {config.head!r} head yet")
         self.spec = spec
         self.vocab = vocab
         self.config = config
-        self.preprocessor = Preprocessor(feature_transforms(spec, vocab, config.identity))
+        transforms = feature_transforms(spec, vocab, config.identity)
+        self.preprocessor = Preprocessor(transforms)
+        self._layout: CandidateLayout | None = (candidate_layout(transforms, config.mask)
+                                                if config.head == "masked_candidates" else None)
         self._relu = config.activation == "relu"
         self._tanh = config.activation == "tanh"
         self._reader: _HeaderReader | None = None
@@ -126,11 +133,13 @@ class FastPolicy:
 
     def _set_weights(self, weights: Sequence[tuple[np.ndarray, np.ndarray]]) -> None:
         self.weights = [(np.ascontiguousarray(k, np.float32), np.ascontiguousarray(b, np.float32)) for k, b in weights]
-        if not self.weights or self.weights[0][0].shape[0] != self.preprocessor.width:
+        width = self._layout.width if self._layout is not None else self.preprocessor.width
+        if not self.weights or self.weights[0][0].shape[0] != width:
             raise MlgoError(f"the actor's first layer takes {self.weights[0][0].shape[0] if self.weights else 0} "
-                            f"inputs, the preprocessing gives {self.preprocessor.width}")
+                            f"inputs, the preprocessing gives {width}")
         self._hidden = self.weights[:-1]
         self._kernel, self._bias = self.weights[-1]
+        self.num_outputs = self._layout.candidates if self._layout is not None else int(self._bias.shape[0])
 
     # --- the weights as one flat vector (evolution strategies) --------------------------------------------------
     def flat_weights(self) -> np.ndarray:
@@ -163,7 +172,8 @@ class FastPolicy:
 
     # --- forward pass ---------------------------------------------------------------------------------------------
     def _forward(self, inputs: np.ndarray) -> np.ndarray:
-        h = inputs
+        layout = self._layout
+        h = inputs if layout is None else inputs[..., layout.columns]
         for kernel, bias in self._hidden:
             h = h @ kernel
             h += bias
@@ -173,6 +183,8 @@ class FastPolicy:
                 np.tanh(h, out=h)
         logits = h @ self._kernel
         logits += self._bias
+        if layout is not None:
+            return masked_logits(logits[..., 0], inputs, layout)
         return logits
 
     def logits(self, features: Mapping[str, object]) -> np.ndarray:
@@ -199,7 +211,7 @@ class FastPolicy:
     def observations_logits(self, observations: Sequence[Observation]) -> np.ndarray:
         """Logits `[B, A]` of observations sharing one header."""
         if not observations:
-            return np.zeros((0, self._bias.shape[0]), np.float32)
+            return np.zeros((0, self.num_outputs), np.float32)
         reader = self._reader_for(observations[0].header)
         return self._forward(self.preprocessor(*reader.many([o.raw for o in observations])))
 
@@ -215,7 +227,9 @@ class FastPolicy:
         exps = [math.exp(v - top) for v in values]
         total = math.fsum(exps)
         threshold = rng.random() * total
-        action, running = len(exps) - 1, 0.0
+        # Rounding can leave the running sum just under `total`: fall back to the last action of nonzero
+        # probability, never to a masked-out one.
+        action, running = max(index for index, e in enumerate(exps) if e > 0.0), 0.0
         for index, e in enumerate(exps):
             running += e
             if threshold < running:

@@ -10,8 +10,10 @@ boundaries are constants, not variables, and travel in the layer config, so
 tf-agents can copy the layer and a SavedModel holds them.
 
 Comparisons are `x >= b` summed over boundaries in int64 (integer features)
-or float64 (float features), not `tf.raw_ops.Bucketize`, whose float32
-boundaries would round large int64 values differently from numpy.
+or the feature's own float type (float32 boundaries are float32 values), not
+`tf.raw_ops.Bucketize`, whose float32 boundaries would round large int64
+values differently from numpy. Nothing is float64 for the compiler's
+features, which TFLite needs.
 """
 
 from __future__ import annotations
@@ -45,7 +47,8 @@ class ObservationPreprocessing(tf.keras.layers.Layer):
                 identity.append(tf.cast(value, tf.float32))
                 continue
             assert transform.kind == BUCKETS
-            compare = tf.int64 if transform.integer else tf.float64
+            # Float32 features compare in float32 (their boundaries are float32 values, see preprocessing).
+            compare = tf.int64 if transform.integer else (tf.float32 if value.dtype == tf.float32 else tf.float64)
             bounds = tf.constant(transform.boundaries, dtype=compare)
             above = tf.cast(value, compare)[..., tf.newaxis] >= bounds
             counts = tf.reduce_sum(tf.cast(above, tf.int32), axis=-1)

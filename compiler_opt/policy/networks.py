@@ -1,7 +1,7 @@
 """The policy's tf-agents networks, built from a feature spec and a vocabulary by gin-configurable factories.
 
     spec = build_feature_spec(header, exclude=problem_excludes, num_actions=2)
-    actor = actor_network(spec, vocab)          # ActorDistributionNetwork, categorical logits
+    actor = actor_network(spec, vocab)          # a tf-agents DistributionNetwork giving a Categorical
     value = value_network(spec, vocab)          # ValueNetwork, for PPO
 
 Both start with the same `ObservationPreprocessing` layer (the combiner of
@@ -10,12 +10,15 @@ decides the actor's shape is one `NetworkConfig` (`compiler_opt.policy.config`,
 gin: `network_config.*`), saved with a policy so the network and the numpy
 fast form can be rebuilt from files.
 
-Heads: `NetworkConfig.head` names how the encoder's output becomes an action
+Heads: `NetworkConfig.head` names how the inputs become an action
 distribution; callers never see it. "categorical" (one choice among
-`spec.num_actions`, the inliner's 0/1) is the only one now. A masked
-per-candidate head for regalloc eviction (a shared scorer over the 33
-candidates' feature columns, masked softmax) goes into `_HEADS` under its own
-name, with its numpy twin in `fast.py`; `actor_network`'s signature stays.
+`spec.num_actions`, the inliner's 0/1) is tf-agents' ActorDistributionNetwork.
+"masked_candidates" (regalloc eviction) is `MaskedCandidateNetwork`: one
+shared scorer over each candidate's columns of the preprocessed input
+(`compiler_opt.policy.candidates`), the masked-out candidates' logits set to
+`MASKED_LOGIT`; its numpy twin is in `fast.py`. Both heads expose their Dense
+layers in forward order (`dense_layers`), which is all the fast form, ES and
+export need.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ import gin
 import numpy as np
 
 from compiler_opt.errors import MlgoError
+from compiler_opt.policy.candidates import MASKED_LOGIT, CandidateLayout, candidate_layout
 from compiler_opt.policy.config import NetworkConfig, network_config
 from compiler_opt.policy.features import FeatureSpec, policy_shape
 from compiler_opt.policy.layers import ObservationPreprocessing
@@ -33,10 +37,14 @@ from compiler_opt.policy.preprocessing import feature_transforms
 from compiler_opt.policy.vocab import Vocab
 
 import tensorflow as tf  # noqa: E402  (after compiler_opt, which selects Keras 2)
-from tf_agents.networks import actor_distribution_network, categorical_projection_network  # noqa: E402
+import tensorflow_probability as tfp  # noqa: E402
+from tf_agents.networks import actor_distribution_network, categorical_projection_network, network  # noqa: E402
+from tf_agents.networks import utils as network_utils  # noqa: E402
 from tf_agents.networks import value_network as tfa_value_network  # noqa: E402
-from tf_agents.specs import tensor_spec  # noqa: E402
+from tf_agents.specs import distribution_spec, tensor_spec  # noqa: E402
 from tf_agents.trajectories import time_step as ts  # noqa: E402
+from tf_agents.utils import nest_utils  # noqa: E402
+
 
 def observation_spec(spec: FeatureSpec) -> dict[str, tf.TensorSpec]:
     """tf-agents observation spec: one TensorSpec per feature, per-step shape, named as the compiler names it."""
@@ -75,8 +83,55 @@ def _categorical_head(spec: FeatureSpec, vocab: Vocab, config: NetworkConfig) ->
     )
 
 
+class MaskedCandidateNetwork(network.DistributionNetwork):
+    """Scores every candidate with one shared MLP; a Categorical over the candidates the mask marks valid."""
+
+    def __init__(self, spec: FeatureSpec, vocab: Vocab, config: NetworkConfig,
+                 name: str = "MaskedCandidateNetwork") -> None:
+        actions = action_spec(spec)
+        self.layout: CandidateLayout = candidate_layout(feature_transforms(spec, vocab, config.identity),
+                                                        config.mask)
+        if self.layout.candidates != spec.num_actions:
+            raise MlgoError(f"the mask {config.mask!r} has {self.layout.candidates} candidates but the advice "
+                            f"{spec.advice.name!r} takes {spec.num_actions} values")
+        logits_spec = tensor_spec.TensorSpec(actions.shape.concatenate([self.layout.candidates]), tf.float32,
+                                             name=f"{name}_logits")
+        output_spec = distribution_spec.DistributionSpec(tfp.distributions.Categorical, {"logits": logits_spec},
+                                                         sample_spec=actions, dtype=actions.dtype)
+        super().__init__(input_tensor_spec=observation_spec(spec), state_spec=(), output_spec=output_spec,
+                         name=name)
+        self._preprocessing = preprocessing_layer(spec, vocab, config)
+        self._hidden = [tf.keras.layers.Dense(
+            units, activation=_tf_activation(config.activation), name=f"candidate_dense_{index}",
+            kernel_initializer=tf.keras.initializers.VarianceScaling(2.0, "fan_in", "truncated_normal"))
+            for index, units in enumerate(config.fc_layer_params)]
+        self._score = tf.keras.layers.Dense(1, kernel_initializer=tf.keras.initializers.VarianceScaling(0.1),
+                                            name="candidate_score")
+        self._columns = tf.constant(self.layout.columns)
+        self._mask_columns = tf.constant(self.layout.mask_columns)
+        self._action_dtype = actions.dtype
+
+    def dense_layers(self) -> list[tf.keras.layers.Dense]:
+        return [*self._hidden, self._score]
+
+    def call(self, observations, step_type=None, network_state=(), training=False):
+        del step_type
+        outer_rank = nest_utils.get_outer_rank(observations, self.input_tensor_spec)
+        squash = network_utils.BatchSquash(outer_rank)
+        inputs = self._preprocessing(tf.nest.map_structure(squash.flatten, observations))
+        hidden = tf.gather(inputs, self._columns, axis=1)  # [N, C, k]
+        for layer in self._hidden:
+            hidden = layer(hidden, training=training)
+        scores = tf.squeeze(self._score(hidden, training=training), axis=-1)
+        valid = tf.gather(inputs, self._mask_columns, axis=1) > 0
+        logits = tf.where(valid, scores, tf.constant(MASKED_LOGIT, tf.float32))
+        logits = squash.unflatten(logits)
+        return tfp.distributions.Categorical(logits=logits, dtype=self._action_dtype), network_state
+
+
 # One builder per `config.HEADS` entry.
-_HEADS: dict[str, Callable[[FeatureSpec, Vocab, NetworkConfig], tf.Module]] = {"categorical": _categorical_head}
+_HEADS: dict[str, Callable[[FeatureSpec, Vocab, NetworkConfig], tf.Module]] = {
+    "categorical": _categorical_head, "masked_candidates": MaskedCandidateNetwork}
 
 
 def actor_network(spec: FeatureSpec, vocab: Vocab, config: NetworkConfig | None = None) -> tf.Module:
@@ -108,7 +163,9 @@ def value_network(spec: FeatureSpec, vocab: Vocab, fc_layer_params: Sequence[int
 
 
 def dense_layers(network: tf.Module) -> list[tf.keras.layers.Dense]:
-    """The actor's Dense layers in forward order (hidden layers, then the logits projection)."""
+    """The actor's Dense layers in forward order (hidden layers, then the logits projection or the scorer)."""
+    if isinstance(network, MaskedCandidateNetwork):
+        return network.dense_layers()
     encoder = network._encoder  # pylint: disable=protected-access
     hidden = [layer for layer in encoder._postprocessing_layers  # pylint: disable=protected-access
               if isinstance(layer, tf.keras.layers.Dense)]

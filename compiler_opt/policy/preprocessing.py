@@ -15,7 +15,9 @@ the two forms:
 
 Exactness: integer features are compared as int64 against int64 boundaries
 (float boundaries of an int feature are rounded up, which keeps `v >= b`
-unchanged for integer `v`), float features as float64; counts become float32
+unchanged for integer `v`), float features as float64 here and in their own
+type in the Keras layer (float32 boundaries are rounded up to float32 first,
+which keeps `v >= b` unchanged for float32 `v`); counts become float32
 and are divided by a float32 `n`, as in the Keras layer. So both forms give
 bit-identical network inputs.
 
@@ -82,9 +84,24 @@ def feature_transforms(spec: FeatureSpec, vocab: Vocab, identity: Collection[str
             bounds = bounds.astype(np.int64)
         else:
             bounds = bounds.astype(np.float64)
+            if feature.dtype == np.float32:
+                bounds = _float32_ceiling(bounds)
         kind = BUCKETS if bounds.size else CONSTANT
         transforms.append(FeatureTransform(feature.name, kind, size, integer, bounds))
     return transforms
+
+
+def _float32_ceiling(bounds: np.ndarray) -> np.ndarray:
+    """Each boundary raised to the smallest float32 at or above it (deduplicated), as float64.
+
+    For a float32 value `v`, `v >= b` holds exactly when `v >= ceiling(b)`, so
+    comparing in float32 (the Keras layer; TFLite has no float64 comparison)
+    and in float64 (numpy) gives the same counts.
+    """
+    rounded = bounds.astype(np.float32)
+    low = rounded.astype(np.float64) < bounds
+    rounded[low] = np.nextafter(rounded[low], np.float32(np.inf))
+    return np.unique(rounded).astype(np.float64)
 
 
 def input_width(transforms: Sequence[FeatureTransform]) -> int:

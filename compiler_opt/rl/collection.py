@@ -179,8 +179,9 @@ def collect_iteration(pool: WorkerPool, modules: Sequence[ModuleSpec], problem: 
                 figures.modules_without_decisions += 1
                 book.no_decisions.add(result.key)
                 continue
-            baseline = found.scores[result.key].value
-            reward = tracker.reward(result.key, compiled.score.value, baseline)
+            baseline = problem.measurement.rescore(found.scores[result.key]).value
+            value = problem.measurement.rescore(compiled.score).value
+            reward = tracker.reward(result.key, value, baseline)
             if writer is None:
                 writer = TrajectoryWriter(folder, compiled.trajectory_spec, prefix="trajectories")
             writer.write(compiled.trajectory.with_reward(reward.value, raw_reward=reward.raw,
@@ -188,7 +189,7 @@ def collect_iteration(pool: WorkerPool, modules: Sequence[ModuleSpec], problem: 
             figures.modules_ok += 1
             figures.decisions += compiled.decisions
             figures.steps += len(compiled.trajectory)
-            figures.policy_total += compiled.score.value
+            figures.policy_total += value
             figures.baseline_total += baseline
             figures.raw_rewards.append(reward.raw)
             figures.rewards.append(reward.value)

@@ -28,8 +28,8 @@ def add_training_flags(parser: argparse.ArgumentParser) -> None:
 
 @dataclass(frozen=True)
 class TrainingSetup:
-    """The inlining problem, the corpus and its split, the output folder, the baselines, and the arguments every
-    `TrainOptions` of the benchmark shares (`common`)."""
+    """The problem (`--problem`, where the benchmark has one; else inlining), the corpus and its split, the
+    output folder, the baselines, and the arguments every `TrainOptions` of the benchmark shares (`common`)."""
 
     toolchain: Toolchain
     problem: Problem
@@ -45,7 +45,7 @@ class TrainingSetup:
 def training_setup(args: argparse.Namespace) -> TrainingSetup:
     """The set-up `add_training_flags`' parsed flags describe (the sample corpus is built or reused); prints it."""
     toolchain = find_toolchain()
-    problem = get_problem("inlining")
+    problem = get_problem(getattr(args, "problem", "inlining"))
     if args.corpus is None:
         from corpus_tools.sample import build_sample
 

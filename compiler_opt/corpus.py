@@ -68,6 +68,8 @@ class Corpus:
     has_thinlto: bool = False
     libraries: dict[str, tuple[str, ...]] = field(default_factory=dict, compare=False)
     invalid: tuple[tuple[str, str], ...] = ()
+    # The description's runnable benchmark programs as written (`compiler_opt.report.runtime` checks them).
+    programs: object = field(default=None, compare=False)
 
     def __len__(self) -> int:
         return len(self.modules)
@@ -163,6 +165,7 @@ def load_corpus(path: str | Path, *, skip_invalid: bool = False) -> Corpus:
         has_thinlto=description.has_thinlto,
         libraries=libraries,
         invalid=tuple(invalid),
+        programs=description.extra.get("programs"),
     )
     return corpus.subset(corpus.modules)
 

@@ -66,12 +66,14 @@ def trace_module(
             _compile_plainly(argv, module, timeout)
         else:
             with InteractiveCompile(argv, problem.advisor, module=module, include_default=policy.include_default,
-                                    timeout=timeout, temp_parent=tmp) as compile_:
-                decide = policy.make(PolicyContext(toolchain, compile_.header, seed))
-                if log_path is None:
-                    decisions = compile_.run(decide).decisions
+                                    timeout=timeout, temp_parent=tmp,
+                                    expect_header=not problem.advisor.header_with_first_decision) as compile_:
+                if compile_.header is None:  # nothing to decide in this module: no log
+                    decisions = compile_.finish().decisions
                 else:
-                    decisions = _run_logged(compile_, decide, Path(log_path))
+                    decide = policy.make(PolicyContext(toolchain, compile_.header, seed))
+                    decisions = (compile_.run(decide).decisions if log_path is None
+                                 else _run_logged(compile_, decide, Path(log_path)))
         seconds = time.monotonic() - started
         score = problem.measurement.measure(toolchain, output, workdir)
     return TraceResult(module, problem.name, policy_name, decisions, seconds, score, policy.make is not None)

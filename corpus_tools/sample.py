@@ -34,11 +34,13 @@ from compiler_opt.paths import cache_dir
 from compiler_opt.progress import progress
 from corpus_tools.extract import extract, objects_from_directory
 from corpus_tools.fetch import fetch, unpack
-from corpus_tools.layout import DESCRIPTION_FILE, CorpusError
+from corpus_tools.layout import DESCRIPTION_FILE, CorpusError, read_description, write_description
 from corpus_tools.recipe import SIZES, CompileStep, Recipe, load_recipe
 from corpus_tools.stats import corpus_stats, count_all, count_decisions
 
 BUILD_FILE = "sample_build.json"
+PROGRAMS_FILE = Path(__file__).with_name("sample_programs.json")
+DRIVERS_DIR = Path(__file__).with_name("drivers")
 _FETCH_WORKERS = 4
 
 
@@ -98,9 +100,30 @@ def build_sample(
     output = Path(output) if output is not None else default_output(size, key)
     with _exclusive(output):
         cached = _cached_figures(output, key)
-        if cached is not None:
-            return output, cached
-        return output, _build(toolchain, output, key, size, recipe, jobs, count)
+        figures = cached if cached is not None else _build(toolchain, output, key, size, recipe, jobs, count)
+        install_programs(output, size)
+        return output, figures
+
+
+def install_programs(output: Path, size: str, programs_file: Path | None = None) -> list[str]:
+    """Copy the runtime drivers into `output/programs/` and list the corpus size's programs in its description.
+
+    A program is listed when the corpus has its library and its `sizes`
+    (default: all) include `size` (the small corpus has only part of some
+    libraries, which do not link). Idempotent and cheap, so a cached corpus
+    gets the current programs too. Returns the names of the programs listed.
+    """
+    spec = json.loads((programs_file or PROGRAMS_FILE).read_text())
+    folder = output / "programs"
+    folder.mkdir(exist_ok=True)
+    for name in spec["files"]:
+        shutil.copyfile(DRIVERS_DIR / name, folder / name)
+    description = read_description(output)
+    programs = [{k: v for k, v in p.items() if k != "sizes"} for p in spec["programs"]
+                if p["library"] in description.libraries and size in p.get("sizes", SIZES)]
+    description.extra["programs"] = programs
+    write_description(output, description)
+    return [p["name"] for p in programs]
 
 
 @contextlib.contextmanager

@@ -10,18 +10,25 @@ from compiler_opt.collect.baseline import BaselineCache
 from compiler_opt.corpus import load_corpus
 from compiler_opt.llvm.toolchain import find_toolchain
 from compiler_opt.problems import get_problem, problem_names
+from compiler_opt.errors import MlgoError
 from compiler_opt.report.evaluate import evaluate, format_summary, load_policy, sample_modules, write_report
+from compiler_opt.report.runtime import check_runtime_tools, load_programs
 from mlgo.flags import add_clang_flag, add_module_sample_flags, add_timeout_flag
 
-EPILOG = """the JSON (ratios are policy/default; sizes are bytes of the Berkeley text figure for inlining):
+EPILOG = """the JSON (ratios are policy/default; bytes of the Berkeley text figure for inlining, frequency-weighted
+spill/reload/copy cost for register allocation):
   {"problem", "policy", "corpus", "compiler", "created", "measurement", "seed",
-   "modules": [{"name", "default", "policy", "ok", "error", "figures"}],
+   "modules": [{"name", "default", "policy", "ok", "error", "figures",
+                "functions": [{"name", "default", "policy"}]}],           (regalloc: cost per function)
    "summary": {"modules", "failed", "default_total", "policy_total", "total_ratio", "geomean_ratio"},
-   "linked": [{"library", "modules", "default", "policy", "ratio", ...}]   (with --linked)}
+   "linked": [{"library", "modules", "default", "policy", "ratio", ...}],  (with --linked)
+   "runtime": [{"program", "library", "default": {"instructions", "seconds"}, "policy": {...},
+                "ok", "error"}]}                                          (with --runtime)
 
 examples:
   mlgo eval --problem inlining --policy default --corpus CORPUS --output eval.json
   mlgo eval --problem inlining --policy RUN_DIR/policy --corpus CORPUS --output eval.json --linked
+  mlgo eval --problem regalloc-eviction --policy RUN_DIR/policy --corpus CORPUS --output eval.json --runtime
 """
 
 
@@ -46,6 +53,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="also link each library the corpus records (-shared -Wl,--gc-sections) under the "
                         "policy and under the default, and report the linked .text sizes (only libraries "
                         "whose modules are all evaluated link; with --max-modules most are skipped)")
+    parser.add_argument("--runtime", nargs="*", metavar="PROGRAM",
+                        help="also build the corpus's runnable benchmark programs (corpus_description.json's "
+                        "\"programs\"; the sample corpus has them) from their libraries compiled under the "
+                        "policy and under the default, count their instructions with callgrind and time them; "
+                        "name programs to run only those (default: all)")
+    parser.add_argument("--runtime-runs", type=int, default=5,
+                        help="timed runs per program and side; the median is reported (default: 5)")
     parser.add_argument("--baselines", type=Path, default=None,
                         help="folder of the default heuristic's cached scores (default: the per-user cache, "
                         "shared between runs)")
@@ -61,11 +75,18 @@ def run(args: argparse.Namespace) -> int:
     corpus = load_corpus(args.corpus)
     policy = load_policy(problem, args.policy)
     modules = sample_modules(corpus, args.max_modules, args.seed)
+    programs = []
+    if args.runtime is not None:
+        check_runtime_tools()
+        programs = load_programs(corpus, args.runtime)
+        if not programs:
+            raise MlgoError(f"{args.corpus}: the corpus names no runtime programs (\"programs\" in "
+                            "corpus_description.json; `mlgo corpus sample` adds them); leave out --runtime")
     baselines = BaselineCache(args.baselines or BaselineCache.shared_folder(), toolchain, problem)
     with pool_from_args(args) as pool:
         report = evaluate(corpus, problem, policy, toolchain=toolchain, pool=pool, baselines=baselines,
-                          policy_label=args.policy, modules=modules, linked=args.linked, seed=args.seed,
-                          timeout=args.timeout)
+                          policy_label=args.policy, modules=modules, linked=args.linked, programs=programs,
+                          runtime_runs=args.runtime_runs, seed=args.seed, timeout=args.timeout)
     write_report(report, args.output)
     print(format_summary(report))
     print(f"written: {args.output}")

@@ -73,7 +73,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="seed of module sampling, exploration and network initialization (default: 0)")
     parser.add_argument("--validation-fraction", type=float, default=0.2,
                         help="fraction of the corpus (by module name hash) kept out of training for evaluation "
-                        "(default: 0.2; benchmarks/train_inlining.py evaluates on that part)")
+                        "(default: 0.2; benchmarks/train_policy.py evaluates on that part)")
     parser.add_argument("--gin_file", "--gin-file", dest="gin_files", action="append", type=Path, default=[],
                         help="extra gin file, parsed after the problem's (repeatable)")
     parser.add_argument("--gin_bindings", "--gin-bindings", dest="gin_bindings", action="append", default=[],

@@ -19,7 +19,7 @@ have_clang() {
       local bindir
       bindir=$(dirname "$(readlink -f "$(command -v "$c")")")
       if [ -x "$bindir/llvm-size" ] || command -v "llvm-size-$major" >/dev/null 2>&1; then
-        command -v "ld.lld-$major" >/dev/null 2>&1 || [ -x "$bindir/ld.lld" ] || return 1
+        command -v "ld.lld-$major" >/dev/null 2>&1 || [ -x "$bindir/ld.lld" ] || continue
         return 0
       fi
     fi
@@ -27,14 +27,20 @@ have_clang() {
   return 1
 }
 
+# apt_install WHY PACKAGE...: install with apt-get (as root or with sudo); 1 without apt-get.
+apt_install() {
+  local why="$1"
+  shift
+  command -v apt-get >/dev/null 2>&1 || return 1
+  local sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  say "installing $* with apt-get ($why)"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "$@" >/dev/null
+}
+
 if ! have_clang; then
-  if command -v apt-get >/dev/null 2>&1; then
-    sudo=""
-    [ "$(id -u)" -eq 0 ] || sudo="sudo"
-    say "installing clang-19, llvm-19 and lld-19 with apt-get"
-    $sudo apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq clang-19 llvm-19 lld-19 >/dev/null
-  else
+  if ! apt_install "the compiler the policies drive" clang-19 llvm-19 lld-19; then
     say "no clang >= 17 with its LLVM tools (llvm-size, llvm-objcopy) and lld found."
     say "Install LLVM 17 or newer (clang, llvm, lld) with your package manager, or set MLGO_CLANG."
     exit 1
@@ -43,15 +49,14 @@ fi
 
 # cmake and a C++ compiler build the exported policy's C++ check harness (mlgo export --verify).
 if ! command -v cmake >/dev/null 2>&1 || ! command -v c++ >/dev/null 2>&1; then
-  if command -v apt-get >/dev/null 2>&1; then
-    sudo=""
-    [ "$(id -u)" -eq 0 ] || sudo="sudo"
-    say "installing cmake and g++ with apt-get (for the export check harness)"
-    $sudo apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq cmake g++ >/dev/null
-  else
-    say "cmake or a C++ compiler is missing: mlgo export --verify needs both to build its check harness."
-  fi
+  apt_install "for the export check harness" cmake g++ \
+    || say "cmake or a C++ compiler is missing: mlgo export --verify needs both to build its check harness."
+fi
+
+# valgrind counts the runtime benchmarks' instructions (mlgo eval --runtime).
+if ! command -v valgrind >/dev/null 2>&1; then
+  apt_install "for mlgo eval --runtime" valgrind \
+    || say "valgrind is missing: mlgo eval --runtime needs it to count instructions."
 fi
 
 python="${PYTHON:-python3}"

@@ -155,23 +155,33 @@ def trajectory_spec(spec: FeatureSpec, *, policy_info: bool) -> TrajectorySpec:
                           log_probability=policy_info)
 
 
-def problem_feature_spec(toolchain: Toolchain, problem: Problem | str, module: ModuleSpec | CompileCommand,
-                         *, timeout: float = 120.0) -> FeatureSpec:
+def problem_feature_spec(toolchain: Toolchain, problem: Problem | str,
+                         modules: ModuleSpec | CompileCommand | Sequence[ModuleSpec | CompileCommand],
+                         *, timeout: float = 120.0, attempts: int = 20) -> FeatureSpec:
     """The features a policy of `problem` reads under this compiler: its header minus the excluded features.
 
-    Starts a compile of `module` with the advisor on (no default decision
-    included), reads the header and stops the compiler.
+    Starts a compile of a module with the advisor on (no default decision
+    included), reads the header and stops the compiler. The compiler sends
+    the header with its first decision, so a module that makes none (a
+    register allocator with nothing to evict) exits without one: then the
+    next of `modules` is tried, up to `attempts` of them.
     """
     problem = get_problem(problem) if isinstance(problem, str) else problem
     toolchain.probe().require(problem.advisor.name, toolchain.clang)
-    command = module if isinstance(module, CompileCommand) else module_command(toolchain, module)
-    name = module.name if isinstance(module, ModuleSpec) else command.bitcode
-    with tempfile.TemporaryDirectory(prefix="mlgo-spec-") as tmp:
-        workdir = Path(tmp)
-        argv = command.argv(workdir / "module.o", problem.measurement.compile_options(workdir, command.cc1))
-        with InteractiveCompile(argv, problem.advisor, module=name, timeout=timeout, temp_parent=tmp) as compile_:
-            header = compile_.header
-    return build_feature_spec(header, exclude=problem.excluded_features, num_actions=problem.num_actions)
+    candidates = [modules] if isinstance(modules, (ModuleSpec, CompileCommand)) else list(modules)[:attempts]
+    for module in candidates:
+        command = module if isinstance(module, CompileCommand) else module_command(toolchain, module)
+        name = module.name if isinstance(module, ModuleSpec) else command.bitcode
+        with tempfile.TemporaryDirectory(prefix="mlgo-spec-") as tmp:
+            workdir = Path(tmp)
+            argv = command.argv(workdir / "module.o", problem.measurement.compile_options(workdir, command.cc1))
+            with InteractiveCompile(argv, problem.advisor, module=name, timeout=timeout, temp_parent=tmp,
+                                    expect_header=not problem.advisor.header_with_first_decision) as compile_:
+                header = compile_.header
+        if header is not None:
+            return build_feature_spec(header, exclude=problem.excluded_features, num_actions=problem.num_actions)
+    raise MlgoError(f"none of the {len(candidates)} modules tried made a {problem.advisor.name} decision, so the "
+                    "compiler never sent its features; use a corpus with more code")
 
 
 def compile_jobs(tasks: Iterable[CompileTask], policy_ref: SharedRef | FastPolicy | str | None = None) -> list[Job]:
@@ -395,26 +405,28 @@ def _interactive(toolchain: Toolchain, problem: Problem, command: CompileCommand
         started = time.monotonic()
         actions: list = []
         policy_seconds = 0.0
+        recorder = traj_spec = None
         with InteractiveCompile(argv, problem.advisor, module=name, include_default=include_default,
-                                timeout=timeout, temp_parent=tmp) as compile_:
+                                timeout=timeout, temp_parent=tmp,
+                                expect_header=not problem.advisor.header_with_first_decision) as compile_:
             header = compile_.header
-            decide = make(header)
-            recorder = traj_spec = None
-            if record:
-                features = spec or build_feature_spec(header, exclude=problem.excluded_features,
-                                                      num_actions=problem.num_actions)
-                traj_spec = trajectory_spec(features, policy_info=policy_info)
-                recorder = TrajectoryRecorder(header, traj_spec)
-            advise = compile_.advise
-            keep = actions.append
-            for observation in compile_:
-                before = clock()
-                step = decide(observation)
-                policy_seconds += clock() - before
-                advise(step[0])
-                keep(step[0])
-                if recorder is not None:
-                    recorder.record(observation, *step)
+            if header is not None:  # else the advisor had nothing to decide in this module
+                decide = make(header)
+                if record:
+                    features = spec or build_feature_spec(header, exclude=problem.excluded_features,
+                                                          num_actions=problem.num_actions)
+                    traj_spec = trajectory_spec(features, policy_info=policy_info)
+                    recorder = TrajectoryRecorder(header, traj_spec)
+                advise = compile_.advise
+                keep = actions.append
+                for observation in compile_:
+                    before = clock()
+                    step = decide(observation)
+                    policy_seconds += clock() - before
+                    advise(step[0])
+                    keep(step[0])
+                    if recorder is not None:
+                        recorder.record(observation, *step)
             decisions = compile_.finish().decisions
         compile_seconds = time.monotonic() - started
         before = time.monotonic()
@@ -424,4 +436,4 @@ def _interactive(toolchain: Toolchain, problem: Problem, command: CompileCommand
     trajectory = None if recorder is None else recorder.finish(name, score.value)
     return _Run(name, score, decisions, actions,
                 {"compile": compile_seconds, "policy": policy_seconds, "measure": measure_seconds},
-                trajectory, traj_spec, data, header.advice.dtype)
+                trajectory, traj_spec, data, header.advice.dtype if header is not None else np.int64)

@@ -71,9 +71,9 @@ class ObservationSample:
         self._rows = np.zeros((0, self.header.observation_size), np.uint8)
         self.seen = 0
 
-    def add(self, trajectory: ModuleTrajectory) -> None:
-        """Offer every step of one module's trajectory to the sample."""
-        steps = len(trajectory)
+    def add(self, trajectory: ModuleTrajectory | None) -> None:
+        """Offer every step of one module's trajectory to the sample (None: the module made no decision)."""
+        steps = 0 if trajectory is None else len(trajectory)
         if steps == 0:
             return
         table = np.zeros(steps, self._dtype)
@@ -110,7 +110,7 @@ def collect_vocab(
     """The vocabulary of `problem`'s features over traces of `modules` (see the module docstring)."""
     if not modules:
         raise MlgoError("no modules to collect vocabulary traces from")
-    spec = problem_feature_spec(toolchain, problem, modules[0])
+    spec = problem_feature_spec(toolchain, problem, modules)
     sample = ObservationSample(spec, sample_size, seed)
     tasks = [CompileTask(module, problem.name, str(toolchain.clang), problem.vocab_policy, explore=False,
                          seed=seed, record=True, timeout=timeout) for module in modules]

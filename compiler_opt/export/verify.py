@@ -83,7 +83,7 @@ def record_observations(policy: FastPolicy, problem: Problem, corpus: Corpus, cl
                 failed[module.name] = str(error).splitlines()[0]
                 continue
             trajectory = result.trajectory
-            take = min(len(trajectory), count - total)
+            take = 0 if trajectory is None else min(len(trajectory), count - total)  # None: no decision
             if take:
                 parts.append((module.name, trajectory, take))
                 total += take

@@ -16,6 +16,9 @@ class Advisor:
     enable_options: tuple[str, ...]
     channel_option: str
     include_default_option: str | None = None
+    # The regalloc advisors send their header with the first decision, so a module with nothing to decide
+    # exits successfully without one; the inliner sends it when its pass starts.
+    header_with_first_decision: bool = False
 
     def options(self, channel_base: str, include_default: bool = False) -> list[str]:
         """The `-mllvm` arguments that route this advisor's decisions to `channel_base`."""
@@ -38,11 +41,13 @@ REGALLOC_EVICTION = Advisor(
     name="regalloc-eviction",
     enable_options=("-regalloc-enable-advisor=release",),
     channel_option="regalloc-evict-interactive-channel-base",
+    header_with_first_decision=True,
 )
 REGALLOC_PRIORITY = Advisor(
     name="regalloc-priority",
     enable_options=("-regalloc-enable-priority-advisor=release",),
     channel_option="regalloc-priority-interactive-channel-base",
+    header_with_first_decision=True,
 )
 
 ALL_ADVISORS: tuple[Advisor, ...] = (INLINING, REGALLOC_EVICTION, REGALLOC_PRIORITY)

@@ -314,7 +314,7 @@ class InteractiveCompile:
         except subprocess.TimeoutExpired:
             self.on_timeout()
         if returncode == 0:
-            self._fail(ChannelProtocolError, f"{what}, although the compiler exited with status 0")
+            self._fail(ChannelProtocolError, f"{what}, although the compiler exited with status 0", 0)
         reason = f"killed by signal {-returncode}" if returncode < 0 else f"exit status {returncode}"
         self._fail(CompilerCrash, f"{what}: {reason}", returncode)
 

@@ -8,10 +8,12 @@ result is the evaluation JSON (ratios are policy / default, sizes in the
 measurement's unit, bytes of Berkeley `text` for inlining):
 
     {"problem", "policy", "corpus", "compiler", "created", "measurement", "seed",
-     "modules": [{"name", "default", "policy", "ok", "error", "figures": {...}}],
+     "modules": [{"name", "default", "policy", "ok", "error", "figures": {...},
+                  "functions": [{"name", "default", "policy"}] (measurements with per-function figures)}],
      "summary": {"modules", "failed", "default_total", "policy_total", "total_ratio", "geomean_ratio"},
      "linked": [{"library", "modules", "default", "policy", "ratio", "default_text", "policy_text",
-                 "skipped" | "error" (only when not linked)}]}
+                 "skipped" | "error" (only when not linked)}],
+     "runtime": [{"program", "library", "default": {"instructions", "seconds"}, "policy": {...}, "ok", "error"}]}
 
 `linked` (only when asked) links each library the corpus records
 (`corpus_description.json`'s "libraries") twice, from the objects compiled
@@ -26,6 +28,10 @@ live in the missing objects); the others are listed with `skipped` saying
 why, and a link that fails with `error`. In linked mode the default objects come
 from plain compiles run here (their scores refresh the baseline cache).
 Totals and ratios cover the modules that succeeded under both.
+
+`runtime` (only when asked, `compiler_opt.report.runtime`) builds the
+corpus's runnable programs from their libraries' objects under both sides
+and reports callgrind instruction counts and median wall times.
 """
 
 from __future__ import annotations
@@ -50,6 +56,8 @@ from compiler_opt.llvm.toolchain import Toolchain
 from compiler_opt.policy.fast import FastPolicy
 from compiler_opt.problems.base import Problem
 from compiler_opt.problems.measurements import Score
+from compiler_opt.progress import progress
+from compiler_opt.report.runtime import Program, measure_program
 
 __all__ = ["check_policy_fits", "evaluate", "format_summary", "load_policy", "sample_modules", "summarize",
            "write_report"]
@@ -71,11 +79,12 @@ def load_policy(problem: Problem, policy: str) -> str | FastPolicy:
                     f"({', '.join(problem.policies)}) nor a saved policy folder")
 
 
-def check_policy_fits(policy: FastPolicy, toolchain: Toolchain, problem: Problem, module: ModuleSpec) -> None:
-    """Refuse, before any job runs, a policy whose features this compiler does not send."""
+def check_policy_fits(policy: FastPolicy, toolchain: Toolchain, problem: Problem,
+                      modules: Sequence[ModuleSpec]) -> None:
+    """Refuse, before any job runs, a policy whose features this compiler does not send (asked on `modules`)."""
     from compiler_opt.collect.compile_job import problem_feature_spec
 
-    theirs = problem_feature_spec(toolchain, problem, module)
+    theirs = problem_feature_spec(toolchain, problem, modules)
     policy.spec.check_compatible(LogHeader(theirs.features, advice=theirs.advice),
                                  source=f"{toolchain.clang} ({toolchain.version_text})")
 
@@ -91,16 +100,22 @@ def evaluate(
     policy_label: str | None = None,
     modules: Sequence[ModuleSpec] | None = None,
     linked: bool = False,
+    programs: Sequence[Program] = (),
+    runtime_runs: int = 5,
     seed: int = 0,
     timeout: float = 600.0,
 ) -> dict:
-    """The evaluation JSON of `policy` on `modules` (default: the whole corpus); see the module docstring."""
+    """The evaluation JSON of `policy` on `modules` (default: the whole corpus); see the module docstring.
+
+    `programs` (`compiler_opt.report.runtime`) adds the `runtime` list: each program built from its whole
+    library compiled under both sides, counted under callgrind and timed (median of `runtime_runs`).
+    """
     modules = sorted(modules if modules is not None else corpus, key=lambda spec: spec.name)
     if not modules:
         raise MlgoError(f"{corpus.root}: no modules to evaluate")
     libraries = _libraries(corpus, modules) if linked else {}
     if isinstance(policy, FastPolicy):
-        check_policy_fits(policy, toolchain, problem, modules[0])
+        check_policy_fits(policy, toolchain, problem, modules)
     with tempfile.TemporaryDirectory(prefix="mlgo-eval-") as tmp:
         objects = Path(tmp)
         keep = set().union(*(members for members, _ in libraries.values()))
@@ -111,6 +126,8 @@ def evaluate(
         entries = [_module_entry(spec.name, default_scores.get(spec.name), policy_results.get(spec.name),
                                  default_errors.get(spec.name), policy_errors.get(spec.name)) for spec in modules]
         linked_entries = _link_libraries(toolchain, libraries, entries, objects) if linked else None
+        runtime_entries = (_runtime(corpus, programs, problem, policy, toolchain, pool, baselines, seed, timeout,
+                                    objects, runtime_runs) if programs else None)
     report = {
         "problem": problem.name,
         "policy": policy_label or (policy if isinstance(policy, str) else "fast policy"),
@@ -124,7 +141,34 @@ def evaluate(
     }
     if linked_entries is not None:
         report["linked"] = linked_entries
+    if runtime_entries is not None:
+        report["runtime"] = runtime_entries
     return report
+
+
+def _runtime(corpus, programs, problem, policy, toolchain, pool, baselines, seed, timeout, objects: Path,
+             runs: int) -> list[dict]:
+    """Compile the programs' libraries under both sides (objects kept), then build, run and count each program."""
+    names = sorted({name for program in programs for name in corpus.libraries[program.library]})
+    specs = [corpus.module(name) for name in names]
+    folders = {"default": objects / "runtime-default", "policy": objects / "runtime-policy"}
+    _, default_errors = _default_scores(specs, problem, toolchain, pool, baselines, timeout, set(names),
+                                        folders["default"])
+    _, policy_errors = _policy_results(specs, problem, policy, toolchain, pool, seed, timeout, set(names),
+                                       folders["policy"])
+    entries = []
+    for program in progress(programs, desc="runtime", unit="program"):
+        members = corpus.libraries[program.library]
+        failed = [f"{name} ({side})" for side, errors in (("default", default_errors), ("policy", policy_errors))
+                  for name in members if name in errors]
+        if failed:
+            entries.append({"program": program.name, "library": program.library, "ok": False,
+                            "error": f"modules of {program.library} did not compile: {', '.join(failed)}"})
+            continue
+        entries.append(measure_program(toolchain, program, {side: [_object_path(folder, name) for name in members]
+                                                            for side, folder in folders.items()},
+                                       runs=runs, timeout=timeout))
+    return entries
 
 
 def _libraries(corpus: Corpus, modules: Sequence[ModuleSpec]) -> dict[str, tuple[set[str], int]]:
@@ -208,7 +252,7 @@ def _module_entry(name: str, default: Score | None, policy: CompileResult | None
         figures["decisions"] = policy.decisions
         figures["seconds"] = round(sum(policy.seconds.values()), 4)
     errors = [f"{what}: {error}" for what, error in (("default", default_error), ("policy", policy_error)) if error]
-    return {
+    entry = {
         "name": name,
         "default": None if default is None else default.value,
         "policy": None if policy is None else policy.score.value,
@@ -216,6 +260,20 @@ def _module_entry(name: str, default: Score | None, policy: CompileResult | None
         "error": "\n".join(errors) or None,
         "figures": figures,
     }
+    if default is not None and policy is not None and (default.per_function or policy.score.per_function):
+        entry["functions"] = _function_entries(default.per_function, policy.score.per_function)
+    return entry
+
+
+def _function_entries(default: Mapping[str, float], policy: Mapping[str, float]) -> list[dict]:
+    """Per function (the measurement's per-function figure, e.g. regalloc cost), both sides; absent counts as 0.
+
+    A function the measurement does not mention has nothing to report (the
+    allocator writes no cost remark for a function without spills, reloads or
+    copies), so its figure is 0.
+    """
+    names = sorted(set(default) | set(policy))
+    return [{"name": n, "default": default.get(n, 0.0), "policy": policy.get(n, 0.0)} for n in names]
 
 
 def summarize(entries: Iterable[Mapping]) -> dict:
@@ -291,7 +349,7 @@ def _ratio(value) -> str:
 
 
 def format_summary(report: Mapping) -> str:
-    """The summary (and linked sizes, if any) as tables for people."""
+    """The summary (and linked sizes and runtime figures, if any) as tables for people."""
     summary = report["summary"]
     rows = [
         ("problem", report["problem"]),
@@ -320,6 +378,19 @@ def format_summary(report: Mapping) -> str:
         if defaults and sum(defaults):
             lines.append(f"{'all':<{name_width}}  {'':>7}  {_number(sum(defaults)):>13}  {_number(sum(policies)):>12}  "
                          f"{sum(policies) / sum(defaults):>6.4f}")
+    runtime = report.get("runtime")
+    if runtime:
+        name_width = max(len("program"), *(len(e["program"]) for e in runtime))
+        lines += ["", f"{'program':<{name_width}}  {'default instr':>14}  {'policy instr':>14}  {'ratio':>6}  "
+                      f"{'default s':>9}  {'policy s':>9}  {'ratio':>6}"]
+        for e in runtime:
+            if not e["ok"]:
+                lines.append(f"{e['program']:<{name_width}}  error: {(e['error'] or '').splitlines()[0]}")
+                continue
+            d, q = e["default"], e["policy"]
+            lines.append(f"{e['program']:<{name_width}}  {d['instructions']:>14,}  {q['instructions']:>14,}  "
+                         f"{q['instructions'] / d['instructions']:>6.4f}  {d['seconds']:>9.4f}  "
+                         f"{q['seconds']:>9.4f}  {q['seconds'] / d['seconds']:>6.4f}")
     failed = [e for e in report["modules"] if not e["ok"]]
     for entry in failed[:10]:
         lines.append(f"failed: {entry['name']}: {(entry['error'] or '').splitlines()[0]}")

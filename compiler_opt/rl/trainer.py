@@ -260,7 +260,7 @@ class _Run:
 
                 return load_actor_network(self.warmstart)[0]
             return None
-        self.spec = problem_feature_spec(self.toolchain, self.problem, self.training.modules[0])
+        self.spec = problem_feature_spec(self.toolchain, self.problem, self.training.modules)
         actor = None
         self.vocab = None
         if self.warmstart is not None:

@@ -147,10 +147,13 @@ def trajectory_spec(spec: FeatureSpec, *, policy_info: bool) -> TrajectorySpec:
     """The trajectory spec of a policy with feature spec `spec` (per-step shapes, as tf-agents uses them).
 
     `policy_info`: whether steps carry the policy's logits and log-probability
-    (a `FastPolicy` gives them, built-in policies do not).
+    (a `FastPolicy` gives them, built-in policies do not). A built-in
+    policy's steps hold the advice it sent (e.g. a live range's weight as its
+    priority), a trained policy's its action (`FeatureSpec.action`).
     """
     features = tuple(dataclasses.replace(f, shape=policy_shape(f)) for f in spec.features)
-    action = dataclasses.replace(spec.advice, shape=policy_shape(spec.advice))
+    answer = spec.action if policy_info else spec.advice
+    action = dataclasses.replace(answer, shape=policy_shape(answer))
     return TrajectorySpec(features, action, logits=spec.num_actions if policy_info else None,
                           log_probability=policy_info)
 

@@ -16,6 +16,7 @@ with its static batch size of 1.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from dataclasses import dataclass, field
@@ -65,6 +66,14 @@ class FeatureSpec:
     @property
     def names(self) -> list[str]:
         return [spec.name for spec in self.features]
+
+    @property
+    def action(self) -> TensorSpec:
+        """What the policy outputs: the advice, except that a categorical advice of a float type (regalloc
+        priority levels) is chosen as an int64 index, which the compiler receives as that float value."""
+        if self.num_actions and self.advice.dtype.kind == "f":
+            return dataclasses.replace(self.advice, type="int64_t")
+        return self.advice
 
     def __getitem__(self, name: str) -> TensorSpec:
         for spec in self.features:

@@ -55,7 +55,7 @@ def action_spec(spec: FeatureSpec) -> tensor_spec.BoundedTensorSpec:
     """tf-agents action spec: the advice, named as the compiler names it, in [0, num_actions)."""
     if not spec.num_actions:
         raise MlgoError(f"the feature spec does not say how many values {spec.advice.name!r} can take")
-    return tensor_spec.BoundedTensorSpec(policy_shape(spec.advice), tf.as_dtype(spec.advice.dtype),
+    return tensor_spec.BoundedTensorSpec(policy_shape(spec.action), tf.as_dtype(spec.action.dtype),
                                          minimum=0, maximum=spec.num_actions - 1, name=spec.advice.name)
 
 

@@ -47,10 +47,10 @@ OUTPUT_TENSOR = "StatefulPartitionedCall"
 
 
 def output_spec(spec: FeatureSpec) -> list[dict]:
-    """LLVM's `output_spec.json` contents for `spec`'s advice."""
-    advice = spec.advice
-    return [{"logging_name": advice.name,
-             "tensor_spec": {"name": OUTPUT_TENSOR, "port": 0, "type": advice.type, "shape": list(advice.shape)}}]
+    """LLVM's `output_spec.json` contents for `spec`'s advice (the policy's action: its name, type and shape)."""
+    action = spec.action
+    return [{"logging_name": action.name,
+             "tensor_spec": {"name": OUTPUT_TENSOR, "port": 0, "type": action.type, "shape": list(action.shape)}}]
 
 
 def save_policy(directory: str | os.PathLike, actor: "tf.Module", spec: FeatureSpec, vocab: Vocab,

@@ -70,6 +70,8 @@ class Problem:
     advisor: Advisor
     policies: Mapping[str, BuiltinPolicy]
     measurement: Measurement
+    # The name the compiler gives the advice tensor (what a saved policy of this problem answers).
+    advice: str = ""
     # Header features a policy never reads: the slot(s) that carry the compiler's own decision.
     excluded_features: tuple[str, ...] = ()
     # How many values the advice takes when it is categorical (the inliner's 0/1), else None.

@@ -43,6 +43,7 @@ PROBLEM = Problem(
     description="inline call sites to minimize object size (clang -Oz baseline)",
     advisor=INLINING,
     measurement=TextSize(),
+    advice="inlining_decision",
     excluded_features=(DEFAULT_DECISION_FEATURE,),
     num_actions=2,
     vocab_policy="default",

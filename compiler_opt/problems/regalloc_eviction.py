@@ -36,6 +36,7 @@ PROBLEM = Problem(
     description="choose the live range to evict, minimizing weighted spill/reload/copy cost",
     advisor=REGALLOC_EVICTION,
     measurement=RegallocCostMeasurement(),
+    advice="index_to_evict",
     num_actions=CANDIDATES,
     vocab_policy="random",
     embedded_model=EmbeddedModel("llvm::RegAllocEvictModel", "RegAllocEvictModel", "LLVM_RAEVICT_MODEL_PATH",

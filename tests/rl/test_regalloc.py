@@ -123,3 +123,27 @@ def test_es_steps_train_eviction_and_cost_weights_come_from_gin(corpus_dir, pool
     # Same seeds, same modules, same first-step policy: only the weights differ, so the totals do.
     first = runs["plain"][0], runs["copies-free"][0]
     assert first[1]["baseline_total"] < first[0]["baseline_total"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("algorithm, bindings", [
+    ("ppo", ("ppo.ppo_config.batch_size = 8",)),
+    ("es", ("es.es_config.perturbations = 2", "es.es_config.modules_per_perturbation = 3")),
+])
+def test_priority_levels_train_with_ppo_and_es(corpus_dir, pool, baselines, tmp_path, algorithm, bindings):
+    """The priority problem's float advice is chosen as one of its levels; the saved policy answers levels."""
+    from compiler_opt.policy.fast import FastPolicy
+    from compiler_opt.problems.regalloc_priority import PRIORITY_LEVELS
+
+    options = TrainOptions("regalloc-priority", algorithm, corpus_dir, tmp_path / algorithm, iterations=2,
+                           modules_per_iteration=4, validation_fraction=0.0, seed=2, baseline_cache=baselines,
+                           gin_bindings=(*SMALL, *bindings))
+    run = train(options, pool)
+    records = [json.loads(line) for line in (run.output / "log.jsonl").read_text().splitlines()]
+    assert [r["iteration"] for r in records] == [1, 2]
+    assert all(r["decisions"] > 500 and math.isfinite(r["mean_reward"]) for r in records)
+    policy = FastPolicy.load(run.output / "policy")
+    assert policy.spec.advice.name == "priority" and policy.spec.advice.type == "float"
+    assert policy.spec.action.type == "int64_t" and policy.num_outputs == PRIORITY_LEVELS
+    saved = json.loads((run.output / "policy" / "output_spec.json").read_text())
+    assert saved[0]["logging_name"] == "priority" and saved[0]["tensor_spec"]["type"] == "int64_t"

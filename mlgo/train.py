@@ -27,6 +27,8 @@ examples:
   mlgo train --problem inlining --algorithm bc --corpus CORPUS --output runs/bc
   mlgo train --problem inlining --algorithm ppo --corpus CORPUS --output runs/ppo --warmstart runs/bc/policy
   mlgo train --problem inlining --algorithm es --corpus CORPUS --output runs/es --warmstart runs/bc/policy
+  mlgo train --problem regalloc-eviction --algorithm es --corpus CORPUS --output runs/evict
+  mlgo train --problem regalloc-priority --algorithm ppo --corpus CORPUS --output runs/priority
   mlgo train ... --output runs/ppo --resume          # after a kill: continue from the last complete iteration
   mlgo train ... --gin_bindings 'ppo.ppo_config.learning_rate = 1e-3'
 """
@@ -37,13 +39,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "train",
         help="train a policy with PPO or evolution strategies, or clone the compiler's own heuristic (BC), on a corpus",
         description="Train a policy for a problem on the training split of a corpus. PPO: each iteration "
-        "compiles a sample of modules under the current policy on the worker pool, rewards each by its size "
+        "compiles a sample of modules under the current policy on the worker pool, rewards each by its score "
+        "(object size for inlining, frequency-weighted spill/reload/copy cost for register allocation) "
         "against the compiler's own heuristic, trains a tf-agents PPO agent on the decisions, and saves the "
         "policy. ES: each step compiles a sample of modules under antithetic random perturbations of the "
-        "policy's weights, scores each perturbation by its modules' sizes against the compiler's own "
+        "policy's weights, scores each perturbation by its modules' scores against the compiler's own "
         "heuristic, and moves the weights along the estimated gradient; then saves the "
         "policy. BC: collects the compiler's own decisions as labels once, then trains the policy to repeat "
-        "them, one epoch per iteration (the warm start for PPO and ES). Hyper-parameters come from the "
+        "them, one epoch per iteration (the warm start for PPO and ES; inlining only: clang 19's register "
+        "allocator cannot replay its own decisions). Hyper-parameters come from the "
         "problem's gin file (compiler_opt/problems/gin/<problem>/<algorithm>.gin), --gin_file and "
         "--gin_bindings.",
         epilog=EPILOG,

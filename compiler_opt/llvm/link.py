@@ -11,12 +11,11 @@ clang driver with `--ld-path`, so no system linker is needed.
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 from typing import TYPE_CHECKING, Sequence
 
 from compiler_opt.errors import MlgoError
-from compiler_opt.llvm.channel import STDERR_TAIL_BYTES
+from compiler_opt.tool_run import run_tool
 
 if TYPE_CHECKING:
     from compiler_opt.llvm.toolchain import Toolchain
@@ -38,12 +37,6 @@ def link_shared(toolchain: "Toolchain", objects: Sequence[Path], output: Path, *
     name = name or str(output)
     if not objects:
         raise LinkError(f"{name}: no objects to link")
-    try:
-        result = subprocess.run(link_command(toolchain, objects, output), capture_output=True,
-                                stdin=subprocess.DEVNULL, timeout=timeout)
-    except subprocess.TimeoutExpired as error:
-        raise LinkError(f"{name}: the link timed out after {timeout:g} s") from error
-    if result.returncode != 0:
-        tail = result.stderr[-STDERR_TAIL_BYTES:].decode("utf-8", "replace").rstrip()
-        raise LinkError(f"{name}: linking {len(objects)} objects failed (exit status {result.returncode}):\n{tail}")
+    run_tool(link_command(toolchain, objects, output), f"{name}: linking {len(objects)} objects", LinkError,
+             timeout=timeout)
     return output

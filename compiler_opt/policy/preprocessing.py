@@ -25,7 +25,7 @@ Speed: all integer elements are bucketized with one `searchsorted` over one
 sorted array: each feature's boundaries are shifted into a range of their
 own, and values are first clipped to one below/above that feature's
 boundaries, which keeps every comparison and keeps each value inside its
-feature's range. Float elements use one padded comparison matrix.
+feature's range. Float elements use one `searchsorted` per feature.
 """
 
 from __future__ import annotations
@@ -174,11 +174,9 @@ class Preprocessor:
 
     def _float_setup(self, transforms: list[FeatureTransform]) -> None:
         sizes = [t.size for t in transforms]
-        longest = max((len(t.boundaries) for t in transforms), default=0)
-        rows = np.full((len(transforms), longest), np.nan)
-        for row, t in zip(rows, transforms):
-            row[: len(t.boundaries)] = t.boundaries
-        self._float_matrix = np.repeat(rows, sizes, axis=0) if transforms else np.zeros((0, 0))
+        starts = np.cumsum([0, *sizes[:-1]]) if transforms else []
+        self._float_segments = [(t.boundaries.astype(np.float64), int(start), t.size)
+                                for t, start in zip(transforms, starts)]
         self._float_denominator = (np.repeat(np.array([len(t.boundaries) for t in transforms], np.float32), sizes)
                                    if transforms else np.zeros(0, np.float32))
 
@@ -196,9 +194,15 @@ class Preprocessor:
         return counts
 
     def float_counts(self, values: np.ndarray) -> np.ndarray:
-        """Bucket indices of float elements `[..., E]` (compared as float64; NaN padding never counts)."""
-        with np.errstate(invalid="ignore"):
-            return (values[..., :, None].astype(np.float64) >= self._float_matrix).sum(-1)
+        """Bucket indices of float elements `[..., E]`: one searchsorted per feature (float64; NaN counts 0)."""
+        values = values.astype(np.float64, copy=False)
+        counts = np.empty(values.shape, np.int64)
+        for bounds, start, size in self._float_segments:
+            counts[..., start: start + size] = np.searchsorted(bounds, values[..., start: start + size], side="right")
+        nan = np.isnan(values)
+        if nan.any():  # `NaN >= b` is false for every boundary, as in the Keras layer
+            counts[nan] = 0
+        return counts
 
     def __call__(self, ints: np.ndarray | None, floats: np.ndarray | None = None,
                  identity: np.ndarray | None = None) -> np.ndarray:

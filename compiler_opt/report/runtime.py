@@ -26,7 +26,6 @@ from __future__ import annotations
 import re
 import shutil
 import statistics
-import subprocess
 import tempfile
 import time
 from dataclasses import dataclass
@@ -34,7 +33,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 from compiler_opt.errors import MlgoError
-from compiler_opt.llvm.channel import STDERR_TAIL_BYTES
+from compiler_opt.tool_run import run_tool
 
 if TYPE_CHECKING:
     from compiler_opt.corpus import Corpus
@@ -118,37 +117,27 @@ def check_runtime_tools() -> None:
                         "apt-get install valgrind (scripts/bootstrap.sh does), or leave out --runtime")
 
 
-def _run(argv: list[str], what: str, *, cwd: Path | None = None, timeout: float) -> subprocess.CompletedProcess:
-    try:
-        result = subprocess.run(argv, cwd=cwd, capture_output=True, stdin=subprocess.DEVNULL, timeout=timeout)
-    except subprocess.TimeoutExpired as error:
-        raise ProgramError(f"{what}: timed out after {timeout:g} s") from error
-    if result.returncode != 0:
-        tail = result.stderr[-STDERR_TAIL_BYTES:].decode("utf-8", "replace").rstrip()
-        raise ProgramError(f"{what}: exit status {result.returncode}:\n{tail}")
-    return result
-
-
 def _driver_objects(toolchain, program: Program, folder: Path, timeout: float) -> list[Path]:
     objects = []
     for index, source in enumerate(program.sources):
         output = folder / f"driver{index}.o"
-        _run([str(toolchain.clang), "-O2", "-c", str(source), "-o", str(output)],
-             f"{program.name}: compiling {source.name}", timeout=timeout)
+        run_tool([str(toolchain.clang), "-O2", "-c", str(source), "-o", str(output)],
+                 f"{program.name}: compiling {source.name}", ProgramError, timeout=timeout)
         objects.append(output)
     return objects
 
 
 def _link(toolchain, program: Program, objects: Sequence[Path], output: Path, timeout: float) -> Path:
-    _run([str(toolchain.clang), f"--ld-path={toolchain.tool('ld.lld')}", "-o", str(output), *map(str, objects),
-          *program.link_flags, "-lm"], f"{program.name}: linking {len(objects)} objects", timeout=timeout)
+    run_tool([str(toolchain.clang), f"--ld-path={toolchain.tool('ld.lld')}", "-o", str(output), *map(str, objects),
+              *program.link_flags, "-lm"], f"{program.name}: linking {len(objects)} objects", ProgramError,
+             timeout=timeout)
     return output
 
 
 def _instructions(binary: Path, program: Program, workdir: Path, timeout: float) -> tuple[int, bytes]:
     out = workdir / "callgrind.out"
-    result = _run(["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", str(binary), *program.args],
-                  f"{program.name}: running under callgrind", cwd=workdir, timeout=timeout)
+    result = run_tool(["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", str(binary), *program.args],
+                      f"{program.name}: running under callgrind", ProgramError, cwd=workdir, timeout=timeout)
     found = _COLLECTED.search(result.stderr)
     if found is None:
         raise ProgramError(f"{program.name}: callgrind printed no instruction count")
@@ -159,7 +148,8 @@ def _median_seconds(binary: Path, program: Program, workdir: Path, runs: int, ti
     seconds = []
     for _ in range(runs):
         started = time.perf_counter()
-        _run([str(binary), *program.args], f"{program.name}: running", cwd=workdir, timeout=timeout)
+        run_tool([str(binary), *program.args], f"{program.name}: running", ProgramError, cwd=workdir,
+                 timeout=timeout)
         seconds.append(time.perf_counter() - started)
     return statistics.median(seconds)
 

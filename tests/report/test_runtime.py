@@ -44,8 +44,8 @@ def test_hostile_or_broken_programs_are_refused(small_sample, change, message):
 def test_eval_runtime_counts_instructions_of_both_builds(small_sample, tmp_path):
     """The CLI end to end: a random eviction policy against the default allocator on xxhash's benchmark."""
     output = tmp_path / "eval.json"
-    result = subprocess.run([sys.executable, "-m", "mlgo.cli", "eval", "--problem", "regalloc-eviction", "--policy", "random",
-                             "--corpus", str(small_sample), "--output", str(output), "--max-modules", "2",
+    result = subprocess.run([sys.executable, "-m", "mlgo.cli", "eval", "--problem", "regalloc-eviction",
+                             "--policy", "random", "--corpus", str(small_sample), "--output", str(output), "--max-modules", "2",
                              "--runtime", "xxhash-bench", "--runtime-runs", "2", "--workers", "2",
                              "--baselines", str(tmp_path / "baselines")], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr[-3000:]

@@ -66,7 +66,9 @@ def _extreme_case():
         "flag": np.array([0, 1]),
         "never": np.array([], np.int64),
         "i32": np.array([-1.5, 0.5, 7.0]),  # float boundaries of an int feature round up
-        "f32": np.array([-1.0, 0.0, 0.25, 1e10]),
+        # 0.7 is no float32 (the nearest is below it): rounded up to one, it keeps `v >= 0.7` for every
+        # float32 v when TF compares in float32.
+        "f32": np.array([-1.0, 0.0, 0.25, 0.7, 1e10]),
         "f64": np.array([0.1, 0.2]),
     })
     rng = np.random.default_rng(0)
@@ -76,7 +78,9 @@ def _extreme_case():
         "huge": np.concatenate([[BIG, -BIG - 1, 2**62, 2**62 + 2], 2**62 + rng.integers(-3, 5, n - 4)]),
         "never": rng.integers(-100, 100, n),
         "i32": rng.integers(-3, 9, (n, 3)).astype(np.int32),
-        "f32": np.concatenate([[[0.0, -0.0, np.inf]], rng.normal(size=(n - 1, 3))]).astype(np.float32),
+        "f32": np.concatenate([[[0.0, -0.0, np.inf], [np.float32(0.7), np.nextafter(np.float32(0.7), np.float32(1)),
+                                                       -np.inf]],
+                               rng.normal(size=(n - 2, 3))]).astype(np.float32),
         "f64": rng.random(n) * 0.3,
     }
     return spec, vocab, values
@@ -93,6 +97,13 @@ def test_extremes_mixed_types_identity_and_constant():
     expected_vocab = Vocab({**vocab.boundaries, "i32": np.array([-1, 1, 7])})
     assert np.array_equal(ours, reference(values, spec, expected_vocab, identity=("flag",)))
     assert np.array_equal(ours, tf_preprocess(spec, vocab, values, identity=("flag",)))
+    # float32(0.7) is below 0.7, the next float32 above it: buckets 3 and 4 of 5.
+    start = sum(t.size for t in transforms[:[t.name for t in transforms].index("f32")] if t.kind == BUCKETS)
+    f32 = ours[1, start: start + 2]
+    assert f32.tolist() == [np.float32(3 / 5), np.float32(4 / 5)]
+    # NaN is above no boundary, in numpy as in TF.
+    nan = {**{name: v[:1] for name, v in values.items()}, "f32": np.array([[np.nan, 0.5, np.nan]], np.float32)}
+    assert np.array_equal(pre.preprocess(nan, batch=True), tf_preprocess(spec, vocab, nan, identity=("flag",)))
     # The huge feature separates neighbouring int64 values exactly.
     huge = ours[:, 1]
     assert huge[0] == 1.0 and huge[1] == 0.0 and huge[2] == np.float32(1 / 3) and huge[3] == np.float32(2 / 3)

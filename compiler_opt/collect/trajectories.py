@@ -153,7 +153,10 @@ class ModuleTrajectory:
     `log_probability` `[T]` and `logits` `[T, A]` when the policy logged them,
     `rewards` `[T]` once the reward is known (see `with_reward`). `score` is
     the module's measured figure (e.g. its size); `context` holds any other
-    module-level figures to keep with it (baseline, reward).
+    module-level figures to keep with it (baseline, reward). `functions` names
+    the functions the compiler decided in (its log's contexts) and
+    `step_function` `[T]` indexes it per step; they stay in memory (for
+    per-function rewards) and are not written to trajectory files.
     """
 
     module: str
@@ -164,6 +167,8 @@ class ModuleTrajectory:
     rewards: np.ndarray | None = None
     score: float = math.nan
     context: dict[str, float] = field(default_factory=dict)
+    functions: tuple[str, ...] = ()
+    step_function: np.ndarray | None = None
 
     def __len__(self) -> int:
         return int(self.actions.shape[0])
@@ -172,6 +177,12 @@ class ModuleTrajectory:
         """A copy in which every step gets the module's `reward` (extra `context` figures added)."""
         return replace(self, rewards=np.full(len(self), reward, np.float32),
                        context={**self.context, "reward": float(reward), **context})
+
+    def with_step_rewards(self, rewards: np.ndarray, **context: float) -> "ModuleTrajectory":
+        """A copy whose steps get `rewards` `[T]` (e.g. each its function's reward); `reward` logs their mean."""
+        rewards = np.asarray(rewards, np.float32).reshape(len(self))
+        return replace(self, rewards=rewards,
+                       context={**self.context, "reward": float(rewards.mean()) if len(self) else 0.0, **context})
 
     def check(self, spec: TrajectorySpec) -> None:
         """Raise `TrajectoryError` unless this trajectory has every array the spec asks for, in shape."""
@@ -207,6 +218,8 @@ class TrajectoryRecorder:
         self._actions: list[Any] = []
         self._log_probability: list[float] = []
         self._logits: list[np.ndarray] = []
+        self._functions: dict[str, int] = {}
+        self._step_function: list[int] = []
         wanted = {spec.name for spec in self.spec.features}
         slots = [(name, slot) for name, slot in header.slots.items() if name in wanted]
         missing = wanted - {name for name, _ in slots}
@@ -228,6 +241,7 @@ class TrajectoryRecorder:
         """One decision: what the compiler showed, what was answered, what the policy said."""
         self._raw.append(observation.raw)
         self._actions.append(action)
+        self._step_function.append(self._functions.setdefault(observation.context or "", len(self._functions)))
         if log_probability is not None:
             self._log_probability.append(log_probability)
         if logits is not None:
@@ -249,7 +263,8 @@ class TrajectoryRecorder:
                 raise TrajectoryError(f"{module}: {len(self._logits)} logit vectors for {steps} steps")
             logits = np.asarray(self._logits, np.float32).reshape(steps, self.spec.logits)
         return ModuleTrajectory(module, features, actions, log_probability, logits, None, float(score),
-                                {k: float(v) for k, v in context.items()})
+                                {k: float(v) for k, v in context.items()}, tuple(self._functions),
+                                np.asarray(self._step_function, np.int32))
 
 
 # ---- the SequenceExample wire format, in numpy (no TensorFlow) -------------------------------

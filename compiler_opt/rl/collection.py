@@ -179,13 +179,20 @@ def collect_iteration(pool: WorkerPool, modules: Sequence[ModuleSpec], problem: 
                 figures.modules_without_decisions += 1
                 book.no_decisions.add(result.key)
                 continue
-            baseline = problem.measurement.rescore(found.scores[result.key]).value
+            default = found.scores[result.key]
+            baseline = problem.measurement.rescore(default).value
             value = problem.measurement.rescore(compiled.score).value
             reward = tracker.reward(result.key, value, baseline)
             if writer is None:
                 writer = TrajectoryWriter(folder, compiled.trajectory_spec, prefix="trajectories")
-            writer.write(compiled.trajectory.with_reward(reward.value, raw_reward=reward.raw,
-                                                         reward_average=reward.average, baseline=baseline))
+            trajectory = compiled.trajectory
+            logged = {"raw_reward": reward.raw, "reward_average": reward.average, "baseline": baseline}
+            if config.reward_per_function and (default.per_function or compiled.score.per_function):
+                steps = tracker.step_rewards(result.key, trajectory.functions, trajectory.step_function,
+                                             compiled.score.per_function, default.per_function)
+                writer.write(trajectory.with_step_rewards(steps, module_reward=reward.value, **logged))
+            else:
+                writer.write(trajectory.with_reward(reward.value, **logged))
             figures.modules_ok += 1
             figures.decisions += compiled.decisions
             figures.steps += len(compiled.trajectory)

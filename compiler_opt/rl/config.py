@@ -24,7 +24,8 @@ class TrainerConfig:
     - `policy_every`: save the policy folder every this many iterations (and after the last one); a
       checkpoint is written every iteration regardless;
     - `vocab_modules`: modules traced for the vocabulary when a run has none;
-    - `reward_delta`, `reward_decay`: see `compiler_opt.rl.reward`;
+    - `reward_delta`, `reward_decay`, `reward_per_function`: see `compiler_opt.rl.reward` (per function:
+      each PPO step gets its function's reward, where the score has per-function figures);
     - `label_modules`: BC labels this many training modules (None: all); `holdout_fraction` of them
       (by name) are kept out of training to measure agreement with the default.
     """
@@ -42,6 +43,7 @@ class TrainerConfig:
     vocab_modules: int = 200
     reward_delta: float = 10.0
     reward_decay: float = 0.8
+    reward_per_function: bool = False
     label_modules: int | None = None
     holdout_fraction: float = 0.1
 
@@ -71,12 +73,13 @@ def trainer_config(iterations: int = 100, modules_per_iteration: int = 64, compi
                    deadline_median_factor: float | None = None, max_failures: int = 2,
                    keep_trajectory_iterations: int = 1, keep_checkpoints: int = 2, policy_every: int = 1,
                    vocab_modules: int = 200,
-                   reward_delta: float = 10.0, reward_decay: float = 0.8, label_modules: int | None = None,
-                   holdout_fraction: float = 0.1) -> TrainerConfig:
+                   reward_delta: float = 10.0, reward_decay: float = 0.8, reward_per_function: bool = False,
+                   label_modules: int | None = None, holdout_fraction: float = 0.1) -> TrainerConfig:
     """The loop's settings from gin bindings (`train.trainer_config.iterations = 50`)."""
     return TrainerConfig(int(iterations), int(modules_per_iteration), float(compile_timeout), float(deadline_quorum),
                          None if deadline_grace_seconds is None else float(deadline_grace_seconds),
                          None if deadline_median_factor is None else float(deadline_median_factor),
                          int(max_failures), int(keep_trajectory_iterations), int(keep_checkpoints),
                          int(policy_every), int(vocab_modules), float(reward_delta), float(reward_decay),
-                         None if label_modules is None else int(label_modules), float(holdout_fraction))
+                         bool(reward_per_function), None if label_modules is None else int(label_modules),
+                         float(holdout_fraction))

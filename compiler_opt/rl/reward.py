@@ -26,13 +26,23 @@ Why this form:
   so the first visit of a module is judged against `-Oz`; after each visit it
   moves toward the new raw reward by `1 - decay`. MLGO keeps the same kind of
   per-module moving average (of sizes, initialized to the `-Oz` size).
+
+Per function (`trainer_config.reward_per_function`, the regalloc problems'
+choice): when the score has per-function figures (regalloc costs from the
+remarks), each decision gets the reward of the function it was made in,
+`1 - (p_f + d) / (b_f + d)` minus that function's own moving average. An
+eviction choice only changes its own function's spills and copies, so the
+reward of the other functions of the module would be noise for it; MLGO's
+regalloc training scores per function too.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Mapping
+from typing import Mapping, Sequence
+
+import numpy as np
 
 DEFAULT_DELTA = 10.0
 DEFAULT_DECAY = 0.8
@@ -77,6 +87,17 @@ class RewardTracker:
         average = self.averages.get(module, 0.0)
         self.averages[module] = self.decay * average + (1.0 - self.decay) * raw
         return ModuleReward(raw, average)
+
+    def step_rewards(self, module: str, functions: Sequence[str], step_function: np.ndarray,
+                     policy: Mapping[str, float], baseline: Mapping[str, float]) -> np.ndarray:
+        """Per step, the reward of the function it was decided in (its own moving average, keyed `module:fn`).
+
+        A function absent from a score's per-function figures scores 0 there
+        (regalloc remarks list only functions with a cost).
+        """
+        per_function = np.array([self.reward(f"{module}:{name}", policy.get(name, 0.0), baseline.get(name, 0.0)).value
+                                 for name in functions], np.float32)
+        return per_function[step_function] if len(step_function) else np.zeros(0, np.float32)
 
     def to_json(self) -> dict:
         return {"delta": self.delta, "decay": self.decay, "averages": dict(self.averages)}

@@ -8,8 +8,10 @@ import math
 import re
 import subprocess
 
+import numpy as np
 import pytest
 
+from compiler_opt.collect.compile_job import replay_actions
 from compiler_opt.collect.local_pool import LocalPool
 from compiler_opt.collect.trajectories import read_trajectories
 from compiler_opt.corpus import load_corpus
@@ -58,7 +60,9 @@ def baselines(tmp_path_factory):
 def ppo_run(corpus_dir, pool, baselines, tmp_path_factory):
     options = TrainOptions("regalloc-eviction", "ppo", corpus_dir, tmp_path_factory.mktemp("runs") / "ppo",
                            iterations=2, modules_per_iteration=4, validation_fraction=0.0, seed=3,
-                           gin_bindings=(*SMALL, "ppo.ppo_config.batch_size = 8"), baseline_cache=baselines)
+                           gin_bindings=(*SMALL, "ppo.ppo_config.batch_size = 8",
+                                         "train.trainer_config.keep_trajectory_iterations = 2"),
+                           baseline_cache=baselines)
     return train(options, pool)
 
 
@@ -72,17 +76,28 @@ def test_ppo_rewards_the_remarks_cost_against_the_default(ppo_run, corpus_dir, t
     # brotli/dec/prefix has nothing to evict: no failure, and not sampled again.
     assert [r["modules_without_decisions"] for r in records] == [1, 0] and records[1]["modules"] == 3
     corpus = load_corpus(corpus_dir)
-    trajectories = list(read_trajectories(ppo_run.output / "trajectories" / "iteration-00002"))
+    # Iteration 1: every moving average starts at 0, so a step's reward is its function's raw reward.
+    trajectories = list(read_trajectories(ppo_run.output / "trajectories" / "iteration-00001"))
     assert {t.module for t in trajectories} == set(MODULES[:3])
     for trajectory in trajectories:
-        default = sum(remark_costs(toolchain, corpus.module(trajectory.module), tmp_path).values())
-        assert trajectory.context["baseline"] == pytest.approx(default, rel=1e-6)
-        raw = 1.0 - (trajectory.score + 10.0) / (default + 10.0)
+        module = corpus.module(trajectory.module)
+        default = remark_costs(toolchain, module, tmp_path)
+        assert trajectory.context["baseline"] == pytest.approx(sum(default.values()), rel=1e-6)
+        raw = 1.0 - (trajectory.score + 10.0) / (sum(default.values()) + 10.0)
         assert trajectory.context["raw_reward"] == pytest.approx(raw, rel=1e-5, abs=1e-6)
-        assert trajectory.rewards == pytest.approx(raw - trajectory.context["reward_average"], rel=1e-4, abs=1e-6)
+        # The same decisions replayed give the policy's cost per function; the channel's contexts name them.
+        actions = trajectory.actions.reshape(-1)
+        replayed = replay_actions(module, "regalloc-eviction", str(toolchain.clang), actions, record=True)
+        assert replayed.score.value == pytest.approx(trajectory.score, rel=1e-6)
+        policy = replayed.score.per_function
+        functions = replayed.trajectory.functions
+        expected = [1.0 - (policy.get(f, 0.0) + 10.0) / (default.get(f, 0.0) + 10.0)
+                    for f in np.asarray(functions)[replayed.trajectory.step_function]]
+        assert trajectory.rewards == pytest.approx(expected, rel=1e-4, abs=1e-6)
+        assert len(set(np.round(trajectory.rewards, 6))) > 1  # functions differ
         # Every action is a candidate the mask offered.
         masks = trajectory.features["mask"].reshape(len(trajectory), -1)
-        assert all(masks[i, action] for i, action in enumerate(trajectory.actions.reshape(-1)))
+        assert all(masks[i, action] for i, action in enumerate(actions))
 
 
 @pytest.mark.slow

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 
+import numpy as np
 import pytest
 
 from compiler_opt.rl.reward import RewardTracker, relative_reward
@@ -51,3 +52,15 @@ def test_tracker_state_round_trips_through_json():
 def test_tracker_refuses_a_decay_outside_its_range():
     with pytest.raises(ValueError, match="decay"):
         RewardTracker(decay=1.0)
+
+
+def test_step_rewards_follow_each_functions_own_average():
+    tracker = RewardTracker(delta=10.0, decay=0.5)
+    step_function = np.array([0, 1, 1, 0, 2])
+    first = tracker.step_rewards("m", ("f", "g", "h"), step_function, {"f": 10.0, "g": 30.0}, {"f": 10.0, "g": 10.0})
+    # f ties the default, g costs more, h has no cost on either side (absent: 0).
+    assert first.tolist() == pytest.approx([0.0, -1.0, -1.0, 0.0, 0.0])
+    second = tracker.step_rewards("m", ("f", "g", "h"), step_function, {"f": 0.0, "g": 30.0}, {"f": 10.0, "g": 10.0})
+    # g is judged against its own average (-0.5 after one visit), f against 0.
+    assert second.tolist() == pytest.approx([0.5, -0.5, -0.5, 0.5, 0.0])
+    assert set(tracker.averages) == {"m:f", "m:g", "m:h"}

@@ -10,7 +10,8 @@ compiler identity), figures and inlining decisions per module (see
 once. Archives and unpacked sources are cached under `cache_dir()/"sample"`.
 After the build, every module is compiled once more with the ML inliner
 replaying clang's own decisions, to count the inlining decisions the corpus
-offers (`count=False` skips it).
+offers (`count=False` skips it). Every call, cached or not, also installs the
+runtime benchmark programs of `sample_programs.json` (`install_programs`).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Link objects into a shared library, as a build ships them, to measure linked code size.
+"""Link objects into a shared library, as a build ships them, to measure linked code size; or into a program.
 
 Per-object size overstates some inlining gains: a `linkonce_odr` function
 inlined into every caller of one object disappears from that object, but a
@@ -7,6 +7,9 @@ library's objects with `-shared -Wl,--gc-sections` (and `-nostdlib`, so no
 C runtime or system library is added to the measurement) gives the figure a
 user ships. The linker is the `ld.lld` of the same LLVM release, passed to the
 clang driver with `--ld-path`, so no system linker is needed.
+
+The runtime benchmarks link executables the same way (`compile_c` for their
+drivers, `link_executable` with the C runtime and libm).
 """
 
 from __future__ import annotations
@@ -39,4 +42,19 @@ def link_shared(toolchain: "Toolchain", objects: Sequence[Path], output: Path, *
         raise LinkError(f"{name}: no objects to link")
     run_tool(link_command(toolchain, objects, output), f"{name}: linking {len(objects)} objects", LinkError,
              timeout=timeout)
+    return output
+
+
+def compile_c(toolchain: "Toolchain", source: Path, output: Path, *, name: str = "", timeout: float = 600.0) -> Path:
+    """Compile one C source to an object at `-O2` (a benchmark driver, the same on both sides of a comparison)."""
+    run_tool([str(toolchain.clang), "-O2", "-c", str(source), "-o", str(output)],
+             f"{name or source}: compiling {source.name}", LinkError, timeout=timeout)
+    return output
+
+
+def link_executable(toolchain: "Toolchain", objects: Sequence[Path], output: Path, flags: Sequence[str] = (), *,
+                    name: str = "", timeout: float = 600.0) -> Path:
+    """Link `objects` into the program `output` with the C runtime, `flags` (libraries) and libm."""
+    run_tool([str(toolchain.clang), f"--ld-path={toolchain.tool('ld.lld')}", "-o", str(output), *map(str, objects),
+              *flags, "-lm"], f"{name or output}: linking {len(objects)} objects", LinkError, timeout=timeout)
     return output

@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 from compiler_opt.errors import MlgoError
+from compiler_opt.llvm.link import LinkError, compile_c, link_executable
 from compiler_opt.tool_run import run_tool
 
 if TYPE_CHECKING:
@@ -117,23 +118,6 @@ def check_runtime_tools() -> None:
                         "apt-get install valgrind (scripts/bootstrap.sh does), or leave out --runtime")
 
 
-def _driver_objects(toolchain, program: Program, folder: Path, timeout: float) -> list[Path]:
-    objects = []
-    for index, source in enumerate(program.sources):
-        output = folder / f"driver{index}.o"
-        run_tool([str(toolchain.clang), "-O2", "-c", str(source), "-o", str(output)],
-                 f"{program.name}: compiling {source.name}", ProgramError, timeout=timeout)
-        objects.append(output)
-    return objects
-
-
-def _link(toolchain, program: Program, objects: Sequence[Path], output: Path, timeout: float) -> Path:
-    run_tool([str(toolchain.clang), f"--ld-path={toolchain.tool('ld.lld')}", "-o", str(output), *map(str, objects),
-              *program.link_flags, "-lm"], f"{program.name}: linking {len(objects)} objects", ProgramError,
-             timeout=timeout)
-    return output
-
-
 def _instructions(binary: Path, program: Program, workdir: Path, timeout: float) -> tuple[int, bytes]:
     out = workdir / "callgrind.out"
     result = run_tool(["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", str(binary), *program.args],
@@ -165,21 +149,23 @@ def measure_program(toolchain, program: Program, objects: Mapping[str, Sequence[
     try:
         with tempfile.TemporaryDirectory(prefix="mlgo-runtime-") as tmp:
             folder = Path(tmp)
-            drivers = _driver_objects(toolchain, program, folder, timeout)
+            drivers = [compile_c(toolchain, source, folder / f"driver{index}.o", name=program.name, timeout=timeout)
+                       for index, source in enumerate(program.sources)]
             outputs = {}
             for side in ("default", "policy"):
                 workdir = folder / side
                 workdir.mkdir()
                 for path in program.data:
                     shutil.copy(path, workdir / path.name)
-                binary = _link(toolchain, program, [*drivers, *objects[side]], folder / f"{side}.bin", timeout)
+                binary = link_executable(toolchain, [*drivers, *objects[side]], folder / f"{side}.bin",
+                                         program.link_flags, name=f"{program.name} ({side})", timeout=timeout)
                 instructions, outputs[side] = _instructions(binary, program, workdir, timeout)
                 entry[side] = {"instructions": instructions,
                                "seconds": _median_seconds(binary, program, workdir, runs, timeout)}
             if outputs["default"] != outputs["policy"]:
                 raise ProgramError(f"{program.name}: the policy's build printed other output than the default's "
                                    "(a miscompile, or a program whose output is not deterministic)")
-    except ProgramError as error:
+    except (ProgramError, LinkError) as error:
         entry["error"] = str(error)
         return entry
     entry["ok"] = True

@@ -12,7 +12,8 @@ under the default heuristic and under the policy) linked with its driver
 driver object on both sides) by the clang driver and the `ld.lld` of the
 same LLVM. Each build runs in a fresh folder holding copies of `data`:
 under `valgrind --tool=callgrind` for its instruction count (repeatable on
-a noisy machine), then `runs` times natively for the median wall time. The
+a noisy machine), then `runs` times natively for the median wall time (the
+two builds alternate, after one untimed run each, so order favours neither). The
 policy build's output must equal the default build's, else the program is
 reported as an error (a miscompile, or a program that is not deterministic).
 
@@ -128,14 +129,19 @@ def _instructions(binary: Path, program: Program, workdir: Path, timeout: float)
     return int(found.group(1)), result.stdout
 
 
-def _median_seconds(binary: Path, program: Program, workdir: Path, runs: int, timeout: float) -> float:
-    seconds = []
-    for _ in range(runs):
-        started = time.perf_counter()
-        run_tool([str(binary), *program.args], f"{program.name}: running", ProgramError, cwd=workdir,
-                 timeout=timeout)
-        seconds.append(time.perf_counter() - started)
-    return statistics.median(seconds)
+def _median_seconds(builds: Mapping[str, tuple[Path, Path]], program: Program, runs: int,
+                    timeout: float) -> dict[str, float]:
+    """Per side, the median wall time of `runs` runs; the sides alternate (after one untimed warm-up run each),
+    so neither gains from running second (a warm page cache, a settled clock)."""
+    seconds: dict[str, list[float]] = {side: [] for side in builds}
+    for index in range(runs + 1):
+        for side, (binary, workdir) in builds.items():
+            started = time.perf_counter()
+            run_tool([str(binary), *program.args], f"{program.name}: running", ProgramError, cwd=workdir,
+                     timeout=timeout)
+            if index:
+                seconds[side].append(time.perf_counter() - started)
+    return {side: statistics.median(values) for side, values in seconds.items()}
 
 
 def measure_program(toolchain, program: Program, objects: Mapping[str, Sequence[Path]], *, runs: int = 5,
@@ -151,7 +157,7 @@ def measure_program(toolchain, program: Program, objects: Mapping[str, Sequence[
             folder = Path(tmp)
             drivers = [compile_c(toolchain, source, folder / f"driver{index}.o", name=program.name, timeout=timeout)
                        for index, source in enumerate(program.sources)]
-            outputs = {}
+            outputs, builds = {}, {}
             for side in ("default", "policy"):
                 workdir = folder / side
                 workdir.mkdir()
@@ -159,12 +165,14 @@ def measure_program(toolchain, program: Program, objects: Mapping[str, Sequence[
                     shutil.copy(path, workdir / path.name)
                 binary = link_executable(toolchain, [*drivers, *objects[side]], folder / f"{side}.bin",
                                          program.link_flags, name=f"{program.name} ({side})", timeout=timeout)
+                builds[side] = binary, workdir
                 instructions, outputs[side] = _instructions(binary, program, workdir, timeout)
-                entry[side] = {"instructions": instructions,
-                               "seconds": _median_seconds(binary, program, workdir, runs, timeout)}
+                entry[side] = {"instructions": instructions}
             if outputs["default"] != outputs["policy"]:
                 raise ProgramError(f"{program.name}: the policy's build printed other output than the default's "
                                    "(a miscompile, or a program whose output is not deterministic)")
+            for side, median in _median_seconds(builds, program, runs, timeout).items():
+                entry[side]["seconds"] = median
     except (ProgramError, LinkError) as error:
         entry["error"] = str(error)
         return entry

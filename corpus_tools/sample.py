@@ -122,8 +122,9 @@ def install_programs(output: Path, size: str, programs_file: Path | None = None)
     description = read_description(output)
     programs = [{k: v for k, v in p.items() if k != "sizes"} for p in spec["programs"]
                 if p["library"] in description.libraries and size in p.get("sizes", SIZES)]
-    description.extra["programs"] = programs
-    write_description(output, description)
+    if description.extra.get("programs") != programs:
+        description.extra["programs"] = programs
+        write_description(output, description)
     return [p["name"] for p in programs]
 
 

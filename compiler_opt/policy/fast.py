@@ -227,14 +227,14 @@ class FastPolicy:
         exps = [math.exp(v - top) for v in values]
         total = math.fsum(exps)
         threshold = rng.random() * total
-        # Rounding can leave the running sum just under `total`: fall back to the last action of nonzero
-        # probability, never to a masked-out one.
-        action, running = max(index for index, e in enumerate(exps) if e > 0.0), 0.0
+        action, running = None, 0.0
         for index, e in enumerate(exps):
             running += e
             if threshold < running:
                 action = index
                 break
+        if action is None:  # rounding left the running sum just under `total`: the last action of nonzero
+            action = max(index for index, e in enumerate(exps) if e > 0.0)  # probability, never a masked one
         return Decision(action, values[action] - top - math.log(total), logits)
 
     # --- files ------------------------------------------------------------------------------------------------------

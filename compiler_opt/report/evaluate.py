@@ -25,13 +25,16 @@ would have been merged by the linker anyway), so the linked figure is the
 honest one. A library is linked only when all its modules were evaluated and
 compiled under both (part of a library does not link: its hidden symbols
 live in the missing objects); the others are listed with `skipped` saying
-why, and a link that fails with `error`. In linked mode the default objects come
-from plain compiles run here (their scores refresh the baseline cache).
+why, and a link that fails with `error`. The default objects of the modules
+linked come from plain compiles run here (their scores refresh the baseline
+cache); every other default score comes from the cache.
 Totals and ratios cover the modules that succeeded under both.
 
 `runtime` (only when asked, `compiler_opt.report.runtime`) builds the
 corpus's runnable programs from their libraries' objects under both sides
-and reports callgrind instruction counts and median wall times.
+and reports callgrind instruction counts and median wall times. A program's
+library is compiled whole, once per side, together with the evaluated
+modules; its modules outside those are not in `modules` or the summary.
 """
 
 from __future__ import annotations
@@ -116,18 +119,23 @@ def evaluate(
     libraries = _libraries(corpus, modules) if linked else {}
     if isinstance(policy, FastPolicy):
         check_policy_fits(policy, toolchain, problem, modules)
+    # Objects are kept for the libraries to link and for the programs' whole libraries; a program's modules
+    # outside the evaluated ones are compiled too (once per side), but they are not part of the summary.
+    program_members = {name for program in programs for name in corpus.libraries[program.library]}
+    keep = set().union(program_members, *(members for members, _ in libraries.values()))
+    evaluated = {spec.name for spec in modules}
+    compiled = modules + [corpus.module(name) for name in sorted(program_members - evaluated)]
     with tempfile.TemporaryDirectory(prefix="mlgo-eval-") as tmp:
         objects = Path(tmp)
-        keep = set().union(*(members for members, _ in libraries.values()))
-        default_scores, default_errors = _default_scores(modules, problem, toolchain, pool, baselines, timeout,
+        default_scores, default_errors = _default_scores(compiled, problem, toolchain, pool, baselines, timeout,
                                                           keep, objects / "default")
-        policy_results, policy_errors = _policy_results(modules, problem, policy, toolchain, pool, seed, timeout,
+        policy_results, policy_errors = _policy_results(compiled, problem, policy, toolchain, pool, seed, timeout,
                                                         keep, objects / "policy")
         entries = [_module_entry(spec.name, default_scores.get(spec.name), policy_results.get(spec.name),
                                  default_errors.get(spec.name), policy_errors.get(spec.name)) for spec in modules]
         linked_entries = _link_libraries(toolchain, libraries, entries, objects) if linked else None
-        runtime_entries = (_runtime(corpus, programs, problem, policy, toolchain, pool, baselines, seed, timeout,
-                                    objects, runtime_runs) if programs else None)
+        runtime_entries = (_runtime(corpus, programs, toolchain, objects, default_errors, policy_errors,
+                                    runtime_runs, timeout) if programs else None)
     report = {
         "problem": problem.name,
         "policy": policy_label or (policy if isinstance(policy, str) else "fast policy"),
@@ -146,16 +154,10 @@ def evaluate(
     return report
 
 
-def _runtime(corpus, programs, problem, policy, toolchain, pool, baselines, seed, timeout, objects: Path,
-             runs: int) -> list[dict]:
-    """Compile the programs' libraries under both sides (objects kept), then build, run and count each program."""
-    names = sorted({name for program in programs for name in corpus.libraries[program.library]})
-    specs = [corpus.module(name) for name in names]
-    folders = {"default": objects / "runtime-default", "policy": objects / "runtime-policy"}
-    _, default_errors = _default_scores(specs, problem, toolchain, pool, baselines, timeout, set(names),
-                                        folders["default"])
-    _, policy_errors = _policy_results(specs, problem, policy, toolchain, pool, seed, timeout, set(names),
-                                       folders["policy"])
+def _runtime(corpus: Corpus, programs: Sequence[Program], toolchain: Toolchain, objects: Path,
+             default_errors: Mapping[str, str], policy_errors: Mapping[str, str], runs: int,
+             timeout: float) -> list[dict]:
+    """Build, run and count each program from its library's objects under both sides (in `objects/<side>`)."""
     entries = []
     for program in progress(programs, desc="runtime", unit="program"):
         members = corpus.libraries[program.library]
@@ -165,8 +167,9 @@ def _runtime(corpus, programs, problem, policy, toolchain, pool, baselines, seed
             entries.append({"program": program.name, "library": program.library, "ok": False,
                             "error": f"modules of {program.library} did not compile: {', '.join(failed)}"})
             continue
-        entries.append(measure_program(toolchain, program, {side: [_object_path(folder, name) for name in members]
-                                                            for side, folder in folders.items()},
+        entries.append(measure_program(toolchain, program,
+                                       {side: [_object_path(objects / side, name) for name in members]
+                                        for side in ("default", "policy")},
                                        runs=runs, timeout=timeout))
     return entries
 
@@ -186,21 +189,22 @@ def _object_path(folder: Path, name: str) -> Path:
 
 
 def _default_scores(modules, problem, toolchain, pool, baselines, timeout, keep, folder):
-    """Default scores by module (from the cache, or plain compiles keeping objects for linking)."""
+    """Default scores by module: from the cache, except the modules in `keep`, which are compiled plainly here
+    so their objects can be linked (their scores refresh the cache)."""
     scores: dict[str, Score] = {}
     errors: dict[str, str] = {}
-    if not keep:
-        found = baselines.get_many(BaselineCache.commands(toolchain, modules), pool, timeout=timeout,
-                                   desc="default")
-        for name, score in found.scores.items():
-            scores[name] = score
-        for name, error in found.failures.items():
-            errors[name] = _describe(error)
+    cached = [spec for spec in modules if spec.name not in keep]
+    if cached:
+        found = baselines.get_many(BaselineCache.commands(toolchain, cached), pool, timeout=timeout, desc="default")
+        scores.update(found.scores)
+        errors.update({name: _describe(error) for name, error in found.failures.items()})
+    kept = [spec for spec in modules if spec.name in keep]
+    if not kept:
         return scores, errors
     folder.mkdir()
-    commands = BaselineCache.commands(toolchain, modules)
+    commands = BaselineCache.commands(toolchain, kept)
     tasks = [CompileTask(spec, problem.name, str(toolchain.clang), BASELINE_POLICY, explore=False, record=False,
-                         timeout=timeout, keep_object=spec.name in keep) for spec in modules]
+                         timeout=timeout, keep_object=True) for spec in kept]
     for result in pool.run(compile_jobs(tasks), desc="default"):
         if not result.ok:
             errors[result.key] = _describe(result.error)
@@ -208,8 +212,7 @@ def _default_scores(modules, problem, toolchain, pool, baselines, timeout, keep,
         compiled: CompileResult = result.value
         scores[result.key] = compiled.score
         baselines.put(result.key, commands[result.key], compiled.score, result.seconds)
-        if compiled.object is not None:
-            _object_path(folder, result.key).write_bytes(compiled.object)
+        _object_path(folder, result.key).write_bytes(compiled.object)
     return scores, errors
 
 

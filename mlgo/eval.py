@@ -77,6 +77,8 @@ def run(args: argparse.Namespace) -> int:
     modules = sample_modules(corpus, args.max_modules, args.seed)
     programs = []
     if args.runtime is not None:
+        if args.runtime_runs < 1:
+            raise MlgoError(f"--runtime-runs {args.runtime_runs}: each program needs at least one timed run")
         check_runtime_tools()
         programs = load_programs(corpus, args.runtime)
         if not programs:

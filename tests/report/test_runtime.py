@@ -57,3 +57,15 @@ def test_eval_runtime_counts_instructions_of_both_builds(small_sample, tmp_path)
         assert entry[side]["instructions"] > 10_000_000 and entry[side]["seconds"] > 0
     # A random eviction policy allocates differently from the default: the counts differ.
     assert entry["default"]["instructions"] != entry["policy"]["instructions"]
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--runtime", "nonesuch"], "no program nonesuch; the corpus has: lz4-roundtrip, xxhash-bench"),
+    (["--runtime", "--runtime-runs", "0"], "--runtime-runs 0: each program needs at least one timed run"),
+])
+def test_eval_refuses_bad_runtime_flags_before_compiling(small_sample, tmp_path, flags, message):
+    result = subprocess.run([sys.executable, "-m", "mlgo.cli", "eval", "--problem", "regalloc-eviction",
+                             "--policy", "random", "--corpus", str(small_sample), "--output",
+                             str(tmp_path / "eval.json"), *flags], capture_output=True, text=True)
+    assert result.returncode != 0 and message in result.stderr
+    assert not (tmp_path / "eval.json").exists()

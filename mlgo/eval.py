@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import shutil
 from pathlib import Path
 
 from compiler_opt.collect.backends import add_pool_flags, pool_from_args
@@ -11,7 +12,9 @@ from compiler_opt.corpus import load_corpus
 from compiler_opt.llvm.toolchain import find_toolchain
 from compiler_opt.problems import get_problem, problem_names
 from compiler_opt.errors import MlgoError
-from compiler_opt.report.evaluate import evaluate, format_summary, load_policy, sample_modules, write_report
+from compiler_opt.report.evaluate import (check_output, evaluate, format_summary, load_policy, sample_modules,
+                                          write_report)
+from compiler_opt.report.partial import partial_folder
 from compiler_opt.report.runtime import check_runtime_tools, load_programs
 from mlgo.flags import add_clang_flag, add_module_sample_flags, add_timeout_flag
 
@@ -25,8 +28,14 @@ spill/reload/copy cost for register allocation):
    "runtime": [{"program", "library", "default": {"instructions", "seconds"}, "policy": {...},
                 "ok", "error"}]}                                          (with --runtime)
 
+while it runs, OUTPUT.partial/ (beside the JSON) keeps each module's results as its compiles end
+(results.jsonl) and the objects --linked and --runtime need; it is removed once the JSON is written.
+After a kill, the same command with --resume compiles only the modules not recorded there; the links and
+the --runtime programs (built, counted and timed) run again in full.
+
 examples:
   mlgo eval --problem inlining --policy default --corpus CORPUS --output eval.json
+  mlgo eval ... --output eval.json --resume       # after a kill: reuse eval.json.partial/, compile the rest
   mlgo eval --problem inlining --policy RUN_DIR/policy --corpus CORPUS --output eval.json --linked
   mlgo eval --problem regalloc-eviction --policy RUN_DIR/policy --corpus CORPUS --output eval.json --runtime
 """
@@ -47,7 +56,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="a built-in policy of the problem (inlining: default, always, never) or a saved "
                         "policy folder (as `mlgo train` writes under RUN_DIR/policy)")
     parser.add_argument("--corpus", required=True, type=Path, help="the corpus folder (corpus_description.json)")
-    parser.add_argument("--output", required=True, type=Path, help="where to write the evaluation JSON")
+    parser.add_argument("--output", required=True, type=Path,
+                        help="where to write the evaluation JSON (written atomically at the end; its folder must "
+                        "be writable, it is checked before any compile); results so far are kept in "
+                        "OUTPUT.partial/ meanwhile")
+    parser.add_argument("--resume", action="store_true",
+                        help="go on with the results an interrupted run of the same evaluation (same policy, "
+                        "corpus, compiler, modules and options) kept in OUTPUT.partial/, compiling only the rest")
     add_module_sample_flags(parser, "evaluate")
     parser.add_argument("--linked", action="store_true",
                         help="also link each library the corpus records (-shared -Wl,--gc-sections) under the "
@@ -70,6 +85,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    check_output(args.output)
     toolchain = find_toolchain(args.clang)
     problem = get_problem(args.problem)
     corpus = load_corpus(args.corpus)
@@ -88,8 +104,10 @@ def run(args: argparse.Namespace) -> int:
     with pool_from_args(args) as pool:
         report = evaluate(corpus, problem, policy, toolchain=toolchain, pool=pool, baselines=baselines,
                           policy_label=args.policy, modules=modules, linked=args.linked, programs=programs,
-                          runtime_runs=args.runtime_runs, seed=args.seed, timeout=args.timeout)
+                          runtime_runs=args.runtime_runs, seed=args.seed, timeout=args.timeout,
+                          partial=partial_folder(args.output), resume=args.resume)
     write_report(report, args.output)
+    shutil.rmtree(partial_folder(args.output), ignore_errors=True)
     print(format_summary(report))
     print(f"written: {args.output}")
     return 0

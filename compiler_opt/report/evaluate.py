@@ -35,17 +35,26 @@ corpus's runnable programs from their libraries' objects under both sides
 and reports callgrind instruction counts and median wall times. A program's
 library is compiled whole, once per side, together with the evaluated
 modules; its modules outside those are not in `modules` or the summary.
+
+With `partial` (a folder, `compiler_opt.report.partial`) each module's
+result under each side is recorded as its compile ends, with the objects
+kept for linking; with `resume` the results recorded there for the same
+evaluation are reused and only the rest is compiled. The links and
+`runtime` run again from the recorded objects.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime
+import hashlib
 import json
 import math
 import os
+import sys
 import tempfile
 from pathlib import Path
-from typing import Iterable, Mapping, Sequence
+from typing import Iterable, Iterator, Mapping, Sequence
 
 from compiler_opt.collect.baseline import BaselineCache
 from compiler_opt.collect.compile_job import BASELINE_POLICY, CompileResult, CompileTask, compile_jobs
@@ -60,10 +69,11 @@ from compiler_opt.policy.fast import FastPolicy
 from compiler_opt.problems.base import Problem
 from compiler_opt.problems.measurements import Score
 from compiler_opt.progress import progress
+from compiler_opt.report.partial import PartialResults, score_from_json, score_to_json
 from compiler_opt.report.runtime import Program, measure_program
 
-__all__ = ["check_policy_fits", "evaluate", "format_summary", "load_policy", "sample_modules", "summarize",
-           "write_report"]
+__all__ = ["check_output", "check_policy_fits", "evaluate", "format_summary", "load_policy", "sample_modules",
+           "summarize", "write_report"]
 
 
 def sample_modules(corpus: Corpus, max_modules: int | None, seed: int) -> list[ModuleSpec]:
@@ -107,30 +117,43 @@ def evaluate(
     runtime_runs: int = 5,
     seed: int = 0,
     timeout: float = 600.0,
+    partial: str | os.PathLike | None = None,
+    resume: bool = False,
 ) -> dict:
     """The evaluation JSON of `policy` on `modules` (default: the whole corpus); see the module docstring.
 
     `programs` (`compiler_opt.report.runtime`) adds the `runtime` list: each program built from its whole
     library compiled under both sides, counted under callgrind and timed (median of `runtime_runs`).
+    `partial` records results as they come (and with `resume` reuses those recorded); the caller discards
+    it once the JSON is written.
     """
     modules = sorted(modules if modules is not None else corpus, key=lambda spec: spec.name)
     if not modules:
         raise MlgoError(f"{corpus.root}: no modules to evaluate")
     libraries = _libraries(corpus, modules) if linked else {}
-    if isinstance(policy, FastPolicy):
-        check_policy_fits(policy, toolchain, problem, modules)
     # Objects are kept for the libraries to link and for the programs' whole libraries; a program's modules
     # outside the evaluated ones are compiled too (once per side), but they are not part of the summary.
     program_members = {name for program in programs for name in corpus.libraries[program.library]}
     keep = set().union(program_members, *(members for members, _ in libraries.values()))
     evaluated = {spec.name for spec in modules}
     compiled = modules + [corpus.module(name) for name in sorted(program_members - evaluated)]
-    with tempfile.TemporaryDirectory(prefix="mlgo-eval-") as tmp:
-        objects = Path(tmp)
+    recording = None
+    if partial is not None:
+        header = _partial_header(corpus, problem, policy, toolchain, modules, linked, programs, runtime_runs, seed,
+                                 timeout)
+        recording = PartialResults.open(partial, header, resume=resume)
+    if isinstance(policy, FastPolicy):
+        check_policy_fits(policy, toolchain, problem, modules)
+    with _objects_folder(recording) as objects:
+        reused = {side: _reusable(recording, side, keep, objects / side) for side in ("default", "policy")}
+        if resume and recording is not None:
+            print(f"resuming from {recording.folder}: reusing the results of {len(reused['policy'])} of "
+                  f"{len(compiled)} modules under the policy and {len(reused['default'])} under the default; "
+                  "compiling the rest", file=sys.stderr)
         default_scores, default_errors = _default_scores(compiled, problem, toolchain, pool, baselines, timeout,
-                                                          keep, objects / "default")
+                                                          keep, objects / "default", reused["default"], recording)
         policy_results, policy_errors = _policy_results(compiled, problem, policy, toolchain, pool, seed, timeout,
-                                                        keep, objects / "policy")
+                                                        keep, objects / "policy", reused["policy"], recording)
         entries = [_module_entry(spec.name, default_scores.get(spec.name), policy_results.get(spec.name),
                                  default_errors.get(spec.name), policy_errors.get(spec.name)) for spec in modules]
         linked_entries = _link_libraries(toolchain, libraries, entries, objects) if linked else None
@@ -152,6 +175,45 @@ def evaluate(
     if runtime_entries is not None:
         report["runtime"] = runtime_entries
     return report
+
+
+def _partial_header(corpus: Corpus, problem: Problem, policy: str | FastPolicy, toolchain: Toolchain,
+                    modules: Sequence[ModuleSpec], linked: bool, programs: Sequence[Program], runtime_runs: int,
+                    seed: int, timeout: float) -> dict:
+    """What an evaluation is, as its partial results record it (resuming needs the same)."""
+    return {
+        "problem": problem.name,
+        "policy": policy if isinstance(policy, str) else _policy_digest(policy),
+        "corpus": str(Path(corpus.root).resolve()),
+        "compiler": toolchain.identity,
+        "modules": [spec.name for spec in modules],
+        "seed": seed,
+        "timeout": timeout,
+        "linked": linked,
+        "runtime": [program.name for program in programs],
+        "runtime_runs": runtime_runs if programs else None,
+    }
+
+
+def _policy_digest(policy: FastPolicy) -> str:
+    """A saved policy's identity: the sha256 of its network configuration and weights."""
+    digest = hashlib.sha256(json.dumps(policy.config.to_json(), sort_keys=True).encode())
+    for kernel, bias in policy.weights:
+        for array in (kernel, bias):
+            digest.update(repr(array.shape).encode())
+            digest.update(array.tobytes())
+    return f"sha256:{digest.hexdigest()}"
+
+
+@contextlib.contextmanager
+def _objects_folder(partial: PartialResults | None) -> Iterator[Path]:
+    """Where the kept objects go: the partial results' folder (kept for a resume), else a temporary one."""
+    if partial is not None:
+        partial.objects.mkdir(exist_ok=True)
+        yield partial.objects
+        return
+    with tempfile.TemporaryDirectory(prefix="mlgo-eval-") as tmp:
+        yield Path(tmp)
 
 
 def _runtime(corpus: Corpus, programs: Sequence[Program], toolchain: Toolchain, objects: Path,
@@ -188,37 +250,68 @@ def _object_path(folder: Path, name: str) -> Path:
     return folder / (name.replace("/", "__") + ".o")
 
 
-def _default_scores(modules, problem, toolchain, pool, baselines, timeout, keep, folder):
-    """Default scores by module: from the cache, except the modules in `keep`, which are compiled plainly here
-    so their objects can be linked (their scores refresh the cache)."""
-    scores: dict[str, Score] = {}
-    errors: dict[str, str] = {}
+def _reusable(partial: PartialResults | None, side: str, keep: set[str], folder: Path) -> dict[str, dict]:
+    """The results `partial` recorded for `side` that can be reused (a kept module's only with its object)."""
+    if partial is None:
+        return {}
+    return {name: line for name, line in partial.recorded[side].items()
+            if name not in keep or "error" in line or _object_path(folder, name).exists()}
+
+
+def _default_scores(modules, problem, toolchain, pool, baselines, timeout, keep, folder, recorded, partial):
+    """Default scores (and errors) by module: as `recorded`, else from the cache, except the modules in `keep`,
+    which are compiled plainly here so their objects can be linked (their scores refresh the cache); the new
+    ones are recorded in `partial` (if any)."""
+    scores = {name: score_from_json(line["score"]) for name, line in recorded.items() if "score" in line}
+    errors = {name: line["error"] for name, line in recorded.items() if "error" in line}
+    modules = [spec for spec in modules if spec.name not in recorded]
     cached = [spec for spec in modules if spec.name not in keep]
     if cached:
         found = baselines.get_many(BaselineCache.commands(toolchain, cached), pool, timeout=timeout, desc="default")
-        scores.update(found.scores)
-        errors.update({name: _describe(error) for name, error in found.failures.items()})
+        for name, score in found.scores.items():
+            scores[name] = _keep_score(partial, name, score)
+        for name, error in found.failures.items():
+            errors[name] = _keep_error(partial, "default", name, error)
     kept = [spec for spec in modules if spec.name in keep]
     if not kept:
         return scores, errors
-    folder.mkdir()
+    folder.mkdir(exist_ok=True)
     commands = BaselineCache.commands(toolchain, kept)
     tasks = [CompileTask(spec, problem.name, str(toolchain.clang), BASELINE_POLICY, explore=False, record=False,
                          timeout=timeout, keep_object=True) for spec in kept]
     for result in pool.run(compile_jobs(tasks), desc="default"):
         if not result.ok:
-            errors[result.key] = _describe(result.error)
+            errors[result.key] = _keep_error(partial, "default", result.key, result.error)
             continue
         compiled: CompileResult = result.value
-        scores[result.key] = compiled.score
         baselines.put(result.key, commands[result.key], compiled.score, result.seconds)
         _object_path(folder, result.key).write_bytes(compiled.object)
+        scores[result.key] = _keep_score(partial, result.key, compiled.score)
     return scores, errors
 
 
-def _policy_results(modules, problem, policy, toolchain, pool, seed, timeout, keep, folder):
-    results: dict[str, CompileResult] = {}
-    errors: dict[str, str] = {}
+def _keep_score(partial: PartialResults | None, name: str, score: Score) -> Score:
+    """`score`, the default's of module `name`, recorded in `partial` (if any)."""
+    if partial is not None:
+        partial.record("default", name, score=score_to_json(score))
+    return score
+
+
+def _keep_error(partial: PartialResults | None, side: str, name: str, error: BaseException | None) -> str:
+    """The description of `error`, the failure of module `name` under `side`, recorded in `partial` (if any)."""
+    described = _describe(error)
+    if partial is not None:
+        partial.record(side, name, error=described)
+    return described
+
+
+def _policy_results(modules, problem, policy, toolchain, pool, seed, timeout, keep, folder, recorded, partial):
+    """Policy compile results (and errors) by module: as `recorded`, else compiled here and recorded in `partial`
+    (if any)."""
+    results = {name: CompileResult(name, score_from_json(line["score"]), None, line["decisions"], line["seconds"])
+               for name, line in recorded.items() if "score" in line}
+    errors = {name: line["error"] for name, line in recorded.items() if "error" in line}
+    modules = [spec for spec in modules if spec.name not in recorded]
     folder.mkdir(exist_ok=True)
     shared = isinstance(policy, FastPolicy)
     tasks = [CompileTask(spec, problem.name, str(toolchain.clang), None if shared else policy, explore=False,
@@ -228,13 +321,16 @@ def _policy_results(modules, problem, policy, toolchain, pool, seed, timeout, ke
     try:
         for result in pool.run(compile_jobs(tasks, ref), desc="policy"):
             if not result.ok:
-                errors[result.key] = _describe(result.error)
+                errors[result.key] = _keep_error(partial, "policy", result.key, result.error)
                 continue
             compiled: CompileResult = result.value
             if compiled.object is not None:
                 _object_path(folder, result.key).write_bytes(compiled.object)
                 compiled.object = None
             results[result.key] = compiled
+            if partial is not None:
+                partial.record("policy", result.key, score=score_to_json(compiled.score),
+                               decisions=compiled.decisions, seconds=compiled.seconds)
     finally:
         if ref is not None:
             pool.release(ref)
@@ -324,6 +420,22 @@ def _link_libraries(toolchain: Toolchain, libraries: Mapping[str, tuple[set[str]
         linked.append({**entry, "default": default, "policy": policy, "ratio": policy / default if default else None,
                        "default_text": sizes["default"].text, "policy_text": sizes["policy"].text})
     return linked
+
+
+def check_output(path: str | os.PathLike) -> Path:
+    """Refuse, before any compile, an `--output` the evaluation JSON cannot be written to; its parent folders are
+    created."""
+    path = Path(path)
+    if path.is_dir():
+        raise MlgoError(f"--output {path} is a folder; name the JSON file to write, e.g. --output {path / 'eval.json'}")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.", suffix=".probe"):
+            pass
+    except OSError as error:
+        raise MlgoError(f"--output {path}: cannot write in {path.parent} ({error.strerror or error}); create that "
+                        "folder or make it writable, or choose another --output") from error
+    return path
 
 
 def write_report(report: Mapping, path: str | os.PathLike) -> Path:

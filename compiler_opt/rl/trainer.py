@@ -136,7 +136,6 @@ def _load_gin(files: Sequence[Path], bindings: Sequence[str], text: str | None =
     import compiler_opt.rl.ppo  # noqa: F401
 
     gin.clear_config()
-    gin.add_config_file_search_path(str(GIN_DIR.parent.parent.parent))
     try:
         if text is not None:
             gin.parse_config(text)
@@ -145,7 +144,7 @@ def _load_gin(files: Sequence[Path], bindings: Sequence[str], text: str | None =
                 if not Path(path).is_file():
                     raise MlgoError(f"gin file {path} does not exist")
             gin.parse_config_files_and_bindings([str(p) for p in files], list(bindings))
-    except (ValueError, NameError, KeyError, SyntaxError) as error:
+    except (ValueError, NameError, KeyError, SyntaxError, TypeError, OSError) as error:
         raise MlgoError(f"bad gin configuration: {error}") from error
     return gin.config_str()
 

@@ -1,0 +1,1 @@
+"""The regalloc-priority gin files; a package, so that gin finds them from any working directory."""

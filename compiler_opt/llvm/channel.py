@@ -6,7 +6,11 @@ temp dir, starts clang in its own process group, reads the log header, and
 then yields one `Observation` per decision; the caller answers each with
 `advise`. Both FIFOs are opened read-write on this side, so neither open can
 block and a compile that makes no decision cannot hang the host; the end of
-the compiler is seen through a pidfd polled beside the FIFO.
+the compiler is seen through a pidfd polled beside the FIFO. Both FIFOs are
+non-blocking: a write of advice that the compiler does not read (the pipe is
+full) waits for room under the same deadlines as a read, and fails when the
+compiler exits instead (a write can never fail by itself, since this side
+holds the read end too).
 
 Failures are typed and carry the compiler's exit code and stderr tail:
 `CompilerCrash`, `CompilerTimeout` (per-compile wall limit or per-read limit,
@@ -193,6 +197,7 @@ class InteractiveCompile:
         self._parser: RecordParser | None = None
         self._advice_format: Callable[[object], bytes] | None = None
         self._in_fd = -1
+        self._pidfd = -1
         self._started = 0.0
         self.decisions = 0
         self.header: LogHeader | None = None
@@ -215,7 +220,7 @@ class InteractiveCompile:
         os.mkfifo(base + ".in")
         out_fd = os.open(base + ".out", os.O_RDWR | os.O_NONBLOCK)
         self._fds.append(out_fd)
-        self._in_fd = os.open(base + ".in", os.O_RDWR)
+        self._in_fd = os.open(base + ".in", os.O_RDWR | os.O_NONBLOCK)
         self._fds.append(self._in_fd)
         if not self._passthrough:
             self._stderr = open(os.path.join(self._dir, "stderr"), "w+b")
@@ -231,6 +236,7 @@ class InteractiveCompile:
         )
         pidfd = os.pidfd_open(self._process.pid)
         self._fds.append(pidfd)
+        self._pidfd = pidfd
         self._reader = _TimedFifoReader(out_fd, pidfd, self)
         self._reader.transcript = self._transcript
         first = self._reader.readline()
@@ -261,8 +267,18 @@ class InteractiveCompile:
             yield observation
 
     def advise(self, value) -> None:
-        """Answer the current observation with `value` (a scalar of the advice's type)."""
-        os.write(self._in_fd, self._advice_format(value))
+        """Answer the current observation with `value` (a scalar of the advice's type).
+
+        Raises `CompilerTimeout` when the compiler leaves the advice unread past
+        the per-read limit, `CompilerCrash` or `ChannelProtocolError` when it exits instead.
+        """
+        data = self._advice_format(value)
+        try:
+            written = os.write(self._in_fd, data)
+        except BlockingIOError:
+            written = 0
+        if written < len(data):
+            self._write_slowly(memoryview(data)[written:])
         self.decisions += 1
 
     def run(self, policy: Callable[[Observation], object]) -> CompileOutcome:
@@ -307,6 +323,22 @@ class InteractiveCompile:
         size = self._stderr.seek(0, os.SEEK_END)
         self._stderr.seek(max(size - STDERR_TAIL_BYTES, 0))
         return self._stderr.read().decode("utf-8", "replace")
+
+    def _write_slowly(self, data: memoryview) -> None:
+        """Write the rest of an advice into a full FIFO, waiting for room within the read deadlines."""
+        waiter = select.poll()
+        waiter.register(self._in_fd, select.POLLOUT)
+        waiter.register(self._pidfd, select.POLLIN)
+        while data:
+            events = waiter.poll(self.read_wait_seconds() * 1000)
+            if not events:
+                self.on_timeout()
+            if any(fd == self._pidfd for fd, _ in events):
+                self._raise_for_exit("exited without reading the advice")
+            try:
+                data = data[os.write(self._in_fd, data):]
+            except BlockingIOError:
+                continue
 
     def _raise_for_exit(self, what: str) -> None:
         try:

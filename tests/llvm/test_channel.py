@@ -186,3 +186,41 @@ def test_compile_with_no_decisions_ends(toolchain, tmp_path):
     with InteractiveCompile(argv, advisors.INLINING, timeout=60, read_timeout=30) as compile_:
         outcome = compile_.run(lambda observation: 0)
     assert outcome.decisions == 0 and outcome.returncode == 0
+
+
+# Sends decisions from a thread without reading any advice; the main thread waits until the
+# advice FIFO is full (the host is then blocked writing), then does what the test says.
+_FLOOD = """
+import fcntl, termios, threading
+record = b'{"observation":0}\\n' + bytes(8) + b'\\n'
+out.write(HEADER + b'\\n')
+threading.Thread(target=lambda: [out.write(record) for _ in range(20000)], daemon=True).start()
+queued = bytearray(4)
+while fcntl.ioctl(inp, termios.FIONREAD, queued) or int.from_bytes(queued, "little") < 65536:
+    time.sleep(0.01)
+"""
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize(
+    "after, error, words",
+    [
+        ("time.sleep(600)\n", CompilerTimeout, "per-read limit"),
+        ("os._exit(0)\n", ChannelProtocolError, "exited without reading the advice"),
+        ("sys.stderr.write('boom\\n')\nos._exit(3)\n", CompilerCrash, "exit status 3"),
+    ],
+    ids=["stuck", "exits", "fails"],
+)
+def test_unread_advice_cannot_block_the_host(tmp_path, after, error, words):
+    """A compiler that never reads its advice fills the FIFO; the host's write is bounded like a read."""
+    argv = _fake(tmp_path, _FLOOD + after)
+    parent = tmp_path / "channels"
+    parent.mkdir()
+    compile_ = InteractiveCompile(argv, advisors.INLINING, module="m.bc", timeout=30, read_timeout=2,
+                                  temp_parent=parent)
+    with pytest.raises(error) as raised:
+        with compile_:
+            compile_.run(lambda observation: 0)
+    assert words in str(raised.value)
+    assert compile_.decisions == 65536 // 8  # the FIFO took this many before it was full
+    _assert_gone(compile_, parent)

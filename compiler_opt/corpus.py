@@ -2,9 +2,10 @@
 
 The layout is LLVM's (see `corpus_tools.layout`). Loading checks every module
 named in `corpus_description.json` (its `.bc` and `.cmd` exist, the command
-starts with `-cc1` and passes `sanitize_cc1`, its name stays inside the corpus
-folder, its ThinLTO index exists when the corpus has ThinLTO) reading no more
-of each bitcode file than its 4-byte magic. ThinLTO modules are already merged
+starts with `-cc1` and passes `sanitize_cc1`, its name and its files stay
+inside the corpus folder, links included, its ThinLTO index exists when the
+corpus has ThinLTO) reading no more of each bitcode file than its 4-byte
+magic. Module specs hold absolute real paths. ThinLTO modules are already merged
 (they hold their imports), so their commands get `-thinlto-assume-merged`
 and the corpus's index instead of the build's. A bad module is a `CorpusError` naming it, or, with
 `skip_invalid=True`, an entry of `Corpus.invalid` and the rest loads.
@@ -188,15 +189,11 @@ def _shared_command(root: Path, override: list[str] | None) -> tuple[str, ...] |
 def _load_module(root: Path, name: str, has_thinlto: bool, shared_args: tuple[str, ...] | None) -> ModuleSpec:
     if name_escapes(name):
         raise CorpusError(f"{root}: module {name!r} names a file outside the corpus folder; remove it from the list")
-    bitcode = module_file(root, name, BITCODE_SUFFIX)
-    if not bitcode.is_file():
-        raise CorpusError(f"module {name!r}: missing {bitcode}; extract the corpus again or remove the module")
+    bitcode = _corpus_file(root, name, BITCODE_SUFFIX)
     if not is_bitcode_file(bitcode):
         raise CorpusError(f"module {name!r}: {bitcode} is not LLVM bitcode; extract the corpus again or remove the module")
     if shared_args is None:
-        command = module_file(root, name, COMMAND_SUFFIX)
-        if not command.is_file():
-            raise CorpusError(f"module {name!r}: missing {command}; extract the corpus again or remove the module")
+        command = _corpus_file(root, name, COMMAND_SUFFIX)
         try:
             args = tuple(sanitize_cc1(read_cmd_file(command), f"module {name!r} ({command})"))
         except UnsafeCommandLine as error:
@@ -205,11 +202,30 @@ def _load_module(root: Path, name: str, has_thinlto: bool, shared_args: tuple[st
         args = shared_args
     index = None
     if has_thinlto:
-        index = module_file(root, name, THINLTO_SUFFIX)
-        if not index.is_file():
-            raise CorpusError(f"module {name!r}: missing ThinLTO index {index}; extract the corpus again")
+        index = _corpus_file(root, name, THINLTO_SUFFIX)
         args = tuple(thinlto_backend_args(args))
     return ModuleSpec(name=name, bitcode=bitcode, cc1_args=args, thinlto_index=index, size=bitcode.stat().st_size)
+
+
+def _corpus_file(root: Path, name: str, suffix: str) -> Path:
+    """The absolute real path of one of `name`'s files, which must be a file inside the corpus folder.
+
+    Links are followed only as far as the corpus folder: one that leads
+    outside it (to `/etc/passwd`, another user's files) is refused, so a
+    corpus can make the tools read nothing but its own files. The path is
+    absolute, so that a module named like an option cannot pass for one.
+    """
+    path = module_file(root, name, suffix)
+    real = path.resolve()
+    if not real.is_relative_to(root.resolve()):
+        raise CorpusError(
+            f"module {name!r}: {path} leads to {real}, outside the corpus folder; a corpus may only name "
+            "its own files (copy the file into the corpus or remove the module)"
+        )
+    if not real.is_file():
+        what = "ThinLTO index " if suffix == THINLTO_SUFFIX else ""
+        raise CorpusError(f"module {name!r}: missing {what}{path}; extract the corpus again or remove the module")
+    return real
 
 
 def _name_fraction(name: str) -> float:

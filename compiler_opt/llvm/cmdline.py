@@ -1,156 +1,123 @@
 """cc1 command lines from an untrusted corpus: parse, sanitize, and finish them.
 
 A corpus `.cmd` file holds the NUL-separated `-cc1` arguments that compiled a
-module. Before such a command runs, everything that would write a file the
-job did not choose is removed (`-o`, dependency files, remark files, crash
-reports, time traces, serialized diagnostics, coverage and profile outputs,
-split-DWARF outputs, module caches) and everything that would load code into
-the compiler (`-load`, plugins, pass plugins) is refused with an
-`UnsafeCommandLine` error naming the module and the option. `-mllvm` options
-that name files or steer the ML advisors are refused too: the job sets those
-itself. The job's own output paths are then added by `build_compile_command`.
+module. Those arguments are untrusted (docs/security.md): before one runs,
+`sanitize_cc1` reads it the way clang will, with clang's own option table
+(`compiler_opt.llvm.cc1_options`), so that every value is seen as a value and
+every option as an option, and then
+
+- refuses, with an `UnsafeCommandLine` naming the module and the argument,
+  whatever could load code or read a file the job did not choose into the
+  compile: any argument starting with `@` (the driver expands response files
+  anywhere in its argv, value slots included, before it reads `-cc1`), plugin
+  and `-load` options, options that link or read files into the module
+  (`-mlink-bitcode-file`, profiles, sanitizer and XRay lists, and any other
+  value-taking option whose name says file, path, dir or list), a path
+  (anything with a `/`) as the value of an option that does not merely record
+  it as text, `-mllvm` options that name files or steer the ML advisors, and
+  an input file of the line's own;
+- drops, value and all, what writes files (`-o`, dependency files, remarks,
+  crash reports, time traces, diagnostics, coverage and profile outputs,
+  split-DWARF outputs, module caches), the actions (the job compiles to an
+  object), and the preprocessor's and module loader's options (`-I`, `-D`,
+  `-include`, `-resource-dir`, `-ivfsoverlay`, ...), which read files but
+  cannot change how LLVM IR compiles.
+
+The job's own input and output paths are then added by `CompileCommand.argv`,
+always absolute, so that no corpus-chosen name can be read as an option.
 """
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterable, Sequence
+from typing import TYPE_CHECKING, Sequence
 
 from compiler_opt.errors import MlgoError
+from compiler_opt.llvm.cc1_options import OptionMatch, OptionTable, shipped_table
 
 if TYPE_CHECKING:
     from compiler_opt.llvm.toolchain import Toolchain
+
+# Real `.cmd` files hold a few KiB; a larger one is refused before it is read whole.
+MAX_CMD_FILE_BYTES = 1 << 20
 
 
 class UnsafeCommandLine(MlgoError):
     """A corpus command line asks the compiler to load code or is malformed."""
 
 
-@dataclass(frozen=True)
-class _OptionRule:
-    """How one cc1 option is spelled: with a separate value, a joined one, or none."""
-
-    name: str
-    separate: bool = False
-    joined: bool = False
-
-
-def _rules(names: Iterable[str], **kind: bool) -> tuple[_OptionRule, ...]:
-    return tuple(_OptionRule(name, **kind) for name in names)
-
-
-# Options whose value is a file the compiler writes: dropped, value and all.
-_WRITES_SEPARATE = _rules(
-    (
-        "-o",
-        "-dependency-file",
-        "-dependency-dot",
-        "-header-include-file",
-        "-module-dependency-dir",
-        "-opt-record-file",
-        "-opt-record-passes",
-        "-opt-record-format",
-        "-serialize-diagnostic-file",
-        "-diagnostic-log-file",
-        "-split-dwarf-output",
-        "-coverage-data-file",
-        "-coverage-notes-file",
-        "-stack-usage-file",
-        "-MT",
-        "-MQ",
-    ),
-    separate=True,
-)
-_WRITES_JOINED = _rules(
-    (
-        "-o",
-        "-dependency-file=",
-        "-coverage-data-file=",
-        "-coverage-notes-file=",
-        "-fprofile-instrument-path=",
-        "-fprofile-generate=",
-        "-fcs-profile-generate=",
-        "-fmodules-cache-path=",
-        "-fcrash-diagnostics-dir=",
-        "-ftime-trace=",
-        "-stats-file=",
-        "-fproc-stat-report=",
-        "-header-include-file=",
-        "-split-dwarf-output=",
-        "-stack-usage-file=",
-        "-opt-record-file=",
-        "-fembed-bitcode=",
-        "-fthinlto-index=",
-    ),
-    joined=True,
-)
-_WRITES_FLAG = frozenset(
+# Options whose value is a file the compiler writes (or which only add to what
+# it writes): dropped, value and all. Names as clang's table spells them
+# (`=` ends a joined option's name).
+_WRITES = frozenset(
     {
-        "-MD",
-        "-MMD",
-        "-MP",
-        "-MG",
-        "-sys-header-deps",
-        "-module-file-deps",
-        "-ftime-trace",
-        "-fembed-bitcode",
-        "-save-temps",
-        "-emit-llvm-uselists",
+        "-o", "-dependency-file", "-dependency-dot", "-header-include-file", "-header-include-file=",
+        "-module-dependency-dir", "-opt-record-file", "-opt-record-passes", "-opt-record-format",
+        "-serialize-diagnostic-file", "-diagnostic-log-file", "-split-dwarf-output", "-coverage-data-file",
+        "-coverage-notes-file", "-coverage-data-file=", "-coverage-notes-file=", "-stack-usage-file", "-MT", "-MQ",
+        "-fprofile-instrument-path=", "-fprofile-generate=", "-fcs-profile-generate=", "-fmodules-cache-path=",
+        "-fcrash-diagnostics-dir=", "-ftime-trace=", "-stats-file=", "-fproc-stat-report=",
+        "-split-dwarf-output=", "-stack-usage-file=", "-opt-record-file=", "-fembed-bitcode=", "-fthinlto-index=",
+        "-dependency-file=", "-MD", "-MMD", "-MP", "-MG", "-sys-header-deps", "-module-file-deps", "-ftime-trace",
+        "-fembed-bitcode", "-save-temps", "-emit-llvm-uselists", "-ftime-trace-granularity=",
     }
 )
-# Kept options whose value is the next argument (so a value is not mistaken for an input).
-_TAKES_VALUE = frozenset(
+# Options for the preprocessor and module loader: they read files, and cannot
+# change how LLVM IR compiles. Dropped, value and all.
+_PREPROCESSOR = frozenset(
     {
-        "-triple", "-target-cpu", "-tune-cpu", "-target-feature", "-target-abi", "-main-file-name",
-        "-mrelocation-model", "-pic-level", "-resource-dir", "-internal-isystem",
-        "-internal-externc-isystem", "-isystem", "-I", "-D", "-U", "-include", "-ferror-limit",
-        "-fmessage-length", "-mllvm", "-debugger-tuning", "-fdebug-compilation-dir",
-        "-fcoverage-compilation-dir", "-mcode-model", "-stack-protector", "-stack-protector-buffer-size",
-        "-fvisibility", "-ftype-visibility", "-std", "-iquote", "-idirafter", "-isysroot",
-        "-target-linker-version", "-mframe-pointer", "-fdenormal-fp-math", "-mlink-bitcode-file",
-        "-mlink-builtin-bitcode", "-fmodule-format", "-dwarf-version", "-split-dwarf-file",
-        "-fcolor-diagnostics", "-mthread-model", "-vectorize-loops", "-O", "-fmath-errno",
-        "-mfloat-abi", "-meabi", "-fdebug-prefix-map", "-object-file-name",
+        "-D", "-U", "-I", "-F", "-include", "-include-pch", "-imacros", "-isystem", "-iquote", "-idirafter",
+        "-iprefix", "-iwithprefix", "-iwithprefixbefore", "-isysroot", "-internal-isystem",
+        "-internal-externc-isystem", "-resource-dir", "-ivfsoverlay", "-iframework", "-iframeworkwithsysroot",
+        "-cxx-isystem", "-c-isystem", "-objc-isystem", "-objcxx-isystem", "-isystem-after", "-stdlib++-isystem",
+        "-fmodule-map-file=", "-fmodule-file=", "-fprebuilt-module-path=", "-working-directory",
+        "-working-directory=", "-fmodules-cache-path=", "-fbuild-session-file=", "-iembed-dir=", "-embed-dir=",
+        "-x",
     }
 )
-# Options that load code into the compiler: refused.
-_LOADS_SEPARATE = ("-load", "-plugin", "-add-plugin", "-fpass-plugin", "-load-pass-plugin")
-_LOADS_PREFIXES = ("-fpass-plugin=", "-load=", "-plugin-arg-", "-fplugin=", "-fplugin-arg-", "-add-plugin=")
-# Actions that would make something other than an object file: replaced by -emit-obj.
+# Actions that would make something other than an object file: the job adds -emit-obj.
 _ACTIONS = frozenset(
     {
-        "-emit-obj",
-        "-emit-llvm",
-        "-emit-llvm-bc",
-        "-emit-llvm-only",
-        "-emit-codegen-only",
-        "-emit-llvm-uselists",
-        "-S",
-        "-E",
-        "-fsyntax-only",
-        "-emit-pch",
-        "-emit-module",
-        "-emit-module-interface",
-        "-ast-dump",
-        "-ast-print",
+        "-emit-obj", "-emit-llvm", "-emit-llvm-bc", "-emit-llvm-only", "-emit-codegen-only", "-S", "-E",
+        "-fsyntax-only", "-emit-pch", "-emit-module", "-emit-module-interface", "-ast-dump", "-ast-print",
     }
 )
+# Value-taking options that only record their value as text (debug info,
+# diagnostics), so a path there is a name, not a file that is read.
+_RECORDS_TEXT = frozenset(
+    {
+        "-main-file-name", "-fdebug-compilation-dir", "-fdebug-compilation-dir=", "-fcoverage-compilation-dir=",
+        "-ffile-compilation-dir=", "-fdebug-prefix-map=", "-fmacro-prefix-map=", "-fcoverage-prefix-map=",
+        "-ffile-prefix-map=", "-fprofile-prefix-map=", "-dwarf-debug-flags", "-record-command-line",
+        "-split-dwarf-file", "-object-file-name=", "-object-file-name",
+    }
+)
+# Options that load code into the compiler.
+_LOADS = re.compile(r"^-(load|plugin|add-plugin|fpass-plugin|load-pass-plugin|fplugin)(=|-arg|$)")
+# Value-taking options whose name says they read a file: refused unless listed above.
+_READS_FILE = re.compile(r"file|path|dir(?!ect)|list|bitcode|overlay|sysroot|profile-use|sample-use|remap|-instrument=")
 # -mllvm options a corpus may not set: ones that write or read files the job
 # did not choose, load code, or take over the ML advisors the job drives.
 _MLLVM_REFUSED = re.compile(
     r"^--?("
     r"load|.*-file|.*-log|.*file-path|.*-output|info-output-file|stats-json"
     r"|.*interactive.*|enable-ml-inliner|regalloc-enable-.*advisor|.*model.*"
-    r"|training-log|.*-path|time-trace.*|print-.*|view-.*|debug-only.*"
+    r"|training-log|.*-path|time-trace.*|print-.*|view-.*|debug-only.*|.*list.*"
     r")(=.*)?$"
 )
 
 
 def read_cmd_file(path: Path) -> list[str]:
     """The arguments of a NUL-separated `.cmd` file (as LLVM's corpus tools write them)."""
-    data = Path(path).read_bytes()
+    with open(path, "rb") as stream:
+        data = stream.read(MAX_CMD_FILE_BYTES + 1)
+    if len(data) > MAX_CMD_FILE_BYTES:
+        raise UnsafeCommandLine(
+            f"{path}: command file larger than {MAX_CMD_FILE_BYTES} bytes; a cc1 command line is a few KiB, "
+            "so this is not one (extract the corpus again or remove the module)")
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as error:
@@ -158,52 +125,81 @@ def read_cmd_file(path: Path) -> list[str]:
     return [arg for arg in text.split("\0") if arg]
 
 
-def sanitize_cc1(args: Sequence[str], origin: str) -> list[str]:
-    """`args` without output-writing options and actions, ready for `build_compile_command`.
+def sanitize_cc1(args: Sequence[str], origin: str, table: OptionTable | None = None) -> list[str]:
+    """`args` without output-writing options and actions, ready for `CompileCommand.argv`.
 
-    Raises `UnsafeCommandLine`, naming `origin`, for options that load code,
-    forbidden `-mllvm` options, or a malformed line (not starting with `-cc1`,
-    an option missing its value, an input file of its own).
+    Raises `UnsafeCommandLine`, naming `origin` and the argument, for
+    anything the module docstring says is refused, and for a malformed line
+    (not starting with `-cc1`, an option missing its value). `table` is
+    clang's option table (the shipped one by default).
     """
     if not args or args[0] != "-cc1":
         raise UnsafeCommandLine(f"{origin}: command line does not start with -cc1 (got {list(args[:1])})")
+    table = table or shipped_table()
     result: list[str] = ["-cc1"]
     index = 1
     while index < len(args):
         arg = args[index]
-        value = args[index + 1] if index + 1 < len(args) else None
-        consumed = 1
-        if arg in _LOADS_SEPARATE or arg.startswith(_LOADS_PREFIXES):
-            raise UnsafeCommandLine(f"{origin}: refusing {arg!r}: a corpus may not load code into the compiler")
-        if arg == "-mllvm":
-            if value is None:
-                raise UnsafeCommandLine(f"{origin}: -mllvm without a value at the end of the command line")
-            if _MLLVM_REFUSED.match(value):
-                raise UnsafeCommandLine(
-                    f"{origin}: refusing '-mllvm {value}': it names a file or steers an ML advisor, "
-                    "which the training job sets itself"
-                )
-            result += [arg, value]
-            consumed = 2
-        elif any(arg == rule.name for rule in _WRITES_SEPARATE):
-            if value is None:
-                raise UnsafeCommandLine(f"{origin}: {arg} without a value at the end of the command line")
-            consumed = 2
-        elif any(rule.joined and arg.startswith(rule.name) and arg != rule.name for rule in _WRITES_JOINED):
-            pass
-        elif arg in _WRITES_FLAG or arg in _ACTIONS:
-            pass
-        elif arg == "-x":
-            consumed = 2
-        elif not arg.startswith("-") and result[-1] not in _TAKES_VALUE:
+        _refuse_anywhere(arg, origin)
+        if not arg.startswith("-") or arg == "-":
             raise UnsafeCommandLine(
                 f"{origin}: unexpected input {arg!r} in the command line; corpus commands "
                 "name no input file (the module's .bc is the input)"
             )
+        option = table.match(arg)
+        _refuse_anywhere(option.joined_value or "", origin)
+        value = None
+        if option.kind == "separate":
+            if index + 1 >= len(args):
+                raise UnsafeCommandLine(f"{origin}: {arg} without a value at the end of the command line")
+            value = args[index + 1]
+            _refuse_anywhere(value, origin)
+            index += 2
         else:
-            result.append(arg)
-        index += consumed
+            index += 1
+        if _keep(option, arg if value is None else value, origin):
+            result += [arg] if value is None else [arg, value]
     return result
+
+
+def _refuse_anywhere(arg: str, origin: str) -> None:
+    """Refuse what is unsafe in any position, option or value: response files and code loading."""
+    if arg.startswith("@"):
+        raise UnsafeCommandLine(
+            f"{origin}: refusing {arg!r}: clang would read it as a response file (its contents become "
+            "options), and a corpus may not make the compiler read files of its choosing"
+        )
+    if _LOADS.match(arg) or (arg.startswith("-") and "plugin" in arg.split("=", 1)[0]):
+        raise UnsafeCommandLine(f"{origin}: refusing {arg!r}: a corpus may not load code into the compiler")
+
+
+def _keep(option: OptionMatch, value: str, origin: str) -> bool:
+    """Whether `option` stays (False: dropped); raises for what is refused. `value` is its value."""
+    name = "-" + option.name[2:] if option.name.startswith("--") else option.name
+    if name in _WRITES or name in _PREPROCESSOR or name in _ACTIONS:
+        return False
+    if name == "-mllvm":
+        mllvm = value if option.kind == "separate" else (option.joined_value or "")
+        if _MLLVM_REFUSED.match(mllvm) or "/" in mllvm:
+            raise UnsafeCommandLine(
+                f"{origin}: refusing '-mllvm {mllvm}': it names a file or steers an ML advisor, "
+                "which the training job sets itself"
+            )
+        return True
+    if name in _RECORDS_TEXT or option.kind == "flag":
+        return True
+    if _READS_FILE.search(name):
+        raise UnsafeCommandLine(
+            f"{origin}: refusing {name!r}: it reads a file into the compile, and a corpus may not name "
+            "files outside its own folder"
+        )
+    text = value if option.kind == "separate" else (option.joined_value or "") + name
+    if "/" in text:
+        raise UnsafeCommandLine(
+            f"{origin}: refusing {name} with value {text!r}: a path where clang may read a file; "
+            "a corpus may not name files outside its own folder"
+        )
+    return True
 
 
 def build_compile_command(
@@ -244,9 +240,14 @@ class CompileCommand:
         return cls(str(toolchain.clang), (optimization,), str(bitcode), False)
 
     def argv(self, output: Path, extra_args: Sequence[str] = ()) -> list[str]:
-        """The full argv writing the object `output`, with `extra_args` before the input."""
+        """The full argv writing the object `output`, with `extra_args` before the input.
+
+        Input, index and output paths are made absolute, so a file name that
+        starts with `-` or `@` (a module's name comes from the corpus) is never
+        read as an option or a response file.
+        """
+        bitcode, output_path = os.path.abspath(self.bitcode), os.path.abspath(output)
         if self.cc1:
-            return [self.clang, *self.args, "-emit-obj",
-                    *([f"-fthinlto-index={self.thinlto_index}"] if self.thinlto_index else []),
-                    *extra_args, "-x", "ir", self.bitcode, "-o", str(output)]
-        return [self.clang, *self.args, "-c", *extra_args, "-x", "ir", self.bitcode, "-o", str(output)]
+            index = [f"-fthinlto-index={os.path.abspath(self.thinlto_index)}"] if self.thinlto_index else []
+            return [self.clang, *self.args, "-emit-obj", *index, *extra_args, "-x", "ir", bitcode, "-o", output_path]
+        return [self.clang, *self.args, "-c", *extra_args, "-x", "ir", bitcode, "-o", output_path]

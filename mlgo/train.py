@@ -18,7 +18,8 @@ EPILOG = """the run folder (RUN_DIR):
                        policy_total, baseline_total, decisions, loss, seconds_collect, seconds_train,
                        seconds_compile/seconds_policy summed over jobs, decisions_per_second_per_worker,
                        peak_rss_bytes of all processes, ...); train.log: the same, one line per iteration
-  policy/              the latest saved policy (replaced atomically)
+  policy/              the latest saved policy: from the first iteration on, then every policy_every
+                       iterations (gin) and after the last (replaced atomically)
   checkpoints/, state.json   what --resume continues from (the last complete iteration)
   failed_modules.json  modules set aside after failing too often, with their errors
   feature_spec.json, vocab/, trajectories/, tensorboard/

@@ -21,8 +21,8 @@ class TrainerConfig:
       `deadline_grace_seconds` and `deadline_median_factor` x the median job time, then are cancelled;
     - `max_failures`: a module that fails this many times is set aside (failed_modules.json);
     - `keep_trajectory_iterations`, `keep_checkpoints`: how many recent iterations keep their files;
-    - `policy_every`: save the policy folder every this many iterations (and after the last one); a
-      checkpoint is written every iteration regardless;
+    - `policy_every`: save the policy folder after the first iteration, then every this many iterations
+      and after the last one; a checkpoint is written every iteration regardless;
     - `vocab_modules`: modules traced for the vocabulary when a run has none;
     - `reward_delta`, `reward_decay`, `reward_per_function`: see `compiler_opt.rl.reward` (per function:
       each PPO step gets its function's reward, where the score has per-function figures);

@@ -4,9 +4,10 @@
     RUN_DIR/log.jsonl            one JSON object per complete iteration
     RUN_DIR/train.log            the same, one human line per iteration
     RUN_DIR/state.json           the last complete iteration and what resuming needs (checkpoint, reward averages,
-                                 failure counts, modules set aside)
+                                 failure counts, modules set aside), and that iteration's log record and line
     RUN_DIR/checkpoints/         `iteration-NNNNN.*`: tf.train.Checkpoint files of the learner
-    RUN_DIR/policy/              the latest saved policy (replaced atomically by `save_policy`)
+    RUN_DIR/policy/              the latest saved policy (from the first iteration on; replaced atomically by
+                                 `save_policy`)
     RUN_DIR/failed_modules.json  modules set aside after failing too often, with their last error
     RUN_DIR/feature_spec.json    the features the run's policy reads
     RUN_DIR/vocab/               the vocabulary the run's policy normalizes with
@@ -17,12 +18,16 @@ An iteration is complete once `state.json` names it: it is written (to a
 temporary file, fsynced, renamed) after the iteration's checkpoint, policy
 and log line. So after a kill, `state.json` is the last complete iteration,
 and anything newer (a log line, a checkpoint, trajectory shards) belongs to
-the iteration in flight and is dropped when the run resumes.
+the iteration in flight and is dropped when the run resumes. A torn or
+unreadable log line is reported when the run resumes (a warning naming
+log.jsonl): the in-flight iteration's is dropped (that iteration is redone),
+and the last complete iteration's record is restored from `state.json`.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 from pathlib import Path
@@ -31,6 +36,7 @@ from typing import Any, Iterable, Mapping
 from compiler_opt.errors import MlgoError
 
 ITERATION_WIDTH = 5
+_LOG = logging.getLogger(__name__)
 
 
 class RunFolderError(MlgoError):
@@ -113,26 +119,56 @@ class RunFolder:
 
     def read_log(self) -> list[dict]:
         """The records of log.jsonl (a torn last line, from a kill mid-write, is skipped)."""
-        if not self.log.exists():
-            return []
-        records = []
-        for line in self.log.read_text().splitlines():
-            try:
-                records.append(json.loads(line))
-            except ValueError:
-                continue
-        return records
+        return self._read_log_lines()[0]
 
-    def trim_logs(self, last_iteration: int) -> None:
-        """Drop log records (and human lines) of iterations after `last_iteration` (the one in flight at a kill)."""
-        kept = [r for r in self.read_log() if int(r.get("iteration", 0)) <= last_iteration]
+    def _read_log_lines(self) -> tuple[list[dict], list[int]]:
+        """The records of log.jsonl, and the numbers of its lines that are not JSON objects (torn by a kill)."""
+        if not self.log.exists():
+            return [], []
+        records, bad = [], []
+        for number, line in enumerate(self.log.read_text(errors="replace").splitlines(), 1):
+            try:
+                record = json.loads(line)
+            except ValueError:
+                record = None
+            if isinstance(record, dict):
+                records.append(record)
+            else:
+                bad.append(number)
+        return records, bad
+
+    def trim_logs(self, last_iteration: int, last_record: Mapping[str, Any] | None = None,
+                  last_line: str | None = None) -> None:
+        """Keep the logs of the complete iterations, up to `last_iteration`, and drop those of later ones (the one
+        in flight at a kill). A torn line is reported; the record and human line of `last_iteration`, when its
+        own are missing or torn, are restored from `last_record` and `last_line` (what state.json keeps)."""
+        records, bad = self._read_log_lines()
+        kept = [r for r in records if int(r.get("iteration", 0)) <= last_iteration]
+        if bad:
+            _LOG.warning("%s: dropping line %s, torn or not JSON (a kill while it was written); the run goes on "
+                         "after iteration %d, the last complete one (%s)", self.log, ", ".join(map(str, bad)),
+                         last_iteration, self.state.name)
+        if last_iteration >= 1 and not any(int(r.get("iteration", 0)) == last_iteration for r in kept):
+            if last_record is None:
+                _LOG.warning("%s: the record of iteration %d (complete) is missing and state.json holds no copy; "
+                             "that iteration's log record is lost", self.log, last_iteration)
+            else:
+                _LOG.warning("%s: the record of iteration %d (complete) was missing; restored from %s", self.log,
+                             last_iteration, self.state)
+                kept.append(dict(last_record))
         temporary = self.log.with_name(f".{self.log.name}.tmp")
         temporary.write_text("".join(json.dumps(r) + "\n" for r in kept))
         os.replace(temporary, self.log)
-        if self.human_log.exists():
-            lines = [line for line in self.human_log.read_text().splitlines()
-                     if _human_iteration(line) is None or _human_iteration(line) <= last_iteration]
-            self.human_log.write_text("".join(line + "\n" for line in lines))
+        self._trim_human_log(last_iteration, last_line)
+
+    def _trim_human_log(self, last_iteration: int, last_line: str | None) -> None:
+        """Drop train.log's lines of iterations after `last_iteration`; restore that iteration's from `last_line`."""
+        text = self.human_log.read_text(errors="replace") if self.human_log.exists() else ""
+        lines = [line for line in text.splitlines()
+                 if _human_iteration(line) is None or _human_iteration(line) <= last_iteration]
+        if last_line is not None and not any(_human_iteration(line) == last_iteration for line in lines):
+            lines.append(last_line)
+        self.human_log.write_text("".join(line + "\n" for line in lines))
 
     # ---- checkpoints and trajectory folders -----------------------------------------------------------
     def checkpoint_prefix(self, iteration: int) -> Path:
@@ -161,8 +197,9 @@ class RunFolder:
 
 
 def _human_iteration(line: str) -> int | None:
-    """The iteration number a train.log line starts with ("iteration N/M: ..."), if any."""
-    if not line.startswith("iteration "):
+    """The iteration number a train.log line starts with ("iteration N/M: ...", ES: "step N/M: ..."), if any."""
+    word, _, rest = line.partition(" ")
+    if word not in ("iteration", "step"):
         return None
-    head = line[len("iteration "):].split(":", 1)[0].split("/", 1)[0]
+    head = rest.split(":", 1)[0].split("/", 1)[0]
     return int(head) if head.isdigit() else None

@@ -311,16 +311,35 @@ class _Run:
             self.memory.stop()
 
     def _restore(self, learner, state: dict) -> int:
-        """Restore `learner` from the state's checkpoint; drop what the iteration in flight left behind."""
+        """Restore `learner` from the state's checkpoint; drop what the iteration in flight left behind (and
+        restore the last complete iteration's log record if a torn line lost it)."""
         done = int(state["iteration"])
-        self.folder.trim_logs(done)
+        if done >= 1:
+            self._read_checkpoint(learner, done, self.folder.root / state["checkpoint"])
+        self.folder.trim_logs(done, state.get("record"), state.get("line"))
         self._prune(done)
         self.policy_iteration = None
         if done >= 1:
-            learner.checkpoint().read(str(self.folder.root / state["checkpoint"])).expect_partial()
             self._save_policy(learner, done)
         self.records = self.folder.read_log()
         return done
+
+    def _read_checkpoint(self, learner, done: int, prefix: Path) -> None:
+        """Restore `learner` from the checkpoint at `prefix`; a missing or unreadable one is a RunFolderError."""
+        import tensorflow as tf
+
+        advice = (f"restore that checkpoint's files, or start a new run (another --output; --warmstart "
+                  f"{self.folder.policy} starts from the run's last saved policy)")
+        if not prefix.with_name(prefix.name + ".index").exists():
+            raise RunFolderError(f"--resume: {self.folder.root} cannot go on: the checkpoint of iteration {done}, "
+                                 f"the last complete one ({self.folder.state.name}), is missing ({prefix}.*); "
+                                 f"{advice}")
+        try:
+            learner.checkpoint().read(str(prefix)).expect_partial()
+        except (tf.errors.OpError, ValueError, IndexError) as error:
+            reason = (str(error).strip().splitlines() or [""])[0]
+            raise RunFolderError(f"--resume: {self.folder.root} cannot go on: the checkpoint of iteration {done} "
+                                 f"({prefix}.*) is unreadable ({type(error).__name__}: {reason}); {advice}") from error
 
     def _save_policy(self, learner, iteration: int) -> None:
         from compiler_opt.policy.saved import save_policy
@@ -345,14 +364,16 @@ class _Run:
         return time.monotonic() - self.started + estimate <= self.options.max_seconds
 
     def _finish_iteration(self, learner, iteration: int, record: dict, line: str, state: dict) -> None:
-        """Checkpoint, policy (every `policy_every` iterations and the last), log line, TensorBoard, then the
-        state that marks `iteration` complete."""
+        """Checkpoint, policy (the first iteration's, then every `policy_every` iterations and the last), log line,
+        TensorBoard, then the state that marks `iteration` complete (with the log record and line, should a torn
+        log.jsonl lose them)."""
         import tensorflow as tf
 
         before = time.monotonic()
         self.folder.checkpoints.mkdir(parents=True, exist_ok=True)
         checkpoint = learner.checkpoint().write(str(self.folder.checkpoint_prefix(iteration)))
-        if iteration % self.config.policy_every == 0 or iteration == self.config.iterations:
+        if self.policy_iteration is None or iteration % self.config.policy_every == 0 \
+                or iteration == self.config.iterations:
             self._save_policy(learner, iteration)
         record["policy_saved"] = self.policy_iteration == iteration
         record["seconds_save"] = time.monotonic() - before
@@ -371,7 +392,8 @@ class _Run:
                     tf.summary.scalar(name, value, step=iteration)
         self.summaries.flush()
         relative = str(Path(checkpoint).relative_to(self.folder.root))
-        self.folder.write_state({**state, "iteration": iteration, "checkpoint": relative})
+        self.folder.write_state({**state, "iteration": iteration, "checkpoint": relative, "record": record,
+                                 "line": line})
         self._prune(iteration)
         self.records.append(record)
         progress_write(line)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 
 import pytest
 
@@ -52,3 +53,31 @@ def test_state_and_failed_modules_are_json(tmp_path):
     assert json.loads(folder.failed_modules.read_text()) == [{"module": "b/m", "error": "CompilerCrash: ...",
                                                               "failures": 2}]
     assert not list(tmp_path.glob(".*.tmp"))
+
+
+def test_a_torn_log_line_is_reported_and_the_last_complete_record_restored(tmp_path, caplog):
+    folder = RunFolder(tmp_path)
+    records = [{"iteration": i, "loss": 0.5} for i in (1, 2)]
+    for record in records:
+        folder.append_log(record, f"step {record['iteration']}/5: loss 0.5")  # ES writes "step N/M" lines
+    folder.log.write_text(folder.log.read_text()[:-8])  # iteration 2's record torn (state.json names it complete)
+    with caplog.at_level(logging.WARNING):
+        folder.trim_logs(2, records[1], "step 2/5: loss 0.5")
+    assert folder.read_log() == records
+    assert f"{folder.log}: dropping line 2" in caplog.text and "iteration 2 (complete) was missing; restored" \
+        in caplog.text
+    assert folder.human_log.read_text().splitlines() == ["step 1/5: loss 0.5", "step 2/5: loss 0.5"]
+    caplog.clear()
+    with open(folder.log, "a") as stream:
+        stream.write('{"iteration": 3, "lo')  # the iteration in flight: redone
+    with open(folder.human_log, "a") as stream:
+        stream.write("step 3/5: loss 0.4\n")
+    with caplog.at_level(logging.WARNING):
+        folder.trim_logs(2, records[1], "step 2/5: loss 0.5")
+    assert folder.read_log() == records and "dropping line 3" in caplog.text and "restored" not in caplog.text
+    assert folder.human_log.read_text().splitlines() == ["step 1/5: loss 0.5", "step 2/5: loss 0.5"]
+    caplog.clear()
+    folder.log.write_text(folder.log.read_text()[:-8])
+    with caplog.at_level(logging.WARNING):
+        folder.trim_logs(2)  # a state.json of an older run keeps no copy: the loss is reported
+    assert "the record of iteration 2 (complete) is missing" in caplog.text and "lost" in caplog.text

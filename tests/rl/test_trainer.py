@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import logging
 import math
+import os
+import shutil
 
 import numpy as np
 import pytest
@@ -15,6 +19,7 @@ from compiler_opt.errors import MlgoError
 from compiler_opt.policy.fast import FastPolicy
 from compiler_opt.policy.features import FeatureSpec
 from compiler_opt.policy.saved import load_tf_policy
+from compiler_opt.rl.run_folder import RunFolder, RunFolderError
 from compiler_opt.rl.trainer import TrainOptions, train
 from tests.rl.conftest import sub_corpus
 
@@ -153,6 +158,66 @@ def test_a_module_that_keeps_failing_is_set_aside(small_sample, baselines, pool,
                         baseline_cache=baselines)
     third = train(more, pool).records[-1]
     assert third["iteration"] == 3 and third["modules"] == 3 and third["modules_failed"] == 0
+
+
+@pytest.fixture(scope="module")
+def short_run(small_sample, baselines, pool, tmp_path_factory):
+    """Two PPO iterations on four small modules, saving the policy every 5 iterations (and after the last)."""
+    training, _ = load_corpus(small_sample).split(0.2)
+    names = [m.name for m in training.modules if m.library in ("lz4", "libyaml", "double-conversion")][:4]
+    root = tmp_path_factory.mktemp("short")
+    folder = sub_corpus(small_sample, names, root / "corpus")
+    options = TrainOptions("inlining", "ppo", folder, root / "run", iterations=2, modules_per_iteration=4,
+                           gin_bindings=(SMALL_NETWORK, "train.trainer_config.vocab_modules = 4",
+                                         "train.trainer_config.policy_every = 5"),
+                           baseline_cache=baselines)
+    return options, train(options, pool)
+
+
+def _copy_run(short_run, folder) -> TrainOptions:
+    """Options resuming a copy of the short run in `folder`, for one more iteration."""
+    options, summary = short_run
+    shutil.copytree(summary.output, folder)
+    return dataclasses.replace(options, output=folder, iterations=3, resume=True, gin_bindings=())
+
+
+@pytest.mark.slow
+def test_the_policy_is_saved_after_the_first_iteration(short_run):
+    _, summary = short_run
+    assert [r["policy_saved"] for r in _log(summary)] == [True, True]
+    assert (summary.output / "policy").is_dir()
+
+
+@pytest.mark.slow
+def test_a_torn_last_log_line_is_reported_and_its_record_kept(short_run, pool, tmp_path, caplog):
+    options = _copy_run(short_run, tmp_path / "run")
+    log = options.output / "log.jsonl"
+    records = _log(short_run[1])
+    log.write_text(log.read_text()[:-20])  # iteration 2's record torn, though state.json names it complete
+    with caplog.at_level(logging.WARNING):
+        summary = train(options, pool)
+    assert f"{log}: dropping line 2" in caplog.text and "iteration 2 (complete) was missing; restored" in caplog.text
+    assert [r["iteration"] for r in _log(summary)] == [1, 2, 3] and _log(summary)[:2] == records
+    assert [line.split(":")[0] for line in (options.output / "train.log").read_text().splitlines()] == \
+        ["iteration 1/2", "iteration 2/2", "iteration 3/3"]
+
+
+@pytest.mark.slow
+def test_a_missing_or_corrupt_checkpoint_is_a_clear_error(short_run, pool, tmp_path):
+    missing = _copy_run(short_run, tmp_path / "missing")
+    for path in (missing.output / "checkpoints").glob("iteration-00002.*"):
+        path.unlink()
+    with pytest.raises(RunFolderError, match=f"{missing.output} cannot go on: the checkpoint of iteration 2.*"
+                                             "is missing.*start a new run"):
+        train(missing, pool)
+    corrupt = _copy_run(short_run, tmp_path / "corrupt")
+    data, = (corrupt.output / "checkpoints").glob("iteration-00002.data-*")
+    os.truncate(data, data.stat().st_size // 2)
+    with pytest.raises(RunFolderError, match=f"{corrupt.output} cannot go on: the checkpoint of iteration 2.*"
+                                             "is unreadable.*restore that checkpoint"):
+        train(corrupt, pool)
+    assert [r["iteration"] for r in _log(short_run[1])] == [1, 2]
+    assert [r["iteration"] for r in RunFolder(corrupt.output).read_log()] == [1, 2]  # left as it was
 
 
 def test_bad_runs_are_refused_with_clear_messages(small_sample, pool, tmp_path):

@@ -1,8 +1,11 @@
-"""The process table as /proc shows it: every visible process's parent."""
+"""Processes: the table as /proc shows it (every visible process's parent), and a bounded run of one tool."""
 
 from __future__ import annotations
 
 import os
+import signal
+import subprocess
+from typing import Sequence
 
 
 def parent_pids() -> dict[int, int]:
@@ -20,3 +23,25 @@ def parent_pids() -> dict[int, int]:
         if len(fields) > 1:
             table[int(entry)] = int(fields[1])
     return table
+
+
+def run_captured(argv: Sequence[str], *, timeout: float,
+                 cwd: str | os.PathLike | None = None) -> subprocess.CompletedProcess:
+    """`argv` run to its end in a session of its own, with no stdin and stdout/stderr captured as bytes.
+
+    Past `timeout` seconds, or when this process is interrupted, the tool's
+    whole process group is killed, not only the tool: its children would
+    otherwise run on and, holding the output pipes, keep the caller waiting.
+    Then `subprocess.TimeoutExpired` (or the interruption) propagates.
+    """
+    with subprocess.Popen(list(argv), cwd=cwd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, start_new_session=True) as process:
+        try:
+            stdout, stderr = process.communicate(timeout=timeout)
+        except BaseException:
+            try:
+                os.killpg(process.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            raise
+    return subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)

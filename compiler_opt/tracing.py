@@ -19,6 +19,7 @@ from compiler_opt.llvm.log_format import LogHeader, LogWriter, TensorSpec
 from compiler_opt.llvm.toolchain import Toolchain
 from compiler_opt.problems.base import PolicyContext, Problem
 from compiler_opt.problems.measurements import Score
+from compiler_opt.processes import run_captured
 
 
 @dataclass(frozen=True)
@@ -92,9 +93,10 @@ def _run_logged(compile_: InteractiveCompile, decide, log_path: Path) -> int:
 
 def _compile_plainly(argv: list[str], module: str, timeout: float) -> None:
     try:
-        result = subprocess.run(argv, capture_output=True, timeout=timeout, stdin=subprocess.DEVNULL)
+        result = run_captured(argv, timeout=timeout)
     except subprocess.TimeoutExpired as error:
-        raise CompilerTimeout(module, f"compiler timed out after {timeout:g} s; killed") from error
+        raise CompilerTimeout(module, f"compiler timed out after {timeout:g} s; its process group was killed") \
+            from error
     if result.returncode != 0:
         tail = result.stderr[-STDERR_TAIL_BYTES:].decode("utf-8", "replace")
         raise CompilerCrash(module, f"compiler failed: exit status {result.returncode}", result.returncode, tail)

@@ -22,8 +22,11 @@ from pathlib import Path
 from compiler_opt.llvm.advisors import ALL_ADVISORS
 from compiler_opt.errors import MlgoError
 from compiler_opt.paths import cache_dir
+from compiler_opt.processes import run_captured
 
 MIN_MAJOR = 17
+VERSION_TIMEOUT = 15.0  # seconds for `clang --version`, which answers in milliseconds
+PROBE_TIMEOUT = 120.0  # seconds for listing the compiler's options
 NEWEST_MAJOR = 22
 REQUIRED_TOOLS = ("llvm-size", "llvm-objcopy")
 INSTALL_HINT = (
@@ -118,17 +121,27 @@ def find_toolchain(explicit: str | os.PathLike | None = None) -> Toolchain:
 @functools.lru_cache(maxsize=None)
 def _load(path: Path) -> Toolchain:
     resolved = Path(os.path.realpath(path))
-    try:
-        out = subprocess.run(
-            [str(resolved), "--version"], capture_output=True, text=True, timeout=60, check=True
-        ).stdout
-    except (OSError, subprocess.SubprocessError) as error:
-        raise ToolchainError(f"cannot run {path} --version: {error}. {INSTALL_HINT}") from error
+    out = _version_output(path, resolved)
     match = re.search(r"clang version (\d+)\.(\d+)\.(\d+)", out)
     if not match:
         raise ToolchainError(f"{path} does not look like clang (`--version` printed {out[:200]!r})")
     version = (int(match[1]), int(match[2]), int(match[3]))
     return Toolchain(clang=resolved, version=version, version_text=out.splitlines()[0], tools={})
+
+
+def _version_output(path: Path, resolved: Path) -> str:
+    """What `resolved --version` prints (undecodable bytes replaced); a `ToolchainError` naming `path` if it fails."""
+    try:
+        result = run_captured([str(resolved), "--version"], timeout=VERSION_TIMEOUT)
+    except subprocess.TimeoutExpired as error:
+        raise ToolchainError(f"{path} --version did not answer within {VERSION_TIMEOUT:g} s (killed); "
+                             f"is it a clang? {INSTALL_HINT}") from error
+    except OSError as error:
+        raise ToolchainError(f"cannot run {path} --version: {error}. {INSTALL_HINT}") from error
+    if result.returncode != 0:
+        tail = result.stderr[-500:].decode("utf-8", "replace").strip()
+        raise ToolchainError(f"{path} --version failed (exit status {result.returncode}): {tail!r}. {INSTALL_HINT}")
+    return result.stdout.decode("utf-8", "replace")
 
 
 def _find_tool(clang: Path, major: int, name: str) -> Path:
@@ -180,12 +193,12 @@ def _probe_cached(toolchain: Toolchain) -> ToolchainProbe:
 def _run_probe(toolchain: Toolchain) -> ToolchainProbe:
     from compiler_opt.llvm import probes  # the probes compile small modules through the channel
 
-    listing = subprocess.run(
-        [str(toolchain.clang), "-mllvm", "--help-list-hidden", "-c", "-x", "c", os.devnull, "-o", os.devnull],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    ).stdout
+    argv = [str(toolchain.clang), "-mllvm", "--help-list-hidden", "-c", "-x", "c", os.devnull, "-o", os.devnull]
+    try:
+        listing = run_captured(argv, timeout=PROBE_TIMEOUT).stdout.decode("utf-8", "replace")
+    except subprocess.TimeoutExpired as error:
+        raise ToolchainError(f"{toolchain.clang} did not list its options within {PROBE_TIMEOUT:g} s "
+                             "(killed)") from error
     options = frozenset(re.findall(r"^\s+--?([A-Za-z0-9][\w.-]*)", listing, flags=re.MULTILINE))
     advisors = frozenset(a.name for a in ALL_ADVISORS if a.channel_option in options)
     facts = probes.probe_facts(toolchain, advisors, options)

@@ -6,11 +6,15 @@ import dataclasses
 import functools
 import shutil
 import subprocess
+import sys
+import time
 
 import pytest
 
 from compiler_opt.collect import LocalPool
 from compiler_opt.collect.baseline import BaselineCache, compute_baseline
+from compiler_opt.llvm.channel import CompilerTimeout
+from compiler_opt.llvm.toolchain import find_toolchain
 from compiler_opt.problems import get_problem
 from tests.collect import jobs
 
@@ -139,3 +143,26 @@ def test_commands_of_corpus_modules(toolchain, modules, monkeypatch, tmp_path):
     assert name == "lib/calls" and command == built.command(toolchain)
     monkeypatch.setenv("MLGO_CACHE_DIR", str(tmp_path))
     assert BaselineCache.shared_folder() == tmp_path / "baselines"
+
+
+@pytest.mark.timeout(60)
+def test_hung_plain_compile_is_killed_with_its_children(toolchain, modules, tmp_path):
+    """A baseline compile past its limit goes with every process it started (they hold its output pipes)."""
+    marker = tmp_path / "child.pid"
+    fake = tmp_path / "clang"
+    fake.write_text(f"#!{sys.executable}\nimport os, subprocess, sys, time\n"
+                    f"if '--version' in sys.argv:\n    os.execv({str(toolchain.clang)!r}, sys.argv)\n"
+                    "child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(600)'])\n"
+                    f"open({str(marker)!r}, 'w').write(str(child.pid))\ntime.sleep(600)\n")
+    fake.chmod(0o755)
+    command = dataclasses.replace(modules["calls"].command(toolchain), clang=str(fake))
+    started = time.monotonic()
+    with pytest.raises(CompilerTimeout, match="timed out after 2 s"):
+        compute_baseline(find_toolchain(fake), "inlining", command, timeout=2)
+    assert time.monotonic() - started < 10
+    child = int(marker.read_text())
+    try:
+        alive = open(f"/proc/{child}/stat").read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        alive = False
+    assert not alive

@@ -66,3 +66,41 @@ def test_default_inlining_decision_slot_is_detected(toolchain, tmp_path, monkeyp
         assert slot == "callee_basic_block_count"
     else:
         assert slot in ("inlining_default", "callee_basic_block_count")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+@pytest.mark.timeout(60)
+def test_hung_version_probe_is_bounded_and_leaves_no_child(tmp_path, monkeypatch):
+    """`--version` that never answers (and started a child holding its output) is killed, child and all."""
+    marker = tmp_path / "child.pid"
+    fake = tmp_path / "clang"
+    fake.write_text(f"#!{sys.executable}\nimport subprocess, sys, time\n"
+                    f"child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(600)'])\n"
+                    f"open({str(marker)!r}, 'w').write(str(child.pid))\ntime.sleep(600)\n")
+    fake.chmod(0o755)
+    monkeypatch.setattr(toolchain_module, "VERSION_TIMEOUT", 2.0)
+    with pytest.raises(ToolchainError, match=f"{fake} --version did not answer within 2 s"):
+        find_toolchain(fake)
+    assert not _alive(int(marker.read_text()))
+
+
+def test_undecodable_version_output_is_a_clear_error(tmp_path):
+    fake = tmp_path / "clang"
+    fake.write_text(f"#!{sys.executable}\nimport sys\nsys.stdout.buffer.write(b'\\xff\\xfe cl\\xe4ng 19\\n')\n")
+    fake.chmod(0o755)
+    with pytest.raises(ToolchainError, match=f"{fake} does not look like clang"):
+        find_toolchain(fake)
+
+
+def test_failing_version_probe_names_the_binary(tmp_path):
+    fake = tmp_path / "clang"
+    fake.write_text(f"#!{sys.executable}\nimport sys\nsys.exit('no such option')\n")
+    fake.chmod(0o755)
+    with pytest.raises(ToolchainError, match=f"{fake} --version failed \\(exit status 1\\): 'no such option'"):
+        find_toolchain(fake)

@@ -4,17 +4,28 @@ Downloads go through `python -m pip download --no-deps --no-binary NAME`, so
 pip's index, proxy and certificate settings apply. An archive whose sha256
 differs from the recipe's is deleted and refused. Archives and unpacked trees
 are kept under the cache folder, so later builds need no network.
+
+Several builds may share that folder at once: each cache entry is fetched or
+unpacked under a lock file beside it (`cache_lock`), and an archive is
+unpacked into a temporary folder that is renamed into place once complete,
+so a second caller waits and then reuses the entry, and nobody ever sees or
+deletes a half-unpacked tree another caller is using.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
+import os
 import shutil
 import subprocess
 import sys
 import tarfile
+import tempfile
 import zipfile
 from pathlib import Path
+from typing import Iterator
 
 from corpus_tools.layout import CorpusError
 from corpus_tools.recipe import Package
@@ -31,10 +42,23 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
+@contextlib.contextmanager
+def cache_lock(entry: Path) -> Iterator[None]:
+    """Hold the exclusive lock of the cache entry `entry` (the file `.<name>.lock` beside it) while in the block."""
+    entry.parent.mkdir(parents=True, exist_ok=True)
+    with open(entry.parent / f".{entry.name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
 def fetch(package: Package, downloads: Path) -> Path:
     """The verified archive of `package` in `downloads`, downloading it with pip when absent."""
-    downloads.mkdir(parents=True, exist_ok=True)
     archive = downloads / package.archive
+    with cache_lock(archive):
+        return _fetch_locked(package, downloads, archive)
+
+
+def _fetch_locked(package: Package, downloads: Path, archive: Path) -> Path:
     if not archive.is_file():
         argv = [
             sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", package.name,
@@ -58,26 +82,41 @@ def fetch(package: Package, downloads: Path) -> Path:
 
 
 def unpack(archive: Path, destination: Path) -> Path:
-    """`archive` unpacked into `destination/<archive name>` (once; a marker records completion)."""
+    """`archive` unpacked into `destination/<archive name>` (once; a marker records completion).
+
+    Concurrent callers take turns (`cache_lock`); the tree is unpacked beside
+    the target and renamed into place whole.
+    """
     target = destination / archive.name
-    marker = target / ".unpacked"
-    if marker.is_file():
-        return target
-    if target.exists():
-        shutil.rmtree(target)
-    target.mkdir(parents=True)
-    try:
-        if archive.name.endswith(".zip"):
-            with zipfile.ZipFile(archive) as bundle:
-                for member in bundle.namelist():
-                    if member.startswith("/") or ".." in Path(member).parts:
-                        raise CorpusError(f"{archive}: member {member!r} escapes the archive; refusing it")
-                bundle.extractall(target)
-        else:
-            with tarfile.open(archive) as bundle:
-                bundle.extractall(target, filter="data")
-    except (tarfile.TarError, zipfile.BadZipFile, OSError) as error:
-        shutil.rmtree(target, ignore_errors=True)
-        raise CorpusError(f"{archive}: cannot unpack it ({error}); delete it to download it again") from error
-    marker.write_text("ok\n")
+    with cache_lock(target):
+        if not (target / ".unpacked").is_file():
+            _unpack_into_place(archive, target)
     return target
+
+
+def _unpack_into_place(archive: Path, target: Path) -> None:
+    for stale in target.parent.glob(f".{target.name}.partial-*"):  # left by a killed unpack (we hold the lock)
+        shutil.rmtree(stale, ignore_errors=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.partial-", dir=target.parent))
+    try:
+        _extract(archive, staging)
+        (staging / ".unpacked").write_text("ok\n")
+        if target.exists():  # left by an unpack that was killed before this layout; no caller uses it
+            shutil.rmtree(target)
+        os.rename(staging, target)
+    except (tarfile.TarError, zipfile.BadZipFile, OSError) as error:
+        raise CorpusError(f"{archive}: cannot unpack it ({error}); delete it to download it again") from error
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _extract(archive: Path, folder: Path) -> None:
+    if archive.name.endswith(".zip"):
+        with zipfile.ZipFile(archive) as bundle:
+            for member in bundle.namelist():
+                if member.startswith("/") or ".." in Path(member).parts:
+                    raise CorpusError(f"{archive}: member {member!r} escapes the archive; refusing it")
+            bundle.extractall(folder)
+    else:
+        with tarfile.open(archive) as bundle:
+            bundle.extractall(folder, filter="data")

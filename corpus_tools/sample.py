@@ -16,8 +16,6 @@ runtime benchmark programs of `sample_programs.json` (`install_programs`).
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import hashlib
 import json
 import os
@@ -34,7 +32,7 @@ from compiler_opt.llvm.toolchain import Toolchain
 from compiler_opt.paths import cache_dir
 from compiler_opt.progress import progress
 from corpus_tools.extract import extract, objects_from_directory
-from corpus_tools.fetch import fetch, unpack
+from corpus_tools.fetch import cache_lock, fetch, unpack
 from corpus_tools.layout import DESCRIPTION_FILE, CorpusError, read_description, write_description
 from corpus_tools.recipe import SIZES, CompileStep, Recipe, load_recipe
 from corpus_tools.stats import corpus_stats, count_all, count_decisions
@@ -99,7 +97,7 @@ def build_sample(
     recipe = recipe or load_recipe()
     key = build_key(recipe, size, toolchain)
     output = Path(output) if output is not None else default_output(size, key)
-    with _exclusive(output):
+    with cache_lock(output):  # concurrent builds of one folder wait for each other
         cached = _cached_figures(output, key)
         figures = cached if cached is not None else _build(toolchain, output, key, size, recipe, jobs, count)
         install_programs(output, size)
@@ -126,15 +124,6 @@ def install_programs(output: Path, size: str, programs_file: Path | None = None)
         description.extra["programs"] = programs
         write_description(output, description)
     return [p["name"] for p in programs]
-
-
-@contextlib.contextmanager
-def _exclusive(output: Path):
-    """Hold a lock beside `output` so concurrent builds of one folder wait for each other."""
-    output.parent.mkdir(parents=True, exist_ok=True)
-    with open(output.parent / f".{output.name}.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        yield
 
 
 def _build(toolchain: Toolchain, output: Path, key: str, size: str, recipe: Recipe, jobs: int | None,

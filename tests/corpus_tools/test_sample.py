@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 import argparse
+import hashlib
+import io
 import json
 import re
 import subprocess
+import tarfile
+import threading
 import time
+from pathlib import Path
 
 import pytest
 
 from compiler_opt.corpus import load_corpus
-from corpus_tools.fetch import fetch
+from corpus_tools import fetch as fetch_module
+from corpus_tools.fetch import fetch, unpack
 from corpus_tools.layout import CorpusError
 from corpus_tools.recipe import Package, load_recipe
 from corpus_tools.sample import build_sample, module_decisions
@@ -98,3 +104,99 @@ def test_sample_refuses_a_foreign_nonempty_folder(toolchain, tmp_path):
     with pytest.raises(CorpusError, match="not an earlier sample corpus"):
         build_sample(toolchain, tmp_path, size="small")
     assert (tmp_path / "mine.txt").read_text() == "user data"
+
+
+def _archive(tmp_path, files: int) -> tuple[Path, dict[str, bytes]]:
+    contents = {f"pkg/src/file{i}.c": f"int f{i}(void) {{ return {i}; }}\n".encode() for i in range(files)}
+    archive = tmp_path / "pkg-1.0.tar.gz"
+    with tarfile.open(archive, "w:gz") as bundle:
+        for name, data in contents.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            bundle.addfile(info, io.BytesIO(data))
+    return archive, contents
+
+
+@pytest.mark.timeout(60)
+def test_concurrent_unpacks_wait_and_reuse_one_tree(tmp_path, monkeypatch):
+    """A second caller arriving mid-unpack waits for the first and reuses its tree; nothing half-made is seen."""
+    archive, contents = _archive(tmp_path, 40)
+    started = threading.Event()
+    extract = tarfile.TarFile.extract
+    extractions = []
+
+    def slow_extract(self, member, path="", **options):
+        started.set()
+        extractions.append(member)
+        time.sleep(0.02)
+        return extract(self, member, path, **options)
+
+    monkeypatch.setattr(tarfile.TarFile, "extract", slow_extract)
+    monkeypatch.setattr(tarfile.TarFile, "extractall",
+                        lambda self, path=".", filter=None: [self.extract(m, path, filter=filter) for m in self])
+    results, errors = [], []
+
+    def call():
+        try:
+            tree = unpack(archive, tmp_path / "sources")
+            results.append({name: (tree / name).read_bytes() for name in contents})
+        except Exception as error:  # noqa: BLE001 - reported by the assertion below
+            errors.append(error)
+
+    first = threading.Thread(target=call)
+    first.start()
+    assert started.wait(10)
+    second = threading.Thread(target=call)
+    second.start()
+    first.join()
+    second.join()
+    assert errors == [] and results == [contents, contents]
+    assert len(extractions) == len(contents)  # unpacked once
+    assert sorted(p.name for p in (tmp_path / "sources").iterdir()) == [".pkg-1.0.tar.gz.lock", "pkg-1.0.tar.gz"]
+
+
+def test_unpack_killed_midway_is_redone(tmp_path):
+    archive, contents = _archive(tmp_path, 3)
+    sources = tmp_path / "sources"
+    (sources / ".pkg-1.0.tar.gz.partial-x1y2" / "pkg").mkdir(parents=True)
+    (sources / "pkg-1.0.tar.gz" / "pkg").mkdir(parents=True)  # an older unpack's half-made tree, no marker
+    tree = unpack(archive, sources)
+    assert {name: (tree / name).read_bytes() for name in contents} == contents
+    assert sorted(p.name for p in sources.iterdir()) == [".pkg-1.0.tar.gz.lock", "pkg-1.0.tar.gz"]
+
+
+@pytest.mark.timeout(60)
+def test_concurrent_fetches_download_once(tmp_path, monkeypatch):
+    """A second caller waits for the first one's download instead of verifying (and deleting) a partial file."""
+    archive, _ = _archive(tmp_path, 3)
+    data = archive.read_bytes()
+    package = Package(name="pkg", version="1.0", sha256=hashlib.sha256(data).hexdigest(), archive=archive.name)
+    downloads = tmp_path / "downloads"
+    calls = []
+
+    def slow_pip(argv, **_):
+        calls.append(argv)
+        with open(downloads / archive.name, "wb") as stream:
+            for offset in range(0, len(data), 64):
+                stream.write(data[offset:offset + 64])
+                stream.flush()
+                time.sleep(0.01)
+        return subprocess.CompletedProcess(argv, 0, "", "")
+
+    monkeypatch.setattr(fetch_module.subprocess, "run", slow_pip)
+    results, errors = [], []
+
+    def call():
+        try:
+            results.append(fetch(package, downloads))
+        except Exception as error:  # noqa: BLE001 - reported by the assertion below
+            errors.append(error)
+
+    threads = [threading.Thread(target=call) for _ in range(2)]
+    threads[0].start()
+    while not calls:
+        time.sleep(0.005)
+    threads[1].start()
+    for thread in threads:
+        thread.join()
+    assert errors == [] and results == [downloads / archive.name] * 2 and len(calls) == 1

@@ -24,12 +24,13 @@ every option as an option, and then
   cannot change how LLVM IR compiles.
 
 The job's own input and output paths are then added by `CompileCommand.argv`,
-always absolute, so that no corpus-chosen name can be read as an option.
+spelled so that no corpus-chosen name can be read as an option (corpus
+modules are absolute real paths; a relative name starting with `-` or `@`
+gets a leading `./`).
 """
 
 from __future__ import annotations
 
-import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -98,7 +99,10 @@ _RECORDS_TEXT = frozenset(
 # Options that load code into the compiler.
 _LOADS = re.compile(r"^-(load|plugin|add-plugin|fpass-plugin|load-pass-plugin|fplugin)(=|-arg|$)")
 # Value-taking options whose name says they read a file: refused unless listed above.
-_READS_FILE = re.compile(r"file|path|dir(?!ect)|list|bitcode|overlay|sysroot|profile-use|sample-use|remap|-instrument=")
+_READS_FILE = re.compile(
+    r"(^|-)(file|path|dir|directory|list|ignorelist|allowlist|blocklist|blacklist|whitelist|bitcode|overlay"
+    r"|sysroot|remapping|gpubinary)(-|=|$)|(profile|sample)-use|(always|never)-instrument|offload-object"
+)
 # -mllvm options a corpus may not set: ones that write or read files the job
 # did not choose, load code, or take over the ML advisors the job drives.
 _MLLVM_REFUSED = re.compile(
@@ -242,12 +246,17 @@ class CompileCommand:
     def argv(self, output: Path, extra_args: Sequence[str] = ()) -> list[str]:
         """The full argv writing the object `output`, with `extra_args` before the input.
 
-        Input, index and output paths are made absolute, so a file name that
-        starts with `-` or `@` (a module's name comes from the corpus) is never
-        read as an option or a response file.
+        A relative input or output path that starts with `-` or `@` (a
+        module's name comes from the corpus) gets a leading `./`, so that it is
+        never read as an option or a response file.
         """
-        bitcode, output_path = os.path.abspath(self.bitcode), os.path.abspath(output)
+        bitcode, output_path = _as_file(self.bitcode), _as_file(str(output))
         if self.cc1:
-            index = [f"-fthinlto-index={os.path.abspath(self.thinlto_index)}"] if self.thinlto_index else []
+            index = [f"-fthinlto-index={self.thinlto_index}"] if self.thinlto_index else []
             return [self.clang, *self.args, "-emit-obj", *index, *extra_args, "-x", "ir", bitcode, "-o", output_path]
         return [self.clang, *self.args, "-c", *extra_args, "-x", "ir", bitcode, "-o", output_path]
+
+
+def _as_file(path: str) -> str:
+    """`path` spelled so that clang reads it as a file name."""
+    return "./" + path if path.startswith(("-", "@")) else path

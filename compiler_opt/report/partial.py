@@ -55,11 +55,10 @@ def score_from_json(data: Mapping[str, Any]) -> Score:
 class PartialResults:
     """The results recorded so far (`recorded[side][module]`: the line's fields) and the writer of new ones."""
 
-    def __init__(self, folder: Path, header: Mapping[str, Any], recorded: dict[str, dict[str, dict]]) -> None:
+    def __init__(self, folder: Path, recorded: dict[str, dict[str, dict]]) -> None:
         self.folder = folder
         self.results = folder / RESULTS
         self.objects = folder / "objects"
-        self.header = dict(header)
         self.recorded = recorded
 
     @classmethod
@@ -74,15 +73,16 @@ class PartialResults:
         if results.exists() and not resume:
             raise PartialResultsError(f"{folder} holds the results of an interrupted evaluation; pass --resume to "
                                       "go on with them, or delete that folder to start over")
-        if results.exists():
-            return cls(folder, header, _read(results, header))
+        recorded = _read(results, header) if results.exists() else None
+        if recorded is not None:
+            return cls(folder, recorded)
         if resume:
             _LOG.warning("--resume: %s holds no results of an interrupted evaluation; evaluating every module",
                          folder)
         shutil.rmtree(folder, ignore_errors=True)
         folder.mkdir(parents=True)
         _append(results, {"header": header})
-        return cls(folder, header, {side: {} for side in SIDES})
+        return cls(folder, {side: {} for side in SIDES})
 
     def record(self, side: str, module: str, **fields: Any) -> None:
         """Append the result of `module` under `side` (a `score` and other figures, or an `error`)."""
@@ -99,8 +99,9 @@ def _append(path: Path, data: Mapping[str, Any]) -> None:
         os.fsync(stream.fileno())
 
 
-def _read(results: Path, header: Mapping[str, Any]) -> dict[str, dict[str, dict]]:
-    """The lines of `results` by side and module, after checking its header; a torn last line is cut off."""
+def _read(results: Path, header: Mapping[str, Any]) -> dict[str, dict[str, dict]] | None:
+    """The lines of `results` by side and module, after checking its header; a torn last line is cut off.
+    None if not even the header was written whole."""
     data = results.read_bytes()
     complete, _, torn = data.rpartition(b"\n")
     if torn:
@@ -114,7 +115,9 @@ def _read(results: Path, header: Mapping[str, Any]) -> dict[str, dict[str, dict]
         except ValueError as error:
             raise PartialResultsError(f"{results}: line {number} is not JSON ({error}); delete "
                                       f"{results.parent} to start the evaluation over") from error
-    if not lines or "header" not in lines[0]:
+    if not lines:
+        return None
+    if "header" not in lines[0]:
         raise PartialResultsError(f"{results} has no header line; delete {results.parent} to start over")
     _check_header(results.parent, lines[0]["header"], header)
     recorded: dict[str, dict[str, dict]] = {side: {} for side in SIDES}

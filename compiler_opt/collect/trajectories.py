@@ -57,6 +57,7 @@ import numpy as np
 
 from compiler_opt.errors import MlgoError
 from compiler_opt.llvm.log_format import LogHeader, Observation, TensorSpec
+from compiler_opt.tf_runtime import import_tensorflow
 
 if TYPE_CHECKING:
     import tensorflow as tf
@@ -389,10 +390,7 @@ def to_sequence_example(trajectory: ModuleTrajectory, spec: TrajectorySpec) -> b
 
 
 def _tf():
-    import compiler_opt  # noqa: F401 - sets TF_USE_LEGACY_KERAS before TensorFlow loads
-    import tensorflow as tf
-
-    return tf
+    return import_tensorflow()
 
 
 class TrajectoryWriter:

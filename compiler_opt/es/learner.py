@@ -13,7 +13,6 @@ from __future__ import annotations
 from typing import Mapping, Sequence
 
 import numpy as np
-import tensorflow as tf
 
 from compiler_opt.es.blackbox import Optimizer, estimate_gradient, perturbation
 from compiler_opt.es.config import ESConfig
@@ -22,6 +21,9 @@ from compiler_opt.policy.config import NetworkConfig
 from compiler_opt.policy.fast import FastPolicy
 from compiler_opt.policy.features import FeatureSpec
 from compiler_opt.policy.vocab import Vocab
+from compiler_opt.tf_runtime import import_tensorflow
+
+tf = import_tensorflow()
 
 
 def step_seeds(run_seed: int, iteration: int, count: int) -> list[int]:

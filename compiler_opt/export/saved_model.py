@@ -22,6 +22,7 @@ from compiler_opt.errors import MlgoError
 from compiler_opt.policy.fast import NETWORK_FILE, VOCAB_DIR, WEIGHTS_FILE
 from compiler_opt.policy.features import FeatureSpec, policy_shape
 from compiler_opt.policy.saved import OUTPUT_SPEC_FILE, SIGNATURE
+from compiler_opt.tf_runtime import import_tensorflow
 
 # The fast form's files, which the SavedModel does not need.
 _FAST_FORM = frozenset({NETWORK_FILE, WEIGHTS_FILE, VOCAB_DIR})
@@ -33,6 +34,7 @@ class ExportError(MlgoError):
 
 def check_signature(policy_dir: Path, spec: FeatureSpec) -> None:
     """Refuse a SavedModel whose `action` signature is not what LLVM feeds and fetches."""
+    import_tensorflow()
     from tensorflow.core.protobuf import saved_model_pb2  # pylint: disable=import-outside-toplevel
     from tensorflow.python.framework import dtypes  # pylint: disable=import-outside-toplevel
 

@@ -21,6 +21,7 @@ import numpy as np
 from compiler_opt.export.saved_model import ExportError
 from compiler_opt.policy.features import FeatureSpec, policy_shape
 from compiler_opt.policy.saved import OUTPUT_SPEC_FILE, SIGNATURE
+from compiler_opt.tf_runtime import import_tensorflow, without_notices
 
 MODEL_FILE = "model.tflite"
 FEED_PREFIX = "action_"
@@ -28,12 +29,12 @@ FEED_PREFIX = "action_"
 
 def convert(saved_model: Path) -> bytes:
     """The TFLite flatbuffer of `saved_model`'s `action` signature."""
-    import tensorflow as tf  # pylint: disable=import-outside-toplevel
-    import tf_agents  # noqa: F401  pylint: disable=import-outside-toplevel,unused-import  (registers its specs)
+    tf = import_tensorflow()  # with tf-agents, which registers its specs
 
     try:
         converter = tf.lite.TFLiteConverter.from_saved_model(str(saved_model), signature_keys=[SIGNATURE])
-        return converter.convert()
+        with without_notices():
+            return converter.convert()
     except Exception as error:  # the converter raises many unrelated types
         raise ExportError(f"TFLite conversion of {saved_model} failed: {error}") from error
 
@@ -41,8 +42,9 @@ def convert(saved_model: Path) -> bytes:
 def _interpreter(model: bytes):
     from ai_edge_litert.interpreter import Interpreter  # pylint: disable=import-outside-toplevel
 
-    interpreter = Interpreter(model_content=model)
-    interpreter.allocate_tensors()
+    with without_notices():
+        interpreter = Interpreter(model_content=model)
+        interpreter.allocate_tensors()
     return interpreter
 
 

@@ -144,8 +144,6 @@ def one_at_a_time(model: Callable[[Mapping[str, np.ndarray]], object], dtype: np
 
 
 def saved_model_form(folder: Path, dtype: np.dtype) -> Callable[[ObservationSet], np.ndarray]:
-    import tf_agents  # noqa: F401  pylint: disable=import-outside-toplevel,unused-import  (registers its specs)
-
     from compiler_opt.policy.saved import SavedPolicy  # pylint: disable=import-outside-toplevel
 
     return one_at_a_time(SavedPolicy(folder), dtype, "checking the SavedModel")

@@ -21,8 +21,9 @@ from __future__ import annotations
 from typing import Mapping, Sequence
 
 from compiler_opt.policy.preprocessing import BUCKETS, CONSTANT, IDENTITY, FeatureTransform
+from compiler_opt.tf_runtime import import_tensorflow
 
-import tensorflow as tf  # noqa: E402  (after compiler_opt, which selects Keras 2)
+tf = import_tensorflow()
 
 
 class ObservationPreprocessing(tf.keras.layers.Layer):

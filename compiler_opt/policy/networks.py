@@ -35,8 +35,9 @@ from compiler_opt.policy.features import FeatureSpec, policy_shape
 from compiler_opt.policy.layers import ObservationPreprocessing
 from compiler_opt.policy.preprocessing import feature_transforms
 from compiler_opt.policy.vocab import Vocab
+from compiler_opt.tf_runtime import import_tensorflow
 
-import tensorflow as tf  # noqa: E402  (after compiler_opt, which selects Keras 2)
+tf = import_tensorflow()
 import tensorflow_probability as tfp  # noqa: E402
 from tf_agents.networks import actor_distribution_network, categorical_projection_network, network  # noqa: E402
 from tf_agents.networks import utils as network_utils  # noqa: E402

@@ -36,6 +36,7 @@ from compiler_opt.policy.config import NetworkConfig
 from compiler_opt.policy.fast import FastPolicy
 from compiler_opt.policy.features import FeatureSpec, policy_shape
 from compiler_opt.policy.vocab import Vocab
+from compiler_opt.tf_runtime import import_tensorflow
 
 if TYPE_CHECKING:
     import tensorflow as tf
@@ -111,8 +112,7 @@ class SavedPolicy:
     """A saved policy loaded into TensorFlow: calls its `action` signature one observation at a time."""
 
     def __init__(self, directory: str | os.PathLike) -> None:
-        import tensorflow as tf  # pylint: disable=import-outside-toplevel
-
+        tf = import_tensorflow()
         self.directory = Path(directory)
         self.spec = FeatureSpec.load(directory)
         try:

@@ -30,8 +30,9 @@ from compiler_opt.policy.config import NetworkConfig
 from compiler_opt.policy.fast import FastPolicy
 from compiler_opt.policy.features import FeatureSpec
 from compiler_opt.policy.vocab import Vocab
+from compiler_opt.tf_runtime import import_tensorflow
 
-import tensorflow as tf  # noqa: E402  (compiler_opt, imported above, selects Keras 2 first)
+tf = import_tensorflow()
 
 from compiler_opt.collect.trajectories import read_trajectories, trajectory_dataset  # noqa: E402
 from compiler_opt.policy import networks  # noqa: E402

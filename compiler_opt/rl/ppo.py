@@ -39,8 +39,9 @@ from compiler_opt.policy.config import NetworkConfig
 from compiler_opt.policy.fast import FastPolicy
 from compiler_opt.policy.features import FeatureSpec
 from compiler_opt.policy.vocab import Vocab
+from compiler_opt.tf_runtime import import_tensorflow
 
-import tensorflow as tf  # noqa: E402  (compiler_opt, imported above, selects Keras 2 first)
+tf = import_tensorflow()
 from tf_agents.agents.ppo import ppo_clip_agent  # noqa: E402
 from tf_agents.networks import network  # noqa: E402
 from tf_agents.utils import common, nest_utils  # noqa: E402

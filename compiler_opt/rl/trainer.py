@@ -70,6 +70,7 @@ from compiler_opt.rl.config import TrainerConfig, trainer_config
 from compiler_opt.rl.memory import PeakMemory, resident_bytes
 from compiler_opt.rl.reward import RewardTracker
 from compiler_opt.rl.run_folder import RunFolder, RunFolderError
+from compiler_opt.tf_runtime import import_tensorflow
 
 ALGORITHMS = ("ppo", "bc", "es")
 GIN_DIR = Path(compiler_opt.__file__).parent / "problems" / "gin"
@@ -296,8 +297,7 @@ class _Run:
 
     # ---- the run ---------------------------------------------------------------------------------------
     def run(self) -> TrainSummary:
-        import tensorflow as tf
-
+        tf = import_tensorflow()
         self.memory.start()
         try:
             self._configure()

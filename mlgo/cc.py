@@ -15,9 +15,11 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 from typing import Sequence
 
+from mlgo.cli import Terminated, raise_terminated
 from mlgo.flags import add_clang_flag
 
 EPILOG = """examples:
@@ -61,14 +63,18 @@ def _compile(clang_args: Sequence[str], policy_dir: str | None, clang: str | Non
 
 
 def _entry(cxx: bool) -> int:
+    """Run as `mlgo-clang(++)`; SIGTERM (a build tool stopping) cleans up as Ctrl-C does, exit 143."""
     from compiler_opt.errors import MlgoError  # pylint: disable=import-outside-toplevel
 
     name = "mlgo-clang++" if cxx else "mlgo-clang"
+    signal.signal(signal.SIGTERM, raise_terminated)
     try:
         return _compile(sys.argv[1:], os.environ.get("MLGO_POLICY"), None, os.environ.get("MLGO_PROBLEM"), cxx=cxx)
     except MlgoError as error:
         print(f"{name}: error: {error}", file=sys.stderr)
         return 2
+    except Terminated:
+        return 143
     except KeyboardInterrupt:
         return 130
 

@@ -28,7 +28,7 @@ class Terminated(KeyboardInterrupt):
     """SIGTERM arrived; raised in the main thread so that cleanup runs as for Ctrl-C."""
 
 
-def _terminate(signum: int, frame) -> None:
+def raise_terminated(signum: int, frame) -> None:
     """The SIGTERM handler: raise `Terminated` once; a second SIGTERM during cleanup ends the process at once."""
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     raise Terminated()
@@ -58,7 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    previous = signal.signal(signal.SIGTERM, _terminate)
+    previous = signal.signal(signal.SIGTERM, raise_terminated)
     try:
         return int(args.run(args) or 0)
     except MlgoError as error:

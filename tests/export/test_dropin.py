@@ -166,3 +166,47 @@ def test_cmake_accepts_mlgo_clang_as_its_c_and_cxx_compilers(policy_dir, toolcha
                            env=env)
     assert build.returncode == 0, build.stdout + build.stderr
     assert subprocess.run([str(tmp_path / "build" / "app")]).returncode == 0
+
+
+_SLEEPY_CLANG = """#!{python}
+import os, sys, time
+args = sys.argv[1:]
+if not any(a.endswith("sleepy.c") for a in args):
+    os.execv({real!r}, [{real!r}, *args])
+with open({pid_file!r}, "w") as stream:
+    stream.write(str(os.getpid()))
+time.sleep(600)
+"""
+
+
+def test_sigterm_to_mlgo_clang_ends_the_compile_and_leaves_nothing(policy_dir, toolchain, tmp_path):
+    """A build tool stopping mlgo-clang (SIGTERM): exit 143, the compiler killed, its FIFOs' folder removed."""
+    import signal
+    import time
+
+    pid_file = tmp_path / "sleepy.pid"
+    wrapper = tmp_path / "clang"
+    wrapper.write_text(_SLEEPY_CLANG.format(python=sys.executable, real=str(toolchain.clang), pid_file=str(pid_file)))
+    wrapper.chmod(0o755)
+    (tmp_path / "sleepy.c").write_text("int f(void) { return 1; }\n")
+    tmpdir = tmp_path / "tmp"
+    tmpdir.mkdir()
+    env = env_with(policy_dir, toolchain, MLGO_CLANG=str(wrapper), TMPDIR=str(tmpdir),
+                   MLGO_CACHE_DIR=str(tmp_path / "cache"))
+    process = subprocess.Popen([str(BIN / "mlgo-clang"), "-Oz", "-c", "sleepy.c"], cwd=tmp_path, env=env,
+                               stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while not pid_file.exists():
+            assert time.monotonic() < deadline and process.poll() is None, "the compiler never started"
+            time.sleep(0.1)
+        compiler = int(pid_file.read_text())
+        process.send_signal(signal.SIGTERM)
+        _, stderr = process.communicate(timeout=10)
+        assert process.returncode == 143, stderr
+        assert "Traceback" not in stderr
+        time.sleep(0.2)
+        assert not Path(f"/proc/{compiler}").exists() or "Z" in Path(f"/proc/{compiler}/stat").read_text().split()[2]
+        assert list(tmpdir.iterdir()) == []
+    finally:
+        process.kill()

@@ -96,8 +96,8 @@ _RECORDS_TEXT = frozenset(
         "-split-dwarf-file", "-object-file-name=", "-object-file-name",
     }
 )
-# Options that load code into the compiler.
-_LOADS = re.compile(r"^-(load|plugin|add-plugin|fpass-plugin|load-pass-plugin|fplugin)(=|-arg|$)")
+# Options that load code into the compiler (`-mmlir` forwards MLIR's options, which load pass plugins).
+_LOADS = re.compile(r"^-(load|plugin|add-plugin|fpass-plugin|load-pass-plugin|fplugin|mmlir)(=|-arg|$)")
 # Value-taking options whose name says they read a file: refused unless listed above.
 _READS_FILE = re.compile(
     r"(^|-)(file|path|dir|directory|list|ignorelist|allowlist|blocklist|blacklist|whitelist|bitcode|overlay"

@@ -50,6 +50,7 @@ def test_output_writing_options_are_removed(hostile):
         (["-mllvm", "-training-log=/tmp/log"], "training-log"),
         (["-mllvm", "-info-output-file=/tmp/x"], "info-output-file"),
         (["-mllvm"], "without a value"),
+        (["-mmlir", "--load-pass-plugin=/tmp/evil.so"], "-mmlir"),
         (["-o"], "without a value"),
         (["/tmp/other-input.c"], "unexpected input"),
         # Response files: the driver expands `@file` anywhere, value slots included (issue: -D @evil.rsp).

@@ -15,14 +15,18 @@ from typing import Any, Mapping, Sequence
 
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from compiler_opt.report.analysis import projects
 from compiler_opt.report.formatting import plot_text
 from compiler_opt.report.inputs import Evaluation, RunLog
 
-__all__ = ["Plot", "loss_series", "project_chart", "ratio_histogram", "runtime_chart", "training_curves"]
+__all__ = ["Panel", "Plot", "loss_series", "project_chart", "ratio_histogram", "runtime_chart", "step_name",
+           "training_curves", "training_panels"]
 
 _MAX_PROJECTS = 25
+# BC's agreement figures as the plot names them (other `*accuracy` keys keep their own names).
+_ACCURACY_NAMES = {"accuracy": "training labels", "holdout_accuracy": "held-out labels"}
 
 
 @dataclass(frozen=True)
@@ -128,28 +132,61 @@ def _line(axes, xs: Sequence[float], ys: Sequence[float | None], label: str | No
     return bool(points)
 
 
+@dataclass(frozen=True)
+class Panel:
+    """One panel of a run's curves: a title, named series (a value or None per iteration), a reference line."""
+
+    title: str
+    series: Mapping[str, Sequence[float | None]]
+    reference: float | None = None
+
+    def has_data(self) -> bool:
+        return any(value is not None for values in self.series.values() for value in values)
+
+
+def _figure(records: Sequence[Mapping[str, Any]], key: str) -> list[float | None]:
+    return [_numeric(record.get(key)) for record in records]
+
+
+def training_panels(records: Sequence[Mapping[str, Any]]) -> list[Panel]:
+    """The panels a run's log has figures for: mean reward and total vs default (PPO, ES), the losses, and the
+    agreement with the labels (BC: `accuracy` on the training labels, `holdout_accuracy` on the held-out ones)."""
+    accuracies = sorted({key for record in records for key in record if key.endswith("accuracy")})
+    panels = [
+        Panel("mean reward", {"mean reward": _figure(records, "mean_reward")}),
+        Panel("total vs default (policy / default)", {"total ratio": _figure(records, "total_ratio")}, 1.0),
+        Panel("losses", loss_series(records)),
+        Panel("agreement with the labels", {_ACCURACY_NAMES.get(key, key): _figure(records, key) for key in accuracies}),
+    ]
+    return [panel for panel in panels if panel.has_data()]
+
+
+def step_name(records: Sequence[Mapping[str, Any]]) -> str:
+    """What one record of the log is: an `epoch` of behavioral cloning, else an `iteration`."""
+    return "epoch" if records and all(record.get("algorithm") == "bc" for record in records) else "iteration"
+
+
 def training_curves(run: RunLog, label: str, filename: str) -> Plot:
-    """Mean reward, total ratio vs baseline, and the losses, per iteration of a training run."""
+    """The figures a training run logged per iteration (per epoch for BC), one panel each; none without data."""
     records = run.iterations
     xs = [_numeric(r.get("iteration")) if _numeric(r.get("iteration")) is not None else float(i)
           for i, r in enumerate(records)]
-    figure = Figure(figsize=(11, 3.4))
-    reward, ratio, losses = figure.subplots(1, 3)
-    if not _line(reward, xs, [_numeric(r.get("mean_reward")) for r in records]):
-        reward.text(0.5, 0.5, "no reward logged", ha="center", transform=reward.transAxes)
-    reward.set_title("mean reward")
-    if _line(ratio, xs, [_numeric(r.get("total_ratio")) for r in records]):
-        ratio.axhline(1.0, color="black", linewidth=0.8)
-    else:
-        ratio.text(0.5, 0.5, "no ratio logged", ha="center", transform=ratio.transAxes)
-    ratio.set_title("total vs default (policy / default)")
-    drawn = [_line(losses, xs, values, name) for name, values in loss_series(records).items()]
-    if any(drawn):
-        losses.legend(fontsize="small")
-    else:
-        losses.text(0.5, 0.5, "no loss logged", ha="center", transform=losses.transAxes)
-    losses.set_title("losses")
-    for axes in (reward, ratio, losses):
-        axes.set_xlabel("iteration")
+    step = step_name(records)
+    panels = training_panels(records)
+    figure = Figure(figsize=(1.4 + 3.4 * max(1, len(panels)), 3.4))
+    row = figure.subplots(1, max(1, len(panels)), squeeze=False)[0]
+    for panel, axes in zip(panels, row):
+        for name, values in panel.series.items():
+            _line(axes, xs, values, name)
+        if panel.reference is not None:
+            axes.axhline(panel.reference, color="black", linewidth=0.8)
+        if len(panel.series) > 1:
+            axes.legend(fontsize="small")
+        axes.set_title(panel.title)
+        axes.set_xlabel(step)
+        axes.xaxis.set_major_locator(MaxNLocator(integer=True))
+    if not panels:
+        row[0].axis("off")
+        row[0].text(0.5, 0.5, f"no figures logged per {step}", ha="center", transform=row[0].transAxes)
     figure.suptitle(plot_text(f"training run {label}"))
-    return Plot(filename, f"training run {label}: curves per iteration", _png(figure))
+    return Plot(filename, f"training run {label}: curves per {step}", _png(figure))

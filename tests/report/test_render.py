@@ -25,8 +25,8 @@ import pytest
 
 from compiler_opt.report import formatting as fmt
 from compiler_opt.report.evaluate import summarize
-from compiler_opt.report.inputs import ReportInputError, load_evaluation, load_run, load_search
-from compiler_opt.report.plots import loss_series
+from compiler_opt.report.inputs import ReportInputError, RunLog, load_evaluation, load_run, load_search
+from compiler_opt.report.plots import loss_series, step_name, training_curves, training_panels
 from compiler_opt.report.render import make_report
 from compiler_opt.report.search import headroom_reached
 
@@ -342,6 +342,17 @@ def test_training_curves_from_losses_in_any_shape(tmp_path):
     files = make_report([], tmp_path / "out", [tmp_path / "run"])
     assert [p.name for p in files.plots] == ["training-1.png"]
     assert rows(parse_page(files.html).tables["Training runs"])[0]["Iterations"] == "5"
+
+
+def test_training_curves_leave_out_panels_without_figures():
+    records = [{"iteration": i, "algorithm": "bc", "loss": 1.0 / i, "accuracy": 0.5, "holdout_accuracy": 0.6,
+                "mean_reward": None, "total_ratio": None} for i in (1, 2, 3)]
+    panels = training_panels(records)
+    assert [(panel.title, list(panel.series)) for panel in panels] == [
+        ("losses", ["loss"]), ("agreement with the labels", ["training labels", "held-out labels"])]
+    assert step_name(records) == "epoch" and step_name([{**records[0], "algorithm": "ppo"}]) == "iteration"
+    assert training_panels([{"iteration": 1}]) == []
+    assert training_curves(RunLog(Path("empty"), (), {}), "empty", "training-1.png").png.startswith(PNG)
 
 
 def test_formatting_for_people():

@@ -19,6 +19,8 @@ from compiler_opt.errors import MlgoError
 from compiler_opt.policy.fast import FastPolicy
 from compiler_opt.policy.features import FeatureSpec
 from compiler_opt.policy.saved import load_tf_policy
+from compiler_opt.report.inputs import load_run
+from compiler_opt.report.plots import step_name, training_curves, training_panels
 from compiler_opt.rl.run_folder import RunFolder, RunFolderError
 from compiler_opt.rl.trainer import TrainOptions, train
 from tests.rl.conftest import sub_corpus
@@ -87,6 +89,20 @@ def test_bc_run_clones_the_default_and_logs_its_agreement(bc_run, small_sample):
     assert config["network"]["fc_layer_params"] == [16, 8]
     assert (bc_run.output / "train.log").read_text().count("\n") == 3
     assert list((bc_run.output / "tensorboard").iterdir())
+
+
+@pytest.mark.slow
+def test_bc_run_plots_its_loss_and_agreement_per_epoch(bc_run, ppo_run):
+    bc, ppo = load_run(bc_run.output), load_run(ppo_run.output)
+    assert step_name(bc.iterations) == "epoch" and step_name(ppo.iterations) == "iteration"
+    panels = training_panels(bc.iterations)
+    assert [panel.title for panel in panels] == ["losses", "agreement with the labels"]
+    assert all(value is not None for panel in panels for values in panel.series.values() for value in values)
+    assert set(panels[1].series) == {"training labels", "held-out labels"}
+    assert [panel.title for panel in training_panels(ppo.iterations)] == [
+        "mean reward", "total vs default (policy / default)", "losses"]
+    plot = training_curves(bc, "bc", "training-1.png")
+    assert plot.png.startswith(b"\x89PNG") and plot.caption == "training run bc: curves per epoch"
 
 
 @pytest.mark.slow

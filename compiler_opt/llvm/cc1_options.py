@@ -10,7 +10,7 @@ input. This module answers from clang's option table, not from a hand list:
 
 which reads `clang -cc1 --help` (every cc1 option that has help text, with its
 value's spelling: `-o <file>` separate, `-std=<value>` or `-O<value>` joined,
-`-fmath-errno` none) and asks clang itself about the other names its driver
+`-fmath-errno` none; and whether the help calls the value a file or folder) and asks clang itself about the other names its driver
 knows (`--help-hidden`, `--autocomplete=-`): `clang -cc1 NAME` answers
 "argument to 'NAME' is missing" for an option with a separate value. Tests
 check the shipped table against every installed clang.
@@ -32,6 +32,8 @@ Kind = Literal["separate", "joined", "flag", "unknown"]
 _TABLE_FILE = "cc1_options.json"
 # `  -name <meta> help`, `  -name=<meta>`, `  -O<meta>`, `  -flag   help`.
 _HELP_LINE = re.compile(r"^  (-[^\s<]+)(<[^>]*>\S*)?( <[^>]*>\S*)?(?:\s|$)")
+# How clang's help spells a value that is a file or folder name.
+_FILE_METAVAR = re.compile(r"<(file|filename|dir|directory|path)>")
 
 
 @dataclass(frozen=True)
@@ -45,11 +47,12 @@ class OptionMatch:
 
 @dataclass(frozen=True)
 class OptionTable:
-    """cc1 option names by how they take a value."""
+    """cc1 option names by how they take a value, and those whose value clang's help calls a file or folder."""
 
     separate: frozenset[str]
     joined: frozenset[str]
     flags: frozenset[str]
+    file_valued: frozenset[str] = frozenset()
 
     @functools.cached_property
     def _prefixes(self) -> tuple[str, ...]:
@@ -81,19 +84,21 @@ class OptionTable:
     def to_json(self, sources: Sequence[str]) -> str:
         return json.dumps(
             {"generated_from": list(sources), "separate": sorted(self.separate), "joined": sorted(self.joined),
-             "flags": sorted(self.flags)},
+             "flags": sorted(self.flags), "file_valued": sorted(self.file_valued)},
             indent=0,
         ) + "\n"
 
     @classmethod
     def from_json(cls, text: str) -> "OptionTable":
         data = json.loads(text)
-        return cls(frozenset(data["separate"]), frozenset(data["joined"]), frozenset(data["flags"]))
+        return cls(frozenset(data["separate"]), frozenset(data["joined"]), frozenset(data["flags"]),
+                   frozenset(data["file_valued"]))
 
     def union(self, other: "OptionTable") -> "OptionTable":
         """Both tables' options; a name that takes a separate value in either takes one here."""
         separate = self.separate | other.separate
-        return OptionTable(separate, (self.joined | other.joined), (self.flags | other.flags) - separate)
+        return OptionTable(separate, (self.joined | other.joined), (self.flags | other.flags) - separate,
+                           self.file_valued | other.file_valued)
 
 
 @functools.lru_cache(maxsize=1)
@@ -104,12 +109,14 @@ def shipped_table() -> OptionTable:
 
 def parse_help(text: str) -> OptionTable:
     """The options `clang -cc1 --help` lists, by the spelling of their values."""
-    separate, joined, flags = set(), set(), set()
+    separate, joined, flags, file_valued = set(), set(), set(), set()
     for line in text.splitlines():
         found = _HELP_LINE.match(line)
         if not found:
             continue
         name, joined_meta, separate_meta = found.groups()
+        if _FILE_METAVAR.search((joined_meta or "") + (separate_meta or "")):
+            file_valued.add(name)
         if joined_meta:
             joined.add(name)
             if separate_meta:  # `-plugin-arg-<name> <arg>`: a joined part and a separate value
@@ -120,7 +127,7 @@ def parse_help(text: str) -> OptionTable:
             joined.add(name)
         else:
             flags.add(name)
-    return OptionTable(frozenset(separate), frozenset(joined), frozenset(flags - separate))
+    return OptionTable(frozenset(separate), frozenset(joined), frozenset(flags - separate), frozenset(file_valued))
 
 
 def probe_option(clang: str, name: str) -> Kind:
@@ -145,7 +152,8 @@ def table_of(clang: str) -> OptionTable:
     for name in sorted(n for n in candidates - known if n.startswith("-")):
         kind = probe_option(clang, name)
         {"separate": separate, "joined": joined, "flag": flags}.get(kind, set()).add(name)
-    return OptionTable(frozenset(separate), frozenset(joined), frozenset(flags - separate))
+    return OptionTable(frozenset(separate), frozenset(joined), frozenset(flags - separate),
+                       help_table.file_valued | driver.file_valued)
 
 
 def _output(argv: list[str]) -> str:

@@ -11,7 +11,8 @@ every option as an option, and then
   compile: any argument starting with `@` (the driver expands response files
   anywhere in its argv, value slots included, before it reads `-cc1`), plugin
   and `-load` options, options that link or read files into the module
-  (`-mlink-bitcode-file`, profiles, sanitizer and XRay lists, and any other
+  (`-mlink-bitcode-file`, profiles, sanitizer and XRay lists, any option
+  whose value clang's help calls a file or folder, and any other
   value-taking option whose name says file, path, dir or list), a path
   (anything with a `/`) as the value of an option that does not merely record
   it as text, `-mllvm` options that name files or steer the ML advisors, and
@@ -161,7 +162,7 @@ def sanitize_cc1(args: Sequence[str], origin: str, table: OptionTable | None = N
             index += 2
         else:
             index += 1
-        if _keep(option, arg if value is None else value, origin):
+        if _keep(option, arg if value is None else value, origin, table):
             result += [arg] if value is None else [arg, value]
     return result
 
@@ -177,7 +178,7 @@ def _refuse_anywhere(arg: str, origin: str) -> None:
         raise UnsafeCommandLine(f"{origin}: refusing {arg!r}: a corpus may not load code into the compiler")
 
 
-def _keep(option: OptionMatch, value: str, origin: str) -> bool:
+def _keep(option: OptionMatch, value: str, origin: str, table: OptionTable) -> bool:
     """Whether `option` stays (False: dropped); raises for what is refused. `value` is its value."""
     name = "-" + option.name[2:] if option.name.startswith("--") else option.name
     if name in _WRITES or name in _PREPROCESSOR or name in _ACTIONS:
@@ -192,7 +193,7 @@ def _keep(option: OptionMatch, value: str, origin: str) -> bool:
         return True
     if name in _RECORDS_TEXT or option.kind == "flag":
         return True
-    if _READS_FILE.search(name):
+    if name in table.file_valued or _READS_FILE.search(name):
         raise UnsafeCommandLine(
             f"{origin}: refusing {name!r}: it reads a file into the compile, and a corpus may not name "
             "files outside its own folder"

@@ -23,6 +23,7 @@ def test_shipped_table_reads_values_as_this_clang_does(clang):
     assert installed.separate <= shipped.separate, sorted(installed.separate - shipped.separate)
     assert installed.joined <= shipped.joined, sorted(installed.joined - shipped.joined)
     assert not (installed.flags & shipped.separate), sorted(installed.flags & shipped.separate)
+    assert installed.file_valued <= shipped.file_valued, sorted(installed.file_valued - shipped.file_valued)
 
 
 @pytest.mark.parametrize("clang", INSTALLED)
@@ -45,10 +46,13 @@ def test_parse_help_reads_each_spelling():
         "                          Run analysis\n"
         "  -plugin-arg-<name> <arg>\n"
         "  -fmath-errno            Require math functions to set errno\n"
+        "  -include <file>         Include file before parsing\n"
+        "  -fmodule-map-file=<file>\n"
     )
-    assert table.separate == {"-D", "-analyze-function", "-plugin-arg-"}
-    assert table.joined == {"-O", "-std=", "-plugin-arg-"}
+    assert table.separate == {"-D", "-analyze-function", "-plugin-arg-", "-include"}
+    assert table.joined == {"-O", "-std=", "-plugin-arg-", "-fmodule-map-file="}
     assert table.flags == {"-fmath-errno"}
+    assert table.file_valued == {"-include", "-fmodule-map-file="}
     assert table.match("-Dname=1").name == "-D" and table.match("-Dname=1").joined_value == "name=1"
     assert table.match("-fmath-errno").kind == "flag" and table.match("-D").kind == "separate"
     assert table.match("-fnew=/x") == table.match("-fnew=/x").__class__("-fnew=", "unknown", "/x")

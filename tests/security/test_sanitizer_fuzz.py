@@ -24,6 +24,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from compiler_opt.llvm.cmdline import CompileCommand, UnsafeCommandLine, sanitize_cc1
+from tests.llvm.test_versions import INSTALLED
 from tests.security.test_hostile_corpus import EVIL_SOURCE
 
 # `  -name <meta>`, `  -name=<meta>`, `  -name<meta>`, `  -flag`: clang's own help, parsed here independently.
@@ -45,9 +46,10 @@ class HelpTable:
     flags: tuple[str, ...]
 
 
-@pytest.fixture(scope="module")
-def help_table(toolchain) -> HelpTable:
-    text = subprocess.run([str(toolchain.clang), "-cc1", "--help"], capture_output=True, text=True).stdout
+@pytest.fixture(scope="module", params=INSTALLED)
+def help_table(request) -> HelpTable:
+    """The cc1 options of each installed clang >= 17 in turn."""
+    text = subprocess.run([request.param, "-cc1", "--help"], capture_output=True, text=True).stdout
     separate, joined, flags = {}, set(), set()
     for line in text.splitlines():
         found = _HELP.match(line)

@@ -64,10 +64,11 @@ class ProgressLines:
         self.close()
 
     def update(self, n: int = 1) -> None:
-        """Count `n` more done; print a line if `interval` seconds passed since the last (or the start)."""
+        """Count `n` more done; print a line if `interval` seconds passed since the last (or the start), unless
+        the work is complete (the last line says so)."""
         self.n += n
         now = self._clock()
-        if now - self._last >= self.interval:
+        if now - self._last >= self.interval and not (self.total and self.n >= self.total):
             self._last = now
             self._print(self._line(now))
 

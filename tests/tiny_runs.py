@@ -33,19 +33,20 @@ def train(corpus: Path, output: Path, problem: str, algorithm: str, clang: str, 
                 "--gin_bindings", "policy.network_config.fc_layer_params = (8,)", *TINY[algorithm])
 
 
-def evaluate(corpus: Path, policy: Path, problem: str, clang: str, baselines: Path,
-             output: Path) -> subprocess.CompletedProcess:
-    """`mlgo eval` of `policy` on every module of `corpus`."""
+def evaluate(corpus: Path, policy: Path, problem: str, clang: str, baselines: Path, output: Path,
+             *flags: str) -> subprocess.CompletedProcess:
+    """`mlgo eval` of `policy` on every module of `corpus` (with more `flags`, e.g. `--linked`)."""
     return mlgo("eval", "--problem", problem, "--policy", policy, "--corpus", corpus, "--output", output,
-                "--clang", clang, "--baselines", baselines, "--workers", 2)
+                "--clang", clang, "--baselines", baselines, "--workers", 2, *flags)
 
 
-def export(policy: Path, output: Path, corpus: Path, clang: str, observations: int = 50) -> subprocess.CompletedProcess:
-    """`mlgo export` of `policy` in every form, verified on `observations` recorded decisions."""
-    return mlgo("export", "--policy", policy, "--output", output, "--tflite", "--aot", "--verify", observations,
-                "--corpus", corpus, "--clang", clang, "--json")
+def export(policy: Path, output: Path, corpus: Path, clang: str, observations: int = 50,
+           aot: bool = True) -> subprocess.CompletedProcess:
+    """`mlgo export --json` of `policy` as TFLite (and XLA AOT), verified on `observations` recorded decisions."""
+    return mlgo("export", "--policy", policy, "--output", output, "--tflite", *(["--aot"] if aot else []),
+                "--verify", observations, "--corpus", corpus, "--clang", clang, "--json")
 
 
-def cc(policy: Path, source: Path, output: Path, clang: str) -> subprocess.CompletedProcess:
-    """`mlgo cc`: compile `source` at -Oz into `output` under `policy`."""
-    return mlgo("cc", "--policy", policy, "--clang", clang, "--", "-Oz", "-c", source, "-o", output)
+def cc(policy: Path, source: Path, output: Path, clang: str, *flags: str) -> subprocess.CompletedProcess:
+    """`mlgo cc` (with `flags`, e.g. `--cxx`): compile `source` at -Oz into `output` under `policy`."""
+    return mlgo("cc", "--policy", policy, "--clang", clang, *flags, "--", "-Oz", "-c", source, "-o", output)

@@ -24,7 +24,7 @@ from corpus_tools.make_corpus import make_corpus
 from corpus_tools.recipe import SIZES, load_recipe
 from corpus_tools.sample import build_sample
 from corpus_tools.stats import corpus_stats, count_all, count_decisions, count_inline_remarks
-from mlgo.flags import add_clang_flag
+from mlgo.flags import add_clang_flag, output_folder
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -58,7 +58,7 @@ def _register_extract(verbs: argparse._SubParsersAction) -> None:
     source.add_argument("--compile-commands", type=Path, help="compile_commands.json of the build")
     source.add_argument("--params", type=Path, help="linker parameters (response) file listing the objects")
     source.add_argument("--objects-dir", type=Path, help="folder to walk for *.o files")
-    p.add_argument("--output", "-o", type=Path, required=True, help="corpus folder to write")
+    p.add_argument("--output", "-o", type=output_folder, required=True, help="corpus folder to write")
     p.add_argument("--obj-base-dir", type=Path, default=None,
                    help="folder module names are relative to (default: the folder of the input file)")
     p.add_argument("--thinlto", choices=THINLTO_MODES, default=None,
@@ -99,7 +99,7 @@ def _register_make(verbs: argparse._SubParsersAction) -> None:
         description="Copy every .bc under --input into a corpus whose global_command_override is --default-args.",
     )
     p.add_argument("--input", type=Path, required=True, help="folder holding .bc files")
-    p.add_argument("--output", "-o", type=Path, required=True, help="corpus folder to write")
+    p.add_argument("--output", "-o", type=output_folder, required=True, help="corpus folder to write")
     p.add_argument("--default-args", default="-O2",
                    help="cc1 arguments for every module, shell-quoted; write it --default-args='-O2 ...' "
                         "since the value starts with a dash (default: -O2; -cc1 is added)")
@@ -173,7 +173,7 @@ def _register_sample(verbs: argparse._SubParsersAction) -> None:
         description="Download the recipe's pinned PyPI source distributions, compile them at -Oz with embedded "
                     "bitcode and extract the corpus. Cached: a second call returns at once.",
     )
-    p.add_argument("--output", "-o", type=Path, default=None,
+    p.add_argument("--output", "-o", type=output_folder, default=None,
                    help="corpus folder (default: a folder under the cache, printed at the end)")
     p.add_argument("--size", choices=SIZES, default="full",
                    help="'full' (~500 modules, a few minutes) or 'small' (a few dozen, seconds)")

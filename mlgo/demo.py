@@ -14,7 +14,7 @@ import argparse
 from pathlib import Path
 
 from compiler_opt.demo import ALGORITHMS, DemoOptions, run_demo
-from mlgo.flags import add_clang_flag
+from mlgo.flags import add_clang_flag, output_folder, positive_float, positive_int
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -24,10 +24,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--output", type=Path, default=Path("demo"),
+    parser.add_argument("--output", type=output_folder, default="demo",
                         help="folder for everything the demo makes (default: ./demo); rerun with the same "
                              "folder to resume")
-    parser.add_argument("--budget-minutes", type=float, default=20.0,
+    parser.add_argument("--budget-minutes", type=positive_float, default=20.0,
                         help="training time: a sixth for behavioral cloning, the rest for --algorithm (default: "
                              "20); corpus, baselines, selection, evaluation and export come on top")
     parser.add_argument("--algorithm", choices=ALGORITHMS, default="es",
@@ -38,10 +38,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="which sample corpus to build or reuse (default: full, ~500 modules)")
     parser.add_argument("--validation-fraction", type=float, default=0.2,
                         help="share of modules held out for evaluation, chosen by name (default: 0.2)")
-    parser.add_argument("--modules-per-iteration", type=int,
+    parser.add_argument("--modules-per-iteration", type=positive_int,
                         help="PPO: modules compiled per iteration (default: the gin configuration's; ES takes its "
                              "es_config.modules_per_perturbation)")
-    parser.add_argument("--max-eval-modules", type=int,
+    parser.add_argument("--max-eval-modules", type=positive_int,
                         help="evaluate on at most this many validation modules (default: all)")
     parser.add_argument("--verify", type=int, default=200,
                         help="observations on which the exported forms must decide alike (default: 200; 0 skips)")

@@ -8,7 +8,7 @@ import os
 import sys
 from pathlib import Path
 
-from mlgo.flags import add_clang_flag
+from mlgo.flags import add_clang_flag, output_folder
 
 EPILOG = """output (OUT):
   saved_model/   the SavedModel as LLVM's CMake expects it (LLVM_INLINER_MODEL_PATH, LLVM_RAEVICT_MODEL_PATH)
@@ -35,7 +35,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--policy", required=True, type=Path, help="saved policy folder (e.g. RUN_DIR/policy)")
-    parser.add_argument("--output", required=True, type=Path, help="folder to write the exports into")
+    parser.add_argument("--output", required=True, type=output_folder, help="folder to write the exports into")
     parser.add_argument("--aot", action="store_true", help="compile the policy ahead of time with XLA "
                         "(saved_model_cli aot_compile_cpu) into aot/")
     parser.add_argument("--tflite", action="store_true", help="convert the policy to TFLite into tflite/")

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import math
+from pathlib import Path
 
 CLANG_SEARCH = "$MLGO_CLANG, then clang-22 ... clang-17, clang"
 
@@ -12,14 +14,63 @@ def add_clang_flag(parser: argparse.ArgumentParser, purpose: str = "the clang to
     parser.add_argument("--clang", help=f"{purpose} (default: {CLANG_SEARCH})")
 
 
+def positive_int(text: str) -> int:
+    """An argparse type: a whole number of at least 1 (a count of things, where 0 or less means nothing)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    """An argparse type: a finite number above 0 (a limit, where 0 or less would mean none or no time at all)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a finite number above 0, got {text}")
+    return value
+
+
+def output_folder(text: str) -> Path:
+    """An argparse type: a folder to create or write into; refused when it, or a folder above it, is a file."""
+    path = Path(text)
+    if path.exists() and not path.is_dir():
+        raise argparse.ArgumentTypeError(f"{text} is a file, not a folder")
+    _check_parent_folders(path)
+    return path
+
+
+def output_file(text: str) -> Path:
+    """An argparse type: a file to write; refused when it is a folder, or a folder above it is a file."""
+    path = Path(text)
+    if path.is_dir():
+        raise argparse.ArgumentTypeError(f"{text} is a folder; name the file to write")
+    _check_parent_folders(path)
+    return path
+
+
+def _check_parent_folders(path: Path) -> None:
+    """The nearest existing folder above `path` must be a folder (not a file), or nothing can be made in it."""
+    for parent in path.absolute().parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise argparse.ArgumentTypeError(f"cannot write in {parent}: it is a file, not a folder")
+            return
+
+
 def add_timeout_flag(parser: argparse.ArgumentParser) -> None:
     """`--timeout SECONDS`: the wall-time limit of one compile."""
-    parser.add_argument("--timeout", type=float, default=600.0,
+    parser.add_argument("--timeout", type=positive_float, default=600.0,
                         help="wall-time limit of one compile in seconds (default: 600)")
 
 
 def add_module_sample_flags(parser: argparse.ArgumentParser, verb: str, seeds: str = "the module sample") -> None:
     """`--max-modules N` and `--seed S`: `verb` a seeded, size-stratified sample of the corpus (`sample_modules`)."""
-    parser.add_argument("--max-modules", type=int, default=None,
+    parser.add_argument("--max-modules", type=positive_int, default=None,
                         help=f"{verb} a seeded, size-stratified sample of this many modules (default: all)")
     parser.add_argument("--seed", type=int, default=0, help=f"seed of {seeds} (default: 0)")

@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from compiler_opt.report.render import make_report
+from mlgo.flags import output_folder
 
 EPILOG = """writes into --output:
   report.html   headline table per policy, headroom (with --search), per-project breakdown,
@@ -38,7 +39,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--search", type=Path, metavar="SEARCH.json",
                         help="a search result (`mlgo search --output`): show how much of the headroom it found "
                              "each policy reaches")
-    parser.add_argument("--output", required=True, type=Path, metavar="DIR",
+    parser.add_argument("--output", required=True, type=output_folder, metavar="DIR",
                         help="folder to write the report into (created if needed; report files in it are replaced)")
     parser.set_defaults(run=run)
 

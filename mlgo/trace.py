@@ -11,7 +11,7 @@ from compiler_opt.llvm.cmdline import CompileCommand, read_cmd_file
 from compiler_opt.llvm.toolchain import find_toolchain
 from compiler_opt.problems import get_problem, problem_names
 from compiler_opt.tracing import trace_module
-from mlgo.flags import add_clang_flag, add_timeout_flag
+from mlgo.flags import add_clang_flag, add_timeout_flag, output_file
 
 EPILOG = """built-in policies:
   inlining:           default (clang's -Oz decision, replayed), always, never
@@ -38,8 +38,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--bitcode", required=True, type=Path, help="the module to compile (.bc)")
     parser.add_argument("--cmd", type=Path, help="its NUL-separated cc1 command line (.cmd); "
                         "without it the module compiles as `clang -Oz -c -x ir M.bc`")
-    parser.add_argument("--output", type=Path, help="where to write the decision log (LLVM's log format)")
-    parser.add_argument("--object", type=Path, help="keep the compiled object at this path")
+    parser.add_argument("--output", type=output_file, help="where to write the decision log (LLVM's log format)")
+    parser.add_argument("--object", type=output_file, help="keep the compiled object at this path")
     add_clang_flag(parser)
     parser.add_argument("--seed", type=int, default=0, help="seed of randomized policies (default: 0)")
     add_timeout_flag(parser)

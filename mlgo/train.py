@@ -10,7 +10,7 @@ from pathlib import Path
 from compiler_opt.collect.backends import add_pool_flags, pool_from_args
 from compiler_opt.problems import problem_names
 from compiler_opt.rl.trainer import ALGORITHMS
-from mlgo.flags import add_clang_flag
+from mlgo.flags import add_clang_flag, output_folder, positive_float, positive_int
 
 EPILOG = """the run folder (RUN_DIR):
   config.json          problem, algorithm, corpus, compiler, seed and the gin configuration used
@@ -59,20 +59,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="ppo: policy gradient with a clipped objective; es: evolution strategies over the "
                         "policy's weights; bc: behavioral cloning of the default")
     parser.add_argument("--corpus", required=True, type=Path, help="the corpus folder (corpus_description.json)")
-    parser.add_argument("--output", required=True, type=Path, help="the run folder to create (or resume)")
+    parser.add_argument("--output", required=True, type=output_folder, help="the run folder to create (or resume)")
     parser.add_argument("--warmstart", type=Path,
                         help="start from this saved policy's weights, feature spec and vocabulary (e.g. a BC run's "
                         "RUN_DIR/policy)")
     parser.add_argument("--vocab", type=Path,
                         help="the vocabulary folder (`mlgo vocab`); default: the warm-start policy's, else computed "
                         "from default traces (PPO) or the labels (BC) into RUN_DIR/vocab")
-    parser.add_argument("--iterations", type=int,
+    parser.add_argument("--iterations", type=positive_int,
                         help="PPO iterations, ES steps, or BC epochs, in all (default: gin's train.trainer_config.iterations)")
-    parser.add_argument("--modules-per-iteration", type=int,
+    parser.add_argument("--modules-per-iteration", type=positive_int,
                         help="PPO: modules compiled per iteration (default: gin's trainer_config)")
-    parser.add_argument("--max-modules", type=int,
+    parser.add_argument("--max-modules", type=positive_int,
                         help="BC: label a seeded sample of this many training modules (default: all)")
-    parser.add_argument("--max-seconds", type=float,
+    parser.add_argument("--max-seconds", type=positive_float,
                         help="stop before an iteration that would end past this many seconds of this invocation")
     parser.add_argument("--seed", type=int, default=0,
                         help="seed of module sampling, exploration and network initialization (default: 0)")

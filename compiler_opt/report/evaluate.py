@@ -61,6 +61,7 @@ from compiler_opt.collect.compile_job import BASELINE_POLICY, CompileResult, Com
 from compiler_opt.collect.pool import WorkerPool
 from compiler_opt.corpus import Corpus, ModuleSpec
 from compiler_opt.errors import MlgoError
+from compiler_opt.export.policy_problem import check_policy_problem
 from compiler_opt.llvm.link import LinkError, link_shared
 from compiler_opt.llvm.log_format import LogHeader
 from compiler_opt.llvm.measure import object_sizes
@@ -87,7 +88,9 @@ def load_policy(problem: Problem, policy: str) -> str | FastPolicy:
     if policy in problem.policies:
         return policy
     if Path(policy).is_dir():
-        return FastPolicy.load(policy)
+        fast = FastPolicy.load(policy)
+        check_policy_problem(fast.spec, problem)
+        return fast
     raise MlgoError(f"--policy {policy!r} is neither a built-in policy of {problem.name} "
                     f"({', '.join(problem.policies)}) nor a saved policy folder")
 

@@ -58,6 +58,7 @@ from compiler_opt.collect.pool import WorkerPool
 from compiler_opt.collect.vocab_traces import ObservationSample, collect_vocab
 from compiler_opt.corpus import load_corpus
 from compiler_opt.errors import MlgoError
+from compiler_opt.export.policy_problem import check_policy_problem
 from compiler_opt.llvm.toolchain import Toolchain, find_toolchain
 from compiler_opt.policy.config import NetworkConfig, network_config
 from compiler_opt.policy.features import FeatureSpec
@@ -67,6 +68,7 @@ from compiler_opt.problems.base import Problem
 from compiler_opt.progress import progress
 from compiler_opt.rl.collection import ModuleBook, collect_iteration, collect_labels
 from compiler_opt.rl.config import TrainerConfig, trainer_config
+from compiler_opt.rl.gin_types import check_bindings
 from compiler_opt.rl.memory import PeakMemory, resident_bytes
 from compiler_opt.rl.reward import RewardTracker
 from compiler_opt.rl.run_folder import RunFolder, RunFolderError
@@ -74,6 +76,9 @@ from compiler_opt.tf_runtime import import_tensorflow
 
 ALGORITHMS = ("ppo", "bc", "es")
 GIN_DIR = Path(compiler_opt.__file__).parent / "problems" / "gin"
+# The configurables the gin files bind; their bindings' values are checked against the parameters' types.
+GIN_CONFIGURABLES = ("train.trainer_config", "ppo.ppo_config", "bc.bc_config", "es.es_config", "policy.network_config",
+                     "policy.value_network", "regalloc.cost_weights", "trajectory_dataset")
 FORMAT_VERSION = 1
 
 
@@ -133,6 +138,7 @@ def _load_gin(files: Sequence[Path], bindings: Sequence[str], text: str | None =
     import compiler_opt.collect.trajectories  # noqa: F401
     import compiler_opt.es.config  # noqa: F401
     import compiler_opt.policy.networks  # noqa: F401
+    import compiler_opt.problems.measurements  # noqa: F401
     import compiler_opt.rl.bc  # noqa: F401
     import compiler_opt.rl.ppo  # noqa: F401
 
@@ -147,6 +153,7 @@ def _load_gin(files: Sequence[Path], bindings: Sequence[str], text: str | None =
             gin.parse_config_files_and_bindings([str(p) for p in files], list(bindings))
     except (ValueError, NameError, KeyError, SyntaxError, TypeError, OSError) as error:
         raise MlgoError(f"bad gin configuration: {error}") from error
+    check_bindings(GIN_CONFIGURABLES)
     return gin.config_str()
 
 
@@ -269,6 +276,7 @@ class _Run:
             if self.vocab_source is not None:
                 raise MlgoError("--warmstart brings the policy's own vocabulary; drop --vocab")
             actor, spec, self.vocab, self.network = load_actor_network(self.warmstart)
+            check_policy_problem(spec, self.problem)
             if (spec.features, spec.advice) != (self.spec.features, self.spec.advice):
                 raise MlgoError(f"the warm-start policy {self.warmstart} reads other features than "
                                 f"{self.toolchain.clang} sends for problem {self.problem.name}; train it with this "

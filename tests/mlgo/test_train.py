@@ -17,7 +17,7 @@ from compiler_opt.problems import problem_names
 from compiler_opt.rl.config import trainer_config
 from compiler_opt.rl.memory import process_tree
 from compiler_opt.rl.trainer import ALGORITHMS, GIN_DIR, _learner_config, _load_gin, default_gin_file
-from tests.rl.conftest import sub_corpus
+from tests.mlgo.conftest import decoy_checkout
 
 
 def mlgo(*args, check: bool = True, cwd: Path | None = None) -> subprocess.CompletedProcess:
@@ -40,14 +40,6 @@ CONFIGURATIONS = [(problem, algorithm) for problem in problem_names() for algori
                   if (GIN_DIR / problem / f"{algorithm}.gin").exists()]
 
 
-def _decoy_checkout(folder: Path) -> None:
-    """Give `folder` gin files at the paths the packaged files include, all broken: none may be read."""
-    for source in GIN_DIR.parent.parent.rglob("*.gin"):
-        decoy = folder / source.relative_to(GIN_DIR.parent.parent.parent)
-        decoy.parent.mkdir(parents=True, exist_ok=True)
-        decoy.write_text("this is not gin\n")
-
-
 def test_every_problem_has_a_gin_file_for_ppo_and_es():
     assert {(problem, algorithm) for problem in problem_names() for algorithm in ("ppo", "es")} <= set(CONFIGURATIONS)
 
@@ -56,7 +48,7 @@ def test_every_problem_has_a_gin_file_for_ppo_and_es():
 def test_every_gin_configuration_parses_from_any_working_directory(tmp_path, monkeypatch, problem, algorithm):
     # The includes resolve against the installed package: not against the working directory, even one that holds
     # files at the included paths.
-    _decoy_checkout(tmp_path)
+    decoy_checkout(tmp_path)
     monkeypatch.chdir(tmp_path)
     _load_gin([default_gin_file(problem, algorithm)], ())
     assert trainer_config().iterations >= 1 and network_config().fc_layer_params
@@ -71,17 +63,11 @@ def test_an_unknown_gin_setting_is_a_clear_error(small_sample, tmp_path, problem
     assert result.returncode == 2 and "speed" in result.stderr and "Traceback" not in result.stderr
 
 
-def test_regalloc_trains_from_outside_the_checkout(small_sample, tmp_path):
-    corpus = sub_corpus(small_sample, ("xxhash/xxhash", "libyaml/api"), tmp_path / "corpus")
-    _decoy_checkout(tmp_path)
-    result = mlgo("train", "--problem", "regalloc-eviction", "--algorithm", "es", "--corpus", corpus, "--output",
-                  "run", "--iterations", 1, "--validation-fraction", 0, "--workers", 2, "--baselines", "baselines",
-                  "--json", "--gin_bindings", "train.trainer_config.vocab_modules = 2",
-                  "--gin_bindings", "policy.network_config.fc_layer_params = (8,)",
-                  "--gin_bindings", "es.es_config.perturbations = 1",
-                  "--gin_bindings", "es.es_config.modules_per_perturbation = 1", cwd=tmp_path)
+def test_regalloc_trains_from_outside_the_checkout(eviction_run):
+    run, result = eviction_run
+    assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout.strip().splitlines()[-1])["iterations"] == 1
-    assert (tmp_path / "run" / "policy" / "saved_model.pb").exists()
+    assert (run / "policy" / "saved_model.pb").exists()
 
 
 def _state(run: Path) -> dict:

@@ -28,6 +28,7 @@ cross-CPU wake-ups. A worker pool passes each worker's own CPU as `cpu`.
 
 from __future__ import annotations
 
+import errno
 import os
 import select
 import shutil
@@ -75,6 +76,20 @@ class CompilerTimeout(CompilerFailure):
 
 class ChannelProtocolError(CompilerFailure):
     """The compiler's stream was not a well-formed log (bad header, truncated record)."""
+
+
+def start_failure(module: str, argv: Sequence[str], error: OSError) -> CompilerFailure | None:
+    """The module's failure when the OS refuses to start its compile for its command line (E2BIG), else None.
+
+    Linux refuses an argument list over its limit, and any one argument over 128 KiB: the module's command
+    line (its `.cmd`) is at fault, not the run, so it fails like a compile that crashed.
+    """
+    if error.errno != errno.E2BIG:
+        return None
+    longest = max(argv, key=len, default="")
+    return CompilerFailure(module, f"cannot start the compiler: its command line is too long for the operating "
+                           f"system ({len(argv)} arguments, {sum(len(arg) + 1 for arg in argv)} bytes; the longest "
+                           f"has {len(longest)} bytes and starts {longest[:40]!r})")
 
 
 @dataclass(frozen=True)
@@ -229,11 +244,17 @@ class InteractiveCompile:
         command = self.argv + self.advisor.options(base, self.include_default)
         self._pin_to_one_cpu()
         self._started = time.monotonic()
-        self._process = subprocess.Popen(
-            command, stdin=None if self._passthrough else subprocess.DEVNULL,
-            stdout=None if self._passthrough else subprocess.DEVNULL,
-            stderr=self._stderr, start_new_session=True
-        )
+        try:
+            self._process = subprocess.Popen(
+                command, stdin=None if self._passthrough else subprocess.DEVNULL,
+                stdout=None if self._passthrough else subprocess.DEVNULL,
+                stderr=self._stderr, start_new_session=True
+            )
+        except OSError as error:
+            failure = start_failure(self.module, command, error)
+            if failure is None:
+                raise
+            raise failure from error
         pidfd = os.pidfd_open(self._process.pid)
         self._fds.append(pidfd)
         self._pidfd = pidfd

@@ -24,7 +24,7 @@ from corpus_tools.make_corpus import make_corpus
 from corpus_tools.recipe import SIZES, load_recipe
 from corpus_tools.sample import build_sample
 from corpus_tools.stats import corpus_stats, count_all, count_decisions, count_inline_remarks
-from mlgo.flags import add_clang_flag, output_folder
+from mlgo.flags import add_clang_flag, output_folder, positive_int
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -43,7 +43,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _common(parser: argparse.ArgumentParser, clang: bool = True) -> None:
-    parser.add_argument("--jobs", "-j", type=int, default=None, help="parallel compiler/tool processes (default: all cores)")
+    parser.add_argument("--jobs", "-j", type=positive_int, default=None, help="parallel compiler/tool processes (default: all cores)")
     if clang:
         add_clang_flag(parser)
 

@@ -14,7 +14,7 @@ import argparse
 from pathlib import Path
 
 from compiler_opt.demo import ALGORITHMS, DemoOptions, run_demo
-from mlgo.flags import add_clang_flag, output_folder, positive_float, positive_int
+from mlgo.flags import add_clang_flag, non_negative_int, output_folder, positive_float, positive_int
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -43,7 +43,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                              "es_config.modules_per_perturbation)")
     parser.add_argument("--max-eval-modules", type=positive_int,
                         help="evaluate on at most this many validation modules (default: all)")
-    parser.add_argument("--verify", type=int, default=200,
+    parser.add_argument("--verify", type=non_negative_int, default=200,
                         help="observations on which the exported forms must decide alike (default: 200; 0 skips)")
     parser.add_argument("--no-aot", action="store_true",
                         help="skip the XLA AOT export (minutes of compile time); SavedModel and TFLite still come")

@@ -8,7 +8,7 @@ import os
 import sys
 from pathlib import Path
 
-from mlgo.flags import add_clang_flag, output_folder
+from mlgo.flags import add_clang_flag, non_negative_int, output_folder
 
 EPILOG = """output (OUT):
   saved_model/   the SavedModel as LLVM's CMake expects it (LLVM_INLINER_MODEL_PATH, LLVM_RAEVICT_MODEL_PATH)
@@ -43,7 +43,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         "x86_64-pc-linux-gnu)")
     parser.add_argument("--target-cpu", default="", help="CPU the AOT object may use the instructions of, as LLVM "
                         "names it (e.g. haswell; default: the triple's baseline, which runs everywhere)")
-    parser.add_argument("--verify", type=int, default=0, metavar="N", help="record N observations by compiling "
+    parser.add_argument("--verify", type=non_negative_int, default=0, metavar="N", help="record N observations by compiling "
                         "--corpus under the policy and check every exported form decides identically on each")
     parser.add_argument("--corpus", type=Path, help="corpus folder whose modules --verify compiles")
     add_clang_flag(parser, "the clang --verify compiles with")

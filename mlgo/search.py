@@ -13,7 +13,7 @@ from compiler_opt.llvm.toolchain import find_toolchain
 from compiler_opt.problems import get_problem, problem_names
 from compiler_opt.report.evaluate import sample_modules, write_report
 from compiler_opt.report.search import DEFAULT_MAX_FLIPS, format_search, headroom_reached, search_corpus
-from mlgo.flags import add_clang_flag, add_module_sample_flags, add_timeout_flag, output_file
+from mlgo.flags import add_clang_flag, add_module_sample_flags, add_timeout_flag, output_file, positive_int
 
 EPILOG = """Each module starts from the compiler's own decisions; each decision in turn is flipped (earlier
 decisions kept, later ones left to the compiler) and the flip is kept when the object shrinks;
@@ -40,7 +40,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--corpus", required=True, type=Path, help="the corpus folder (corpus_description.json)")
     parser.add_argument("--output", required=True, type=output_file, help="where to write the search JSON")
     add_module_sample_flags(parser, "search")
-    parser.add_argument("--max-flips", type=int, default=DEFAULT_MAX_FLIPS,
+    parser.add_argument("--max-flips", type=positive_int, default=DEFAULT_MAX_FLIPS,
                         help=f"trial compiles per module at most (default: {DEFAULT_MAX_FLIPS})")
     parser.add_argument("--evaluation", type=Path, default=None,
                         help="an `mlgo eval` JSON: also print how much of the found gain its policy reaches")

@@ -12,7 +12,7 @@ from compiler_opt.llvm.toolchain import find_toolchain
 from compiler_opt.policy.vocab import DEFAULT_QUANTILES, DEFAULT_SAMPLE_SIZE
 from compiler_opt.problems import get_problem, problem_names
 from compiler_opt.report.evaluate import sample_modules
-from mlgo.flags import add_clang_flag, add_module_sample_flags, add_timeout_flag, output_folder
+from mlgo.flags import add_clang_flag, add_module_sample_flags, add_timeout_flag, output_folder, positive_int
 
 EPILOG = """output (MLGO's layout): VOCAB_DIR/<feature>.buckets, one boundary per line, and
 VOCAB_DIR/feature_spec.json, the features the vocabulary covers.
@@ -36,9 +36,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--corpus", required=True, type=Path, help="the corpus folder (corpus_description.json)")
     parser.add_argument("--output", required=True, type=output_folder, help="the vocabulary folder to write")
     add_module_sample_flags(parser, "trace", "the module and observation samples")
-    parser.add_argument("--quantiles", type=int, default=DEFAULT_QUANTILES,
+    parser.add_argument("--quantiles", type=positive_int, default=DEFAULT_QUANTILES,
                         help=f"quantiles per feature, before duplicates are merged (default: {DEFAULT_QUANTILES})")
-    parser.add_argument("--sample-size", type=int, default=DEFAULT_SAMPLE_SIZE,
+    parser.add_argument("--sample-size", type=positive_int, default=DEFAULT_SAMPLE_SIZE,
                         help=f"observations kept to take the quantiles of (default: {DEFAULT_SAMPLE_SIZE})")
     add_clang_flag(parser)
     add_timeout_flag(parser)

@@ -36,11 +36,13 @@ def parse_error(capsys, *argv) -> str:
     ("train", "--max-modules", "-1"), ("train", "--max-seconds", "-10"), ("train", "--max-seconds", "0"),
     ("train", "--iterations", "0"), ("train", "--modules-per-iteration", "-3"), ("demo", "--max-eval-modules", "0"),
     ("demo", "--modules-per-iteration", "0"), ("demo", "--budget-minutes", "-1"), ("train", "--max-modules", "2.5"),
+    ("vocab", "--quantiles", "0"), ("vocab", "--sample-size", "0"), ("search", "--max-flips", "0"),
+    ("corpus", "stats", "--jobs", "0"), ("export", "--verify", "-1"), ("demo", "--verify", "-5"),
 ])
 def test_a_count_or_limit_below_one_is_refused_naming_the_flag(capsys, argv):
-    verb, flag, value = argv
-    message = parse_error(capsys, verb, flag, value)
-    assert f"argument {flag}: " in message and value in message
+    *verb, flag, value = argv
+    message = parse_error(capsys, *verb, flag, value)
+    assert f"argument {flag}" in message and f"got {value}" in message.replace("'", "")
 
 
 @pytest.mark.parametrize("argv", [

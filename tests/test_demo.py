@@ -10,6 +10,7 @@ import sys
 import pytest
 
 from compiler_opt.demo import STAGES
+from tests.test_quiet_output import NOTICES
 
 
 def demo(*args: str) -> subprocess.CompletedProcess:
@@ -41,6 +42,8 @@ def test_demo_trains_evaluates_exports_and_reports_then_resumes(small_sample, tm
     assert int(match[1]) == summary["modules"] - summary["failed"]
     change = (1 - summary["total_ratio"]) * 100
     assert float(match[2]) == pytest.approx(abs(change), abs=0.006)
+    # Only the project's own lines: no TensorFlow, tf-agents or gym start-up notices.
+    assert not NOTICES.search(first.stderr), first.stderr
 
     again = demo(*args)
     assert all(f"[{stage}] done earlier" in again.stdout for stage in STAGES)

@@ -16,7 +16,7 @@ from compiler_opt.report.evaluate import (check_output, evaluate, format_summary
                                           write_report)
 from compiler_opt.report.partial import partial_folder
 from compiler_opt.report.runtime import check_runtime_tools, load_programs
-from mlgo.flags import add_clang_flag, add_module_sample_flags, add_timeout_flag
+from mlgo.flags import add_clang_flag, add_module_sample_flags, add_timeout_flag, positive_int
 
 EPILOG = """the JSON (ratios are policy/default; bytes of the Berkeley text figure for inlining, frequency-weighted
 spill/reload/copy cost for register allocation):
@@ -73,7 +73,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         "\"programs\"; the sample corpus has them) from their libraries compiled under the "
                         "policy and under the default, count their instructions with callgrind and time them; "
                         "name programs to run only those (default: all)")
-    parser.add_argument("--runtime-runs", type=int, default=5,
+    parser.add_argument("--runtime-runs", type=positive_int, default=5,
                         help="timed runs per program and side; the median is reported (default: 5)")
     parser.add_argument("--baselines", type=Path, default=None,
                         help="folder of the default heuristic's cached scores (default: the per-user cache, "
@@ -93,8 +93,6 @@ def run(args: argparse.Namespace) -> int:
     modules = sample_modules(corpus, args.max_modules, args.seed)
     programs = []
     if args.runtime is not None:
-        if args.runtime_runs < 1:
-            raise MlgoError(f"--runtime-runs {args.runtime_runs}: each program needs at least one timed run")
         check_runtime_tools()
         programs = load_programs(corpus, args.runtime)
         if not programs:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
 
@@ -54,7 +53,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's C++ start-up chatter, unless asked for
     from compiler_opt.corpus import load_corpus  # pylint: disable=import-outside-toplevel
     from compiler_opt.export.exporter import export_policy  # pylint: disable=import-outside-toplevel
     from compiler_opt.llvm.toolchain import find_toolchain  # pylint: disable=import-outside-toplevel

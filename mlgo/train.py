@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 from pathlib import Path
 
 from compiler_opt.collect.backends import add_pool_flags, pool_from_args
@@ -95,7 +94,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's C++ start-up chatter; errors still show
     from compiler_opt.rl.trainer import TrainOptions, train
 
     options = TrainOptions(

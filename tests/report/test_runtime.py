@@ -61,7 +61,7 @@ def test_eval_runtime_counts_instructions_of_both_builds(small_sample, tmp_path)
 
 @pytest.mark.parametrize("flags, message", [
     (["--runtime", "nonesuch"], "no program nonesuch; the corpus has: lz4-roundtrip, xxhash-bench"),
-    (["--runtime", "--runtime-runs", "0"], "--runtime-runs 0: each program needs at least one timed run"),
+    (["--runtime", "--runtime-runs", "0"], "argument --runtime-runs: must be at least 1, got 0"),
 ])
 def test_eval_refuses_bad_runtime_flags_before_compiling(small_sample, tmp_path, flags, message):
     result = subprocess.run([sys.executable, "-m", "mlgo.cli", "eval", "--problem", "regalloc-eviction",

@@ -32,6 +32,7 @@ from pathlib import Path
 
 from compiler_opt.export.saved_model import ExportError
 from compiler_opt.policy.saved import SIGNATURE
+from compiler_opt.policy.untrusted import check_policy_graph
 from compiler_opt.problems.base import EmbeddedModel, Problem
 
 MODEL_ALIAS_HEADER = "mlgo_model.h"
@@ -89,6 +90,7 @@ def compile_aot(saved_model: Path, destination: Path, problem: Problem, *, targe
     build compiles for), which runs on every CPU of the triple.
     """
     model = embedded_model(problem)
+    check_policy_graph(saved_model)  # saved_model_cli runs its restore op and compiles its action graph
     triple = target_triple or host_triple()
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="mlgo-aot-") as tmp:

@@ -7,7 +7,9 @@ signature through TFLite. So the `action` signature must take one input per
 feature, named as the compiler names it, with a static batch size of 1, and
 return the advice under its own name; `output_spec.json` names the output
 tensor for development mode. `check_signature` reads the SavedModel's
-protobuf and refuses anything else with a message naming the input; the
+protobuf and refuses anything else with a message naming the input, and
+`check_policy_graph` refuses graphs with ops no policy needs (a policy may come
+from someone else; see `compiler_opt.policy.untrusted`); the
 copy holds everything of the policy folder but the fast form's files
 (`network.json`, `weights.npz`, `vocab/`): the SavedModel, `output_spec.json`,
 and `feature_spec.json` (which LLVM ignores and this project's loaders read).
@@ -22,6 +24,7 @@ from compiler_opt.errors import MlgoError
 from compiler_opt.policy.fast import NETWORK_FILE, VOCAB_DIR, WEIGHTS_FILE
 from compiler_opt.policy.features import FeatureSpec, policy_shape
 from compiler_opt.policy.saved import OUTPUT_SPEC_FILE, SIGNATURE
+from compiler_opt.policy.untrusted import check_policy_graph
 from compiler_opt.tf_runtime import import_tensorflow
 
 # The fast form's files, which the SavedModel does not need.
@@ -73,8 +76,10 @@ def check_signature(policy_dir: Path, spec: FeatureSpec) -> None:
 
 
 def write_saved_model(policy_dir: Path, destination: Path, spec: FeatureSpec) -> Path:
-    """Check the policy's SavedModel and copy it to `destination` (replaced if present)."""
+    """Check the policy's SavedModel (its signature, and its graphs for ops no policy needs) and copy it to
+    `destination` (replaced if present)."""
     check_signature(policy_dir, spec)
+    check_policy_graph(policy_dir)
     if not (policy_dir / OUTPUT_SPEC_FILE).is_file():
         raise ExportError(f"{policy_dir} has no {OUTPUT_SPEC_FILE}, which LLVM's development mode needs")
     if destination.exists():

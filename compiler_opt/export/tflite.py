@@ -21,6 +21,7 @@ import numpy as np
 from compiler_opt.export.saved_model import ExportError
 from compiler_opt.policy.features import FeatureSpec, policy_shape
 from compiler_opt.policy.saved import OUTPUT_SPEC_FILE, SIGNATURE
+from compiler_opt.policy.untrusted import check_policy_graph
 from compiler_opt.tf_runtime import import_tensorflow, without_notices
 
 MODEL_FILE = "model.tflite"
@@ -31,6 +32,7 @@ def convert(saved_model: Path) -> bytes:
     """The TFLite flatbuffer of `saved_model`'s `action` signature."""
     tf = import_tensorflow()  # with tf-agents, which registers its specs
 
+    check_policy_graph(saved_model)  # the converter loads it and runs its restore and init ops
     try:
         converter = tf.lite.TFLiteConverter.from_saved_model(str(saved_model), signature_keys=[SIGNATURE])
         with without_notices():

@@ -46,6 +46,7 @@ from compiler_opt.policy.candidates import CandidateLayout, candidate_layout, ma
 from compiler_opt.policy.config import NetworkConfig
 from compiler_opt.policy.features import FeatureSpec, policy_shape
 from compiler_opt.policy.preprocessing import Preprocessor, feature_transforms
+from compiler_opt.policy.untrusted import check_feature_sizes, check_network_fits, check_weights_file
 from compiler_opt.policy.vocab import Vocab
 
 NETWORK_FILE = "network.json"
@@ -253,17 +254,20 @@ class FastPolicy:
 
     @classmethod
     def load(cls, folder: str | os.PathLike) -> "FastPolicy":
-        """The fast form of a saved policy folder (TensorFlow is not needed)."""
+        """The fast form of a saved policy folder (TensorFlow is not needed), its sizes checked before it is read."""
         folder = Path(folder)
         spec = FeatureSpec.load(folder)
+        check_feature_sizes(folder, spec)
         vocab = Vocab.load(folder / VOCAB_DIR, spec.names)
         try:
             config = NetworkConfig.from_json(json.loads((folder / NETWORK_FILE).read_text()))
+            check_weights_file(folder / WEIGHTS_FILE)
             with np.load(folder / WEIGHTS_FILE) as arrays:
                 layers = len([k for k in arrays.files if k.startswith("kernel_")])
                 weights = [(arrays[f"kernel_{i}"], arrays[f"bias_{i}"]) for i in range(layers)]
         except (OSError, ValueError, KeyError) as error:
             raise MlgoError(f"{folder} is not a complete saved policy: {error}") from error
+        check_network_fits(folder, config, spec.num_actions, weights)
         return cls(spec, vocab, config, weights)
 
 

@@ -13,6 +13,11 @@ A saved policy folder holds
     network.json, weights.npz    the actor's config and Dense weights: the fast form loads these
                                  without TensorFlow, and `load_actor_network` rebuilds a trainable actor
 
+A policy may come from someone else: `SavedPolicy` loads one into TensorFlow
+only after `compiler_opt.policy.untrusted.check_policy_graph` has found
+nothing in its graphs that a policy does not need, and the fast form checks
+`network.json` against the weights' shapes (`FastPolicy.load`).
+
 `save_policy` writes into a temporary sibling folder and renames it into
 place, so a crash never leaves a half-written policy under the final name.
 TensorFlow is imported only by the functions that need it, so
@@ -35,6 +40,7 @@ from compiler_opt.llvm.log_format import Observation
 from compiler_opt.policy.config import NetworkConfig
 from compiler_opt.policy.fast import FastPolicy
 from compiler_opt.policy.features import FeatureSpec, policy_shape
+from compiler_opt.policy.untrusted import check_policy_graph
 from compiler_opt.policy.vocab import Vocab
 from compiler_opt.tf_runtime import import_tensorflow
 
@@ -115,6 +121,7 @@ class SavedPolicy:
         tf = import_tensorflow()
         self.directory = Path(directory)
         self.spec = FeatureSpec.load(directory)
+        check_policy_graph(directory)  # before TensorFlow reads the SavedModel: it may come from someone else
         try:
             self.model = tf.saved_model.load(str(directory))
             self.signature = self.model.signatures[SIGNATURE]

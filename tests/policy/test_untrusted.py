@@ -82,6 +82,11 @@ def test_every_problems_policy_still_loads_into_tensorflow_and_exports(policies,
     assert [saved.observation(o) for o in sample] == [fast.greedy(o) for o in sample]
     result = export_policy(folder, tmp_path / "out", tflite=True, problem=POLICIES[label][0], log=lambda _: None)
     assert result.forms == ["saved_model", "tflite"]
+    if label == "regalloc-priority":  # LLVM embeds no priority model: AOT is refused with a message
+        from compiler_opt.export.saved_model import ExportError
+
+        with pytest.raises(ExportError, match="no ahead-of-time embedded model for problem regalloc-priority"):
+            export_policy(folder, tmp_path / "aot", aot=True, problem="regalloc-priority", log=lambda _: None)
 
 
 # --- a policy whose action writes a file: real TensorFlow, tf.saved_model.save ---------------------------------

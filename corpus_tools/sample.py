@@ -133,8 +133,11 @@ def _build(toolchain: Toolchain, output: Path, key: str, size: str, recipe: Reci
     store = cache_dir() / "sample"
     packages = recipe.packages_for(size)
     with ThreadPoolExecutor(max_workers=_FETCH_WORKERS) as pool:
-        archives = list(pool.map(lambda package: fetch(package, store / "downloads"), packages))
-    sources = {package.name: unpack(archive, store / "sources") for package, archive in zip(packages, archives)}
+        archives = list(progress(pool.map(lambda package: fetch(package, store / "downloads"), packages),
+                                 total=len(packages), desc="download", unit="package"))
+    sources = {package.name: unpack(archive, store / "sources")
+               for package, archive in progress(zip(packages, archives), total=len(packages), desc="unpack",
+                                                unit="package")}
     store.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="build-", dir=store) as work:
         objects = Path(work) / "objects"

@@ -9,7 +9,10 @@ initialisers that run before absl logging is set up, which
 standard error (file descriptor 2 and `sys.stderr`) during the import and
 writes back every line that is not one of these known notices: a genuine error
 or warning still shows. Afterwards `TF_CPP_MIN_LOG_LEVEL=2` (unless set) keeps
-TensorFlow's C++ INFO and WARNING chatter out, and its errors in.
+TensorFlow's C++ INFO and WARNING chatter out, and its errors in; two known
+Python warnings (saving a tf-agents policy, autograph's generated code) are
+filtered; and `without_notices()` does the same capture around TFLite's
+converter and interpreter, which print their own.
 """
 
 from __future__ import annotations
@@ -25,8 +28,6 @@ import threading
 import warnings
 from types import ModuleType
 from typing import Iterator
-
-import compiler_opt  # noqa: F401  (selects Keras 2 before TensorFlow loads)
 
 # What importing TensorFlow and tf-agents, and TFLite's converter and interpreter, print on a healthy machine.
 NOISE = re.compile("|".join((

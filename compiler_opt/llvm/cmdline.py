@@ -193,15 +193,15 @@ def _keep(option: OptionMatch, value: str, origin: str, table: OptionTable) -> b
         return True
     if name in _RECORDS_TEXT or option.kind == "flag":
         return True
-    if name in table.file_valued or _READS_FILE.search(name):
+    if option.name in table.file_valued or name in table.file_valued or _READS_FILE.search(name):
         raise UnsafeCommandLine(
-            f"{origin}: refusing {name!r}: it reads a file into the compile, and a corpus may not name "
+            f"{origin}: refusing {option.name!r}: it reads a file into the compile, and a corpus may not name "
             "files outside its own folder"
         )
     text = value if option.kind == "separate" else (option.joined_value or "") + name
     if "/" in text:
         raise UnsafeCommandLine(
-            f"{origin}: refusing {name} with value {text!r}: a path where clang may read a file; "
+            f"{origin}: refusing {option.name} with value {text!r}: a path where clang may read a file; "
             "a corpus may not name files outside its own folder"
         )
     return True

@@ -71,6 +71,8 @@ def test_output_writing_options_are_removed(hostile):
         (["-fxray-always-instrument=list.txt"], "-fxray-always-instrument="),
         (["-mllvm", "-some-option=/etc/passwd"], "-some-option"),
         (["-fsome-future-option=/etc/passwd"], "/etc/passwd"),
+        (["--config=evil.cfg"], "--config="),
+        (["-chain-include", "evil.h"], "-chain-include"),
         (["-target-cpu", "../../cpu"], "-target-cpu"),
     ],
 )

@@ -25,15 +25,20 @@ __attribute__((constructor)) static void planted(void) {
 """
 
 
+def plant_library(folder: Path) -> tuple[Path, Path]:
+    """Build `folder`/evil.so, a real shared library that writes `folder`/marker when loaded: (library, marker)."""
+    marker = folder / "marker"
+    source = folder / "evil.c"
+    source.write_text(EVIL_SOURCE)
+    library = folder / "evil.so"
+    subprocess.run(["cc", "-shared", "-fPIC", f'-DMARKER="{marker}"', str(source), "-o", str(library)], check=True)
+    return library, marker
+
+
 @pytest.fixture()
 def evil_library(tmp_path) -> tuple[Path, Path]:
     """(a real shared library that writes a marker when loaded, the marker's path)."""
-    marker = tmp_path / "marker"
-    source = tmp_path / "evil.c"
-    source.write_text(EVIL_SOURCE)
-    library = tmp_path / "evil.so"
-    subprocess.run(["cc", "-shared", "-fPIC", f'-DMARKER="{marker}"', str(source), "-o", str(library)], check=True)
-    return library, marker
+    return plant_library(tmp_path)
 
 
 def _compile_all(corpus, toolchain, out: Path) -> list[int]:

@@ -25,7 +25,7 @@ from hypothesis import strategies as st
 
 from compiler_opt.llvm.cmdline import CompileCommand, UnsafeCommandLine, sanitize_cc1
 from tests.llvm.test_versions import INSTALLED
-from tests.security.test_hostile_corpus import EVIL_SOURCE
+from tests.security.test_hostile_corpus import plant_library
 
 # `  -name <meta>`, `  -name=<meta>`, `  -name<meta>`, `  -flag`: clang's own help, parsed here independently.
 _HELP = re.compile(r"^  (-[^\s<]+)(<[^>]*>)?\S*( <([^>]*)>)?")
@@ -117,9 +117,7 @@ def check_invariant(table: HelpTable, survivors: list[str]) -> None:
 def planted(tmp_path_factory) -> Path:
     """A folder outside any job holding a real shared library (writes `marker` when loaded) and a response file."""
     folder = tmp_path_factory.mktemp("planted")
-    (folder / "evil.c").write_text(EVIL_SOURCE)
-    subprocess.run(["cc", "-shared", "-fPIC", f'-DMARKER="{folder / "marker"}"', str(folder / "evil.c"), "-o",
-                    str(folder / "evil.so")], check=True)
+    plant_library(folder)
     (folder / "evil.rsp").write_text(f"-load {folder / 'evil.so'}\n")
     (folder / "outside").mkdir()
     return folder

@@ -32,6 +32,7 @@ this module never imports TensorFlow.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
@@ -251,6 +252,16 @@ class FastPolicy:
             arrays[f"bias_{index}"] = bias
         with open(folder / WEIGHTS_FILE, "wb") as stream:
             np.savez(stream, **arrays)
+
+    def digest(self) -> str:
+        """This policy's identity: the sha256 of all that decides (features, vocabulary, network, weights)."""
+        digest = hashlib.sha256(json.dumps([self.spec.to_json(), self.config.to_json()], sort_keys=True).encode())
+        arrays = [self.vocab.boundaries[name] for name in sorted(self.vocab.boundaries)]
+        arrays += [array for layer in self.weights for array in layer]
+        for array in arrays:
+            digest.update(f"{array.dtype}{array.shape}".encode())
+            digest.update(array.tobytes())
+        return f"sha256:{digest.hexdigest()}"
 
     @classmethod
     def load(cls, folder: str | os.PathLike) -> "FastPolicy":

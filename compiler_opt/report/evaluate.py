@@ -47,7 +47,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime
-import hashlib
 import json
 import math
 import os
@@ -186,7 +185,7 @@ def _partial_header(corpus: Corpus, problem: Problem, policy: str | FastPolicy, 
     """What an evaluation is, as its partial results record it (resuming needs the same)."""
     return {
         "problem": problem.name,
-        "policy": policy if isinstance(policy, str) else _policy_digest(policy),
+        "policy": policy if isinstance(policy, str) else policy.digest(),
         "corpus": str(Path(corpus.root).resolve()),
         "compiler": toolchain.identity,
         "modules": [spec.name for spec in modules],
@@ -196,16 +195,6 @@ def _partial_header(corpus: Corpus, problem: Problem, policy: str | FastPolicy, 
         "runtime": [program.name for program in programs],
         "runtime_runs": runtime_runs if programs else None,
     }
-
-
-def _policy_digest(policy: FastPolicy) -> str:
-    """A saved policy's identity: the sha256 of its network configuration and weights."""
-    digest = hashlib.sha256(json.dumps(policy.config.to_json(), sort_keys=True).encode())
-    for kernel, bias in policy.weights:
-        for array in (kernel, bias):
-            digest.update(repr(array.shape).encode())
-            digest.update(array.tobytes())
-    return f"sha256:{digest.hexdigest()}"
 
 
 @contextlib.contextmanager

@@ -111,3 +111,15 @@ def test_regalloc_eviction_observations_take_the_general_path(toolchain, modules
     np.testing.assert_allclose(ours, expected, rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(fast.observations_logits(observations), expected, rtol=1e-5, atol=1e-6)
     assert [fast.greedy(o) for o in observations] == expected.argmax(axis=1).tolist()
+
+
+def test_digest_changes_with_everything_that_decides(fast, inlining_spec, inlining_vocab, config):
+    """Eval's --resume trusts the digest: equal policies share it, another vocabulary or weights do not."""
+    from compiler_opt.policy.vocab import Vocab
+
+    same = FastPolicy(inlining_spec, inlining_vocab, config, fast.weights)
+    assert same.digest() == fast.digest()
+    shifted = Vocab({name: values + 1 for name, values in inlining_vocab.boundaries.items()})
+    assert FastPolicy(inlining_spec, shifted, config, fast.weights).digest() != fast.digest()
+    weights = [(kernel, bias + 1) for kernel, bias in fast.weights]
+    assert FastPolicy(inlining_spec, inlining_vocab, config, weights).digest() != fast.digest()

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from compiler_opt.llvm.channel import (STDERR_TAIL_BYTES, CompilerCrash, CompilerTimeout, InteractiveCompile,
-                                      start_failure)
+                                      raise_start_failure)
 from compiler_opt.llvm.cmdline import CompileCommand
 from compiler_opt.llvm.log_format import LogHeader, LogWriter, TensorSpec
 from compiler_opt.llvm.toolchain import Toolchain
@@ -99,10 +99,7 @@ def _compile_plainly(argv: list[str], module: str, timeout: float) -> None:
         raise CompilerTimeout(module, f"compiler timed out after {timeout:g} s; its process group was killed") \
             from error
     except OSError as error:
-        failure = start_failure(module, argv, error)
-        if failure is None:
-            raise
-        raise failure from error
+        raise_start_failure(module, argv, error)
     if result.returncode != 0:
         tail = result.stderr[-STDERR_TAIL_BYTES:].decode("utf-8", "replace")
         raise CompilerCrash(module, f"compiler failed: exit status {result.returncode}", result.returncode, tail)

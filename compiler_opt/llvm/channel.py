@@ -39,7 +39,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, Callable, Iterator, Sequence
+from typing import BinaryIO, Callable, Iterator, NoReturn, Sequence
 
 from compiler_opt.errors import MlgoError
 from compiler_opt.llvm.advisors import Advisor
@@ -78,18 +78,18 @@ class ChannelProtocolError(CompilerFailure):
     """The compiler's stream was not a well-formed log (bad header, truncated record)."""
 
 
-def start_failure(module: str, argv: Sequence[str], error: OSError) -> CompilerFailure | None:
-    """The module's failure when the OS refuses to start its compile for its command line (E2BIG), else None.
+def raise_start_failure(module: str, argv: Sequence[str], error: OSError) -> NoReturn:
+    """Raise why the compile of `module` could not start: its `CompilerFailure` for E2BIG, else `error` itself.
 
     Linux refuses an argument list over its limit, and any one argument over 128 KiB: the module's command
     line (its `.cmd`) is at fault, not the run, so it fails like a compile that crashed.
     """
     if error.errno != errno.E2BIG:
-        return None
+        raise error
     longest = max(argv, key=len, default="")
-    return CompilerFailure(module, f"cannot start the compiler: its command line is too long for the operating "
-                           f"system ({len(argv)} arguments, {sum(len(arg) + 1 for arg in argv)} bytes; the longest "
-                           f"has {len(longest)} bytes and starts {longest[:40]!r})")
+    raise CompilerFailure(module, f"cannot start the compiler: its command line is too long for the operating "
+                          f"system ({len(argv)} arguments, {sum(len(arg) + 1 for arg in argv)} bytes; the longest "
+                          f"has {len(longest)} bytes and starts {longest[:40]!r})") from error
 
 
 @dataclass(frozen=True)
@@ -251,10 +251,7 @@ class InteractiveCompile:
                 stderr=self._stderr, start_new_session=True
             )
         except OSError as error:
-            failure = start_failure(self.module, command, error)
-            if failure is None:
-                raise
-            raise failure from error
+            raise_start_failure(self.module, command, error)
         pidfd = os.pidfd_open(self._process.pid)
         self._fds.append(pidfd)
         self._pidfd = pidfd

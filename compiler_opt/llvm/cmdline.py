@@ -76,7 +76,7 @@ _PREPROCESSOR = frozenset(
         "-internal-externc-isystem", "-resource-dir", "-ivfsoverlay", "-iframework", "-iframeworkwithsysroot",
         "-cxx-isystem", "-c-isystem", "-objc-isystem", "-objcxx-isystem", "-isystem-after", "-stdlib++-isystem",
         "-fmodule-map-file=", "-fmodule-file=", "-fprebuilt-module-path=", "-working-directory",
-        "-working-directory=", "-fmodules-cache-path=", "-fbuild-session-file=", "-iembed-dir=", "-embed-dir=",
+        "-working-directory=", "-fbuild-session-file=", "-iembed-dir=", "-embed-dir=",
         "-x",
     }
 )
@@ -162,7 +162,7 @@ def sanitize_cc1(args: Sequence[str], origin: str, table: OptionTable | None = N
             index += 2
         else:
             index += 1
-        if _keep(option, arg if value is None else value, origin, table):
+        if _keep(option, arg, value, origin, table):
             result += [arg] if value is None else [arg, value]
     return result
 
@@ -178,13 +178,13 @@ def _refuse_anywhere(arg: str, origin: str) -> None:
         raise UnsafeCommandLine(f"{origin}: refusing {arg!r}: a corpus may not load code into the compiler")
 
 
-def _keep(option: OptionMatch, value: str, origin: str, table: OptionTable) -> bool:
-    """Whether `option` stays (False: dropped); raises for what is refused. `value` is its value."""
+def _keep(option: OptionMatch, arg: str, value: str | None, origin: str, table: OptionTable) -> bool:
+    """Whether `arg` (read as `option`, with its separate `value` if any) stays; raises for what is refused."""
     name = "-" + option.name[2:] if option.name.startswith("--") else option.name
     if name in _WRITES or name in _PREPROCESSOR or name in _ACTIONS:
         return False
     if name == "-mllvm":
-        mllvm = value if option.kind == "separate" else (option.joined_value or "")
+        mllvm = value if value is not None else (option.joined_value or "")
         if _MLLVM_REFUSED.match(mllvm) or "/" in mllvm:
             raise UnsafeCommandLine(
                 f"{origin}: refusing '-mllvm {mllvm}': it names a file or steers an ML advisor, "
@@ -198,7 +198,7 @@ def _keep(option: OptionMatch, value: str, origin: str, table: OptionTable) -> b
             f"{origin}: refusing {option.name!r}: it reads a file into the compile, and a corpus may not name "
             "files outside its own folder"
         )
-    text = value if option.kind == "separate" else (option.joined_value or "") + name
+    text = value if value is not None else arg
     if "/" in text:
         raise UnsafeCommandLine(
             f"{origin}: refusing {option.name} with value {text!r}: a path where clang may read a file; "

@@ -6,7 +6,7 @@ import subprocess
 
 import pytest
 
-from compiler_opt.llvm.cc1_options import parse_help, probe_option, shipped_table
+from compiler_opt.llvm.cc1_options import OptionMatch, parse_help, probe_option, shipped_table
 from tests.llvm.test_versions import INSTALLED
 
 
@@ -55,4 +55,4 @@ def test_parse_help_reads_each_spelling():
     assert table.file_valued == {"-include", "-fmodule-map-file="}
     assert table.match("-Dname=1").name == "-D" and table.match("-Dname=1").joined_value == "name=1"
     assert table.match("-fmath-errno").kind == "flag" and table.match("-D").kind == "separate"
-    assert table.match("-fnew=/x") == table.match("-fnew=/x").__class__("-fnew=", "unknown", "/x")
+    assert table.match("-fnew=/x") == OptionMatch("-fnew=", "unknown", "/x")

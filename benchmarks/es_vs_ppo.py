@@ -26,7 +26,7 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from compiler_opt.collect.backends import make_pool  # noqa: E402
+from compiler_opt.pool.backends import make_pool  # noqa: E402
 from compiler_opt.policy.fast import FastPolicy  # noqa: E402
 from compiler_opt.report.evaluate import evaluate, write_report  # noqa: E402
 from compiler_opt.rl.trainer import TrainOptions, train  # noqa: E402

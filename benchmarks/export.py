@@ -34,7 +34,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from compiler_opt.corpus import load_corpus  # noqa: E402
+from compiler_opt.corpus.loading import load_corpus  # noqa: E402
 from compiler_opt.export.exporter import export_policy  # noqa: E402
 from compiler_opt.export.harness import run_harness  # noqa: E402
 from compiler_opt.llvm.log_format import LogHeader, Observation  # noqa: E402

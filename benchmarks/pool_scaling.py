@@ -34,11 +34,11 @@ from pathlib import Path
 
 import numpy as np
 
-from compiler_opt.collect import Job, LocalPool, WorkerPool
+from compiler_opt.pool import Job, LocalPool, WorkerPool
 from compiler_opt.collect.compile_job import CompileTask, compile_jobs, problem_feature_spec
-from compiler_opt.collect.ray_cluster import LocalRayCluster
-from compiler_opt.collect.ray_pool import RayPool
-from compiler_opt.corpus import ModuleSpec, load_corpus
+from compiler_opt.pool.ray_cluster import LocalRayCluster
+from compiler_opt.pool.ray_backend import RayPool
+from compiler_opt.corpus.loading import ModuleSpec, load_corpus
 from compiler_opt.llvm.toolchain import Toolchain, find_toolchain
 from compiler_opt.policy.config import NetworkConfig
 from compiler_opt.policy.fast import FastPolicy

@@ -45,7 +45,7 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from compiler_opt.collect.backends import make_pool  # noqa: E402
+from compiler_opt.pool.backends import make_pool  # noqa: E402
 from compiler_opt.collect.baseline import BaselineCache  # noqa: E402
 from compiler_opt.policy.fast import FastPolicy  # noqa: E402
 from compiler_opt.problems import problem_names  # noqa: E402

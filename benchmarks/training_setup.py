@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from compiler_opt.collect.baseline import BaselineCache
-from compiler_opt.corpus import Corpus, load_corpus
+from compiler_opt.corpus.loading import Corpus, load_corpus
 from compiler_opt.llvm.toolchain import Toolchain, find_toolchain
 from compiler_opt.problems import get_problem
 from compiler_opt.problems.base import Problem

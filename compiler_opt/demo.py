@@ -33,9 +33,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from compiler_opt.collect.backends import make_pool
+from compiler_opt.pool.backends import make_pool
 from compiler_opt.collect.baseline import BaselineCache
-from compiler_opt.corpus import load_corpus
+from compiler_opt.corpus.loading import load_corpus
 from compiler_opt.errors import MlgoError
 from compiler_opt.llvm.toolchain import find_toolchain
 from compiler_opt.policy.saved import load_fast_policy

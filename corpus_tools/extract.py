@@ -37,7 +37,7 @@ from compiler_opt.llvm.bitcode import BitcodeError, NoEmbeddedBitcode, dump_embe
 from compiler_opt.llvm.cmdline import read_cmd_file
 from compiler_opt.llvm.toolchain import Toolchain
 from compiler_opt.progress import progress
-from corpus_tools.layout import (
+from compiler_opt.corpus.layout import (
     BITCODE_SUFFIX,
     COMMAND_SUFFIX,
     THINLTO_SUFFIX,

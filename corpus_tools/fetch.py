@@ -27,7 +27,7 @@ import zipfile
 from pathlib import Path
 from typing import Iterator
 
-from corpus_tools.layout import CorpusError
+from compiler_opt.corpus.layout import CorpusError
 from corpus_tools.recipe import Package
 
 _PIP_TAIL = 1500

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Sequence
 
 from compiler_opt.llvm.bitcode import is_bitcode_file
-from corpus_tools.layout import (
+from compiler_opt.corpus.layout import (
     BITCODE_SUFFIX,
     THINLTO_SUFFIX,
     CorpusDescription,

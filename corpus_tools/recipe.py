@@ -23,7 +23,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from corpus_tools.layout import CorpusError
+from compiler_opt.corpus.layout import CorpusError
 
 DEFAULT_RECIPE = Path(__file__).with_name("sample_recipe.json")
 SIZES = ("small", "full")

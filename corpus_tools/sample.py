@@ -26,14 +26,14 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from compiler_opt.corpus import load_corpus
+from compiler_opt.corpus.loading import load_corpus
 from compiler_opt.llvm.bitcode import CompileFailed, compile_embedding
 from compiler_opt.llvm.toolchain import Toolchain
 from compiler_opt.paths import cache_dir
 from compiler_opt.progress import progress
 from corpus_tools.extract import extract, objects_from_directory
 from corpus_tools.fetch import cache_lock, fetch, unpack
-from corpus_tools.layout import DESCRIPTION_FILE, CorpusError, read_description, write_description
+from compiler_opt.corpus.layout import DESCRIPTION_FILE, CorpusError, read_description, write_description
 from corpus_tools.recipe import SIZES, CompileStep, Recipe, load_recipe
 from corpus_tools.stats import corpus_stats, count_all, count_decisions
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from compiler_opt.corpus import Corpus, ModuleSpec
+from compiler_opt.corpus.loading import Corpus, ModuleSpec
 from compiler_opt.errors import MlgoError
 from compiler_opt.llvm.bitcode import count_inlining_remarks
 from compiler_opt.llvm.channel import InteractiveCompile

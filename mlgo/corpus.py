@@ -10,7 +10,7 @@ import json
 import shlex
 from pathlib import Path
 
-from compiler_opt.corpus import load_corpus
+from compiler_opt.corpus.loading import load_corpus
 from compiler_opt.llvm.toolchain import find_toolchain
 from corpus_tools.combine import combine_corpora
 from corpus_tools.extract import (

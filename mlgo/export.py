@@ -53,7 +53,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from compiler_opt.corpus import load_corpus  # pylint: disable=import-outside-toplevel
+    from compiler_opt.corpus.loading import load_corpus  # pylint: disable=import-outside-toplevel
     from compiler_opt.export.exporter import export_policy  # pylint: disable=import-outside-toplevel
     from compiler_opt.llvm.toolchain import find_toolchain  # pylint: disable=import-outside-toplevel
     from mlgo.cli import CommandError  # pylint: disable=import-outside-toplevel

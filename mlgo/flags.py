@@ -6,6 +6,9 @@ import argparse
 import math
 from pathlib import Path
 
+from compiler_opt.pool.backends import BACKENDS, make_pool
+from compiler_opt.pool.base import WorkerPool
+
 CLANG_SEARCH = "$MLGO_CLANG, then clang-22 ... clang-17, clang"
 
 
@@ -86,3 +89,26 @@ def add_module_sample_flags(parser: argparse.ArgumentParser, verb: str, seeds: s
     parser.add_argument("--max-modules", type=positive_int, default=None,
                         help=f"{verb} a seeded, size-stratified sample of this many modules (default: all)")
     parser.add_argument("--seed", type=int, default=0, help=f"seed of {seeds} (default: 0)")
+
+
+def add_pool_flags(parser: argparse.ArgumentParser) -> None:
+    """Add --backend, --workers, --ray-address and --ship-modules to a verb's parser."""
+    parser.add_argument("--backend", choices=BACKENDS, default="local",
+                        help="where compile jobs run: local worker processes, or Ray tasks on a cluster "
+                        "(needs the ray extra; see docs/distributed.md) (default: local)")
+    parser.add_argument("--workers", type=int, default=None,
+                        help="how many jobs run at once (default: one per CPU this process may use; with "
+                        "--backend ray, every CPU of the cluster)")
+    parser.add_argument("--ray-address", default=None, metavar="HOST:PORT",
+                        help="the Ray cluster's head node, as `ray start --head` printed it (default: start a "
+                        "private Ray instance on this machine)")
+    parser.add_argument("--ship-modules", action="store_true",
+                        help="with --backend ray: send each module's bitcode to the node that compiles it, for "
+                        "nodes that do not see the corpus folder at the same path")
+
+
+def pool_from_args(args: argparse.Namespace) -> WorkerPool:
+    """The pool `add_pool_flags`' parsed flags ask for."""
+
+    return make_pool(args.backend, args.workers, getattr(args, "ray_address", None),
+                     bool(getattr(args, "ship_modules", False)), clang=getattr(args, "clang", None))

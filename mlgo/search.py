@@ -6,8 +6,8 @@ import argparse
 import json
 from pathlib import Path
 
-from compiler_opt.collect.backends import add_pool_flags, pool_from_args
-from compiler_opt.corpus import load_corpus
+from mlgo.flags import add_pool_flags, pool_from_args
+from compiler_opt.corpus.loading import load_corpus
 from compiler_opt.errors import MlgoError
 from compiler_opt.llvm.toolchain import find_toolchain
 from compiler_opt.problems import get_problem, problem_names

@@ -6,7 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
-from compiler_opt.collect.backends import add_pool_flags, pool_from_args
+from mlgo.flags import add_pool_flags, pool_from_args
 from compiler_opt.problems import problem_names
 from compiler_opt.rl.trainer import ALGORITHMS
 from mlgo.flags import add_clang_flag, output_folder, positive_float, positive_int

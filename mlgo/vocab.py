@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from compiler_opt.collect.backends import add_pool_flags, pool_from_args
+from mlgo.flags import add_pool_flags, pool_from_args
 from compiler_opt.collect.vocab_traces import collect_vocab
-from compiler_opt.corpus import load_corpus
+from compiler_opt.corpus.loading import load_corpus
 from compiler_opt.llvm.toolchain import find_toolchain
 from compiler_opt.policy.vocab import DEFAULT_QUANTILES, DEFAULT_SAMPLE_SIZE
 from compiler_opt.problems import get_problem, problem_names

@@ -47,13 +47,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterable, Mapping
 
-from compiler_opt.collect.pool import Job, WorkerPool
+from compiler_opt.pool.base import Job, WorkerPool
 from compiler_opt.llvm.cmdline import CompileCommand
 from compiler_opt.problems.base import BuiltinPolicy
 from compiler_opt.problems.measurements import Score
 
 if TYPE_CHECKING:
-    from compiler_opt.corpus import ModuleSpec
+    from compiler_opt.corpus.loading import ModuleSpec
     from compiler_opt.llvm.toolchain import Toolchain
     from compiler_opt.problems.base import Problem
 

@@ -51,9 +51,9 @@ from typing import Any, Callable, Iterable, Sequence
 
 import numpy as np
 
-from compiler_opt.collect.pool import Job, SharedRef
+from compiler_opt.pool.base import Job, SharedRef
 from compiler_opt.collect.trajectories import ModuleTrajectory, TrajectoryRecorder, TrajectorySpec
-from compiler_opt.corpus import ModuleSpec
+from compiler_opt.corpus.loading import ModuleSpec
 from compiler_opt.errors import MlgoError
 from compiler_opt.llvm.channel import CompilerFailure, InteractiveCompile
 from compiler_opt.llvm.cmdline import CompileCommand

@@ -26,9 +26,9 @@ from typing import Sequence
 import numpy as np
 
 from compiler_opt.collect.compile_job import CompileTask, compile_jobs, problem_feature_spec
-from compiler_opt.collect.pool import WorkerPool
+from compiler_opt.pool.base import WorkerPool
 from compiler_opt.collect.trajectories import ModuleTrajectory
-from compiler_opt.corpus import ModuleSpec
+from compiler_opt.corpus.loading import ModuleSpec
 from compiler_opt.errors import MlgoError
 from compiler_opt.llvm.log_format import LogHeader, Observation
 from compiler_opt.llvm.toolchain import Toolchain

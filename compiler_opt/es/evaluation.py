@@ -29,8 +29,8 @@ from compiler_opt.collect.compile_job import (
     CompileTask,
     run_compile_task,
 )
-from compiler_opt.collect.pool import DeadlinePolicy, Job, JobStatus, WorkerPool
-from compiler_opt.corpus import ModuleSpec
+from compiler_opt.pool.base import DeadlinePolicy, Job, JobStatus, WorkerPool
+from compiler_opt.corpus.loading import ModuleSpec
 from compiler_opt.es.blackbox import perturbation
 from compiler_opt.llvm.toolchain import Toolchain
 from compiler_opt.policy.fast import FastPolicy

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from compiler_opt.corpus import Corpus
+from compiler_opt.corpus.loading import Corpus
 from compiler_opt.errors import MlgoError
 from compiler_opt.export.aot import AotArtifacts, compile_aot, embedded_model, host_triple
 from compiler_opt.export.harness import build_harness, run_harness

@@ -27,7 +27,7 @@ from typing import Callable, Mapping
 import numpy as np
 
 from compiler_opt.collect.compile_job import CompileTask, run_compile_task
-from compiler_opt.corpus import Corpus
+from compiler_opt.corpus.loading import Corpus
 from compiler_opt.export.observations import ObservationSet
 from compiler_opt.export.saved_model import ExportError
 from compiler_opt.llvm.channel import CompilerFailure

@@ -57,8 +57,8 @@ from typing import Iterable, Iterator, Mapping, Sequence
 
 from compiler_opt.collect.baseline import BaselineCache
 from compiler_opt.collect.compile_job import BASELINE_POLICY, CompileResult, CompileTask, compile_jobs
-from compiler_opt.collect.pool import WorkerPool
-from compiler_opt.corpus import Corpus, ModuleSpec
+from compiler_opt.pool.base import WorkerPool
+from compiler_opt.corpus.loading import Corpus, ModuleSpec
 from compiler_opt.errors import MlgoError
 from compiler_opt.export.policy_problem import check_policy_problem
 from compiler_opt.llvm.link import LinkError, link_shared

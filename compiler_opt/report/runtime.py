@@ -38,7 +38,7 @@ from compiler_opt.llvm.link import LinkError, compile_c, link_executable
 from compiler_opt.tool_run import run_tool
 
 if TYPE_CHECKING:
-    from compiler_opt.corpus import Corpus
+    from compiler_opt.corpus.loading import Corpus
 
 __all__ = ["Program", "ProgramError", "load_programs", "measure_program", "check_runtime_tools"]
 

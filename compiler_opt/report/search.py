@@ -35,8 +35,8 @@ from dataclasses import asdict, dataclass
 from typing import Mapping, Sequence
 
 from compiler_opt.collect.compile_job import replay_actions
-from compiler_opt.collect.pool import Job, WorkerPool
-from compiler_opt.corpus import Corpus, ModuleSpec
+from compiler_opt.pool.base import Job, WorkerPool
+from compiler_opt.corpus.loading import Corpus, ModuleSpec
 from compiler_opt.errors import MlgoError
 from compiler_opt.llvm.toolchain import Toolchain
 from compiler_opt.problems import get_problem

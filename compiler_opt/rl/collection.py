@@ -26,10 +26,10 @@ from typing import Iterable, Mapping, Sequence
 
 from compiler_opt.collect.baseline import BaselineCache
 from compiler_opt.collect.compile_job import CompileResult, CompileTask, compile_jobs, default_label_trajectory
-from compiler_opt.collect.pool import DeadlinePolicy, Job, JobResult, JobStatus, WorkerPool
+from compiler_opt.pool.base import DeadlinePolicy, Job, JobResult, JobStatus, WorkerPool
 from compiler_opt.collect.trajectories import TrajectorySpec, TrajectoryWriter
 from compiler_opt.collect.vocab_traces import ObservationSample
-from compiler_opt.corpus import ModuleSpec
+from compiler_opt.corpus.loading import ModuleSpec
 from compiler_opt.llvm.toolchain import Toolchain
 from compiler_opt.policy.fast import FastPolicy
 from compiler_opt.problems.base import Problem

@@ -54,9 +54,9 @@ import gin
 import compiler_opt
 from compiler_opt.collect.baseline import BaselineCache
 from compiler_opt.collect.compile_job import problem_feature_spec
-from compiler_opt.collect.pool import WorkerPool
+from compiler_opt.pool.base import WorkerPool
 from compiler_opt.collect.vocab_traces import ObservationSample, collect_vocab
-from compiler_opt.corpus import load_corpus
+from compiler_opt.corpus.loading import load_corpus
 from compiler_opt.errors import MlgoError
 from compiler_opt.export.policy_problem import check_policy_problem
 from compiler_opt.llvm.toolchain import Toolchain, find_toolchain

@@ -11,12 +11,12 @@ import time
 
 import pytest
 
-from compiler_opt.collect import LocalPool
+from compiler_opt.pool import LocalPool
 from compiler_opt.collect.baseline import BaselineCache, compute_baseline
 from compiler_opt.llvm.channel import CompilerTimeout
 from compiler_opt.llvm.toolchain import find_toolchain
 from compiler_opt.problems import get_problem
-from tests.collect import jobs
+from tests.pool import jobs
 
 
 @pytest.fixture(scope="module")
@@ -133,7 +133,7 @@ def test_failed_compiles_are_reported_not_cached(toolchain, pool, copied, counte
 
 
 def test_commands_of_corpus_modules(toolchain, modules, monkeypatch, tmp_path):
-    from compiler_opt.corpus import ModuleSpec
+    from compiler_opt.corpus.loading import ModuleSpec
     from compiler_opt.llvm.cmdline import read_cmd_file, sanitize_cc1
 
     built = modules["calls"]

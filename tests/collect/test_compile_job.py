@@ -10,7 +10,7 @@ import tempfile
 import numpy as np
 import pytest
 
-from compiler_opt.collect import Job, LocalPool
+from compiler_opt.pool import Job, LocalPool
 from compiler_opt.collect.compile_job import (
     BASELINE_POLICY,
     CompileTask,
@@ -21,7 +21,7 @@ from compiler_opt.collect.compile_job import (
     replay_actions,
     run_compile_task,
 )
-from compiler_opt.corpus import ModuleSpec, load_corpus
+from compiler_opt.corpus.loading import ModuleSpec, load_corpus
 from compiler_opt.llvm.channel import CompilerCrash, CompilerFailure, CompilerTimeout
 from compiler_opt.policy.config import NetworkConfig
 from compiler_opt.policy.fast import FastPolicy

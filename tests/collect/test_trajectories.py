@@ -251,8 +251,8 @@ def test_numpy_encoding_matches_protobuf(steps):
 
 
 def test_workers_record_and_serialize_without_tensorflow(toolchain, modules, tmp_path):
-    from compiler_opt.collect import Job, LocalPool
-    from tests.collect import jobs
+    from compiler_opt.pool import Job, LocalPool
+    from tests.pool import jobs
 
     batch = [Job(f"calls-{policy}", jobs.record_trajectory,
                  (toolchain, policy, modules["calls"].command(toolchain), f"calls-{policy}"))

@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from compiler_opt.collect import LocalPool
+from compiler_opt.pool import LocalPool
 from compiler_opt.collect.compile_job import problem_feature_spec
 from compiler_opt.collect.trajectories import ModuleTrajectory
 from compiler_opt.collect.vocab_traces import ObservationSample, collect_vocab
-from compiler_opt.corpus import load_corpus
+from compiler_opt.corpus.loading import load_corpus
 from compiler_opt.errors import MlgoError
 from compiler_opt.problems import get_problem
 from compiler_opt.report.evaluate import sample_modules

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from compiler_opt.corpus import load_corpus
+from compiler_opt.corpus.loading import load_corpus
 from compiler_opt.errors import MlgoError
 from compiler_opt.llvm.toolchain import Toolchain, find_toolchain
 from corpus_tools.extract import (
@@ -22,7 +22,7 @@ from corpus_tools.extract import (
     objects_from_directory,
     objects_from_params,
 )
-from corpus_tools.layout import read_description
+from compiler_opt.corpus.layout import read_description
 from tests.corpus_tools.helpers import recompile, text_size
 
 EXPECTED = {

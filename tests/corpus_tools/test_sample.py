@@ -15,10 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from compiler_opt.corpus import load_corpus
+from compiler_opt.corpus.loading import load_corpus
 from corpus_tools import fetch as fetch_module
 from corpus_tools.fetch import fetch, unpack
-from corpus_tools.layout import CorpusError
+from compiler_opt.corpus.layout import CorpusError
 from corpus_tools.recipe import Package, load_recipe
 from corpus_tools.sample import build_sample, module_decisions
 from mlgo import corpus as corpus_verb

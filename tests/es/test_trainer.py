@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from compiler_opt.collect.compile_job import CompileTask, run_compile_task
-from compiler_opt.collect.local_pool import LocalPool
+from compiler_opt.pool.local import LocalPool
 from compiler_opt.errors import MlgoError
 from compiler_opt.policy.fast import FastPolicy
 from compiler_opt.rl.trainer import TrainOptions, train

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from compiler_opt.corpus import load_corpus
+from compiler_opt.corpus.loading import load_corpus
 from tests.export.policies import build_random_policy
 
 VERIFY_OBSERVATIONS = 2000

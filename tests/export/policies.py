@@ -16,7 +16,7 @@ import numpy as np
 
 from compiler_opt.collect.compile_job import default_label_trajectory, problem_feature_spec
 from compiler_opt.collect.vocab_traces import ObservationSample
-from compiler_opt.corpus import Corpus
+from compiler_opt.corpus.loading import Corpus
 from compiler_opt.llvm.toolchain import Toolchain
 from compiler_opt.policy.config import NetworkConfig
 from compiler_opt.policy.fast import FastPolicy

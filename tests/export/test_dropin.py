@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from compiler_opt.collect.compile_job import CompileTask, run_compile_task
-from compiler_opt.corpus import load_corpus
+from compiler_opt.corpus.loading import load_corpus
 from compiler_opt.llvm.driver import COMPILE, TOOL, parse_job_line, plan_jobs
 from compiler_opt.paths import cache_dir
 from compiler_opt.policy.saved import load_fast_policy

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from compiler_opt.corpus import load_corpus
+from compiler_opt.corpus.loading import load_corpus
 from compiler_opt.problems import get_problem
 from compiler_opt.tracing import trace_module
 

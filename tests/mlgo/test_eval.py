@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from compiler_opt.corpus import load_corpus
+from compiler_opt.corpus.loading import load_corpus
 
 
 

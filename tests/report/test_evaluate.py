@@ -8,10 +8,10 @@ import math
 import numpy as np
 import pytest
 
-from compiler_opt.collect import LocalPool
+from compiler_opt.pool import LocalPool
 from compiler_opt.collect.baseline import BaselineCache
 from compiler_opt.collect.compile_job import BASELINE_POLICY, CompileTask, problem_feature_spec, run_compile_task
-from compiler_opt.corpus import load_corpus
+from compiler_opt.corpus.loading import load_corpus
 from compiler_opt.errors import MlgoError
 from compiler_opt.llvm.link import LinkError, link_shared
 from compiler_opt.llvm.measure import object_sizes

@@ -11,7 +11,7 @@ from dataclasses import replace
 
 import pytest
 
-from compiler_opt.corpus import load_corpus
+from compiler_opt.corpus.loading import load_corpus
 from compiler_opt.report.runtime import ProgramError, load_programs
 
 pytestmark = pytest.mark.skipif(shutil.which("valgrind") is None, reason="valgrind is not installed")

@@ -14,7 +14,7 @@ from compiler_opt.collect.compile_job import (
     run_compile_task,
 )
 from compiler_opt.collect.vocab_traces import ObservationSample
-from compiler_opt.corpus import load_corpus
+from compiler_opt.corpus.loading import load_corpus
 from compiler_opt.policy.config import NetworkConfig
 from compiler_opt.policy.vocab import compute_vocab
 

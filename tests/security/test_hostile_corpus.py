@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from compiler_opt.corpus import CorpusError, load_corpus
+from compiler_opt.corpus.loading import CorpusError, load_corpus
 from tests.test_corpus import module_files, write_corpus  # noqa: F401 (fixture)
 
 EVIL_SOURCE = r"""

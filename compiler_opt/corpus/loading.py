@@ -1,6 +1,6 @@
 """Load, validate, sample and split a corpus of LLVM IR modules.
 
-The layout is LLVM's (see `corpus_tools.layout`). Loading checks every module
+The layout is LLVM's (see `compiler_opt.corpus.layout`). Loading checks every module
 named in `corpus_description.json` (its `.bc` and `.cmd` exist, the command
 starts with `-cc1` and passes `sanitize_cc1`, its name and its files stay
 inside the corpus folder, links included, its ThinLTO index exists when the
@@ -22,7 +22,7 @@ from pathlib import Path
 
 from compiler_opt.llvm.bitcode import is_bitcode_file, thinlto_backend_args
 from compiler_opt.llvm.cmdline import CompileCommand, UnsafeCommandLine, read_cmd_file, sanitize_cc1
-from corpus_tools.layout import (
+from compiler_opt.corpus.layout import (
     BITCODE_SUFFIX,
     COMMAND_SUFFIX,
     DESCRIPTION_FILE,

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from compiler_opt.corpus import CorpusError, ModuleSpec, load_corpus
+from compiler_opt.corpus.loading import CorpusError, ModuleSpec, load_corpus
 from compiler_opt.llvm.cmdline import read_cmd_file
 
 C_SOURCE = "static int sq(int x) { return x * x; }\nint f(int x) { return sq(x) + sq(x + 1); }\n"

@@ -28,8 +28,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from compiler_opt.collect.local_pool import kill_process_tree
-from compiler_opt.collect.ray_pool import SUBREAPER_VARIABLE, ClusterError
+from compiler_opt.pool.local import kill_process_tree
+from compiler_opt.pool.ray_backend import SUBREAPER_VARIABLE, ClusterError
 
 __all__ = ["LocalRayCluster", "RayNode"]
 

@@ -44,7 +44,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, Iterator
 
-from compiler_opt.collect.pool import (
+from compiler_opt.pool.base import (
     DeadlineClock,
     DeadlinePolicy,
     Job,

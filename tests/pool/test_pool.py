@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from compiler_opt.collect import (
+from compiler_opt.pool import (
     DeadlinePolicy,
     Job,
     JobCancelled,
@@ -18,8 +18,8 @@ from compiler_opt.collect import (
     LocalPool,
     WorkerLost,
 )
-from compiler_opt.collect.pool import DeadlineClock, JobResult
-from tests.collect import jobs
+from compiler_opt.pool.base import DeadlineClock, JobResult
+from tests.pool import jobs
 
 
 def _gone(pid: int) -> bool:
@@ -220,8 +220,8 @@ def test_interpreter_exit_leaves_no_worker(tmp_path):
 
     script = tmp_path / "forgetful.py"
     script.write_text(
-        "from compiler_opt.collect import Job, LocalPool\n"
-        "from tests.collect import jobs\n"
+        "from compiler_opt.pool import Job, LocalPool\n"
+        "from tests.pool import jobs\n"
         "if __name__ == '__main__':\n"
         "    pool = LocalPool(2)\n"
         "    results = pool.run([Job('fast', jobs.whoami), Job('slow', jobs.sleep_then, (120, 1))])\n"

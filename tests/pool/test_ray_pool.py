@@ -22,16 +22,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from compiler_opt.collect import DeadlinePolicy, Job, JobCancelled, JobException, JobStatus, JobTimeout, WorkerLost
-from compiler_opt.collect.backends import add_pool_flags, make_pool, pool_from_args
+from compiler_opt.pool import DeadlinePolicy, Job, JobCancelled, JobException, JobStatus, JobTimeout, WorkerLost
+from compiler_opt.pool.backends import make_pool
+from mlgo.flags import add_pool_flags, pool_from_args
 from compiler_opt.errors import MlgoError
 
 ray = pytest.importorskip("ray", reason="the ray extra is not installed (pip install -c requirements.txt -e '.[ray]')")
 
-from compiler_opt.collect.ray_cluster import LocalRayCluster  # noqa: E402
-from compiler_opt.collect.ray_cluster import _free_port  # noqa: E402
-from compiler_opt.collect.ray_pool import ClusterError, ClusterMismatch, RayPool  # noqa: E402
-from tests.collect import jobs, ray_jobs  # noqa: E402
+from compiler_opt.pool.ray_cluster import LocalRayCluster  # noqa: E402
+from compiler_opt.pool.ray_cluster import _free_port  # noqa: E402
+from compiler_opt.pool.ray_backend import ClusterError, ClusterMismatch, RayPool  # noqa: E402
+from tests.pool import jobs, ray_jobs  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 OBJECT_STORE = 80 << 20  # per node: the machine is small and shared
@@ -275,7 +276,7 @@ def _random_actor(toolchain, module, seed: int = 0):
 
 @pytest.fixture(scope="module")
 def corpus(small_sample):
-    from compiler_opt.corpus import load_corpus
+    from compiler_opt.corpus.loading import load_corpus
 
     return load_corpus(small_sample)
 
@@ -383,7 +384,7 @@ def test_a_node_with_other_code_is_refused_by_name(cluster, tmp_path):
     odd = cluster.add_node(env={"PYTHONPATH": f"{copy}{os.pathsep}{ROOT}"})
     try:
         driver = subprocess.run(
-            [sys.executable, "-c", f"from compiler_opt.collect.ray_pool import RayPool; RayPool({cluster.address!r})"],
+            [sys.executable, "-c", f"from compiler_opt.pool.ray_backend import RayPool; RayPool({cluster.address!r})"],
             cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True, timeout=180)
     finally:
         cluster.kill_node(odd)

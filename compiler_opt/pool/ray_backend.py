@@ -5,7 +5,7 @@
         for result in pool.run(compile_jobs(tasks, ref), timeout=..., deadline=...):
             ...
 
-What it keeps from the interface (see `compiler_opt.collect.pool`):
+What it keeps from the interface (see `compiler_opt.pool.base`):
 
 - At most `workers` jobs are out at once (the cluster's CPUs, or fewer when
   asked), so a job starts when it is submitted: its time limit counts from
@@ -76,8 +76,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
-from compiler_opt.collect.local_pool import _portable_error
-from compiler_opt.collect.pool import (
+from compiler_opt.pool.local import _portable_error
+from compiler_opt.pool.base import (
     DeadlineClock,
     DeadlinePolicy,
     Job,
@@ -90,7 +90,7 @@ from compiler_opt.collect.pool import (
     WorkerLost,
     WorkerPool,
 )
-from compiler_opt.corpus import ModuleSpec
+from compiler_opt.corpus.loading import ModuleSpec
 from compiler_opt.errors import MlgoError
 from compiler_opt.llvm.cmdline import CompileCommand
 

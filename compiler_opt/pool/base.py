@@ -18,7 +18,7 @@ itself. This is Ray's `ray.put` / ObjectRef-argument contract, so a Ray
 backend maps `share` to `ray.put` and swaps refs for ObjectRefs; the local
 backend sends the pickled bytes to each worker once and caches them there.
 
-Nothing here knows where workers live: `compiler_opt.collect.local_pool` is
+Nothing here knows where workers live: `compiler_opt.pool.local` is
 the local-process backend; a Ray backend implements the same four methods
 (`workers`, `share`, `release`, `_run`, `close`) and reuses `DeadlineClock`
 for the deadline rules.

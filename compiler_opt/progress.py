@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import sys
 import time
-from typing import Callable, Iterable, Iterator, TypeVar
+from typing import Callable, Iterable, Iterator, Generic, TypeVar
 
 from tqdm import tqdm
 
@@ -32,7 +32,7 @@ def progress(iterable: Iterable[T] | None = None, *, total: int | None = None, d
     return tqdm(iterable, total=total, desc=desc, unit=unit, file=sys.stderr, disable=not enabled, dynamic_ncols=True)
 
 
-class ProgressLines:
+class ProgressLines(Generic[T]):
     """The part of tqdm's interface the project uses, printing `[desc] done/total ...` lines at most every
     `interval` seconds as work is counted, and a last line at the end if it printed any."""
 
@@ -50,6 +50,8 @@ class ProgressLines:
         self._closed = False
 
     def __iter__(self) -> Iterator[T]:
+        if self.iterable is None:
+            raise TypeError("this progress has no iterable: use update()")
         try:
             for item in self.iterable:
                 yield item

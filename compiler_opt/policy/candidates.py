@@ -77,6 +77,7 @@ def candidate_layout(transforms: Sequence[FeatureTransform], mask: str) -> Candi
             if t.name == mask:
                 mask_columns = columns
             identity_offset += t.size
+    assert mask_columns is not None  # the mask feature is an identity feature, checked above
     q = np.stack(q_columns, axis=1) if q_columns else np.zeros((count, 0), np.intp)
     parts = [q, q + bucket_offset, q + 2 * bucket_offset, *(c[:, None] for c in identity_columns)]
     return CandidateLayout(np.concatenate(parts, axis=1).astype(np.int64), mask_columns.astype(np.int64))

@@ -106,10 +106,10 @@ class _HeaderReader:
     def _arrays(self, raws: Sequence[bytes], batch: bool) -> dict[str, np.ndarray]:
         size = self.header.observation_size
         buffer = b"".join(raws)
-        arrays = {}
+        arrays: dict[str, np.ndarray] = {}
         for name, offset, count, dtype in self._slots:
             if batch:
-                records = np.ndarray((len(raws), count), dtype, buffer, offset, (size, dtype.itemsize))
+                records: np.ndarray = np.ndarray((len(raws), count), dtype, buffer, offset, (size, dtype.itemsize))
                 arrays[name] = records
             else:
                 arrays[name] = np.frombuffer(buffer, dtype, count, offset)
@@ -154,13 +154,14 @@ class FastPolicy:
         size = sum(array.size for layer in self.weights for array in layer)
         if flat.shape != (size,):
             raise MlgoError(f"a flat weight vector of shape {flat.shape} does not fit this policy's {size} weights")
-        weights, offset = [], 0
+        weights: list[tuple[np.ndarray, np.ndarray]] = []
+        offset = 0
         for kernel, bias in self.weights:
             layer = []
             for array in (kernel, bias):
                 layer.append(flat[offset:offset + array.size].reshape(array.shape))
                 offset += array.size
-            weights.append(tuple(layer))
+            weights.append((layer[0], layer[1]))
         copy = object.__new__(FastPolicy)
         copy.__dict__.update(self.__getstate__())
         copy._set_weights(weights)
@@ -189,7 +190,7 @@ class FastPolicy:
             return masked_logits(logits[..., 0], inputs, layout)
         return logits
 
-    def logits(self, features: Mapping[str, object]) -> np.ndarray:
+    def logits(self, features: Mapping[str, np.ndarray]) -> np.ndarray:
         """Logits `[A]` of one observation given as feature name -> value."""
         return self._forward(self.preprocessor.preprocess(features))
 

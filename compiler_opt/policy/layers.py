@@ -18,12 +18,15 @@ features, which TFLite needs.
 
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from typing import Mapping, Sequence, TYPE_CHECKING
 
 from compiler_opt.policy.preprocessing import BUCKETS, CONSTANT, IDENTITY, FeatureTransform
 from compiler_opt.tf_runtime import import_tensorflow
 
-tf = import_tensorflow()
+if TYPE_CHECKING:
+    import tensorflow as tf
+else:
+    tf = import_tensorflow()
 
 
 class ObservationPreprocessing(tf.keras.layers.Layer):

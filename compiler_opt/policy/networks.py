@@ -23,7 +23,7 @@ export need.
 
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from typing import Callable, Sequence, TYPE_CHECKING
 
 import gin
 import numpy as np
@@ -37,7 +37,10 @@ from compiler_opt.policy.preprocessing import feature_transforms
 from compiler_opt.policy.vocab import Vocab
 from compiler_opt.tf_runtime import import_tensorflow
 
-tf = import_tensorflow()
+if TYPE_CHECKING:
+    import tensorflow as tf
+else:
+    tf = import_tensorflow()
 import tensorflow_probability as tfp  # noqa: E402
 from tf_agents.networks import actor_distribution_network, categorical_projection_network, network  # noqa: E402
 from tf_agents.networks import utils as network_utils  # noqa: E402

@@ -128,7 +128,8 @@ class Preprocessor:
         # Where int and float bucket elements go in the header-ordered q vector.
         self.mixed = bool(int_bucket and float_bucket)
         position = 0
-        int_pos, float_pos = [], []
+        int_pos: list[int] = []
+        float_pos: list[int] = []
         for t in self.transforms:
             if t.kind != BUCKETS:
                 continue
@@ -174,7 +175,7 @@ class Preprocessor:
 
     def _float_setup(self, transforms: list[FeatureTransform]) -> None:
         sizes = [t.size for t in transforms]
-        starts = np.cumsum([0, *sizes[:-1]]) if transforms else []
+        starts = np.cumsum([0, *sizes[:-1]]) if transforms else np.zeros(0, np.int64)
         self._float_segments = [(t.boundaries.astype(np.float64), int(start), t.size)
                                 for t, start in zip(transforms, starts)]
         self._float_denominator = (np.repeat(np.array([len(t.boundaries) for t in transforms], np.float32), sizes)
@@ -209,8 +210,10 @@ class Preprocessor:
         """Network inputs `[..., width]` (float32) from the element groups (each `[..., E]`)."""
         parts = []
         if self.int_features:
+            assert ints is not None
             q_int = self.int_counts(ints).astype(np.float32) / self._int_denominator
         if self.float_features:
+            assert floats is not None
             q_float = self.float_counts(floats).astype(np.float32) / self._float_denominator
         if self.mixed:
             q = np.empty(q_int.shape[:-1] + (self.bucket_elements,), np.float32)
@@ -225,6 +228,7 @@ class Preprocessor:
         if q is not None:
             parts += [q, np.sqrt(q), q * q]
         if self.identity_features:
+            assert identity is not None
             parts.append(identity.astype(np.float32))
         return np.concatenate(parts, axis=-1)
 

@@ -27,46 +27,24 @@ any other but cannot be repeated by `mlgo eval`.
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import os
 import subprocess
 import sys
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterator, Sequence
+from typing import TYPE_CHECKING, Sequence
 
 from compiler_opt.errors import MlgoError
 from compiler_opt.llvm.driver import COMPILE, DriverJob, plan_jobs, run_tool
 from compiler_opt.llvm.toolchain import find_toolchain
+from compiler_opt.pool.cpu_claim import claimed_cpu
 
 if TYPE_CHECKING:
     from compiler_opt.policy.fast import FastPolicy
     from compiler_opt.problems.base import Problem
 
 DEFAULT_TIMEOUT = 7 * 24 * 3600.0  # a drop-in compiler has no business killing a slow compile
-
-
-@contextlib.contextmanager
-def claimed_cpu() -> Iterator[int | bool]:
-    """A CPU no other drop-in compile holds (kept while the block runs), or False when all are taken."""
-    allowed = sorted(os.sched_getaffinity(0))
-    folder = Path(tempfile.gettempdir()) / f"mlgo-cpus-{os.getuid()}"
-    folder.mkdir(mode=0o700, exist_ok=True)
-    for cpu in allowed:
-        fd = os.open(folder / f"cpu{cpu}.lock", os.O_CREAT | os.O_RDWR, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(fd)
-            continue
-        try:
-            yield cpu
-        finally:
-            os.close(fd)
-        return
-    yield False
 
 
 def _main_file(job: DriverJob) -> str:

@@ -3,23 +3,34 @@
 - `base`: the `WorkerPool` interface (jobs, typed results, deadlines, shared objects);
 - `local`: its local-process backend, `LocalPool`;
 - `ray_backend`: its Ray backend, `RayPool` (Ray is imported only when chosen);
+- `cpu_claim`: one CPU of this machine per claimant, through lock files;
 - `backends`: `make_pool`, the one factory the verbs call.
+
+The names below are imported from their modules on first use, so a light
+user of one module (the drop-in compiler's `cpu_claim`) does not pay for
+multiprocessing and the pool machinery.
 """
 
-from compiler_opt.pool.local import LocalPool
-from compiler_opt.pool.base import (
-    DeadlinePolicy,
-    Job,
-    JobCancelled,
-    JobError,
-    JobException,
-    JobResult,
-    JobStatus,
-    JobTimeout,
-    SharedRef,
-    WorkerLost,
-    WorkerPool,
-)
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from compiler_opt.pool.base import (
+        DeadlinePolicy,
+        Job,
+        JobCancelled,
+        JobError,
+        JobException,
+        JobResult,
+        JobStatus,
+        JobTimeout,
+        SharedRef,
+        WorkerLost,
+        WorkerPool,
+    )
+    from compiler_opt.pool.local import LocalPool
 
 __all__ = [
     "DeadlinePolicy",
@@ -35,3 +46,10 @@ __all__ = [
     "WorkerLost",
     "WorkerPool",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name not in __all__:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    module = importlib.import_module("compiler_opt.pool.local" if name == "LocalPool" else "compiler_opt.pool.base")
+    return getattr(module, name)

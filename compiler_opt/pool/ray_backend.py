@@ -58,7 +58,6 @@ from __future__ import annotations
 
 import collections
 import dataclasses
-import fcntl
 import hashlib
 import itertools
 import logging
@@ -76,6 +75,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
+from compiler_opt.pool.cpu_claim import claimed_cpu
 from compiler_opt.pool.local import _portable_error
 from compiler_opt.pool.base import (
     DeadlineClock,
@@ -684,38 +684,6 @@ def _pool_dir(pool: str) -> Path:
     return Path(_base_temp(), _TASK_ROOT_PREFIX + pool)
 
 
-def _take_cpu(folder: Path) -> tuple[int, set[int]] | None:
-    """Pin this thread to a CPU that no other task of the pool on this machine holds (a lock file per CPU in `folder`).
-
-    The channel pins the compiler to the CPU its host thread is on; Ray
-    workers are not pinned, so two of them on one CPU would share it for
-    whole compiles. Returns (the lock's descriptor, the previous affinity),
-    or None when this process may use one CPU only or every CPU is taken.
-    """
-    allowed = os.sched_getaffinity(0)
-    if len(allowed) < 2:
-        return None
-    order = sorted(allowed)
-    start = os.getpid() % len(order)
-    for cpu in order[start:] + order[:start]:
-        descriptor = os.open(folder / f"cpu-{cpu}.lock", os.O_CREAT | os.O_RDWR, 0o600)
-        try:
-            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            os.close(descriptor)
-            continue
-        os.sched_setaffinity(0, {cpu})
-        return descriptor, allowed
-    return None
-
-
-def _give_back_cpu(held: tuple[int, set[int]] | None) -> None:
-    if held is not None:
-        descriptor, allowed = held
-        os.sched_setaffinity(0, allowed)
-        os.close(descriptor)  # releases the lock (as the process's death would)
-
-
 def _remove_pool_dir(pool: str) -> None:
     shutil.rmtree(_pool_dir(pool), ignore_errors=True)
 
@@ -763,21 +731,21 @@ def _execute(header: _Header, fn, *values) -> bytes:
     workdir.mkdir(parents=True)
     saved = tempfile.tempdir, os.environ.get("TMPDIR")
     tempfile.tempdir = os.environ["TMPDIR"] = str(workdir)
-    cpu = _take_cpu(pool_dir)
-    started = time.monotonic()
     try:
-        values = list(values)
-        for ship in header.ships:
-            values[ship.index] = _materialise(values[ship.index], ship, values, workdir / "shipped")
-        args = values[:header.args]
-        kwargs = dict(zip(header.kwargs, values[header.args:header.args + len(header.kwargs)]))
-        reply = (True, fn(*args, **kwargs), time.monotonic() - started, "")
-    except KeyboardInterrupt:
-        raise
-    except BaseException as error:  # noqa: BLE001 - every failure (SystemExit too) is the job's result
-        reply = (False, _portable_error(header.key, error), time.monotonic() - started, traceback.format_exc())
+        with claimed_cpu(pool_dir, pin=True):
+            started = time.monotonic()
+            try:
+                values = list(values)
+                for ship in header.ships:
+                    values[ship.index] = _materialise(values[ship.index], ship, values, workdir / "shipped")
+                args = values[:header.args]
+                kwargs = dict(zip(header.kwargs, values[header.args:header.args + len(header.kwargs)]))
+                reply = (True, fn(*args, **kwargs), time.monotonic() - started, "")
+            except KeyboardInterrupt:
+                raise
+            except BaseException as error:  # noqa: BLE001 - every failure (SystemExit too) is the job's result
+                reply = (False, _portable_error(header.key, error), time.monotonic() - started, traceback.format_exc())
     finally:
-        _give_back_cpu(cpu)
         tempfile.tempdir = saved[0]
         if saved[1] is None:
             os.environ.pop("TMPDIR", None)

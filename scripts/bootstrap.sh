@@ -83,4 +83,11 @@ if [ "$(cat .venv/.mlgo-pkg 2>/dev/null)" != "$pkg_stamp" ]; then
   .venv/bin/python -m pip install -q -c requirements.txt -e ".[ray]"
   echo "$pkg_stamp" > .venv/.mlgo-pkg
 fi
+lint_stamp=$(stamp_of requirements-lint.txt)
+if [ "$(cat .venv-lint/.mlgo-lint 2>/dev/null)" != "$lint_stamp" ]; then
+  say "installing the checkers (ruff, mypy, import-linter) in .venv-lint"
+  [ -x .venv-lint/bin/python ] || "$python" -m venv .venv-lint
+  .venv-lint/bin/python -m pip install -q -r requirements-lint.txt
+  echo "$lint_stamp" > .venv-lint/.mlgo-lint
+fi
 say "ready: $(.venv/bin/mlgo --version 2>/dev/null || echo mlgo), activate with: source .venv/bin/activate"

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# The static checks CI runs before the tests: the layering (import-linter), lint and
+# formatting (ruff) and types (mypy on compiler_opt/ and mlgo/); settings in
+# pyproject.toml, reasons in docs/architecture.md. Any failure fails the run.
+# Needs scripts/bootstrap.sh first (it makes .venv and .venv-lint).
+set -uo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+lint=.venv-lint/bin
+failed=()
+step() {
+  local name="$1"
+  shift
+  printf 'check: %s\n' "$name" >&2
+  "$@" || failed+=("$name")
+}
+step "layers (import-linter)" env PYTHONPATH="$PWD" "$lint/lint-imports" --no-cache
+step "lint (ruff check)" "$lint/ruff" check .
+step "format (ruff format --check)" "$lint/ruff" format --check .
+step "types (mypy)" "$lint/mypy" --python-executable .venv/bin/python
+if [ "${#failed[@]}" -gt 0 ]; then
+  printf 'check: FAILED: %s\n' "${failed[*]}" >&2
+  printf 'check: fix them, or run `%s/ruff check --fix . && %s/ruff format .` for what ruff can fix\n' "$lint" "$lint" >&2
+  exit 1
+fi
+printf 'check: all passed\n' >&2

@@ -12,10 +12,11 @@ from compiler_opt.corpus.loading import load_corpus
 from compiler_opt.llvm.toolchain import find_toolchain
 from compiler_opt.problems import get_problem, problem_names
 from compiler_opt.errors import MlgoError
-from compiler_opt.report.evaluate import (check_output, evaluate, format_summary, load_policy, sample_modules,
-                                          write_report)
+from compiler_opt.corpus.programs import load_programs
+from compiler_opt.corpus.sampling import sample_modules
+from compiler_opt.report.evaluate import check_output, evaluate, format_summary, load_policy, write_report
 from compiler_opt.report.partial import partial_folder
-from compiler_opt.report.runtime import check_runtime_tools, load_programs
+from compiler_opt.report.runtime import check_runtime_tools
 from mlgo.flags import add_clang_flag, add_module_sample_flags, add_timeout_flag, positive_int
 
 EPILOG = """the JSON (ratios are policy/default; bytes of the Berkeley text figure for inlining, frequency-weighted

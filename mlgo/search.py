@@ -11,7 +11,8 @@ from compiler_opt.corpus.loading import load_corpus
 from compiler_opt.errors import MlgoError
 from compiler_opt.llvm.toolchain import find_toolchain
 from compiler_opt.problems import get_problem, problem_names
-from compiler_opt.report.evaluate import sample_modules, write_report
+from compiler_opt.corpus.sampling import sample_modules
+from compiler_opt.report.evaluate import write_report
 from compiler_opt.report.search import DEFAULT_MAX_FLIPS, format_search, headroom_reached, search_corpus
 from mlgo.flags import add_clang_flag, add_module_sample_flags, add_timeout_flag, output_file, positive_int
 

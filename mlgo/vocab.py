@@ -11,7 +11,7 @@ from compiler_opt.corpus.loading import load_corpus
 from compiler_opt.llvm.toolchain import find_toolchain
 from compiler_opt.policy.vocab import DEFAULT_QUANTILES, DEFAULT_SAMPLE_SIZE
 from compiler_opt.problems import get_problem, problem_names
-from compiler_opt.report.evaluate import sample_modules
+from compiler_opt.corpus.sampling import sample_modules
 from mlgo.flags import add_clang_flag, add_module_sample_flags, add_timeout_flag, output_folder, positive_int
 
 EPILOG = """output (MLGO's layout): VOCAB_DIR/<feature>.buckets, one boundary per line, and

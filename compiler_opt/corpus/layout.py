@@ -5,12 +5,13 @@ A corpus is a folder with `corpus_description.json`:
     {"modules": ["lib/a", "lib/b"],            # names relative to the folder
      "has_thinlto": false,                     # true: each module has <m>.thinlto.bc
      "global_command_override": ["-cc1", ...], # optional: replaces every <m>.cmd
-     "libraries": {"lib": ["lib/a", "lib/b"]}} # optional, this project's extra key
+     "libraries": {"lib": ["lib/a", "lib/b"]}, # optional, this project's extra key
+     "programs": [...]}                        # optional, this project's too: see corpus/programs.py
 
 and per module `<m>.bc` (IR), `<m>.cmd` (NUL-separated cc1 arguments) and, for
 ThinLTO, `<m>.thinlto.bc` (the module's summary index). LLVM's tools ignore
 keys they do not know, so `libraries` (which modules link into one shared
-library, for measuring shipped size) travels safely. A `global_command_override`
+library, for measuring shipped size) and `programs` travel safely. A `global_command_override`
 of `["<UNSPECIFIED>"]` is the placeholder LLVM's extract_ir writes for local
 ThinLTO builds: the user must fill it in before the corpus is used.
 """
@@ -117,8 +118,3 @@ def write_description(root: Path, description: CorpusDescription) -> Path:
     os.replace(temporary, path)
     return path
 
-
-def write_command(path: Path, args: list[str]) -> None:
-    """Write cc1 arguments NUL-separated, as clang's `.llvmcmd` section holds them."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes("\0".join(args).encode("utf-8"))

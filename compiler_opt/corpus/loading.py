@@ -1,4 +1,4 @@
-"""Load, validate, sample and split a corpus of LLVM IR modules.
+"""Load and validate a corpus of LLVM IR modules.
 
 The layout is LLVM's (see `compiler_opt.corpus.layout`). Loading checks every module
 named in `corpus_description.json` (its `.bc` and `.cmd` exist, the command
@@ -9,14 +9,14 @@ magic. Module specs hold absolute real paths. ThinLTO modules are already merged
 (they hold their imports), so their commands get `-thinlto-assume-merged`
 and the corpus's index instead of the build's. A bad module is a `CorpusError` naming it, or, with
 `skip_invalid=True`, an entry of `Corpus.invalid` and the rest loads.
+`Corpus.sample` and `Corpus.split` choose modules as `compiler_opt.corpus.sampling`
+and `compiler_opt.corpus.splitting` do.
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
-import random
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -33,6 +33,9 @@ from compiler_opt.corpus.layout import (
     name_escapes,
     read_description,
 )
+from compiler_opt.corpus.programs import PROGRAMS_KEY
+from compiler_opt.corpus.sampling import stratified_sample
+from compiler_opt.corpus.splitting import split_by_name
 
 __all__ = ["Corpus", "CorpusError", "ModuleSpec", "load_corpus"]
 
@@ -69,7 +72,7 @@ class Corpus:
     has_thinlto: bool = False
     libraries: dict[str, tuple[str, ...]] = field(default_factory=dict, compare=False)
     invalid: tuple[tuple[str, str], ...] = ()
-    # The description's runnable benchmark programs as written (`compiler_opt.report.runtime` checks them).
+    # The description's runnable benchmark programs as written (`compiler_opt.corpus.programs` checks them).
     programs: object = field(default=None, compare=False)
 
     def __len__(self) -> int:
@@ -100,39 +103,12 @@ class Corpus:
         return replace(self, modules=tuple(modules), libraries=libraries)
 
     def sample(self, n: int, seed: int) -> list[ModuleSpec]:
-        """`n` modules drawn with `seed`, one from each of `n` equal-count size strata.
-
-        Sorting by size and picking one module per stratum keeps small and
-        large modules in proportion, whatever the seed. With `n` at least the
-        corpus size, every module comes back (in a seeded order).
-        """
-        if n <= 0:
-            return []
-        rng = random.Random(seed)
-        if n >= len(self.modules):
-            chosen = list(self.modules)
-            rng.shuffle(chosen)
-            return chosen
-        by_size = sorted(self.modules, key=lambda spec: (spec.size, spec.name))
-        picks = []
-        for stratum in range(n):
-            start = stratum * len(by_size) // n
-            stop = (stratum + 1) * len(by_size) // n
-            picks.append(by_size[rng.randrange(start, stop)])
-        return picks
+        """`n` modules drawn with `seed`, one from each of `n` equal-count size strata (`stratified_sample`)."""
+        return stratified_sample(self.modules, n, seed)
 
     def split(self, validation_fraction: float) -> tuple["Corpus", "Corpus"]:
-        """(training, validation), decided per module by a hash of its name.
-
-        The same module lands on the same side in every run and on every
-        machine, and adding modules never moves existing ones.
-        """
-        if not 0.0 <= validation_fraction <= 1.0:
-            raise CorpusError(f"validation fraction must be between 0 and 1 (got {validation_fraction})")
-        training, validation = [], []
-        for spec in self.modules:
-            side = validation if _name_fraction(spec.name) < validation_fraction else training
-            side.append(spec)
+        """(training, validation), decided per module by a hash of its name (`split_by_name`)."""
+        training, validation = split_by_name(self.modules, validation_fraction)
         return self.subset(training), self.subset(validation)
 
 
@@ -166,7 +142,7 @@ def load_corpus(path: str | Path, *, skip_invalid: bool = False) -> Corpus:
         has_thinlto=description.has_thinlto,
         libraries=libraries,
         invalid=tuple(invalid),
-        programs=description.extra.get("programs"),
+        programs=description.extra.get(PROGRAMS_KEY),
     )
     return corpus.subset(corpus.modules)
 
@@ -227,7 +203,3 @@ def _corpus_file(root: Path, name: str, suffix: str) -> Path:
         raise CorpusError(f"module {name!r}: missing {what}{path}; extract the corpus again or remove the module")
     return real
 
-
-def _name_fraction(name: str) -> float:
-    digest = hashlib.sha256(name.encode("utf-8")).digest()
-    return int.from_bytes(digest[:8], "big") / 2**64

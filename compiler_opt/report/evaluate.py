@@ -59,6 +59,7 @@ from compiler_opt.collect.baseline import BaselineCache
 from compiler_opt.collect.compile_job import BASELINE_POLICY, CompileResult, CompileTask, compile_jobs
 from compiler_opt.pool.base import WorkerPool
 from compiler_opt.corpus.loading import Corpus, ModuleSpec
+from compiler_opt.corpus.programs import Program
 from compiler_opt.errors import MlgoError
 from compiler_opt.export.policy_problem import check_policy_problem
 from compiler_opt.llvm.link import LinkError, link_shared
@@ -70,16 +71,10 @@ from compiler_opt.problems.base import Problem
 from compiler_opt.problems.measurements import Score
 from compiler_opt.progress import progress
 from compiler_opt.report.partial import PartialResults, score_from_json, score_to_json
-from compiler_opt.report.runtime import Program, measure_program
+from compiler_opt.report.runtime import measure_program
 
-__all__ = ["check_output", "check_policy_fits", "evaluate", "format_summary", "load_policy", "sample_modules",
-           "summarize", "write_report"]
-
-
-def sample_modules(corpus: Corpus, max_modules: int | None, seed: int) -> list[ModuleSpec]:
-    """All modules, or a seeded size-stratified sample of `max_modules`, in name order."""
-    chosen = corpus.sample(max_modules, seed) if max_modules else list(corpus)
-    return sorted(chosen, key=lambda spec: spec.name)
+__all__ = ["check_output", "check_policy_fits", "evaluate", "format_summary", "load_policy", "summarize",
+           "write_report"]
 
 
 def load_policy(problem: Problem, policy: str) -> str | FastPolicy:
@@ -124,7 +119,7 @@ def evaluate(
 ) -> dict:
     """The evaluation JSON of `policy` on `modules` (default: the whole corpus); see the module docstring.
 
-    `programs` (`compiler_opt.report.runtime`) adds the `runtime` list: each program built from its whole
+    `programs` (`compiler_opt.corpus.programs`) adds the `runtime` list: each program built from its whole
     library compiled under both sides, counted under callgrind and timed (median of `runtime_runs`).
     `partial` records results as they come (and with `resume` reuses those recorded); the caller discards
     it once the JSON is written.

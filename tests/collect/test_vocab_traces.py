@@ -12,7 +12,7 @@ from compiler_opt.collect.vocab_traces import ObservationSample, collect_vocab
 from compiler_opt.corpus.loading import load_corpus
 from compiler_opt.errors import MlgoError
 from compiler_opt.problems import get_problem
-from compiler_opt.report.evaluate import sample_modules
+from compiler_opt.corpus.sampling import sample_modules
 
 INLINING = get_problem("inlining")
 

@@ -1,43 +1,16 @@
-"""The corpus loader: LLVM's layout written by hand, validation errors, sampling and splitting."""
+"""The corpus loader: LLVM's layout written by hand, validation errors."""
 
 from __future__ import annotations
 
 import json
 import pickle
 import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
 
-from compiler_opt.corpus.loading import CorpusError, ModuleSpec, load_corpus
-from compiler_opt.llvm.cmdline import read_cmd_file
-
-C_SOURCE = "static int sq(int x) { return x * x; }\nint f(int x) { return sq(x) + sq(x + 1); }\n"
-
-
-@pytest.fixture(scope="module")
-def module_files(toolchain, tmp_path_factory):
-    """One real module as a corpus holds it: (bitcode bytes, cc1 argument list)."""
-    work = tmp_path_factory.mktemp("module")
-    (work / "m.c").write_text(C_SOURCE)
-    subprocess.run([str(toolchain.clang), "-Oz", "-Xclang", "-fembed-bitcode=all", "-c", "m.c", "-o", "m.o"],
-                   cwd=work, check=True)
-    subprocess.run([str(toolchain.tool("llvm-objcopy")), "--dump-section=.llvmbc=m.bc",
-                    "--dump-section=.llvmcmd=m.cmd", "m.o", "/dev/null"], cwd=work, check=True)
-    return (work / "m.bc").read_bytes(), read_cmd_file(work / "m.cmd")
-
-
-def write_corpus(root: Path, module_files, names, **description) -> Path:
-    """A corpus in LLVM's layout, written by hand: description, <m>.bc, NUL-separated <m>.cmd."""
-    bitcode, args = module_files
-    for name in names:
-        (root / name).parent.mkdir(parents=True, exist_ok=True)
-        (root / f"{name}.bc").write_bytes(bitcode)
-        (root / f"{name}.cmd").write_bytes("\0".join(args).encode())
-    (root / "corpus_description.json").write_text(json.dumps({"modules": list(names), "has_thinlto": False,
-                                                              **description}))
-    return root
+from compiler_opt.corpus.loading import CorpusError, load_corpus
+from tests.corpus.helpers import module_files, write_corpus  # noqa: F401 (fixture)
 
 
 def test_hand_written_llvm_layout_loads(module_files, tmp_path):
@@ -129,35 +102,3 @@ def test_missing_or_broken_description(tmp_path):
     with pytest.raises(CorpusError, match="\"modules\" list"):
         load_corpus(tmp_path)
 
-
-def _fake_corpus(tmp_path, module_files, count):
-    corpus = load_corpus(write_corpus(tmp_path, module_files, ["seed"]))
-    specs = [
-        ModuleSpec(name=f"lib{i % 5}/m{i}", bitcode=tmp_path / "seed.bc", cc1_args=("-cc1",), thinlto_index=None,
-                   size=(i * 7919) % 1000 + 1)
-        for i in range(count)
-    ]
-    return corpus.subset(specs)
-
-
-def test_sample_is_seeded_and_size_stratified(module_files, tmp_path):
-    corpus = _fake_corpus(tmp_path, module_files, 200)
-    first = corpus.sample(10, seed=3)
-    assert first == corpus.sample(10, seed=3) and first != corpus.sample(10, seed=4)
-    assert len({spec.name for spec in first}) == 10
-    by_size = sorted(corpus.modules, key=lambda spec: (spec.size, spec.name))
-    ranks = sorted(by_size.index(spec) for spec in first)
-    assert [rank // 20 for rank in ranks] == list(range(10))
-    assert len(corpus.sample(500, seed=1)) == 200 and corpus.sample(0, seed=1) == []
-
-
-def test_split_is_deterministic_by_name(module_files, tmp_path):
-    corpus = _fake_corpus(tmp_path, module_files, 400)
-    training, validation = corpus.split(0.25)
-    assert len(training) + len(validation) == 400 and 60 < len(validation) < 140
-    names = {spec.name for spec in validation}
-    assert not names & {spec.name for spec in training}
-    smaller = corpus.subset(corpus.modules[:200])
-    assert {spec.name for spec in smaller.split(0.25)[1]} == {n for n in names if n in {s.name for s in smaller}}
-    with pytest.raises(CorpusError):
-        corpus.split(1.5)

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from compiler_opt.corpus.loading import CorpusError, load_corpus
-from tests.test_corpus import module_files, write_corpus  # noqa: F401 (fixture)
+from tests.corpus.helpers import module_files, write_corpus  # noqa: F401 (fixture)
 
 EVIL_SOURCE = r"""
 #include <stdio.h>

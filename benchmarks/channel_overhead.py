@@ -93,10 +93,10 @@ def main() -> None:
     toolchain = find_toolchain()
     corpus_dir = args.corpus
     if corpus_dir is None:
-        corpus_dir, _ = build_sample(toolchain)
+        corpus_dir, _ = build_sample(toolchain, problem="inlining")
     corpus = load_corpus(corpus_dir)
     try:
-        counts = module_decisions(corpus_dir)
+        counts = module_decisions(corpus_dir, "inlining")
     except CorpusError:
         counts = {}
     chosen = sorted(corpus.modules, key=lambda spec: (-counts.get(spec.name, 0), -spec.size))[: args.modules]

@@ -37,7 +37,7 @@ from compiler_opt.pool.backends import make_pool
 from compiler_opt.collect.baseline import BaselineCache
 from compiler_opt.corpus.loading import load_corpus
 from compiler_opt.errors import MlgoError
-from compiler_opt.llvm.toolchain import find_toolchain
+from compiler_opt.llvm.toolchain import Toolchain, find_toolchain
 from compiler_opt.policy.saved import load_fast_policy
 from compiler_opt.problems import get_problem
 
@@ -47,6 +47,10 @@ ALGORITHMS = ("es", "ppo")
 SELECTION_MODULES = 64
 STATE_FILE = "stages.json"
 BC_SHARE = 1 / 6
+
+SampleCorpusBuilder = Callable[[Toolchain, str], Path]
+"""Builds (or finds cached) the sample corpus of a size (`DemoOptions.corpus_size`) with a toolchain; returns its
+folder. The command line passes one (`corpus_tools` builds it); the library never imports the tools."""
 
 
 @dataclass(frozen=True)
@@ -93,13 +97,16 @@ class DemoState:
         staging.replace(self.path)
 
 
-def run_demo(options: DemoOptions, say: Callable[[str], None] = print) -> dict:
-    """Run (or resume) every stage; returns the stage figures, the headline among them."""
+def run_demo(options: DemoOptions, build_sample_corpus: SampleCorpusBuilder,
+             say: Callable[[str], None] = print) -> dict:
+    """Run (or resume) every stage; returns the stage figures, the headline among them.
+
+    `build_sample_corpus` makes the corpus when `options.corpus` names none.
+    """
     from compiler_opt.export.exporter import export_policy
     from compiler_opt.report.evaluate import evaluate, format_summary, write_report
     from compiler_opt.report.render import make_report
-    from compiler_opt.rl.trainer import TrainOptions, train
-    from corpus_tools.sample import build_sample
+    from compiler_opt.train import TrainOptions, train
 
     output = options.output
     output.mkdir(parents=True, exist_ok=True)
@@ -125,7 +132,7 @@ def run_demo(options: DemoOptions, say: Callable[[str], None] = print) -> dict:
         if options.corpus is not None:
             folder = options.corpus
         else:
-            folder, _ = build_sample(toolchain, size=options.corpus_size)
+            folder = build_sample_corpus(toolchain, options.corpus_size)
         corpus = load_corpus(folder)
         training, validation = corpus.split(options.validation_fraction)
         return {"corpus": str(folder), "modules": len(corpus), "training": len(training),

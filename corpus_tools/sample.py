@@ -5,13 +5,16 @@ listed file with the discovered clang at `-Oz` with embedded bitcode (in
 parallel), then run the ordinary `extract` on the objects, exactly as a user's
 build would go, recording which modules form each library. The finished
 corpus holds `sample_build.json` with its cache key (recipe bytes, size,
-compiler identity), figures and inlining decisions per module (see
-`module_decisions`, e.g. to pick a module with many decisions); a later call with the same key returns at
-once. Archives and unpacked sources are cached under `cache_dir()/"sample"`.
-After the build, every module is compiled once more with the ML inliner
-replaying clang's own decisions, to count the inlining decisions the corpus
-offers (`count=False` skips it). Every call, cached or not, also installs the
-runtime benchmark programs of `sample_programs.json` (`install_programs`).
+compiler identity), figures and, when counted, one problem's decisions per
+module (see `module_decisions`, e.g. to pick a module with many decisions); a
+later call with the same key returns at once. Archives and unpacked sources
+are cached under `cache_dir()/"sample"`. Given a `problem`, every module is
+compiled once more through that problem's ML advisor, answered by a built-in
+policy (`corpus_tools.stats.count_decisions`: the compiler's own choices where
+the problem replays them), to count the decisions the corpus offers; a cached
+corpus counted for another problem (or none) is counted again. Every call,
+cached or not, also installs the runtime benchmark programs of
+`sample_programs.json` (`install_programs`).
 """
 
 from __future__ import annotations
@@ -26,16 +29,17 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from compiler_opt.corpus.layout import DESCRIPTION_FILE, CorpusError, read_description
 from compiler_opt.corpus.loading import load_corpus
+from compiler_opt.corpus.programs import write_programs
 from compiler_opt.llvm.bitcode import CompileFailed, compile_embedding
 from compiler_opt.llvm.toolchain import Toolchain
 from compiler_opt.paths import cache_dir
 from compiler_opt.progress import progress
 from corpus_tools.extract import extract, objects_from_directory
 from corpus_tools.fetch import cache_lock, fetch, unpack
-from compiler_opt.corpus.layout import DESCRIPTION_FILE, CorpusError, read_description, write_description
 from corpus_tools.recipe import SIZES, CompileStep, Recipe, load_recipe
-from corpus_tools.stats import corpus_stats, count_all, count_decisions
+from corpus_tools.stats import corpus_stats, count_all, count_decisions, module_language
 
 BUILD_FILE = "sample_build.json"
 PROGRAMS_FILE = Path(__file__).with_name("sample_programs.json")
@@ -45,7 +49,7 @@ _FETCH_WORKERS = 4
 
 @dataclass
 class SampleFigures:
-    """What a sample build produced; `inlining_decisions` is None when not counted."""
+    """What a sample build produced; `decisions` (of `problem`'s advisor, in all modules) is None when not counted."""
 
     modules: int
     libraries: dict[str, int]
@@ -53,7 +57,8 @@ class SampleFigures:
     bitcode_bytes: int
     build_seconds: float
     failed: list[str] = field(default_factory=list)
-    inlining_decisions: int | None = None
+    problem: str | None = None
+    decisions: int | None = None
     largest: dict[str, str] = field(default_factory=dict)
 
     def lines(self) -> list[str]:
@@ -62,8 +67,9 @@ class SampleFigures:
             f"libraries: {len(self.libraries)} ({', '.join(f'{k} {v}' for k, v in sorted(self.libraries.items()))})",
             f"bitcode: {self.bitcode_bytes / 1e6:.1f} MB; built in {self.build_seconds:.0f} s",
         ]
-        if self.inlining_decisions is not None:
-            out.append(f"inlining decisions (clang's own, replayed through the ML inliner): {self.inlining_decisions}")
+        if self.decisions is not None:
+            out.append(f"{self.problem} decisions (counted through the ML advisor, under a built-in policy): "
+                       f"{self.decisions}")
             out += [f"  most in one {lang} module: {name}" for lang, name in sorted(self.largest.items())]
         out += [f"failed to compile (left out): {name}" for name in self.failed]
         return out
@@ -89,9 +95,12 @@ def build_sample(
     size: str = "full",
     recipe: Recipe | None = None,
     jobs: int | None = None,
-    count: bool = True,
+    problem: str | None = None,
 ) -> tuple[Path, SampleFigures]:
-    """Build (or find cached) the sample corpus; returns its folder and figures."""
+    """Build (or find cached) the sample corpus; returns its folder and figures.
+
+    With a `problem` (a registered problem's name), the figures count its decisions in every module.
+    """
     if size not in SIZES:
         raise CorpusError(f"unknown sample size {size!r}; use one of {', '.join(SIZES)}")
     recipe = recipe or load_recipe()
@@ -99,7 +108,9 @@ def build_sample(
     output = Path(output) if output is not None else default_output(size, key)
     with cache_lock(output):  # concurrent builds of one folder wait for each other
         cached = _cached_figures(output, key)
-        figures = cached if cached is not None else _build(toolchain, output, key, size, recipe, jobs, count)
+        figures = cached if cached is not None else _build(toolchain, output, key, size, recipe, jobs)
+        if problem is not None and figures.problem != problem:
+            _count(toolchain, output, key, figures, problem, jobs)
         install_programs(output, size)
         return output, figures
 
@@ -117,17 +128,14 @@ def install_programs(output: Path, size: str, programs_file: Path | None = None)
     folder.mkdir(exist_ok=True)
     for name in spec["files"]:
         shutil.copyfile(DRIVERS_DIR / name, folder / name)
-    description = read_description(output)
+    libraries = read_description(output).libraries
     programs = [{k: v for k, v in p.items() if k != "sizes"} for p in spec["programs"]
-                if p["library"] in description.libraries and size in p.get("sizes", SIZES)]
-    if description.extra.get("programs") != programs:
-        description.extra["programs"] = programs
-        write_description(output, description)
+                if p["library"] in libraries and size in p.get("sizes", SIZES)]
+    write_programs(output, programs)
     return [p["name"] for p in programs]
 
 
-def _build(toolchain: Toolchain, output: Path, key: str, size: str, recipe: Recipe, jobs: int | None,
-           count: bool) -> SampleFigures:
+def _build(toolchain: Toolchain, output: Path, key: str, size: str, recipe: Recipe, jobs: int | None) -> SampleFigures:
     _prepare_output(output)
     started = time.monotonic()
     store = cache_dir() / "sample"
@@ -162,16 +170,21 @@ def _build(toolchain: Toolchain, output: Path, key: str, size: str, recipe: Reci
         build_seconds=0.0,
         failed=[f"{module}: {message}" for module, message in sorted(failed.items())],
     )
-    counts: dict[str, int] = {}
-    if count:
-        counts = count_all(corpus, lambda spec: count_decisions(spec, "inlining", toolchain), jobs)
-        figures.inlining_decisions = sum(counts.values())
-        languages = {step.module: step.language for step in steps}
-        for name, decisions in sorted(counts.items(), key=lambda item: -item[1]):
-            figures.largest.setdefault(languages.get(name, "other"), f"{name} ({decisions})")
     figures.build_seconds = time.monotonic() - started
-    _write_build_file(output, key, figures, counts)
+    _write_build_file(output, key, figures, {})
     return figures
+
+
+def _count(toolchain: Toolchain, output: Path, key: str, figures: SampleFigures, problem: str,
+           jobs: int | None) -> None:
+    """Count `problem`'s decisions in every module into `figures` (the most in one module per language too)."""
+    corpus = load_corpus(output)
+    counts = count_all(corpus, lambda spec: count_decisions(spec, problem, toolchain), jobs)
+    figures.problem, figures.decisions, figures.largest = problem, sum(counts.values()), {}
+    languages = {spec.name: module_language(spec) for spec in corpus}
+    for name, decisions in sorted(counts.items(), key=lambda item: -item[1]):
+        figures.largest.setdefault(languages[name], f"{name} ({decisions})")
+    _write_build_file(output, key, figures, counts)
 
 
 def _compile_all(toolchain: Toolchain, steps: list[CompileStep], objects: Path, jobs: int | None) -> dict[str, str]:
@@ -230,9 +243,11 @@ def _write_build_file(output: Path, key: str, figures: SampleFigures, decisions:
     (output / BUILD_FILE).write_text(json.dumps(data, indent=2) + "\n")
 
 
-def module_decisions(output: Path) -> dict[str, int]:
-    """Inlining decisions per module recorded by the build of the sample corpus in `output` ({} if not counted)."""
+def module_decisions(output: Path, problem: str) -> dict[str, int]:
+    """`problem`'s decisions per module recorded by the build of the sample corpus in `output` ({} if not counted)."""
     try:
-        return dict(json.loads((output / BUILD_FILE).read_text()).get("decisions") or {})
+        data = json.loads((output / BUILD_FILE).read_text())
     except (OSError, ValueError) as error:
         raise CorpusError(f"{output}: no readable {BUILD_FILE}; build it with `mlgo corpus sample`") from error
+    counted = (data.get("figures") or {}).get("problem") == problem
+    return dict(data.get("decisions") or {}) if counted else {}

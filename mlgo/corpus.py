@@ -12,6 +12,7 @@ from pathlib import Path
 
 from compiler_opt.corpus.loading import load_corpus
 from compiler_opt.llvm.toolchain import find_toolchain
+from compiler_opt.problems import problem_names
 from corpus_tools.combine import combine_corpora
 from corpus_tools.extract import (
     THINLTO_MODES,
@@ -179,7 +180,9 @@ def _register_sample(verbs: argparse._SubParsersAction) -> None:
                    help="'full' (~500 modules, a few minutes) or 'small' (a few dozen, seconds)")
     p.add_argument("--recipe", type=Path, default=None, help="a recipe file other than the pinned one")
     p.add_argument("--no-count", action="store_true",
-                   help="skip counting inlining decisions after the build (one more compile of every module)")
+                   help="skip counting --problem's decisions after the build (one more compile of every module)")
+    p.add_argument("--problem", choices=problem_names(), default="inlining",
+                   help="whose decisions to count after the build (default: inlining)")
     _common(p)
     p.set_defaults(run=_run_sample)
 
@@ -191,7 +194,7 @@ def _run_sample(args: argparse.Namespace) -> int:
         size=args.size,
         recipe=load_recipe(args.recipe) if args.recipe else None,
         jobs=args.jobs,
-        count=not args.no_count,
+        problem=None if args.no_count else args.problem,
     )
     for line in figures.lines():
         print(line)

@@ -13,7 +13,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from compiler_opt.demo import ALGORITHMS, DemoOptions, run_demo
+from compiler_opt.demo import ALGORITHMS, PROBLEM, DemoOptions, run_demo
+from compiler_opt.llvm.toolchain import Toolchain
+from corpus_tools.sample import build_sample
 from mlgo.flags import add_clang_flag, non_negative_int, output_folder, positive_float, positive_int
 
 
@@ -59,5 +61,10 @@ def run(args: argparse.Namespace) -> int:
         validation_fraction=args.validation_fraction, workers=args.workers, seed=args.seed, clang=args.clang,
         verify=args.verify, aot=not args.no_aot, max_eval_modules=args.max_eval_modules,
         modules_per_iteration=args.modules_per_iteration, algorithm=args.algorithm,
-    ))
+    ), _sample_corpus)
     return 0
+
+
+def _sample_corpus(toolchain: Toolchain, size: str) -> Path:
+    """The sample corpus of `size`, built or cached by `corpus_tools` (decisions counted, as `corpus sample` does)."""
+    return build_sample(toolchain, size=size, problem=PROBLEM)[0]

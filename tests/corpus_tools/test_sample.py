@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import io
 import json
@@ -17,11 +16,12 @@ import pytest
 
 from compiler_opt.corpus.loading import load_corpus
 from corpus_tools import fetch as fetch_module
+from corpus_tools import sample as sample_module
 from corpus_tools.fetch import fetch, unpack
 from compiler_opt.corpus.layout import CorpusError
 from corpus_tools.recipe import Package, load_recipe
 from corpus_tools.sample import build_sample, module_decisions
-from mlgo import corpus as corpus_verb
+from mlgo.cli import main
 from tests.corpus_tools.helpers import recompile
 
 
@@ -64,25 +64,18 @@ def test_hash_mismatch_is_refused_and_download_deleted(tmp_path):
     assert not archive.exists()
 
 
-def _cli(argv):
-    parser = argparse.ArgumentParser(prog="mlgo")
-    corpus_verb.register(parser.add_subparsers(dest="verb", required=True))
-    args = parser.parse_args(argv)
-    return args.run(args)
-
-
 @pytest.mark.slow
-def test_small_sample_builds_links_and_caches(toolchain, tmp_path, capsys):
-    output, figures = build_sample(toolchain, tmp_path / "sample", size="small")
+def test_small_sample_builds_links_and_caches(toolchain, tmp_path, capsys, monkeypatch):
+    output, figures = build_sample(toolchain, tmp_path / "sample", size="small", problem="inlining")
     corpus = load_corpus(output)
     assert 20 <= len(corpus) <= 60
     assert figures.modules == len(corpus) and not figures.failed
     assert figures.languages.get("c", 0) > 0 and figures.languages.get("c++", 0) > 0
     assert set(corpus.libraries) == {spec.library for spec in corpus}
-    assert figures.inlining_decisions and figures.inlining_decisions > 1000
+    assert figures.problem == "inlining" and figures.decisions and figures.decisions > 1000
     assert all(spec.cc1_args[0] == "-cc1" for spec in corpus)
-    decisions = module_decisions(output)
-    assert set(decisions) == {spec.name for spec in corpus} and sum(decisions.values()) == figures.inlining_decisions
+    decisions = module_decisions(output, "inlining")
+    assert set(decisions) == {spec.name for spec in corpus} and sum(decisions.values()) == figures.decisions
     objects = tmp_path / "objects"
     objects.mkdir()
     for library, members in corpus.libraries.items():
@@ -91,12 +84,20 @@ def test_small_sample_builds_links_and_caches(toolchain, tmp_path, capsys):
                               capture_output=True, text=True)
         assert link.returncode == 0, f"library {library} does not link:\n{link.stderr[-2000:]}"
     started = time.monotonic()
-    assert _cli(["corpus", "sample", "--size", "small", "--output", str(output)]) == 0
+    assert main(["corpus", "sample", "--size", "small", "--output", str(output)]) == 0
     assert time.monotonic() - started < 2
     printed = capsys.readouterr().out
     assert f"modules: {len(corpus)}" in printed and "inlining decisions" in printed
-    assert _cli(["corpus", "stats", str(output)]) == 0
+    assert main(["corpus", "stats", str(output)]) == 0
     assert f"libraries: {len(corpus.libraries)}" in capsys.readouterr().out
+    # Cached and counted for inlining: no count asked, none made; another problem's count replaces it.
+    assert build_sample(toolchain, output, size="small")[1] == figures
+    monkeypatch.setattr(sample_module, "count_decisions", lambda *args, **kwargs: 2)
+    recounted = build_sample(toolchain, output, size="small", problem="regalloc-priority")[1]
+    assert (recounted.problem, recounted.decisions, recounted.modules) == ("regalloc-priority", 2 * len(corpus),
+                                                                           figures.modules)
+    assert set(module_decisions(output, "regalloc-priority").values()) == {2}
+    assert module_decisions(output, "inlining") == {}
 
 
 def test_sample_refuses_a_foreign_nonempty_folder(toolchain, tmp_path):

@@ -17,10 +17,10 @@ import argparse
 import os
 import signal
 import sys
-from typing import Sequence
+from collections.abc import Sequence
 
 from mlgo.cli import Terminated, raise_terminated
-from mlgo.flags import add_clang_flag
+from mlgo.flags import add_clang_flag, add_problem_flag, describe
 
 EPILOG = """examples:
   mlgo cc --policy run/policy -- -Oz -c foo.c -o foo.o
@@ -30,19 +30,18 @@ mlgo-clang / mlgo-clang++ take clang's arguments only and read MLGO_POLICY, MLGO
 """
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
-        "cc",
-        help="compile with clang, answering its ML advisor with a trained policy",
+def configure(parser: argparse.ArgumentParser) -> None:
+    """Add `mlgo cc`'s flags to its parser."""
+    describe(
+        parser,
         description="A drop-in compiler: run the stock clang on the given arguments with the policy's advisor "
         "in interactive mode, answering every decision with the policy (its numpy form, greedy: the decisions "
         "`mlgo eval` takes). Works for compiles, links and whole builds (as CC/CXX through mlgo-clang).",
         epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--policy", required=True, help="saved policy folder (e.g. RUN_DIR/policy)")
     add_clang_flag(parser, "the clang to drive")
-    parser.add_argument("--problem", help="the policy's problem (default: found from the advice it gives)")
+    add_problem_flag(parser, "the policy's problem (default: found from the advice it gives)", required=False)
     parser.add_argument("--cxx", action="store_true", help="run the driver as clang++")
     parser.add_argument("clang_args", nargs=argparse.REMAINDER, metavar="-- CLANG_ARGS",
                         help="everything after -- goes to clang")

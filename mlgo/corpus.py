@@ -25,16 +25,12 @@ from corpus_tools.make_corpus import make_corpus
 from corpus_tools.recipe import SIZES, load_recipe
 from corpus_tools.sample import build_sample
 from corpus_tools.stats import corpus_stats, count_all, count_decisions, count_inline_remarks
-from mlgo.flags import add_clang_flag, output_folder, positive_int
+from mlgo.flags import add_clang_flag, add_json_flag, add_output_flag, add_problem_flag, add_workers_flag, output_file
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
-    """Add `corpus` and its sub-verbs to the `mlgo` parser."""
-    parser = subparsers.add_parser(
-        "corpus",
-        help="make, combine, inspect corpora; build the sample corpus",
-        description="Corpora in LLVM's mlgo layout: corpus_description.json plus <module>.bc/.cmd files.",
-    )
+def configure(parser: argparse.ArgumentParser) -> None:
+    """Add `mlgo corpus`'s sub-verbs and their flags to its parser."""
+    parser.description = "Corpora in LLVM's mlgo layout: corpus_description.json plus <module>.bc/.cmd files."
     verbs = parser.add_subparsers(dest="corpus_verb", metavar="SUBVERB", required=True)
     _register_extract(verbs)
     _register_make(verbs)
@@ -43,10 +39,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     _register_sample(verbs)
 
 
-def _common(parser: argparse.ArgumentParser, clang: bool = True) -> None:
-    parser.add_argument("--jobs", "-j", type=positive_int, default=None, help="parallel compiler/tool processes (default: all cores)")
-    if clang:
-        add_clang_flag(parser)
+def _common(parser: argparse.ArgumentParser) -> None:
+    add_workers_flag(parser, old_jobs=True, help="parallel compiler/tool processes (default: all cores; --jobs/-j: "
+                     "the deprecated spelling)")
+    add_clang_flag(parser)
 
 
 def _register_extract(verbs: argparse._SubParsersAction) -> None:
@@ -59,7 +55,7 @@ def _register_extract(verbs: argparse._SubParsersAction) -> None:
     source.add_argument("--compile-commands", type=Path, help="compile_commands.json of the build")
     source.add_argument("--params", type=Path, help="linker parameters (response) file listing the objects")
     source.add_argument("--objects-dir", type=Path, help="folder to walk for *.o files")
-    p.add_argument("--output", "-o", type=output_folder, required=True, help="corpus folder to write")
+    add_output_flag(p, "corpus folder to write")
     p.add_argument("--obj-base-dir", type=Path, default=None,
                    help="folder module names are relative to (default: the folder of the input file)")
     p.add_argument("--thinlto", choices=THINLTO_MODES, default=None,
@@ -87,7 +83,7 @@ def _run_extract(args: argparse.Namespace) -> int:
         thinlto=args.thinlto,
         cmd_filter=args.cmd_filter,
         command_override=shlex.split(args.cmd_override) if args.cmd_override else None,
-        jobs=args.jobs,
+        jobs=args.workers,
     )
     print(result.summary())
     return 0 if result.modules else 1
@@ -100,7 +96,7 @@ def _register_make(verbs: argparse._SubParsersAction) -> None:
         description="Copy every .bc under --input into a corpus whose global_command_override is --default-args.",
     )
     p.add_argument("--input", type=Path, required=True, help="folder holding .bc files")
-    p.add_argument("--output", "-o", type=output_folder, required=True, help="corpus folder to write")
+    add_output_flag(p, "corpus folder to write")
     p.add_argument("--default-args", default="-O2",
                    help="cc1 arguments for every module, shell-quoted; write it --default-args='-O2 ...' "
                         "since the value starts with a dash (default: -O2; -cc1 is added)")
@@ -139,9 +135,10 @@ def _register_stats(verbs: argparse._SubParsersAction) -> None:
     p.add_argument("--inline-remarks", action="store_true",
                    help="compile every module and count inliner remarks (call sites considered; a cheap upper "
                         "bound on inlining decisions)")
-    p.add_argument("--decisions", metavar="PROBLEM", default=None,
+    p.add_argument("--decisions", metavar="PROBLEM", default=None, choices=problem_names(),
                    help="compile every module and count the decisions of PROBLEM's advisor through its channel")
-    p.add_argument("--json", type=Path, default=None, help="also write the figures (and per-module counts) here")
+    add_output_flag(p, "also write the figures as JSON to this file", kind=output_file, required=False)
+    add_json_flag(p, "the figures", old_file_form=True)
     _common(p)
     p.set_defaults(run=_run_stats)
 
@@ -152,18 +149,20 @@ def _run_stats(args: argparse.Namespace) -> int:
     if args.inline_remarks or args.decisions:
         toolchain = find_toolchain(args.clang)
         if args.decisions:
-            stats.decisions = count_all(corpus, lambda spec: count_decisions(spec, args.decisions, toolchain), args.jobs)
+            stats.decisions = count_all(corpus, lambda spec: count_decisions(spec, args.decisions, toolchain), args.workers)
         else:
-            stats.decisions = count_all(corpus, lambda spec: count_inline_remarks(spec, toolchain), args.jobs)
+            stats.decisions = count_all(corpus, lambda spec: count_inline_remarks(spec, toolchain), args.workers)
+    figures = {"modules": stats.modules, "bytes": stats.bytes, "libraries": stats.libraries,
+               "languages": stats.languages, "decisions": stats.decisions, "invalid": dict(corpus.invalid)}
+    if args.output:
+        args.output.write_text(json.dumps(figures, indent=2) + "\n")
+    if args.json:
+        print(json.dumps(figures))
+        return 0
     for line in stats.lines():
         print(line)
     for name, reason in corpus.invalid:
         print(f"invalid: {name}: {reason}")
-    if args.json:
-        args.json.write_text(json.dumps(
-            {"modules": stats.modules, "bytes": stats.bytes, "libraries": stats.libraries,
-             "languages": stats.languages, "decisions": stats.decisions, "invalid": dict(corpus.invalid)},
-            indent=2) + "\n")
     return 0
 
 
@@ -174,17 +173,15 @@ def _register_sample(verbs: argparse._SubParsersAction) -> None:
         description="Download the recipe's pinned PyPI source distributions, compile them at -Oz with embedded "
                     "bitcode and extract the corpus. Cached: a second call returns at once.",
     )
-    p.add_argument("--output", "-o", type=output_folder, default=None,
-                   help="corpus folder (default: a folder under the cache, printed at the end)")
+    add_output_flag(p, "corpus folder (default: a folder under the cache, printed at the end)", required=False)
     p.add_argument("--size", choices=SIZES, default="full",
                    help="'full' (~500 modules, a few minutes) or 'small' (a few dozen, seconds)")
     p.add_argument("--recipe", type=Path, default=None, help="a recipe file other than the pinned one")
     p.add_argument("--no-count", action="store_true",
                    help="skip counting --problem's decisions after the build (one more compile of every module)")
-    p.add_argument("--problem", choices=problem_names(), default="inlining",
-                   help="whose decisions to count after the build (default: inlining)")
+    add_problem_flag(p, "whose decisions to count after the build (default: inlining)", required=False)
     _common(p)
-    p.set_defaults(run=_run_sample)
+    p.set_defaults(run=_run_sample, problem="inlining")
 
 
 def _run_sample(args: argparse.Namespace) -> int:
@@ -193,7 +190,7 @@ def _run_sample(args: argparse.Namespace) -> int:
         args.output,
         size=args.size,
         recipe=load_recipe(args.recipe) if args.recipe else None,
-        jobs=args.jobs,
+        jobs=args.workers,
         problem=None if args.no_count else args.problem,
     )
     for line in figures.lines():

@@ -16,22 +16,24 @@ from pathlib import Path
 from compiler_opt.demo import ALGORITHMS, PROBLEM, DemoOptions, run_demo
 from compiler_opt.llvm.toolchain import Toolchain
 from corpus_tools.sample import build_sample
-from mlgo.flags import add_clang_flag, non_negative_int, output_folder, positive_float, positive_int
+from mlgo.flags import (
+    add_budget_flag,
+    add_clang_flag,
+    add_output_flag,
+    add_verify_flag,
+    add_workers_flag,
+    describe,
+    positive_int,
+)
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
-        "demo",
-        help="the main job: train, evaluate, export and report an inlining-for-size policy",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    parser.add_argument("--output", type=output_folder, default="demo",
-                        help="folder for everything the demo makes (default: ./demo); rerun with the same "
-                             "folder to resume")
-    parser.add_argument("--budget-minutes", type=positive_float, default=20.0,
-                        help="training time: a sixth for behavioral cloning, the rest for --algorithm (default: "
-                             "20); corpus, baselines, selection, evaluation and export come on top")
+def configure(parser: argparse.ArgumentParser) -> None:
+    """Add `mlgo demo`'s flags to its parser."""
+    describe(parser, description=__doc__)
+    add_output_flag(parser, "folder for everything the demo makes (default: ./demo); rerun with the same folder to "
+                    "resume", required=False, default="demo")
+    add_budget_flag(parser, "training time in minutes: a sixth for behavioral cloning, the rest for --algorithm "
+                    "(default: 20); corpus, baselines, selection, evaluation and export come on top", default_minutes=20.0)
     parser.add_argument("--algorithm", choices=ALGORITHMS, default="es",
                         help="what trains from the behavioral-cloning warm start: es (evolution strategies, the "
                              "default) or ppo")
@@ -45,11 +47,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                              "es_config.modules_per_perturbation)")
     parser.add_argument("--max-eval-modules", type=positive_int,
                         help="evaluate on at most this many validation modules (default: all)")
-    parser.add_argument("--verify", type=non_negative_int, default=200,
-                        help="observations on which the exported forms must decide alike (default: 200; 0 skips)")
+    add_verify_flag(parser)
     parser.add_argument("--no-aot", action="store_true",
                         help="skip the XLA AOT export (minutes of compile time); SavedModel and TFLite still come")
-    parser.add_argument("--workers", type=int, help="parallel compiles (default: one per CPU)")
+    add_workers_flag(parser)
     parser.add_argument("--seed", type=int, default=0, help="seed of module sampling and exploration (default: 0)")
     add_clang_flag(parser)
     parser.set_defaults(run=run)
@@ -57,7 +58,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     run_demo(DemoOptions(
-        output=args.output, budget_minutes=args.budget_minutes, corpus=args.corpus, corpus_size=args.corpus_size,
+        output=args.output, budget_minutes=args.max_seconds / 60, corpus=args.corpus, corpus_size=args.corpus_size,
         validation_fraction=args.validation_fraction, workers=args.workers, seed=args.seed, clang=args.clang,
         verify=args.verify, aot=not args.no_aot, max_eval_modules=args.max_eval_modules,
         modules_per_iteration=args.modules_per_iteration, algorithm=args.algorithm,

@@ -6,18 +6,25 @@ import argparse
 import shutil
 from pathlib import Path
 
-from mlgo.flags import add_pool_flags, pool_from_args
 from compiler_opt.collect.baseline import BaselineCache
 from compiler_opt.corpus.loading import load_corpus
-from compiler_opt.llvm.toolchain import find_toolchain
-from compiler_opt.problems import get_problem, problem_names
-from compiler_opt.errors import MlgoError
 from compiler_opt.corpus.programs import load_programs
 from compiler_opt.corpus.sampling import sample_modules
+from compiler_opt.errors import MlgoError
+from compiler_opt.llvm.toolchain import find_toolchain
+from compiler_opt.problems import get_problem
 from compiler_opt.report.evaluate import check_output, evaluate, format_summary, load_policy, write_report
 from compiler_opt.report.partial import partial_folder
 from compiler_opt.report.runtime import check_runtime_tools
-from mlgo.flags import add_clang_flag, add_module_sample_flags, add_timeout_flag, positive_int
+from mlgo.flags import (
+    add_corpus_compile_flags,
+    add_module_sample_flags,
+    add_output_flag,
+    add_problem_flag,
+    describe,
+    pool_from_args,
+    positive_int,
+)
 
 EPILOG = """the JSON (ratios are policy/default; bytes of the Berkeley text figure for inlining, frequency-weighted
 spill/reload/copy cost for register allocation):
@@ -42,25 +49,22 @@ examples:
 """
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
-        "eval",
-        help="compare a policy with the compiler's own heuristic on a corpus",
+def configure(parser: argparse.ArgumentParser) -> None:
+    """Add `mlgo eval`'s flags to its parser."""
+    describe(
+        parser,
         description="Compile every module (or a seeded sample) of a corpus under a policy, greedily, and under "
         "the compiler's default heuristic; write per-module scores, totals and ratios as JSON and print the "
         "summary. A module that fails is recorded with its error and the others go on.",
         epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--problem", required=True, choices=problem_names(), help="which decision the policy makes")
+    add_problem_flag(parser, "which decision the policy makes")
     parser.add_argument("--policy", required=True,
                         help="a built-in policy of the problem (inlining: default, always, never) or a saved "
                         "policy folder (as `mlgo train` writes under RUN_DIR/policy)")
-    parser.add_argument("--corpus", required=True, type=Path, help="the corpus folder (corpus_description.json)")
-    parser.add_argument("--output", required=True, type=Path,
-                        help="where to write the evaluation JSON (written atomically at the end; its folder must "
-                        "be writable, it is checked before any compile); results so far are kept in "
-                        "OUTPUT.partial/ meanwhile")
+    add_output_flag(parser, "where to write the evaluation JSON (written atomically at the end; its folder must be "
+                    "writable, it is checked before any compile); results so far are kept in OUTPUT.partial/ "
+                    "meanwhile", kind=Path)
     parser.add_argument("--resume", action="store_true",
                         help="go on with the results an interrupted run of the same evaluation (same policy, "
                         "corpus, compiler, modules and options) kept in OUTPUT.partial/, compiling only the rest")
@@ -79,9 +83,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--baselines", type=Path, default=None,
                         help="folder of the default heuristic's cached scores (default: the per-user cache, "
                         "shared between runs)")
-    add_clang_flag(parser)
-    add_timeout_flag(parser)
-    add_pool_flags(parser)
+    add_corpus_compile_flags(parser)
     parser.set_defaults(run=run)
 
 

@@ -7,7 +7,15 @@ import json
 import sys
 from pathlib import Path
 
-from mlgo.flags import add_clang_flag, non_negative_int, output_folder
+from mlgo.flags import (
+    add_clang_flag,
+    add_json_flag,
+    add_output_flag,
+    add_problem_flag,
+    add_verify_flag,
+    describe,
+    verify_count,
+)
 
 EPILOG = """output (OUT):
   saved_model/   the SavedModel as LLVM's CMake expects it (LLVM_INLINER_MODEL_PATH, LLVM_RAEVICT_MODEL_PATH)
@@ -22,19 +30,18 @@ examples:
 """
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
-        "export",
-        help="export a policy as SavedModel, TFLite and XLA AOT for LLVM, and check the exports",
+def configure(parser: argparse.ArgumentParser) -> None:
+    """Add `mlgo export`'s flags to its parser."""
+    describe(
+        parser,
         description="Export a saved policy into the forms LLVM uses: the SavedModel its build compiles, a "
         "TFLite model for development mode, and an XLA AOT header and object for release builds. With "
         "--verify, compile corpus modules under the policy and check that every exported form makes the "
         "same decision as the policy on every recorded observation.",
         epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--policy", required=True, type=Path, help="saved policy folder (e.g. RUN_DIR/policy)")
-    parser.add_argument("--output", required=True, type=output_folder, help="folder to write the exports into")
+    add_output_flag(parser, "folder to write the exports into")
     parser.add_argument("--aot", action="store_true", help="compile the policy ahead of time with XLA "
                         "(saved_model_cli aot_compile_cpu) into aot/")
     parser.add_argument("--tflite", action="store_true", help="convert the policy to TFLite into tflite/")
@@ -42,13 +49,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         "x86_64-pc-linux-gnu)")
     parser.add_argument("--target-cpu", default="", help="CPU the AOT object may use the instructions of, as LLVM "
                         "names it (e.g. haswell; default: the triple's baseline, which runs everywhere)")
-    parser.add_argument("--verify", type=non_negative_int, default=0, metavar="N", help="record N observations by compiling "
-                        "--corpus under the policy and check every exported form decides identically on each")
+    add_verify_flag(parser, corpus_optional=True)
     parser.add_argument("--corpus", type=Path, help="corpus folder whose modules --verify compiles")
     add_clang_flag(parser, "the clang --verify compiles with")
-    parser.add_argument("--problem", help="the policy's problem (default: found from the advice it gives)")
+    add_problem_flag(parser, "the policy's problem (default: found from the advice it gives)", required=False)
     parser.add_argument("--seed", type=int, default=0, help="seed of the order --verify compiles modules in")
-    parser.add_argument("--json", action="store_true", help="print the result as one JSON object")
+    add_json_flag(parser)
     parser.set_defaults(run=run)
 
 
@@ -59,16 +65,17 @@ def run(args: argparse.Namespace) -> int:
     from mlgo.cli import CommandError  # pylint: disable=import-outside-toplevel
 
     corpus = clang = None
-    if args.verify:
+    verify = verify_count(args)
+    if verify:
         if args.corpus is None:
             raise CommandError("--verify needs --corpus: the modules to compile under the policy")
         corpus = load_corpus(args.corpus, skip_invalid=True)
         clang = str(find_toolchain(args.clang).clang)
     elif args.corpus is not None:
-        raise CommandError("--corpus is only used with --verify N")
+        raise CommandError("--corpus is only used with --verify N (N above 0)")
     log = (lambda line: print(line, file=sys.stderr)) if args.json else print
     result = export_policy(args.policy, args.output, aot=args.aot, tflite=args.tflite,
-                           target_triple=args.target_triple, target_cpu=args.target_cpu, verify=args.verify,
+                           target_triple=args.target_triple, target_cpu=args.target_cpu, verify=verify,
                            corpus=corpus, clang=clang,
                            problem=args.problem, seed=args.seed, log=log)
     if args.json:

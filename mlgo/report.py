@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from compiler_opt.report.render import make_report
-from mlgo.flags import output_folder
+from mlgo.flags import add_output_flag, describe
 
 EPILOG = """writes into --output:
   report.html   headline table per policy, headroom (with --search), per-project breakdown,
@@ -22,15 +22,14 @@ example:
 """
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
-        "report",
-        help="compare policies with the default heuristic: HTML page, Markdown tables, CSV, plots",
+def configure(parser: argparse.ArgumentParser) -> None:
+    """Add `mlgo report`'s flags to its parser."""
+    describe(
+        parser,
         description="Make a report from evaluation files (`mlgo eval --output`) and training run folders "
         "(`mlgo train --output`): totals and per-module changes versus the compiler's default heuristic, "
         "per project, and training curves.",
         epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("evaluations", nargs="*", type=Path, metavar="EVAL.json",
                         help="evaluation files written by `mlgo eval` (one per policy to compare)")
@@ -39,8 +38,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--search", type=Path, metavar="SEARCH.json",
                         help="a search result (`mlgo search --output`): show how much of the headroom it found "
                              "each policy reaches")
-    parser.add_argument("--output", required=True, type=output_folder, metavar="DIR",
-                        help="folder to write the report into (created if needed; report files in it are replaced)")
+    add_output_flag(parser, "folder to write the report into (created if needed; report files in it are replaced)",
+                    metavar="DIR")
     parser.set_defaults(run=run)
 
 

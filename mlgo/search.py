@@ -6,15 +6,23 @@ import argparse
 import json
 from pathlib import Path
 
-from mlgo.flags import add_pool_flags, pool_from_args
 from compiler_opt.corpus.loading import load_corpus
+from compiler_opt.corpus.sampling import sample_modules
 from compiler_opt.errors import MlgoError
 from compiler_opt.llvm.toolchain import find_toolchain
-from compiler_opt.problems import get_problem, problem_names
-from compiler_opt.corpus.sampling import sample_modules
+from compiler_opt.problems import get_problem
 from compiler_opt.report.evaluate import write_report
 from compiler_opt.report.search import DEFAULT_MAX_FLIPS, format_search, headroom_reached, search_corpus
-from mlgo.flags import add_clang_flag, add_module_sample_flags, add_timeout_flag, output_file, positive_int
+from mlgo.flags import (
+    add_corpus_compile_flags,
+    add_module_sample_flags,
+    add_output_flag,
+    add_problem_flag,
+    describe,
+    output_file,
+    pool_from_args,
+    positive_int,
+)
 
 EPILOG = """Each module starts from the compiler's own decisions; each decision in turn is flipped (earlier
 decisions kept, later ones left to the compiler) and the flip is kept when the object shrinks;
@@ -27,27 +35,22 @@ example:
 """
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
-        "search",
-        help="search, module by module, for better decisions than the compiler's (the headroom)",
+def configure(parser: argparse.ArgumentParser) -> None:
+    """Add `mlgo search`'s flags to its parser."""
+    describe(
+        parser,
         description="Greedy flip search per module on the worker pool; writes each module's default and best "
         "score, the best decision sequence, and totals as JSON.",
         epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--problem", required=True, choices=problem_names(),
-                        help="which decisions to search (needs two-valued decisions with default replay: inlining)")
-    parser.add_argument("--corpus", required=True, type=Path, help="the corpus folder (corpus_description.json)")
-    parser.add_argument("--output", required=True, type=output_file, help="where to write the search JSON")
+    add_problem_flag(parser, "which decisions to search (needs two-valued decisions with default replay: inlining)")
+    add_output_flag(parser, "where to write the search JSON", kind=output_file)
     add_module_sample_flags(parser, "search")
     parser.add_argument("--max-flips", type=positive_int, default=DEFAULT_MAX_FLIPS,
                         help=f"trial compiles per module at most (default: {DEFAULT_MAX_FLIPS})")
     parser.add_argument("--evaluation", type=Path, default=None,
                         help="an `mlgo eval` JSON: also print how much of the found gain its policy reaches")
-    add_clang_flag(parser)
-    add_timeout_flag(parser)
-    add_pool_flags(parser)
+    add_corpus_compile_flags(parser)
     parser.set_defaults(run=run)
 
 

@@ -9,9 +9,17 @@ from pathlib import Path
 
 from compiler_opt.llvm.cmdline import CompileCommand, read_cmd_file
 from compiler_opt.llvm.toolchain import find_toolchain
-from compiler_opt.problems import get_problem, problem_names
+from compiler_opt.problems import get_problem
 from compiler_opt.tracing import trace_module
-from mlgo.flags import add_clang_flag, add_timeout_flag, output_file
+from mlgo.flags import (
+    add_clang_flag,
+    add_json_flag,
+    add_output_flag,
+    add_problem_flag,
+    add_timeout_flag,
+    describe,
+    output_file,
+)
 
 EPILOG = """built-in policies:
   inlining:           default (clang's -Oz decision, replayed), always, never
@@ -23,27 +31,26 @@ example:
 """
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
-        "trace",
-        help="compile one module under a built-in policy and log every decision",
+def configure(parser: argparse.ArgumentParser) -> None:
+    """Add `mlgo trace`'s flags to its parser."""
+    describe(
+        parser,
         description="Compile one LLVM bitcode module with a stock clang whose ML advisor is answered by "
         "a built-in policy, write every decision in LLVM's training-log format, and print the decision "
         "count, compile time and the problem's measurement (object size; register-allocation costs).",
         epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--problem", required=True, choices=problem_names(), help="which advisor to drive")
+    add_problem_flag(parser, "which advisor to drive")
     parser.add_argument("--policy", default="default", help="built-in policy name (see below; default: default)")
     parser.add_argument("--bitcode", required=True, type=Path, help="the module to compile (.bc)")
     parser.add_argument("--cmd", type=Path, help="its NUL-separated cc1 command line (.cmd); "
                         "without it the module compiles as `clang -Oz -c -x ir M.bc`")
-    parser.add_argument("--output", type=output_file, help="where to write the decision log (LLVM's log format)")
+    add_output_flag(parser, "where to write the decision log (LLVM's log format)", kind=output_file, required=False)
     parser.add_argument("--object", type=output_file, help="keep the compiled object at this path")
     add_clang_flag(parser)
     parser.add_argument("--seed", type=int, default=0, help="seed of randomized policies (default: 0)")
     add_timeout_flag(parser)
-    parser.add_argument("--json", action="store_true", help="print the result as one JSON object")
+    add_json_flag(parser)
     parser.set_defaults(run=run)
 
 

@@ -6,10 +6,18 @@ import argparse
 import json
 from pathlib import Path
 
-from mlgo.flags import add_pool_flags, pool_from_args
-from compiler_opt.problems import problem_names
-from compiler_opt.rl.trainer import ALGORITHMS
-from mlgo.flags import add_clang_flag, output_folder, positive_float, positive_int
+from compiler_opt.train import ALGORITHMS
+from mlgo.flags import (
+    add_budget_flag,
+    add_corpus_compile_flags,
+    add_gin_flags,
+    add_json_flag,
+    add_output_flag,
+    add_problem_flag,
+    describe,
+    pool_from_args,
+    positive_int,
+)
 
 EPILOG = """the run folder (RUN_DIR):
   config.json          problem, algorithm, corpus, compiler, seed and the gin configuration used
@@ -30,14 +38,14 @@ examples:
   mlgo train --problem regalloc-eviction --algorithm es --corpus CORPUS --output runs/evict
   mlgo train --problem regalloc-priority --algorithm ppo --corpus CORPUS --output runs/priority
   mlgo train ... --output runs/ppo --resume          # after a kill: continue from the last complete iteration
-  mlgo train ... --gin_bindings 'ppo.ppo_config.learning_rate = 1e-3'
+  mlgo train ... --gin-binding 'ppo.ppo_config.learning_rate = 1e-3'
 """
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
-        "train",
-        help="train a policy with PPO or evolution strategies, or clone the compiler's own heuristic (BC), on a corpus",
+def configure(parser: argparse.ArgumentParser) -> None:
+    """Add `mlgo train`'s flags to its parser."""
+    describe(
+        parser,
         description="Train a policy for a problem on the training split of a corpus. PPO: each iteration "
         "compiles a sample of modules under the current policy on the worker pool, rewards each by its score "
         "(object size for inlining, frequency-weighted spill/reload/copy cost for register allocation) "
@@ -48,17 +56,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "policy. BC: collects the compiler's own decisions as labels once, then trains the policy to repeat "
         "them, one epoch per iteration (the warm start for PPO and ES; inlining only: clang 19's register "
         "allocator cannot replay its own decisions). Hyper-parameters come from the "
-        "problem's gin file (compiler_opt/problems/gin/<problem>/<algorithm>.gin), --gin_file and "
-        "--gin_bindings.",
+        "problem's gin file (compiler_opt/problems/gin/<problem>/<algorithm>.gin), --gin-file and "
+        "--gin-binding.",
         epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--problem", required=True, choices=problem_names(), help="which decision to learn")
+    add_problem_flag(parser, "which decision to learn")
     parser.add_argument("--algorithm", required=True, choices=ALGORITHMS,
                         help="ppo: policy gradient with a clipped objective; es: evolution strategies over the "
                         "policy's weights; bc: behavioral cloning of the default")
-    parser.add_argument("--corpus", required=True, type=Path, help="the corpus folder (corpus_description.json)")
-    parser.add_argument("--output", required=True, type=output_folder, help="the run folder to create (or resume)")
+    add_output_flag(parser, "the run folder to create (or resume)")
     parser.add_argument("--warmstart", type=Path,
                         help="start from this saved policy's weights, feature spec and vocabulary (e.g. a BC run's "
                         "RUN_DIR/policy)")
@@ -71,30 +77,26 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="PPO: modules compiled per iteration (default: gin's trainer_config)")
     parser.add_argument("--max-modules", type=positive_int,
                         help="BC: label a seeded sample of this many training modules (default: all)")
-    parser.add_argument("--max-seconds", type=positive_float,
-                        help="stop before an iteration that would end past this many seconds of this invocation")
+    add_budget_flag(parser, "training time in minutes: stop before an iteration that would end past this much wall "
+                    "time of this invocation (default: no limit)", old_seconds=True)
     parser.add_argument("--seed", type=int, default=0,
                         help="seed of module sampling, exploration and network initialization (default: 0)")
     parser.add_argument("--validation-fraction", type=float, default=0.2,
                         help="fraction of the corpus (by module name hash) kept out of training for evaluation "
                         "(default: 0.2; benchmarks/train_policy.py evaluates on that part)")
-    parser.add_argument("--gin_file", "--gin-file", dest="gin_files", action="append", type=Path, default=[],
-                        help="extra gin file, parsed after the problem's (repeatable)")
-    parser.add_argument("--gin_bindings", "--gin-bindings", dest="gin_bindings", action="append", default=[],
-                        help="extra gin binding, e.g. 'train.trainer_config.iterations = 5' (repeatable)")
+    add_gin_flags(parser)
     parser.add_argument("--resume", action="store_true",
                         help="continue the run in --output from its last complete iteration (same problem, "
                         "algorithm, corpus and compiler; its own gin configuration)")
     parser.add_argument("--baselines", type=Path,
                         help="folder of cached -Oz baselines (default: the per-user cache, shared between runs)")
-    add_clang_flag(parser)
-    parser.add_argument("--json", action="store_true", help="print the summary as one JSON object")
-    add_pool_flags(parser)
+    add_json_flag(parser, "the summary")
+    add_corpus_compile_flags(parser, timeout=False)
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from compiler_opt.rl.trainer import TrainOptions, train
+    from compiler_opt.train import TrainOptions, train
 
     options = TrainOptions(
         problem=args.problem, algorithm=args.algorithm, corpus=args.corpus, output=args.output, clang=args.clang,

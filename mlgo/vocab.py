@@ -3,16 +3,22 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
-from mlgo.flags import add_pool_flags, pool_from_args
 from compiler_opt.collect.vocab_traces import collect_vocab
 from compiler_opt.corpus.loading import load_corpus
+from compiler_opt.corpus.sampling import sample_modules
 from compiler_opt.llvm.toolchain import find_toolchain
 from compiler_opt.policy.vocab import DEFAULT_QUANTILES, DEFAULT_SAMPLE_SIZE
-from compiler_opt.problems import get_problem, problem_names
-from compiler_opt.corpus.sampling import sample_modules
-from mlgo.flags import add_clang_flag, add_module_sample_flags, add_timeout_flag, output_folder, positive_int
+from compiler_opt.problems import get_problem
+from mlgo.flags import (
+    add_corpus_compile_flags,
+    add_module_sample_flags,
+    add_output_flag,
+    add_problem_flag,
+    describe,
+    pool_from_args,
+    positive_int,
+)
 
 EPILOG = """output (MLGO's layout): VOCAB_DIR/<feature>.buckets, one boundary per line, and
 VOCAB_DIR/feature_spec.json, the features the vocabulary covers.
@@ -22,27 +28,23 @@ example:
 """
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
-        "vocab",
-        help="compute the feature vocabulary (quantile buckets) from traces of a corpus",
+def configure(parser: argparse.ArgumentParser) -> None:
+    """Add `mlgo vocab`'s flags to its parser."""
+    describe(
+        parser,
         description="Compile a seeded sample of a corpus's modules under the problem's vocabulary policy "
         "(for inlining: clang's own decisions, with the real features), keep a bounded, seeded sample of the "
         "observations, and write each feature's quantile boundaries.",
         epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--problem", required=True, choices=problem_names(), help="whose features")
-    parser.add_argument("--corpus", required=True, type=Path, help="the corpus folder (corpus_description.json)")
-    parser.add_argument("--output", required=True, type=output_folder, help="the vocabulary folder to write")
+    add_problem_flag(parser, "whose features")
+    add_output_flag(parser, "the vocabulary folder to write")
     add_module_sample_flags(parser, "trace", "the module and observation samples")
     parser.add_argument("--quantiles", type=positive_int, default=DEFAULT_QUANTILES,
                         help=f"quantiles per feature, before duplicates are merged (default: {DEFAULT_QUANTILES})")
     parser.add_argument("--sample-size", type=positive_int, default=DEFAULT_SAMPLE_SIZE,
                         help=f"observations kept to take the quantiles of (default: {DEFAULT_SAMPLE_SIZE})")
-    add_clang_flag(parser)
-    add_timeout_flag(parser)
-    add_pool_flags(parser)
+    add_corpus_compile_flags(parser)
     parser.set_defaults(run=run)
 
 

@@ -36,7 +36,7 @@ import numpy as np
 
 from compiler_opt.pool import Job, LocalPool, WorkerPool
 from compiler_opt.collect.compile_job import CompileTask, compile_jobs, problem_feature_spec
-from compiler_opt.pool.ray_cluster import LocalRayCluster
+from compiler_opt.pool.ray_backend.local_cluster import LocalRayCluster
 from compiler_opt.pool.ray_backend import RayPool
 from compiler_opt.corpus.loading import ModuleSpec, load_corpus
 from compiler_opt.llvm.toolchain import Toolchain, find_toolchain

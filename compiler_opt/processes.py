@@ -1,4 +1,5 @@
-"""Processes: the table as /proc shows it (every visible process's parent), and a bounded run of one tool."""
+"""Processes: the table as /proc shows it (every visible process's parent), killing a whole process tree, and a
+bounded run of one tool."""
 
 from __future__ import annotations
 
@@ -23,6 +24,42 @@ def parent_pids() -> dict[int, int]:
         if len(fields) > 1:
             table[int(entry)] = int(fields[1])
     return table
+
+
+def kill_process_tree(pid: int) -> None:
+    """SIGKILL `pid` and all its descendants, including ones in other sessions.
+
+    The root is frozen first so it cannot start new children while its tree
+    is read from /proc; each descendant is frozen as it is found, then all die.
+    """
+    try:
+        os.kill(pid, signal.SIGSTOP)
+    except ProcessLookupError:
+        return
+    tree = [pid]
+    frontier = [pid]
+    while frontier:
+        children = _children(set(frontier))
+        for child in children:
+            try:
+                os.kill(child, signal.SIGSTOP)
+            except ProcessLookupError:
+                pass
+        tree += children
+        frontier = children
+    for member in tree:
+        for kill in (os.killpg, os.kill):
+            try:
+                if kill is os.killpg and os.getpgid(member) != member:
+                    continue
+                kill(member, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+
+
+def _children(parents: set[int]) -> list[int]:
+    return [pid for pid, parent in parent_pids().items() if parent in parents]
+
 
 
 def run_captured(argv: Sequence[str], *, timeout: float,

@@ -181,7 +181,7 @@ class BaselineCache:
             else:
                 # The pool's limit is a backstop; the compile's own limit gives the typed failure.
                 jobs.append(Job(name, compute, (self.toolchain, self.problem.name, command, timeout),
-                                timeout=timeout + 60.0))
+                                timeout=timeout + 60.0, files=command.files))
         for result in pool.run(jobs, desc=desc):
             if result.ok:
                 self._write(keys[result.key], result.key, result.value, result.seconds)

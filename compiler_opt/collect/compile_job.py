@@ -193,7 +193,7 @@ def compile_jobs(tasks: Iterable[CompileTask], policy_ref: SharedRef | FastPolic
     for task in tasks:
         args = (task,) if policy_ref is None else (task, policy_ref)
         limit = (task.timeout or DEFAULT_TIMEOUT) * _compiles_per_task(task) + POOL_TIMEOUT_MARGIN
-        jobs.append(Job(task.module.name, run_compile_task, args, timeout=limit))
+        jobs.append(Job(task.module.name, run_compile_task, args, timeout=limit, files=task.module.files))
     return jobs
 
 

@@ -57,6 +57,11 @@ class ModuleSpec:
         """The first component of the name: the project or library the module comes from."""
         return self.name.split("/", 1)[0]
 
+    @property
+    def files(self) -> tuple[Path, ...]:
+        """The files a compile of this module reads: its bitcode, and its ThinLTO index when it has one."""
+        return (self.bitcode,) if self.thinlto_index is None else (self.bitcode, self.thinlto_index)
+
     def command(self, clang: str | os.PathLike) -> CompileCommand:
         """How to compile this module with `clang` (its cc1 arguments were sanitized at load)."""
         return CompileCommand(str(clang), self.cc1_args, str(self.bitcode), True,

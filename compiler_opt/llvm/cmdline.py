@@ -244,6 +244,11 @@ class CompileCommand:
         """`clang <optimization> -c -x ir BITCODE`, for a module that came without a command line."""
         return cls(str(toolchain.clang), (optimization,), str(bitcode), False)
 
+    @property
+    def files(self) -> tuple[str, ...]:
+        """The files this compile reads: the bitcode, and the ThinLTO index when there is one."""
+        return (self.bitcode,) if self.thinlto_index is None else (self.bitcode, self.thinlto_index)
+
     def argv(self, output: Path, extra_args: Sequence[str] = ()) -> list[str]:
         """The full argv writing the object `output`, with `extra_args` before the input.
 

@@ -29,6 +29,7 @@ from __future__ import annotations
 import abc
 import enum
 import math
+import os
 import statistics
 import time
 from dataclasses import dataclass, field
@@ -69,6 +70,10 @@ class Job:
 
     `timeout` (seconds) overrides the run's per-job limit for this job.
     Top-level arguments that are `SharedRef`s arrive in `fn` as the shared objects.
+    `files` names the files the job reads (a module's bitcode): a backend that
+    stages files where the job runs (Ray with `ship_modules`) copies exactly
+    these, and `fn` then receives its arguments with each of these paths,
+    wherever it appears in them, replaced by its copy's.
     """
 
     key: str
@@ -76,6 +81,7 @@ class Job:
     args: tuple = ()
     kwargs: Mapping[str, Any] = field(default_factory=dict)
     timeout: float | None = None
+    files: tuple[str | os.PathLike, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -34,10 +34,8 @@ import multiprocessing.connection
 import os
 import pickle
 import shutil
-import signal
 import tempfile
 import time
-import traceback
 import uuid
 import weakref
 from collections import deque
@@ -57,9 +55,11 @@ from compiler_opt.pool.base import (
     WorkerLost,
     WorkerPool,
 )
-from compiler_opt.processes import parent_pids
+from compiler_opt.pool.job_call import unpacked_result
+from compiler_opt.pool.local_worker import serve
+from compiler_opt.processes import kill_process_tree
 
-__all__ = ["LocalPool", "kill_process_tree"]
+__all__ = ["LocalPool"]
 
 _STOP_WAIT_SECONDS = 2.0
 
@@ -266,15 +266,7 @@ class LocalPool(WorkerPool):
             return None
         slot.job = None
         slot.job_deadline = None
-        try:
-            ok, value, seconds, trace = pickle.loads(data)
-        except Exception as error:  # noqa: BLE001 - a result that does not unpickle here
-            return JobResult(job.key, JobStatus.FAILED, error=JobException(
-                job.key, f"the job's result cannot be unpickled: {type(error).__name__}: {error}",
-                type(error).__name__), worker=slot.name)
-        if ok:
-            return JobResult(job.key, JobStatus.OK, value=value, seconds=seconds, worker=slot.name)
-        return JobResult(job.key, JobStatus.FAILED, error=value, seconds=seconds, worker=slot.name, traceback=trace)
+        return unpacked_result(job.key, data, slot.name)
 
     def _cancel_all(self, pending: deque, now: float, why: str) -> list[JobResult]:
         results = []
@@ -297,7 +289,7 @@ class LocalPool(WorkerPool):
         os.makedirs(slot.tempdir)
         parent_end, child_end = self._context.Pipe(duplex=True)
         process = self._context.Process(
-            target=_worker_main, args=(child_end, slot.cpu, slot.tempdir),
+            target=serve, args=(child_end, slot.cpu, slot.tempdir),
             name=f"mlgo-worker-{slot.index}", daemon=True,
         )
         process.start()
@@ -363,110 +355,3 @@ def _shut_down(slots: list[_Slot], temp_root: str) -> None:
 
 def _limit(job: Job, timeout: float | None) -> float | None:
     return job.timeout if job.timeout is not None else timeout
-
-
-def kill_process_tree(pid: int) -> None:
-    """SIGKILL `pid` and all its descendants, including ones in other sessions.
-
-    The root is frozen first so it cannot start new children while its tree
-    is read from /proc; each descendant is frozen as it is found, then all die.
-    """
-    try:
-        os.kill(pid, signal.SIGSTOP)
-    except ProcessLookupError:
-        return
-    tree = [pid]
-    frontier = [pid]
-    while frontier:
-        children = _children(set(frontier))
-        for child in children:
-            try:
-                os.kill(child, signal.SIGSTOP)
-            except ProcessLookupError:
-                pass
-        tree += children
-        frontier = children
-    for member in tree:
-        for kill in (os.killpg, os.kill):
-            try:
-                if kill is os.killpg and os.getpgid(member) != member:
-                    continue
-                kill(member, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
-
-
-def _children(parents: set[int]) -> list[int]:
-    return [pid for pid, parent in parent_pids().items() if parent in parents]
-
-
-# ---- the worker process ----------------------------------------------------------------------
-
-
-def _worker_main(conn, cpu: int | None, tempdir: str) -> None:
-    try:
-        os.setsid()
-    except OSError:
-        pass
-    if cpu is not None:
-        try:
-            os.sched_setaffinity(0, {cpu})
-        except OSError:
-            pass
-    os.environ["TMPDIR"] = tempdir
-    tempfile.tempdir = tempdir
-    shared_bytes: dict[int, bytes] = {}
-    shared_objects: dict[int, Any] = {}
-
-    def resolve(value):
-        if not isinstance(value, SharedRef):
-            return value
-        if value.id not in shared_objects:
-            shared_objects[value.id] = pickle.loads(shared_bytes.pop(value.id))
-        return shared_objects[value.id]
-
-    while True:
-        try:
-            message = conn.recv()
-        except (EOFError, OSError):
-            return
-        kind = message[0]
-        if kind == "stop":
-            return
-        if kind == "share":
-            shared_bytes[message[1]] = conn.recv_bytes()
-            continue
-        if kind == "drop":
-            shared_bytes.pop(message[1], None)
-            shared_objects.pop(message[1], None)
-            continue
-        _, key, payload = message
-        started = time.monotonic()
-        try:
-            fn, args, kwargs = pickle.loads(payload)
-            args = tuple(resolve(a) for a in args)
-            kwargs = {name: resolve(value) for name, value in kwargs.items()}
-            reply = (True, fn(*args, **kwargs), time.monotonic() - started, "")
-        except KeyboardInterrupt:
-            raise
-        except BaseException as error:  # noqa: BLE001 - every failure (SystemExit too) is the job's result
-            reply = (False, _portable_error(key, error), time.monotonic() - started, traceback.format_exc())
-        try:
-            data = pickle.dumps(reply, protocol=pickle.HIGHEST_PROTOCOL)
-        except Exception as error:  # noqa: BLE001 - an unpicklable result
-            data = pickle.dumps((False, JobException(
-                key, f"the job's result cannot be pickled: {type(error).__name__}: {error}", type(error).__name__),
-                reply[2], ""))
-        try:
-            conn.send_bytes(data)
-        except OSError:
-            return
-
-
-def _portable_error(key: str, error: BaseException) -> BaseException:
-    """`error` if it survives pickling, else a `JobException` with its type and message."""
-    try:
-        pickle.loads(pickle.dumps(error))
-        return error
-    except Exception:  # noqa: BLE001
-        return JobException(key, f"{type(error).__name__}: {error}", type(error).__name__)

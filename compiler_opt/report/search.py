@@ -112,7 +112,7 @@ def search_corpus(corpus: Corpus, modules: Sequence[ModuleSpec], problem: Proble
     if max_flips < 0:
         raise MlgoError(f"--max-flips must be at least 0 (got {max_flips})")
     jobs = [Job(spec.name, search_module, (spec, problem.name, str(toolchain.clang)),
-                {"max_flips": max_flips, "timeout": timeout}) for spec in modules]
+                {"max_flips": max_flips, "timeout": timeout}, files=spec.files) for spec in modules]
     found: dict[str, dict] = {}
     for result in pool.run(jobs, desc="search"):
         if result.ok:

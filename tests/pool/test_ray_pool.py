@@ -29,8 +29,8 @@ from compiler_opt.errors import MlgoError
 
 ray = pytest.importorskip("ray", reason="the ray extra is not installed (pip install -c requirements.txt -e '.[ray]')")
 
-from compiler_opt.pool.ray_cluster import LocalRayCluster  # noqa: E402
-from compiler_opt.pool.ray_cluster import _free_port  # noqa: E402
+from compiler_opt.pool.ray_backend.local_cluster import LocalRayCluster  # noqa: E402
+from compiler_opt.pool.ray_backend.local_cluster import _free_port  # noqa: E402
 from compiler_opt.pool.ray_backend import ClusterError, ClusterMismatch, RayPool  # noqa: E402
 from tests.pool import jobs, ray_jobs  # noqa: E402
 
@@ -288,7 +288,7 @@ def test_shipped_modules_reach_the_job_as_local_copies(cluster, corpus, toolchai
     modules = sorted(corpus, key=lambda m: m.size)[:3]
     tasks = [CompileTask(m, "inlining", str(toolchain.clang), "baseline", record=False) for m in modules]
     with RayPool(cluster.address, ship_modules=True) as shipping:
-        seen = shipping.run_all([Job(t.module.name, ray_jobs.module_seen, (t,)) for t in tasks])
+        seen = shipping.run_all([Job(t.module.name, ray_jobs.module_seen, (t,), files=t.module.files) for t in tasks])
         shipped = shipping.run_all(compile_jobs(tasks))
     with RayPool(cluster.address) as plain:
         by_path = plain.run_all(compile_jobs(tasks))
@@ -305,9 +305,9 @@ def test_a_training_iteration_and_an_eval_survive_a_node_killed_mid_run(cluster,
     from compiler_opt.collect.baseline import BaselineCache
     from compiler_opt.problems import get_problem
     from compiler_opt.report.evaluate import evaluate
-    from compiler_opt.rl.collection import ModuleBook, collect_iteration
-    from compiler_opt.rl.config import TrainerConfig
-    from compiler_opt.rl.reward import RewardTracker
+    from compiler_opt.collect.reward import RewardTracker
+    from compiler_opt.collect.rollouts import ModuleBook, collect_iteration
+    from compiler_opt.training.config import TrainerConfig
 
     problem = get_problem("inlining")
     modules = sorted(corpus, key=lambda m: m.name)[:10]
@@ -331,7 +331,7 @@ def test_a_training_iteration_and_an_eval_survive_a_node_killed_mid_run(cluster,
             baselines = BaselineCache(tmp_path / "baselines", toolchain, problem)
             killer.start()
             figures = collect_iteration(pool, modules, problem, toolchain, policy, baselines, RewardTracker(),
-                                        ModuleBook(), tmp_path / "iteration", iteration=0, seed=1, config=config)
+                                        ModuleBook(), tmp_path / "iteration", iteration=0, seed=1, settings=config)
             killer.join()
             assert died.is_set(), "the extra node never compiled anything"
             assert figures.modules_failed == figures.modules_cancelled == 0

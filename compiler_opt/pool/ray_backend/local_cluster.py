@@ -28,8 +28,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from compiler_opt.pool.local import kill_process_tree
-from compiler_opt.pool.ray_backend import SUBREAPER_VARIABLE, ClusterError
+from compiler_opt.pool.ray_backend.connection import SUBREAPER_VARIABLE, ClusterError
+from compiler_opt.processes import kill_process_tree
 
 __all__ = ["LocalRayCluster", "RayNode"]
 

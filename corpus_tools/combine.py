@@ -12,7 +12,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from compiler_opt.corpus.layout import DESCRIPTION_FILE, CorpusDescription, CorpusError, read_description, write_description
+from compiler_opt.corpus.layout import (
+    DESCRIPTION_FILE,
+    CorpusDescription,
+    CorpusError,
+    read_description,
+    write_description,
+)
 
 
 def combine_corpora(root: Path) -> CorpusDescription:

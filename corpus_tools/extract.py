@@ -27,16 +27,11 @@ import os
 import re
 import shlex
 import shutil
+from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Sequence
 
-from compiler_opt.errors import MlgoError
-from compiler_opt.llvm.bitcode import BitcodeError, NoEmbeddedBitcode, dump_embedded, is_bitcode_file
-from compiler_opt.llvm.cmdline import read_cmd_file
-from compiler_opt.llvm.toolchain import Toolchain
-from compiler_opt.progress import progress
 from compiler_opt.corpus.layout import (
     BITCODE_SUFFIX,
     COMMAND_SUFFIX,
@@ -48,6 +43,11 @@ from compiler_opt.corpus.layout import (
     name_escapes,
     write_description,
 )
+from compiler_opt.errors import MlgoError
+from compiler_opt.llvm.bitcode import BitcodeError, NoEmbeddedBitcode, dump_embedded, is_bitcode_file
+from compiler_opt.llvm.cmdline import read_cmd_file
+from compiler_opt.llvm.toolchain import Toolchain
+from compiler_opt.progress import progress
 
 THINLTO_MODES = ("local", "distributed")
 OBJECT_SUFFIXES = (".o", ".obj")

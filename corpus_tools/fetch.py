@@ -24,8 +24,8 @@ import sys
 import tarfile
 import tempfile
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 from compiler_opt.corpus.layout import CorpusError
 from corpus_tools.recipe import Package

@@ -11,11 +11,10 @@ reported.
 from __future__ import annotations
 
 import shutil
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
 
-from compiler_opt.llvm.bitcode import is_bitcode_file
 from compiler_opt.corpus.layout import (
     BITCODE_SUFFIX,
     THINLTO_SUFFIX,
@@ -24,6 +23,7 @@ from compiler_opt.corpus.layout import (
     module_file,
     write_description,
 )
+from compiler_opt.llvm.bitcode import is_bitcode_file
 
 
 @dataclass

@@ -20,8 +20,6 @@ import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from compiler_opt.llvm.bitcode import is_bitcode_file, thinlto_backend_args
-from compiler_opt.llvm.cmdline import CompileCommand, UnsafeCommandLine, read_cmd_file, sanitize_cc1
 from compiler_opt.corpus.layout import (
     BITCODE_SUFFIX,
     COMMAND_SUFFIX,
@@ -36,6 +34,8 @@ from compiler_opt.corpus.layout import (
 from compiler_opt.corpus.programs import PROGRAMS_KEY
 from compiler_opt.corpus.sampling import stratified_sample
 from compiler_opt.corpus.splitting import split_by_name
+from compiler_opt.llvm.bitcode import is_bitcode_file, thinlto_backend_args
+from compiler_opt.llvm.cmdline import CompileCommand, UnsafeCommandLine, read_cmd_file, sanitize_cc1
 
 __all__ = ["Corpus", "CorpusError", "ModuleSpec", "load_corpus"]
 
@@ -97,7 +97,7 @@ class Corpus:
         """The bitcode bytes of all modules."""
         return sum(spec.size for spec in self.modules)
 
-    def subset(self, modules: tuple[ModuleSpec, ...] | list[ModuleSpec]) -> "Corpus":
+    def subset(self, modules: tuple[ModuleSpec, ...] | list[ModuleSpec]) -> Corpus:
         """This corpus restricted to `modules`; `libraries` keeps only members still present."""
         names = {spec.name for spec in modules}
         libraries = {
@@ -111,7 +111,7 @@ class Corpus:
         """`n` modules drawn with `seed`, one from each of `n` equal-count size strata (`stratified_sample`)."""
         return stratified_sample(self.modules, n, seed)
 
-    def split(self, validation_fraction: float) -> tuple["Corpus", "Corpus"]:
+    def split(self, validation_fraction: float) -> tuple[Corpus, Corpus]:
         """(training, validation), decided per module by a hash of its name (`split_by_name`)."""
         training, validation = split_by_name(self.modules, validation_fraction)
         return self.subset(training), self.subset(validation)

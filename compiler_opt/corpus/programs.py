@@ -18,9 +18,10 @@ description cannot make the linker load a plugin or write elsewhere.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 from compiler_opt.corpus.layout import read_description, write_description
 from compiler_opt.errors import MlgoError
@@ -68,7 +69,7 @@ def _strings(entry: Mapping, key: str, where: str) -> list:
     return value
 
 
-def load_programs(corpus: "Corpus", names: Sequence[str] = ()) -> list[Program]:
+def load_programs(corpus: Corpus, names: Sequence[str] = ()) -> list[Program]:
     """The programs `corpus`'s description names (only `names`, if given), checked (see the module docstring)."""
     root, entries, libraries = corpus.root, corpus.programs, corpus.libraries
     if entries is None:

@@ -10,7 +10,8 @@ a sample, in name order.
 from __future__ import annotations
 
 import random
-from typing import TYPE_CHECKING, Sequence
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from compiler_opt.corpus.loading import Corpus, ModuleSpec
@@ -18,7 +19,7 @@ if TYPE_CHECKING:
 __all__ = ["sample_modules", "stratified_sample"]
 
 
-def stratified_sample(modules: Sequence["ModuleSpec"], n: int, seed: int) -> list["ModuleSpec"]:
+def stratified_sample(modules: Sequence[ModuleSpec], n: int, seed: int) -> list[ModuleSpec]:
     """`n` of `modules` drawn with `seed`, one from each of `n` equal-count size strata.
 
     With `n` at least the number of modules, every module comes back (in a
@@ -40,7 +41,7 @@ def stratified_sample(modules: Sequence["ModuleSpec"], n: int, seed: int) -> lis
     return picks
 
 
-def sample_modules(corpus: "Corpus", max_modules: int | None, seed: int) -> list["ModuleSpec"]:
+def sample_modules(corpus: Corpus, max_modules: int | None, seed: int) -> list[ModuleSpec]:
     """All modules, or a seeded size-stratified sample of `max_modules`, in name order."""
     chosen = stratified_sample(corpus.modules, max_modules, seed) if max_modules else list(corpus)
     return sorted(chosen, key=lambda spec: spec.name)

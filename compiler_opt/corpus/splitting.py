@@ -9,7 +9,8 @@ independent splits of the same names.
 from __future__ import annotations
 
 import hashlib
-from typing import TYPE_CHECKING, Sequence
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from compiler_opt.corpus.layout import CorpusError
 
@@ -25,12 +26,13 @@ def in_fraction(name: str, fraction: float, salt: str = "") -> bool:
     return int.from_bytes(digest[:8], "big") / 2**64 < fraction
 
 
-def split_by_name(modules: Sequence["ModuleSpec"],
-                  validation_fraction: float) -> tuple[list["ModuleSpec"], list["ModuleSpec"]]:
+def split_by_name(modules: Sequence[ModuleSpec],
+                  validation_fraction: float) -> tuple[list[ModuleSpec], list[ModuleSpec]]:
     """(training, validation): about `validation_fraction` of `modules` on the validation side, chosen by name."""
     if not 0.0 <= validation_fraction <= 1.0:
         raise CorpusError(f"validation fraction must be between 0 and 1 (got {validation_fraction})")
-    training, validation = [], []
+    training: list[ModuleSpec] = []
+    validation: list[ModuleSpec] = []
     for spec in modules:
         side = validation if in_fraction(spec.name, validation_fraction) else training
         side.append(spec)

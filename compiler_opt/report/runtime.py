@@ -22,8 +22,8 @@ import shutil
 import statistics
 import tempfile
 import time
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Mapping, Sequence
 
 from compiler_opt.corpus.programs import Program, ProgramError
 from compiler_opt.errors import MlgoError

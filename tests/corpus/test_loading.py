@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from compiler_opt.corpus.loading import CorpusError, load_corpus
-from tests.corpus.helpers import module_files, write_corpus  # noqa: F401 (fixture)
+from tests.corpus.helpers import write_corpus
 
 
 def test_hand_written_llvm_layout_loads(module_files, tmp_path):

@@ -11,7 +11,7 @@ import pytest
 from compiler_opt.corpus.layout import read_description
 from compiler_opt.corpus.loading import load_corpus
 from compiler_opt.corpus.programs import ProgramError, load_programs, write_programs
-from tests.corpus.helpers import module_files, write_corpus  # noqa: F401 (fixture)
+from tests.corpus.helpers import write_corpus
 
 
 def test_the_sample_corpus_lists_its_programs(small_sample):

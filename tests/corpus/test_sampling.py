@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from compiler_opt.corpus.sampling import sample_modules, stratified_sample
-from tests.corpus.helpers import fake_corpus, module_files  # noqa: F401 (fixture)
+from tests.corpus.helpers import fake_corpus
 
 
 def test_sample_is_seeded_and_size_stratified(module_files, tmp_path):

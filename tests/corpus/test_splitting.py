@@ -6,7 +6,7 @@ import pytest
 
 from compiler_opt.corpus.layout import CorpusError
 from compiler_opt.corpus.splitting import in_fraction, split_by_name
-from tests.corpus.helpers import fake_corpus, module_files  # noqa: F401 (fixture)
+from tests.corpus.helpers import fake_corpus
 
 
 def test_split_is_deterministic_by_name(module_files, tmp_path):

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from compiler_opt.corpus.layout import read_description
 from compiler_opt.corpus.loading import load_corpus
 from compiler_opt.errors import MlgoError
 from compiler_opt.llvm.toolchain import Toolchain, find_toolchain
@@ -22,7 +23,6 @@ from corpus_tools.extract import (
     objects_from_directory,
     objects_from_params,
 )
-from compiler_opt.corpus.layout import read_description
 from tests.corpus_tools.helpers import recompile, text_size
 
 EXPECTED = {

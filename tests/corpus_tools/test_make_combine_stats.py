@@ -8,10 +8,10 @@ import subprocess
 
 import pytest
 
+from compiler_opt.corpus.layout import CorpusError, read_description
 from compiler_opt.corpus.loading import load_corpus
 from corpus_tools.combine import combine_corpora
 from corpus_tools.extract import extract, objects_from_compile_commands
-from compiler_opt.corpus.layout import CorpusError, read_description
 from corpus_tools.make_corpus import make_corpus
 from corpus_tools.stats import corpus_stats, count_all, count_decisions, count_inline_remarks
 from tests.corpus_tools.helpers import recompile, text_size

@@ -14,11 +14,11 @@ from pathlib import Path
 
 import pytest
 
+from compiler_opt.corpus.layout import CorpusError
 from compiler_opt.corpus.loading import load_corpus
 from corpus_tools import fetch as fetch_module
 from corpus_tools import sample as sample_module
 from corpus_tools.fetch import fetch, unpack
-from compiler_opt.corpus.layout import CorpusError
 from corpus_tools.recipe import Package, load_recipe
 from corpus_tools.sample import build_sample, module_decisions
 from mlgo.cli import main
@@ -141,7 +141,7 @@ def test_concurrent_unpacks_wait_and_reuse_one_tree(tmp_path, monkeypatch):
         try:
             tree = unpack(archive, tmp_path / "sources")
             results.append({name: (tree / name).read_bytes() for name in contents})
-        except Exception as error:  # noqa: BLE001 - reported by the assertion below
+        except Exception as error:
             errors.append(error)
 
     first = threading.Thread(target=call)
@@ -190,7 +190,7 @@ def test_concurrent_fetches_download_once(tmp_path, monkeypatch):
     def call():
         try:
             results.append(fetch(package, downloads))
-        except Exception as error:  # noqa: BLE001 - reported by the assertion below
+        except Exception as error:
             errors.append(error)
 
     threads = [threading.Thread(target=call) for _ in range(2)]

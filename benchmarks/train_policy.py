@@ -50,8 +50,8 @@ from compiler_opt.collect.baseline import BaselineCache  # noqa: E402
 from compiler_opt.policy.fast import FastPolicy  # noqa: E402
 from compiler_opt.problems import problem_names  # noqa: E402
 from compiler_opt.report.evaluate import evaluate, write_report  # noqa: E402
-from compiler_opt.rl.memory import PeakMemory  # noqa: E402
-from compiler_opt.rl.trainer import TrainOptions, train  # noqa: E402
+from compiler_opt.training.memory import PeakMemory  # noqa: E402
+from compiler_opt.train import TrainOptions, train  # noqa: E402
 from training_setup import add_training_flags, fmt, training_setup  # noqa: E402
 
 

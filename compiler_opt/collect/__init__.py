@@ -2,6 +2,8 @@
 
 - `compile_job`: the compile jobs workers run (one module, one policy);
 - `baseline`: `BaselineCache`, the default heuristic's score per module, on disk;
+- `rollouts`: compiling modules under a policy against their baselines, counted (`CollectFigures`);
+- `reward`: the reward of a compile against its baseline, with per-module moving averages;
 - `trajectories`: a module's trajectory as numpy arrays (for workers), and the
   TFRecord files and tf.data pipeline that carry them to the learner (TensorFlow
   is imported only there, and only when those functions are called);

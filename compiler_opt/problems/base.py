@@ -87,6 +87,11 @@ class Problem:
         """The built-in policy that answers with the compiler's own decision, if the problem has one."""
         return next((p for p in self.policies.values() if p.include_default and p.make is not None), None)
 
+    def decision_figures(self, counts: Mapping[int, int]) -> dict[str, float]:
+        """The problem's own figures of a set of decisions (`counts`: how many times each action was taken), for
+        the training log; none by default."""
+        return {}
+
     def policy(self, name: str) -> BuiltinPolicy:
         try:
             return self.policies[name]

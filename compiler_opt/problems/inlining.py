@@ -10,7 +10,7 @@ its vocabulary comes from compiles under clang's own decisions (`default`).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Mapping
 
 from compiler_opt.errors import MlgoError
 from compiler_opt.llvm.advisors import INLINING
@@ -38,7 +38,15 @@ def _replay_default(context: PolicyContext) -> Decide:
     return lambda observation: read_decision(observation.raw)
 
 
-PROBLEM = Problem(
+class InliningProblem(Problem):
+    """The inlining problem: its decisions' figure is the fraction of call sites inlined."""
+
+    def decision_figures(self, counts: Mapping[int, int]) -> dict[str, float]:
+        """`inline_fraction`: the share of decisions that inline (action 1)."""
+        return {"inline_fraction": counts.get(1, 0) / max(sum(counts.values()), 1)}
+
+
+PROBLEM = InliningProblem(
     name="inlining",
     description="inline call sites to minimize object size (clang -Oz baseline)",
     advisor=INLINING,

@@ -1,14 +1,11 @@
-"""Learning from compiles: rewards, tf-agents PPO, behavioral cloning, and the training loop.
+"""Learning from compiles with tf-agents: PPO and behavioral cloning, as learners of the training loop.
 
 Modules (import what you need; this package imports nothing on its own, and
-only `ppo`, `bc` and the trainer's learning steps load TensorFlow):
+only `ppo`, `bc` and the learners built on them load TensorFlow):
 
-    reward      relative size against the baseline, minus a per-module moving average
-    ppo         PPOLearner: tf-agents PPO (clipped objective, no discounting) on trajectory files
-    bc          BCLearner: cross-entropy against the default heuristic's decisions; agreement
-    collection  one iteration's compiles on the pool -> rewards -> TFRecord shards; default labels
-    config      TrainerConfig (gin: train.trainer_config.*)
-    run_folder  the run folder's layout and its atomic writers (config, log, state, checkpoints)
-    memory      peak resident memory of a process tree
-    trainer     train(options, pool): the loop behind `mlgo train`, resumable after a kill
+    ppo           PPOLearner: tf-agents PPO (clipped objective, no discounting) on trajectory files
+    ppo_training  PPOTraining: the loop's PPO learner (collect with exploration, reward, train)
+    bc            BCLearner: cross-entropy against the default heuristic's decisions; agreement
+    labels        the default heuristic's decisions as labels, split into training and hold-out
+    bc_training   BCTraining: the loop's BC learner (labels once, one epoch per iteration)
 """

@@ -8,7 +8,7 @@ actor's numpy fast form for the next collection.
 
 MLGO's choices for inlining, kept here (`ppo_config`, gin):
 - `discount_factor = 0`: every step already carries its module's reward
-  (`compiler_opt.rl.reward`), so a step's return is that reward; nothing
+  (`compiler_opt.collect.reward`), so a step's return is that reward; nothing
   leaks between steps or modules;
 - a constant (zero) value network by default: the reward is already
   centered by a per-module moving average, and the agent normalizes

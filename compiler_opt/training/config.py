@@ -24,7 +24,7 @@ class TrainerConfig:
     - `policy_every`: save the policy folder after the first iteration, then every this many iterations
       and after the last one; a checkpoint is written every iteration regardless;
     - `vocab_modules`: modules traced for the vocabulary when a run has none;
-    - `reward_delta`, `reward_decay`, `reward_per_function`: see `compiler_opt.rl.reward` (per function:
+    - `reward_delta`, `reward_decay`, `reward_per_function`: see `compiler_opt.collect.reward` (per function:
       each PPO step gets its function's reward, where the score has per-function figures);
     - `label_modules`: BC labels this many training modules (None: all); `holdout_fraction` of them
       (by name) are kept out of training to measure agreement with the default.

@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pytest
 
-from compiler_opt.rl.reward import RewardTracker, relative_reward
+from compiler_opt.collect.reward import RewardTracker, relative_reward
 
 
 def test_relative_reward_sign_and_scale():

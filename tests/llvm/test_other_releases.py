@@ -21,7 +21,8 @@ import pytest
 from compiler_opt.errors import MlgoError
 from compiler_opt.llvm.toolchain import MIN_MAJOR, NEWEST_MAJOR, find_toolchain
 from compiler_opt.problems import get_problem, problem_names
-from compiler_opt.rl.trainer import ALGORITHMS, GIN_DIR
+from compiler_opt.train import ALGORITHMS
+from compiler_opt.training.gin_config import GIN_DIR
 from tests import tiny_runs
 from tests.conftest import DATA
 from tests.rl.conftest import sub_corpus

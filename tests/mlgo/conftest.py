@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from compiler_opt.rl.trainer import GIN_DIR
+from compiler_opt.training.gin_config import GIN_DIR
 from tests.rl.conftest import sub_corpus
 
 
@@ -31,7 +31,7 @@ def eviction_run(small_sample, tmp_path_factory) -> tuple[Path, subprocess.Compl
                 "es.es_config.perturbations = 1", "es.es_config.modules_per_perturbation = 1")
     args = ["train", "--problem", "regalloc-eviction", "--algorithm", "es", "--corpus", corpus, "--output", "run",
             "--iterations", 1, "--validation-fraction", 0, "--workers", 2, "--baselines", "baselines", "--json",
-            *(arg for binding in bindings for arg in ("--gin_bindings", binding))]
+            *(arg for binding in bindings for arg in ("--gin-binding", binding))]
     result = subprocess.run([sys.executable, "-m", "mlgo.cli", *map(str, args)], capture_output=True, text=True,
                             cwd=folder)
     return folder / "run", result

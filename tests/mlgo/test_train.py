@@ -14,9 +14,10 @@ import pytest
 
 from compiler_opt.policy.config import network_config
 from compiler_opt.problems import problem_names
-from compiler_opt.rl.config import trainer_config
-from compiler_opt.rl.memory import process_tree
-from compiler_opt.rl.trainer import ALGORITHMS, GIN_DIR, _learner_config, _load_gin, default_gin_file
+from compiler_opt.training.config import trainer_config
+from compiler_opt.training.memory import process_tree
+from compiler_opt.train import ALGORITHMS, _learner_config, _load_gin
+from compiler_opt.training.gin_config import GIN_DIR, default_gin_file
 from tests.mlgo.conftest import decoy_checkout
 
 
@@ -29,7 +30,8 @@ def test_help_explains_every_flag():
     text = mlgo("train", "--help").stdout
     for flag in ("--problem", "--algorithm", "--corpus", "--output", "--warmstart", "--vocab", "--workers",
                  "--iterations", "--modules-per-iteration", "--max-modules", "--max-seconds", "--gin_file",
-                 "--gin_bindings", "--resume", "--seed", "--validation-fraction", "--baselines", "--backend",
+                 "--gin_bindings", "--budget-minutes", "--gin-file", "--gin-binding", "-o", "--resume", "--seed",
+                 "--validation-fraction", "--baselines", "--backend",
                  "log.jsonl", "failed_modules.json"):
         assert flag in text, flag
 
@@ -59,7 +61,7 @@ def test_every_gin_configuration_parses_from_any_working_directory(tmp_path, mon
 def test_an_unknown_gin_setting_is_a_clear_error(small_sample, tmp_path, problem, algorithm):
     # Run from a folder outside the checkout: the problem's gin files and their includes must still be found.
     result = mlgo("train", "--problem", problem, "--algorithm", algorithm, "--corpus", small_sample, "--output",
-                  tmp_path / "run", "--gin_bindings", "train.trainer_config.speed = 11", check=False, cwd=tmp_path)
+                  tmp_path / "run", "--gin-binding", "train.trainer_config.speed = 11", check=False, cwd=tmp_path)
     assert result.returncode == 2 and "speed" in result.stderr and "Traceback" not in result.stderr
 
 
@@ -100,8 +102,8 @@ def test_resume_after_sigkill_loses_at_most_the_iteration_in_flight(small_sample
     run = tmp_path / "run"
     args = ["train", "--problem", "inlining", "--algorithm", "ppo", "--corpus", small_sample, "--output", run,
             "--iterations", 3, "--modules-per-iteration", 6, "--workers", 2, "--baselines", tmp_path / "baselines",
-            "--gin_bindings", "train.trainer_config.vocab_modules = 6",
-            "--gin_bindings", "policy.network_config.fc_layer_params = (16, 8)"]
+            "--gin-binding", "train.trainer_config.vocab_modules = 6",
+            "--gin-binding", "policy.network_config.fc_layer_params = (16, 8)"]
     process = subprocess.Popen([sys.executable, "-m", "mlgo.cli", *map(str, args)], stdout=subprocess.PIPE,
                                stderr=subprocess.STDOUT, text=True)
     descendants: list[int] = []

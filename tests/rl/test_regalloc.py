@@ -16,7 +16,7 @@ from compiler_opt.pool.local import LocalPool
 from compiler_opt.collect.trajectories import read_trajectories
 from compiler_opt.corpus.loading import load_corpus
 from compiler_opt.problems.measurements import COST_TERMS
-from compiler_opt.rl.trainer import TrainOptions, train
+from compiler_opt.train import TrainOptions, train
 from tests.rl.conftest import sub_corpus
 
 # About 280 eviction decisions each under a random policy, and one module (tables only) with none.

@@ -6,7 +6,7 @@ import os
 import subprocess
 import sys
 
-from compiler_opt.rl.memory import PeakMemory, process_tree, resident_bytes
+from compiler_opt.training.memory import PeakMemory, process_tree, resident_bytes
 
 HOLD = "import sys, time; block = bytearray(200 * 2**20); sys.stdout.write('ready\\n'); sys.stdout.flush(); time.sleep(30)"
 

@@ -7,7 +7,7 @@ import logging
 
 import pytest
 
-from compiler_opt.rl.run_folder import RunFolder, RunFolderError
+from compiler_opt.training.run_folder import RunFolder, RunFolderError
 
 
 def test_a_started_run_is_not_overwritten(tmp_path):

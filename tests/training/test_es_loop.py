@@ -13,7 +13,7 @@ from compiler_opt.collect.compile_job import CompileTask, run_compile_task
 from compiler_opt.pool.local import LocalPool
 from compiler_opt.errors import MlgoError
 from compiler_opt.policy.fast import FastPolicy
-from compiler_opt.rl.trainer import TrainOptions, train
+from compiler_opt.train import TrainOptions, train
 from tests.rl.conftest import sub_corpus
 
 # Modules where inlining every call site is far larger than inlining none (30-50% here with clang-19).

@@ -21,8 +21,8 @@ from compiler_opt.policy.features import FeatureSpec
 from compiler_opt.policy.saved import load_tf_policy
 from compiler_opt.report.inputs import load_run
 from compiler_opt.report.plots import step_name, training_curves, training_panels
-from compiler_opt.rl.run_folder import RunFolder, RunFolderError
-from compiler_opt.rl.trainer import TrainOptions, train
+from compiler_opt.training.run_folder import RunFolder, RunFolderError
+from compiler_opt.train import TrainOptions, train
 from tests.rl.conftest import sub_corpus
 
 SMALL_NETWORK = "policy.network_config.fc_layer_params = (16, 8)"

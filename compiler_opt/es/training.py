@@ -1,0 +1,91 @@
+"""Evolution strategies as the training loop's `Learner`: score antithetic perturbations, step along the estimate.
+
+Per step: a seeded sample of training modules compiles under both sides of a
+seeded set of antithetic perturbations of the current policy's weights (and
+under the policy itself, for the log); each side is scored by its mean reward
+against the baselines (`compiler_opt.es.evaluation`), and the optimizer takes
+one step along the estimated gradient (`compiler_opt.es.learner`). The state
+between steps: the modules' failure counts.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Mapping
+
+from compiler_opt.collect.rollouts import ModuleBook
+from compiler_opt.es.config import ESConfig
+from compiler_opt.es.evaluation import StepEvaluation, evaluate_step
+from compiler_opt.es.learner import ESLearner, step_seeds
+from compiler_opt.training.learner import IterationFigures, fmt
+from compiler_opt.training.setup import Run
+
+
+class ESTraining:
+    """The ES learner of `mlgo train --algorithm es` (implements `compiler_opt.training.learner.Learner`)."""
+
+    unit = "step"
+
+    def __init__(self, run: Run, config: ESConfig) -> None:
+        self.run, self.config = run, config
+        self.book = ModuleBook()
+        self.learner: ESLearner | None = None
+
+    def prepare(self, run: Run, state: Mapping | None) -> None:
+        if state is not None:
+            self.book = ModuleBook.from_json(state.get("modules", {}))
+
+    def build(self, actor: Any | None) -> None:
+        run = self.run
+        assert run.vocab is not None
+        self.learner = ESLearner(run.spec, run.vocab, run.network, self.config, actor=actor)
+
+    def _learner(self) -> ESLearner:
+        assert self.learner is not None, "build() first"
+        return self.learner
+
+    def collect(self, iteration: int) -> tuple[list[int], int, StepEvaluation]:
+        """The step's direction seeds, how many modules it sampled, and the scores of its pairs."""
+        run, es = self.run, self.config
+        modules = run.sample_training(self.book, es.modules_per_perturbation, run.iteration_seed(iteration))
+        seeds = step_seeds(run.seed, iteration, es.perturbations)
+        scores = evaluate_step(run.pool, self._learner().fast_policy(), seeds, es.noise_scale, modules, run.problem,
+                               run.toolchain, run.baselines, self.book, iteration=iteration, settings=run.config,
+                               reward_delta=run.config.reward_delta, evaluate_center=es.evaluate_center)
+        if scores.figures.set_aside:
+            run.folder.write_failed_modules(self.book.set_aside)
+        return seeds, len(modules), scores
+
+    def update(self, iteration: int, collected: tuple[list[int], int, StepEvaluation]) -> IterationFigures:
+        run, es = self.run, self.config
+        seeds, modules, scores = collected
+        figures = scores.figures
+        record = {"iteration": iteration, "algorithm": "es", **scores.record(run.pool.workers)}
+        began = time.monotonic()
+        if scores.pair_scores:
+            record.update(self._learner().update(seeds, scores.pair_scores))
+        else:
+            record.update({"gradient_norm": None, "update_norm": 0.0, "pairs_in_update": 0})
+        record["seconds_train"] = time.monotonic() - began
+        line = (f"step {iteration}/{run.config.iterations}: {record['pairs_used']}/{es.perturbations} pairs "
+                f"({figures.jobs_ok}/{figures.jobs} compiles ok, {figures.jobs_failed} failed, "
+                f"{figures.modules_cancelled} cancelled) on {modules} modules, "
+                f"reward {fmt(record['mean_reward'], '+.4f')} (perturbed best "
+                f"{fmt(record['best_perturbed_reward'], '+.4f')}), ratio {fmt(record['total_ratio'], '.4f')}, "
+                f"collect {figures.seconds_collect:.1f} s (jobs: compile {figures.seconds_compile:.1f} s, "
+                f"policy {figures.seconds_policy:.1f} s), update {record['seconds_train']:.2f} s")
+        return IterationFigures(record, line)
+
+    def state(self) -> dict:
+        return {"modules": self.book.to_json()}
+
+    def checkpoint(self) -> Any:
+        return self._learner().checkpoint()
+
+    @property
+    def actor(self) -> Any:
+        return self._learner().actor
+
+    @property
+    def train_step(self) -> int:
+        return int(self._learner().step.numpy())

@@ -1,0 +1,222 @@
+"""A run before its first iteration, fresh or resumed: what the learners work with (`Run`).
+
+`open_run` reads the configuration (a new run: the problem's gin file for the
+algorithm, then the user's files and bindings; a resumed run: the text stored
+in config.json, after checking that the run is the one asked for and was
+trained with the same compiler), splits the corpus and finds the compiler and
+the baseline cache. `prepare_policy` makes or reads back the policy's parts:
+feature spec (from the compiler's header), vocabulary (given, a warm-start
+policy's, or read back), network settings, and the warm-start actor; a new
+run's config.json is written there.
+"""
+
+from __future__ import annotations
+
+import datetime
+import shutil
+from pathlib import Path
+from typing import Any, Callable, Mapping, Protocol, Sequence
+
+from compiler_opt.collect.baseline import BaselineCache
+from compiler_opt.collect.compile_job import problem_feature_spec
+from compiler_opt.collect.rollouts import ModuleBook
+from compiler_opt.collect.vocab_traces import collect_vocab
+from compiler_opt.corpus.loading import Corpus, ModuleSpec, load_corpus
+from compiler_opt.errors import MlgoError
+from compiler_opt.export.policy_problem import check_policy_problem
+from compiler_opt.llvm.toolchain import Toolchain, find_toolchain
+from compiler_opt.policy.config import NetworkConfig, network_config
+from compiler_opt.policy.features import FeatureSpec
+from compiler_opt.policy.vocab import Vocab
+from compiler_opt.pool.base import WorkerPool
+from compiler_opt.problems import get_problem
+from compiler_opt.problems.base import Problem
+from compiler_opt.training.config import TrainerConfig, trainer_config
+from compiler_opt.training.gin_config import default_gin_file, saved_gin_text
+from compiler_opt.training.run_folder import RunFolder, RunFolderError
+
+FORMAT_VERSION = 1
+# Parse gin: (files, bindings) or a saved text; the operative text.
+LoadGin = Callable[[Sequence[Path], Sequence[str], "str | None"], str]
+
+
+class RunRequest(Protocol):
+    """What a run is asked for (`compiler_opt.train.TrainOptions`): paths and explicit overrides of gin."""
+
+    problem: str
+    algorithm: str
+    corpus: Path
+    output: Path
+    clang: str | None
+    warmstart: Path | None
+    vocab: Path | None
+    iterations: int | None
+    modules_per_iteration: int | None
+    max_modules: int | None
+    seed: int
+    validation_fraction: float
+    resume: bool
+    max_seconds: float | None
+    gin_files: tuple[Path, ...]
+    gin_bindings: tuple[str, ...]
+    baseline_cache: Path | None
+
+
+class Run:
+    """One run's settings and shared parts: folder, compiler, problem, corpus split, baselines, policy parts."""
+
+    # Set by `open_run`:
+    training: Corpus
+    validation: Corpus
+    baselines: BaselineCache
+    # Set by `prepare_policy` (the vocabulary may come later, from the learner or from default traces):
+    spec: FeatureSpec
+    network: NetworkConfig
+    vocab: Vocab | None = None
+
+    def __init__(self, options: RunRequest, pool: WorkerPool, folder: RunFolder, toolchain: Toolchain,
+                 problem: Problem) -> None:
+        self.options, self.pool, self.folder, self.toolchain, self.problem = options, pool, folder, toolchain, problem
+        self.gin_text = ""
+        self.config = TrainerConfig()
+        self.seed = options.seed
+        self.validation_fraction = options.validation_fraction
+        self.saved_config: dict | None = None
+        self.warmstart, self.vocab_source = options.warmstart, options.vocab
+
+    def iteration_seed(self, iteration: int) -> int:
+        """The seed of iteration `iteration`'s sampling: a pure function of the run's seed and the iteration."""
+        return self.seed * 1_000_003 + iteration
+
+    def sample_training(self, book: ModuleBook, count: int, seed: int) -> Sequence[ModuleSpec]:
+        """A seeded, size-stratified sample of `count` training modules that are not set aside."""
+        eligible = book.eligible(self.training.modules)
+        if not eligible:
+            raise MlgoError(f"every training module was set aside (see {self.folder.failed_modules}); fix the "
+                            "corpus or the compiler and start a new run")
+        return self.training.subset(eligible).sample(min(count, len(eligible)), seed)
+
+    def default_vocab(self) -> Vocab:
+        """A vocabulary from default traces of a seeded sample of training modules."""
+        modules = self.training.sample(min(self.config.vocab_modules, len(self.training)), self.seed)
+        return collect_vocab(modules, self.problem, self.toolchain, self.pool, seed=self.seed,
+                             timeout=self.config.compile_timeout).vocab
+
+    def save_vocab(self) -> None:
+        assert self.vocab is not None
+        if self.folder.vocab.exists():
+            shutil.rmtree(self.folder.vocab)
+        self.vocab.save(self.folder.vocab)
+
+
+def open_run(options: RunRequest, pool: WorkerPool, load_gin: LoadGin) -> Run:
+    """The run `options` ask for, configured (see the module docstring); nothing is written yet."""
+    folder = RunFolder(options.output)
+    run = Run(options, pool, folder, find_toolchain(options.clang), get_problem(options.problem))
+    if options.resume and folder.started():
+        saved = folder.read_config()
+        _check_resumable(run, saved)
+        text = saved_gin_text(saved["gin"])
+        if options.gin_files or options.gin_bindings:
+            asked = load_gin([default_gin_file(options.problem, options.algorithm), *options.gin_files],
+                             options.gin_bindings, None)
+            if asked != text:
+                raise MlgoError("--resume: the gin files and bindings given make another configuration than "
+                                f"the one {folder.root} started with (config.json); resume without --gin_file "
+                                "and --gin_bindings to use the run's own, or start a new run")
+        run.gin_text = load_gin((), (), text)
+        base = TrainerConfig(**{k: (tuple(v) if isinstance(v, list) else v) for k, v in saved["trainer"].items()})
+        run.seed = int(saved["seed"])
+        run.validation_fraction = float(saved["validation_fraction"])
+        run.saved_config = saved
+        run.warmstart = None if saved.get("warmstart") is None else Path(saved["warmstart"])
+        run.vocab_source = None if saved.get("vocab") is None else Path(saved["vocab"])
+    else:
+        if options.resume:
+            raise RunFolderError(f"--resume: {folder.root} holds no training run to resume (no config.json)")
+        if folder.started():
+            raise RunFolderError(f"{folder.root} already holds a training run; pass --resume to continue it, "
+                                 "or choose another --output")
+        files = [default_gin_file(options.problem, options.algorithm), *options.gin_files]
+        run.gin_text = load_gin(files, options.gin_bindings, None)
+        base = trainer_config()
+    run.config = base.with_overrides(iterations=options.iterations,
+                                     modules_per_iteration=options.modules_per_iteration,
+                                     label_modules=options.max_modules)
+    corpus = load_corpus(options.corpus)
+    run.training, run.validation = corpus.split(run.validation_fraction)
+    if not len(run.training):
+        raise MlgoError(f"the corpus {options.corpus} has no training modules with validation fraction "
+                        f"{run.validation_fraction}; lower --validation-fraction")
+    run.baselines = BaselineCache(options.baseline_cache or BaselineCache.shared_folder(), run.toolchain, run.problem)
+    return run
+
+
+def _check_resumable(run: Run, saved: Mapping) -> None:
+    options, root = run.options, run.folder.root
+    for key, value in (("problem", options.problem), ("algorithm", options.algorithm),
+                       ("corpus", str(Path(options.corpus).resolve()))):
+        if saved.get(key) != value:
+            raise RunFolderError(f"--resume: {root} is a {saved.get('algorithm')} run of problem "
+                                 f"{saved.get('problem')} on corpus {saved.get('corpus')}, not {key} {value}; "
+                                 "resume it with its own settings")
+    compiler = saved.get("compiler", {})
+    if compiler.get("identity") != run.toolchain.identity:
+        raise RunFolderError(f"--resume: {root} was trained with {compiler.get('clang')} ({compiler.get('identity')}), "
+                             f"not {run.toolchain.clang}; resume with the same compiler (--clang)")
+
+
+def _new_config(run: Run) -> dict:
+    options = run.options
+    return {
+        "format": FORMAT_VERSION,
+        "problem": options.problem,
+        "algorithm": options.algorithm,
+        "corpus": str(Path(options.corpus).resolve()),
+        "compiler": {"clang": str(run.toolchain.clang), "identity": run.toolchain.identity},
+        "seed": run.seed,
+        "validation_fraction": run.validation_fraction,
+        "modules": {"training": len(run.training), "validation": len(run.validation)},
+        "warmstart": None if run.warmstart is None else str(Path(run.warmstart).resolve()),
+        "vocab": None if run.vocab_source is None else str(Path(run.vocab_source).resolve()),
+        "trainer": run.config.to_json(),
+        "network": run.network.to_json(),
+        "gin": run.gin_text,
+        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+    }
+
+
+def prepare_policy(run: Run, state: Mapping | None) -> Any:
+    """Spec, vocabulary and network settings (read back, or made); the warm-start actor when there is one."""
+    from compiler_opt.policy.saved import load_actor_network
+
+    folder = run.folder
+    if state is not None:
+        assert run.saved_config is not None
+        run.spec = FeatureSpec.load(folder.root)
+        run.vocab = Vocab.load(folder.vocab, run.spec.names)
+        run.network = NetworkConfig.from_json(run.saved_config["network"])
+        if int(state["iteration"]) == 0 and run.warmstart is not None:  # no checkpoint yet to restore
+            return load_actor_network(run.warmstart)[0]
+        return None
+    run.spec = problem_feature_spec(run.toolchain, run.problem, run.training.modules)
+    actor = None
+    run.vocab = None
+    if run.warmstart is not None:
+        if run.vocab_source is not None:
+            raise MlgoError("--warmstart brings the policy's own vocabulary; drop --vocab")
+        actor, spec, run.vocab, run.network = load_actor_network(run.warmstart)
+        check_policy_problem(spec, run.problem)
+        if (spec.features, spec.advice) != (run.spec.features, run.spec.advice):
+            raise MlgoError(f"the warm-start policy {run.warmstart} reads other features than "
+                            f"{run.toolchain.clang} sends for problem {run.problem.name}; train it with this "
+                            "compiler, or start without --warmstart")
+    else:
+        run.network = network_config()
+    if run.vocab_source is not None:
+        run.vocab = Vocab.load(run.vocab_source, run.spec.names)
+    if run.saved_config is None:
+        folder.create(_new_config(run))
+        run.saved_config = folder.read_config()
+    run.spec.save(folder.root)
+    return actor

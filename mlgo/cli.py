@@ -63,7 +63,7 @@ def raise_terminated(signum: int, frame: FrameType | None) -> None:
     raise Terminated()
 
 
-class _VerbParsers(dict):
+class _VerbParsers(dict[str, argparse.ArgumentParser]):
     """Verb name -> its parser, whose module is imported and flags added the first time the name is looked up."""
 
     def __init__(self) -> None:

@@ -19,7 +19,7 @@ from tests.mlgo.tiny_policy import save_tiny_policy
 
 ROOT = Path(__file__).resolve().parents[2]
 # What start-up must not pay for: TensorFlow (and what it brings), the report's plotting and numpy-heavy figures.
-HEAVY = re.compile(r"^(tensorflow|tf_agents|keras|tf_keras|matplotlib|gin|compiler_opt\.report)(\.|$)")
+HEAVY = re.compile(r"^(tensorflow|tf_agents|keras|tf_keras|matplotlib|compiler_opt\.report)(\.|$)")
 
 
 def modules_after(code: str, *, env: dict | None = None) -> tuple[set[str], subprocess.CompletedProcess]:

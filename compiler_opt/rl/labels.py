@@ -8,7 +8,6 @@ hash of the name, independent of the corpus split).
 
 from __future__ import annotations
 
-import hashlib
 import time
 from pathlib import Path
 from typing import Sequence
@@ -18,6 +17,7 @@ from compiler_opt.collect.rollouts import CollectFigures, describe
 from compiler_opt.collect.trajectories import TrajectorySpec, TrajectoryWriter
 from compiler_opt.collect.vocab_traces import ObservationSample
 from compiler_opt.corpus.loading import ModuleSpec
+from compiler_opt.corpus.splitting import in_fraction
 from compiler_opt.llvm.toolchain import Toolchain
 from compiler_opt.pool.base import Job, WorkerPool
 from compiler_opt.problems.base import Problem
@@ -25,8 +25,7 @@ from compiler_opt.problems.base import Problem
 
 def holdout_side(name: str, fraction: float) -> bool:
     """Whether module `name` is held out of BC training (a fixed hash of the name, independent of the corpus split)."""
-    digest = hashlib.sha256(f"bc-holdout\0{name}".encode()).digest()
-    return int.from_bytes(digest[:8], "big") / 2**64 < fraction
+    return in_fraction(name, fraction, salt="bc-holdout\0")
 
 
 def _summary(figures: CollectFigures, fit: tuple[int, int], holdout: tuple[int, int]) -> dict:

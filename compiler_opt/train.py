@@ -47,7 +47,7 @@ ALGORITHMS = {
 }
 # The modules whose gin configurables a run's files may bind (imported before parsing), and those configurables,
 # whose bindings' values are checked against the parameters' types.
-GIN_MODULES = ("compiler_opt.collect.trajectories", "compiler_opt.es.config", "compiler_opt.policy.networks",
+GIN_MODULES = ("compiler_opt.collect.trajectory_dataset", "compiler_opt.es.config", "compiler_opt.policy.networks",
                "compiler_opt.problems.measurements", "compiler_opt.rl.bc", "compiler_opt.rl.ppo",
                "compiler_opt.training.config")
 GIN_CONFIGURABLES = ("train.trainer_config", "ppo.ppo_config", "bc.bc_config", "es.es_config", "policy.network_config",

@@ -29,7 +29,7 @@ from typing import Callable, Iterable, Iterator, Mapping, Protocol, Sequence
 from compiler_opt.collect.baseline import BaselineCache
 from compiler_opt.collect.compile_job import CompileResult, CompileTask, compile_jobs
 from compiler_opt.collect.reward import RewardTracker
-from compiler_opt.collect.trajectories import TrajectoryWriter
+from compiler_opt.collect.trajectory_files import TrajectoryWriter
 from compiler_opt.corpus.loading import ModuleSpec
 from compiler_opt.llvm.toolchain import Toolchain
 from compiler_opt.policy.fast import FastPolicy

@@ -34,7 +34,7 @@ from compiler_opt.tf_runtime import import_tensorflow
 
 tf = import_tensorflow()
 
-from compiler_opt.collect.trajectories import read_trajectories, trajectory_dataset  # noqa: E402
+from compiler_opt.collect.trajectory_dataset import read_trajectories, trajectory_dataset  # noqa: E402
 from compiler_opt.policy import networks  # noqa: E402
 
 

@@ -2,7 +2,7 @@
 
 `PPOLearner` wraps a tf-agents `PPOClipAgent` around the problem's actor
 network (`compiler_opt.policy.networks`): it trains on the trajectory files
-of one iteration (`compiler_opt.collect.trajectories.trajectory_dataset`,
+of one iteration (`compiler_opt.collect.trajectory_dataset.trajectory_dataset`,
 with the batch shape of `ppo_config`) and hands back the
 actor's numpy fast form for the next collection.
 
@@ -46,7 +46,7 @@ from tf_agents.agents.ppo import ppo_clip_agent  # noqa: E402
 from tf_agents.networks import network  # noqa: E402
 from tf_agents.utils import common, nest_utils  # noqa: E402
 
-from compiler_opt.collect.trajectories import trajectory_dataset  # noqa: E402
+from compiler_opt.collect.trajectory_dataset import trajectory_dataset  # noqa: E402
 from compiler_opt.policy import networks  # noqa: E402
 
 VALUE_NETWORKS = ("constant", "learned")

@@ -8,16 +8,9 @@ import sys
 import numpy as np
 import pytest
 
-from compiler_opt.collect.trajectories import (
-    ModuleTrajectory,
-    TrajectoryError,
-    TrajectoryRecorder,
-    TrajectorySpec,
-    TrajectoryWriter,
-    read_trajectories,
-    shard_files,
-    trajectory_dataset,
-)
+from compiler_opt.collect.trajectories import ModuleTrajectory, TrajectoryError, TrajectoryRecorder, TrajectorySpec
+from compiler_opt.collect.trajectory_dataset import read_trajectories, trajectory_dataset
+from compiler_opt.collect.trajectory_files import TrajectoryWriter, shard_files
 from compiler_opt.llvm.log_format import LogReader, TensorSpec
 from compiler_opt.problems import get_problem
 from compiler_opt.tracing import trace_module
@@ -195,6 +188,7 @@ def test_incomplete_trajectories_are_refused(tmp_path):
 
 def test_worker_side_does_not_import_tensorflow():
     code = ("import sys; import compiler_opt.collect, compiler_opt.collect.trajectories, compiler_opt.collect.baseline;"
+            "import compiler_opt.collect.trajectory_files, compiler_opt.collect.trajectory_dataset;"
             "print('tensorflow' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False"
@@ -226,7 +220,7 @@ def _reference_example(trajectory: ModuleTrajectory, spec: TrajectorySpec):
 def test_numpy_encoding_matches_protobuf(steps):
     import tensorflow as tf
 
-    from compiler_opt.collect.trajectories import to_sequence_example
+    from compiler_opt.collect.trajectory_files import to_sequence_example
 
     spec = TrajectorySpec(
         (TensorSpec("small", (), "int64_t"), TensorSpec("wide", (3,), "int64_t"), TensorSpec("grid", (2, 5), "float"),

@@ -69,7 +69,8 @@ def record_trajectory(toolchain, policy: str, command, module: str):
     import sys
     import tempfile
 
-    from compiler_opt.collect.trajectories import TrajectoryRecorder, TrajectorySpec, to_sequence_example
+    from compiler_opt.collect.trajectories import TrajectoryRecorder, TrajectorySpec
+    from compiler_opt.collect.trajectory_files import to_sequence_example
     from compiler_opt.llvm.log_format import LogReader
     from compiler_opt.problems import get_problem
     from compiler_opt.tracing import trace_module

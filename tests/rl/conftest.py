@@ -65,7 +65,7 @@ def policy_trajectories(toolchain, modules, policy, seed: int = 1) -> list[Compi
 
 def write_trajectories(folder: Path, results, rewards) -> list[str]:
     """Write `results`' trajectories with the given per-module rewards; the shard files."""
-    from compiler_opt.collect.trajectories import TrajectoryWriter
+    from compiler_opt.collect.trajectory_files import TrajectoryWriter
 
     with TrajectoryWriter(folder, results[0].trajectory_spec) as writer:
         for result, reward in zip(results, rewards):

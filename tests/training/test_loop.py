@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from compiler_opt.pool.local import LocalPool
-from compiler_opt.collect.trajectories import read_trajectories
+from compiler_opt.collect.trajectory_dataset import read_trajectories
 from compiler_opt.corpus.loading import load_corpus
 from compiler_opt.errors import MlgoError
 from compiler_opt.policy.fast import FastPolicy

@@ -34,7 +34,7 @@ from compiler_opt.pool.ray_backend.local_cluster import _free_port  # noqa: E402
 from compiler_opt.pool.ray_backend import ClusterError, ClusterMismatch, RayPool  # noqa: E402
 from tests.pool import jobs, ray_jobs  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 OBJECT_STORE = 80 << 20  # per node: the machine is small and shared
 
 

@@ -107,6 +107,7 @@ def export_policy(policy_dir: str | Path, output: str | Path, *, aot: bool = Fal
         log(f"aot:         {artifacts.header.name}, {artifacts.object.name} ({artifacts.cpp_class}, "
             f"{artifacts.target_triple}) in {artifacts.folder} ({artifacts.seconds:.1f} s)")
     if verify:
+        assert corpus is not None and clang is not None  # --verify without them was refused above
         result.verify = _verify(fast, the_problem, output, saved_model, tflite, artifacts, verify, corpus, clang,
                                 seed, harness_build_dir, log)
         result.seconds.update({f"verify_{k}": v for k, v in result.verify.seconds.items()})

@@ -81,10 +81,17 @@ def _geomean(ratios: Iterable[float]) -> float | None:
 
 def extremes(modules: Sequence[ModuleResult], count: int = 1) -> tuple[list[ModuleResult], list[ModuleResult]]:
     """(best, worst): the `count` modules with the lowest and the highest ratio (ties: larger change first)."""
-    rated = [m for m in modules if m.ratio is not None]
-    best = sorted(rated, key=lambda m: (m.ratio, m.delta, m.name))[:count]
-    worst = sorted(rated, key=lambda m: (-m.ratio, -m.delta, m.name))[:count]
+    # a module has a ratio only when it is ok with both figures, so it has a delta too
+    rated = [(ratio, delta, m) for m in modules if (ratio := m.ratio) is not None and (delta := m.delta) is not None]
+    best = [m for _, _, m in sorted(rated, key=lambda r: (r[0], r[1], r[2].name))[:count]]
+    worst = [m for _, _, m in sorted(rated, key=lambda r: (-r[0], -r[1], r[2].name))[:count]]
     return best, worst
+
+
+def _ok_figures(module: ModuleResult) -> tuple[float, float]:
+    """An ok module's (default, policy); the loader (inputs._module) gives every ok module both numbers."""
+    assert module.default is not None and module.policy is not None, f"{module.name}: ok without both figures"
+    return module.default, module.policy
 
 
 def projects(modules: Sequence[ModuleResult]) -> list[ProjectTotal]:
@@ -97,7 +104,7 @@ def projects(modules: Sequence[ModuleResult]) -> list[ProjectTotal]:
         ok = [m for m in members if m.ok]
         totals.append(ProjectTotal(
             project, len(members), len(members) - len(ok),
-            sum(m.default for m in ok), sum(m.policy for m in ok),
+            sum(_ok_figures(m)[0] for m in ok), sum(_ok_figures(m)[1] for m in ok),
             _geomean(m.ratio for m in ok if m.ratio is not None),
         ))
     return sorted(totals, key=lambda t: (-t.default_total, t.project))
@@ -138,6 +145,6 @@ def headroom(evaluation: Evaluation, search: SearchResult) -> Headroom:
         len(shared),
         sum(search.modules[m.name][0] for m in shared),
         sum(search.modules[m.name][1] for m in shared),
-        sum(m.default for m in shared),
-        sum(m.policy for m in shared),
+        sum(_ok_figures(m)[0] for m in shared),
+        sum(_ok_figures(m)[1] for m in shared),
     )

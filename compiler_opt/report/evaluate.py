@@ -338,7 +338,7 @@ def _module_entry(name: str, default: Score | None, policy: CompileResult | None
         figures["decisions"] = policy.decisions
         figures["seconds"] = round(sum(policy.seconds.values()), 4)
     errors = [f"{what}: {error}" for what, error in (("default", default_error), ("policy", policy_error)) if error]
-    entry = {
+    entry: dict[str, object] = {
         "name": name,
         "default": None if default is None else default.value,
         "policy": None if policy is None else policy.score.value,

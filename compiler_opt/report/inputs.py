@@ -22,7 +22,7 @@ import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Literal, Mapping, overload
 
 from compiler_opt.errors import MlgoError
 from compiler_opt.problems.measurements import RegallocCostMeasurement, TextSize
@@ -165,6 +165,14 @@ def _read_json(path: Path, what: str) -> Any:
         return json.loads(text)
     except json.JSONDecodeError as error:
         raise ReportInputError(f"{path}: not valid JSON ({error}); is it really a {what}?") from None
+
+
+@overload
+def _number(value: Any, where: str, *, optional: Literal[False] = False) -> float: ...
+
+
+@overload
+def _number(value: Any, where: str, *, optional: bool) -> float | None: ...
 
 
 def _number(value: Any, where: str, *, optional: bool = False) -> float | None:
@@ -314,7 +322,7 @@ def load_run(path: str | Path) -> RunLog:
         if not isinstance(record, Mapping):
             raise ReportInputError(f"{log}:{number}: each line must be one JSON object")
         iterations.append(record)
-    config = {}
+    config: Mapping[str, Any] = {}
     if (path / "config.json").is_file():
         loaded = _read_json(path / "config.json", "run configuration")
         config = loaded if isinstance(loaded, Mapping) else {}

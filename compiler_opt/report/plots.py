@@ -69,7 +69,7 @@ def project_chart(evaluation: Evaluation, label: str, filename: str) -> Plot:
     totals = [t for t in projects(evaluation.modules) if t.total_ratio is not None][:_MAX_PROJECTS]
     figure = Figure(figsize=(7, 0.9 + 0.28 * max(1, len(totals))))
     axes = figure.add_subplot()
-    changes = [(t.total_ratio - 1.0) * 100.0 for t in totals]
+    changes = [(ratio - 1.0) * 100.0 for t in totals if (ratio := t.total_ratio) is not None]
     axes.barh(range(len(totals)), changes, color=["#55a868" if c <= 0 else "#c44e52" for c in changes])
     axes.set_yticks(range(len(totals)), [plot_text(t.project) for t in totals])
     axes.invert_yaxis()
@@ -87,9 +87,8 @@ def runtime_chart(evaluation: Evaluation, label: str, filename: str) -> Plot:
     axes = figure.add_subplot()
     height = 0.8 / max(1, len(metrics))
     for index, metric in enumerate(metrics):
-        values = [(p.figures[metric][1] / p.figures[metric][0] - 1.0) * 100.0
-                  if metric in p.figures and p.figures[metric][0] and p.figures[metric][1] is not None else 0.0
-                  for p in programs]
+        values = [(policy / default - 1.0) * 100.0 if default and policy is not None else 0.0
+                  for default, policy in (p.figures.get(metric, (None, None)) for p in programs)]
         axes.barh([i + index * height for i in range(len(programs))], values, height=height,
                   label=plot_text(metric))
     axes.set_yticks([i + 0.4 - height / 2 for i in range(len(programs))], [plot_text(p.program) for p in programs])
@@ -169,8 +168,7 @@ def step_name(records: Sequence[Mapping[str, Any]]) -> str:
 def training_curves(run: RunLog, label: str, filename: str) -> Plot:
     """The figures a training run logged per iteration (per epoch for BC), one panel each; none without data."""
     records = run.iterations
-    xs = [_numeric(r.get("iteration")) if _numeric(r.get("iteration")) is not None else float(i)
-          for i, r in enumerate(records)]
+    xs = [x if (x := _numeric(r.get("iteration"))) is not None else float(i) for i, r in enumerate(records)]
     step = step_name(records)
     panels = training_panels(records)
     figure = Figure(figsize=(1.4 + 3.4 * max(1, len(panels)), 3.4))

@@ -22,8 +22,9 @@ import csv
 import io
 import math
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Callable, Iterable, Sequence
 
 from compiler_opt.errors import MlgoError
 from compiler_opt.progress import progress
@@ -181,17 +182,17 @@ def _sections(evaluations: Sequence[Evaluation], runs: Sequence[RunLog], summary
 
 def _plots(evaluations: Sequence[Evaluation], runs: Sequence[RunLog]) -> dict[str, draw.Plot]:
     names = labels(evaluations)
-    work = []
+    work: list[tuple[str, Callable[[str, str], draw.Plot], str]] = []  # (key, drawing of its source, label)
     for index, (label, evaluation) in enumerate(zip(names, evaluations), start=1):
-        work.append((f"distribution-{index}", draw.ratio_histogram, evaluation, label))
-        work.append((f"projects-{index}", draw.project_chart, evaluation, label))
+        work.append((f"distribution-{index}", partial(draw.ratio_histogram, evaluation), label))
+        work.append((f"projects-{index}", partial(draw.project_chart, evaluation), label))
         if evaluation.runtime:
-            work.append((f"runtime-{index}", draw.runtime_chart, evaluation, label))
+            work.append((f"runtime-{index}", partial(draw.runtime_chart, evaluation), label))
     for index, run in enumerate(runs, start=1):
-        work.append((f"training-{index}", draw.training_curves, run, run.name))
+        work.append((f"training-{index}", partial(draw.training_curves, run), run.name))
     plots = {}
-    for key, function, source, label in progress(work, desc="plots", unit="plot"):
-        plots[key] = function(source, label, f"{key}.png")
+    for key, function, label in progress(work, desc="plots", unit="plot"):
+        plots[key] = function(label, f"{key}.png")
     return plots
 
 

@@ -34,7 +34,7 @@ import time
 from dataclasses import asdict, dataclass
 from typing import Mapping, Sequence
 
-from compiler_opt.collect.compile_job import replay_actions
+from compiler_opt.collect.compile_job import CompileResult, replay_actions
 from compiler_opt.pool.base import Job, WorkerPool
 from compiler_opt.corpus.loading import Corpus, ModuleSpec
 from compiler_opt.errors import MlgoError
@@ -73,6 +73,12 @@ def check_searchable(problem: Problem) -> None:
                         f"problem {problem.name} has neither or only one of them")
 
 
+def _replayed_actions(result: CompileResult) -> list[int]:
+    """The advice a replay gave, in order (replay_actions always fills `actions`)."""
+    assert result.actions is not None, f"{result.module}: a replay without its actions"
+    return [int(a) for a in result.actions]
+
+
 def search_module(module: ModuleSpec, problem: str, clang: str, *, max_flips: int = DEFAULT_MAX_FLIPS,
                   timeout: float | None = None) -> ModuleSearch:
     """The greedy flip search on one module (see the module docstring); raises the compile's typed errors."""
@@ -80,7 +86,7 @@ def search_module(module: ModuleSpec, problem: str, clang: str, *, max_flips: in
     started = time.monotonic()
     start = replay_actions(module, problem, clang, [], default_tail=True, timeout=timeout)
     default = best = start.score.value
-    actions = [int(a) for a in start.actions]
+    actions = _replayed_actions(start)
     tried = kept = 0
     position = 0
     kept_this_pass = False
@@ -97,7 +103,7 @@ def search_module(module: ModuleSpec, problem: str, clang: str, *, max_flips: in
         tried += 1
         if trial.score.value < best:
             best = trial.score.value
-            actions = [int(a) for a in trial.actions]
+            actions = _replayed_actions(trial)
             kept += 1
             kept_this_pass = True
         position += 1

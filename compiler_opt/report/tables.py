@@ -129,7 +129,11 @@ def linked_table(evaluation: Evaluation, label: str) -> Table | None:
     rows = [[Cell(lib.library), _count(lib.modules), _amount(lib.default, "bytes"), _amount(lib.policy, "bytes"),
              _change(lib.ratio), Cell(lib.error.splitlines()[0] if lib.error else "")] for lib in evaluation.linked]
     usable = [lib for lib in evaluation.linked if lib.ratio is not None]
-    default, policy = sum(lib.default for lib in usable), sum(lib.policy for lib in usable)
+    default = policy = 0.0
+    for lib in usable:
+        # evaluate.py writes a library's ratio only together with both its sizes
+        assert lib.default is not None and lib.policy is not None, f"{lib.library}: a ratio without both sizes"
+        default, policy = default + lib.default, policy + lib.policy
     if usable:
         rows.append([Cell("all libraries"), _count(sum(lib.modules or 0 for lib in usable)),
                      _amount(default, "bytes"), _amount(policy, "bytes"),

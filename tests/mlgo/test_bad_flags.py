@@ -39,7 +39,7 @@ def parse_error(capsys, *argv) -> str:
     ("demo", "--modules-per-iteration", "0"), ("demo", "--budget-minutes", "-1"), ("train", "--max-modules", "2.5"),
     ("vocab", "--quantiles", "0"), ("vocab", "--sample-size", "0"), ("search", "--max-flips", "0"),
     ("corpus", "stats", "--jobs", "0"), ("export", "--verify", "-1"), ("demo", "--verify", "-5"),
-    ("corpus", "stats", "--workers", "0"), ("corpus", "sample", "-j", "0"), ("eval", "--workers", "0"),
+    ("corpus", "stats", "--workers", "0"), ("corpus", "sample", "--workers", "0"), ("eval", "--workers", "0"),
     ("demo", "--workers", "0"), ("train", "--budget-minutes", "0"), ("train", "--budget-minutes", "-1"),
 ])
 def test_a_count_or_limit_below_one_is_refused_naming_the_flag(capsys, argv):

@@ -19,9 +19,10 @@ values (iterations, modules per iteration) override gin.
 from __future__ import annotations
 
 import importlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any
 
 from compiler_opt.errors import MlgoError
 

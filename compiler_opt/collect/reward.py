@@ -39,8 +39,8 @@ regalloc training scores per function too.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Mapping, Sequence
 
 import numpy as np
 
@@ -103,5 +103,5 @@ class RewardTracker:
         return {"delta": self.delta, "decay": self.decay, "averages": dict(self.averages)}
 
     @classmethod
-    def from_json(cls, data: Mapping) -> "RewardTracker":
+    def from_json(cls, data: Mapping) -> RewardTracker:
         return cls(float(data["delta"]), float(data["decay"]), {str(k): float(v) for k, v in data["averages"].items()})

@@ -22,9 +22,10 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable, Iterator, Mapping, Protocol, Sequence
+from typing import Protocol
 
 from compiler_opt.collect.baseline import BaselineCache
 from compiler_opt.collect.compile_job import CompileResult, CompileTask, compile_jobs
@@ -89,7 +90,7 @@ class ModuleBook:
                 "no_decisions": sorted(self.no_decisions)}
 
     @classmethod
-    def from_json(cls, data: Mapping) -> "ModuleBook":
+    def from_json(cls, data: Mapping) -> ModuleBook:
         return cls(dict(data.get("failures", {})), dict(data.get("set_aside", {})), set(data.get("no_decisions", ())))
 
 

@@ -18,8 +18,8 @@ is dropped from the step. The figures say how many were dropped and why.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Sequence
 
 from compiler_opt.collect.baseline import BaselineCache
 from compiler_opt.collect.compile_job import POOL_TIMEOUT_MARGIN, CompileResult, CompileTask, run_compile_task

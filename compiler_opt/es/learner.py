@@ -10,7 +10,7 @@ network with the current parameters loaded, for the saved policy.
 
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 

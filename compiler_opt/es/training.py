@@ -11,7 +11,8 @@ between steps: the modules' failure counts.
 from __future__ import annotations
 
 import time
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from compiler_opt.collect.rollouts import ModuleBook
 from compiler_opt.es.config import ESConfig

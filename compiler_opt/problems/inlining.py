@@ -10,7 +10,8 @@ its vocabulary comes from compiles under clang's own decisions (`default`).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Mapping
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 from compiler_opt.errors import MlgoError
 from compiler_opt.llvm.advisors import INLINING

@@ -12,7 +12,8 @@ decisions (`Problem.decision_figures`: the inliner's inline fraction).
 from __future__ import annotations
 
 import shutil
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from compiler_opt.collect.rollouts import ModuleBook
 from compiler_opt.collect.vocab_traces import ObservationSample

@@ -9,12 +9,13 @@ hash of the name, independent of the corpus split).
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from compiler_opt.collect.compile_job import CompileResult, default_label_trajectory
 from compiler_opt.collect.rollouts import CollectFigures, describe
-from compiler_opt.collect.trajectories import TrajectorySpec, TrajectoryWriter
+from compiler_opt.collect.trajectories import TrajectorySpec
+from compiler_opt.collect.trajectory_files import TrajectoryWriter
 from compiler_opt.collect.vocab_traces import ObservationSample
 from compiler_opt.corpus.loading import ModuleSpec
 from compiler_opt.corpus.splitting import in_fraction

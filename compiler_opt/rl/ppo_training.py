@@ -11,7 +11,8 @@ and the per-module reward averages.
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from compiler_opt.collect.reward import RewardTracker
 from compiler_opt.collect.rollouts import CollectFigures, ModuleBook, collect_iteration, mean

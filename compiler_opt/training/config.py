@@ -62,7 +62,7 @@ class TrainerConfig:
     def to_json(self) -> dict:
         return dataclasses.asdict(self)
 
-    def with_overrides(self, **values) -> "TrainerConfig":
+    def with_overrides(self, **values) -> TrainerConfig:
         """A copy with the given fields replaced (None values are ignored)."""
         return dataclasses.replace(self, **{k: v for k, v in values.items() if v is not None})
 

@@ -8,8 +8,8 @@ bind are registered by importing their modules first (the caller's part:
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Iterable, Sequence
 
 import gin
 

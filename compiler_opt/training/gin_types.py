@@ -15,7 +15,8 @@ import collections.abc
 import inspect
 import types
 import typing
-from typing import Any, Callable, Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 import gin
 

@@ -22,9 +22,9 @@ import datetime
 import math
 import os
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Mapping
 
 from compiler_opt.pool.base import WorkerPool
 from compiler_opt.progress import progress

@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 import resource
 import threading
-from typing import Iterable
+from collections.abc import Iterable
 
 from compiler_opt.processes import parent_pids
 
@@ -72,7 +72,7 @@ class PeakMemory:
         while not self._stop.wait(self.interval):
             self.sample()
 
-    def start(self) -> "PeakMemory":
+    def start(self) -> PeakMemory:
         if self._thread is None:
             self.sample()
             self._stop.clear()
@@ -102,7 +102,7 @@ class PeakMemory:
         with self._lock:
             return max(self._peak, own)
 
-    def __enter__(self) -> "PeakMemory":
+    def __enter__(self) -> PeakMemory:
         return self.start()
 
     def __exit__(self, *exc_info) -> None:

@@ -30,8 +30,9 @@ import json
 import logging
 import os
 import shutil
+from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 from compiler_opt.errors import MlgoError
 

@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import datetime
 import shutil
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Callable, Mapping, Protocol, Sequence
+from typing import Any, Protocol
 
 from compiler_opt.collect.baseline import BaselineCache
 from compiler_opt.collect.compile_job import problem_feature_spec

@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 
 from compiler_opt.collect.compile_job import replay_actions
-from compiler_opt.pool.local import LocalPool
 from compiler_opt.collect.trajectory_dataset import read_trajectories
 from compiler_opt.corpus.loading import load_corpus
+from compiler_opt.pool.local import LocalPool
 from compiler_opt.problems.measurements import COST_TERMS
 from compiler_opt.train import TrainOptions, train
 from tests.rl.conftest import sub_corpus

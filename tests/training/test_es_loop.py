@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 
 from compiler_opt.collect.compile_job import CompileTask, run_compile_task
-from compiler_opt.pool.local import LocalPool
 from compiler_opt.errors import MlgoError
 from compiler_opt.policy.fast import FastPolicy
+from compiler_opt.pool.local import LocalPool
 from compiler_opt.train import TrainOptions, train
 from tests.rl.conftest import sub_corpus
 

@@ -12,17 +12,17 @@ import shutil
 import numpy as np
 import pytest
 
-from compiler_opt.pool.local import LocalPool
 from compiler_opt.collect.trajectory_dataset import read_trajectories
 from compiler_opt.corpus.loading import load_corpus
 from compiler_opt.errors import MlgoError
 from compiler_opt.policy.fast import FastPolicy
 from compiler_opt.policy.features import FeatureSpec
 from compiler_opt.policy.saved import load_tf_policy
+from compiler_opt.pool.local import LocalPool
 from compiler_opt.report.inputs import load_run
 from compiler_opt.report.plots import step_name, training_curves, training_panels
-from compiler_opt.training.run_folder import RunFolder, RunFolderError
 from compiler_opt.train import TrainOptions, train
+from compiler_opt.training.run_folder import RunFolder, RunFolderError
 from tests.rl.conftest import sub_corpus
 
 SMALL_NETWORK = "policy.network_config.fc_layer_params = (16, 8)"

@@ -29,7 +29,7 @@ from pathlib import Path
 
 from compiler_opt.corpus.loading import load_corpus
 from compiler_opt.llvm.advisors import INLINING
-from compiler_opt.llvm.channel import InteractiveCompile
+from compiler_opt.llvm.compile import compile_answering
 from compiler_opt.llvm.toolchain import Toolchain, find_toolchain
 from compiler_opt.problems import get_problem
 from compiler_opt.problems.base import PolicyContext
@@ -55,9 +55,9 @@ def time_python(toolchain: Toolchain, argv: list[str], module: str) -> tuple[flo
     """Wall seconds, host CPU seconds and decisions of a compile answered by the Python channel."""
     replay = get_problem("inlining").policy("default")
     started, cpu = time.perf_counter(), time.process_time()
-    with InteractiveCompile(argv, INLINING, module=module, include_default=True) as compile_:
-        outcome = compile_.run(replay.make(PolicyContext(toolchain, compile_.header)))
-    return time.perf_counter() - started, time.process_time() - cpu, outcome.decisions
+    answered = compile_answering(argv, INLINING, lambda header: replay.make(PolicyContext(toolchain, header)),
+                                 module=module, include_default=True)
+    return time.perf_counter() - started, time.process_time() - cpu, answered.decisions
 
 
 def time_native(toolchain: Toolchain, host: Path, argv: list[str], workdir: Path) -> float:
@@ -67,9 +67,7 @@ def time_native(toolchain: Toolchain, host: Path, argv: list[str], workdir: Path
         Path(str(base) + suffix).unlink(missing_ok=True)
         os.mkfifo(str(base) + suffix)
     slot = toolchain.probe().facts["inlining_default_feature"]
-    with InteractiveCompile(argv, INLINING, include_default=True) as probe:
-        header = probe.header
-        probe.run(lambda observation: 0)
+    header = compile_answering(argv, INLINING, lambda header: lambda observation: 0, include_default=True).header
     cpu = str(sorted(os.sched_getaffinity(0))[0])
     started = time.perf_counter()
     host_process = subprocess.Popen(["taskset", "-c", cpu, str(host), str(base), str(header.observation_size),

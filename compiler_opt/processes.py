@@ -1,12 +1,9 @@
-"""Processes: the table as /proc shows it (every visible process's parent), killing a whole process tree, and a
-bounded run of one tool."""
+"""Processes: the table as /proc shows it (every visible process's parent), and killing a whole process tree."""
 
 from __future__ import annotations
 
 import os
 import signal
-import subprocess
-from typing import Sequence
 
 
 def parent_pids() -> dict[int, int]:
@@ -59,26 +56,3 @@ def kill_process_tree(pid: int) -> None:
 
 def _children(parents: set[int]) -> list[int]:
     return [pid for pid, parent in parent_pids().items() if parent in parents]
-
-
-
-def run_captured(argv: Sequence[str], *, timeout: float,
-                 cwd: str | os.PathLike | None = None) -> subprocess.CompletedProcess:
-    """`argv` run to its end in a session of its own, with no stdin and stdout/stderr captured as bytes.
-
-    Past `timeout` seconds, or when this process is interrupted, the tool's
-    whole process group is killed, not only the tool: its children would
-    otherwise run on and, holding the output pipes, keep the caller waiting.
-    Then `subprocess.TimeoutExpired` (or the interruption) propagates.
-    """
-    with subprocess.Popen(list(argv), cwd=cwd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                          stderr=subprocess.PIPE, start_new_session=True) as process:
-        try:
-            stdout, stderr = process.communicate(timeout=timeout)
-        except BaseException:
-            try:
-                os.killpg(process.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-            raise
-    return subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)

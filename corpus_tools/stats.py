@@ -14,14 +14,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+from compiler_opt.collect.actor import act, builtin_decider
 from compiler_opt.corpus.loading import Corpus, ModuleSpec
 from compiler_opt.errors import MlgoError
 from compiler_opt.llvm.bitcode import count_inlining_remarks
-from compiler_opt.llvm.channel import InteractiveCompile
 from compiler_opt.llvm.cmdline import build_compile_command
 from compiler_opt.llvm.toolchain import Toolchain
 from compiler_opt.problems import get_problem
-from compiler_opt.problems.base import PolicyContext
 from compiler_opt.progress import progress
 
 
@@ -92,11 +91,8 @@ def count_decisions(module: ModuleSpec, problem_name: str, toolchain: Toolchain)
     argv = build_compile_command(
         toolchain, module.cc1_args, module.bitcode, Path(os.devnull), thinlto_index=module.thinlto_index
     )
-    with InteractiveCompile(
-        argv, problem.advisor, module=module.name, include_default=builtin.include_default, cpu=False
-    ) as compile_:
-        decide = builtin.make(PolicyContext(toolchain=toolchain, header=compile_.header))
-        return compile_.run(decide).decisions
+    return act(toolchain, problem, argv, builtin_decider(toolchain, builtin), name=module.name,
+               include_default=builtin.include_default, pin=False).decisions
 
 
 def count_all(corpus: Corpus, counter: Callable[[ModuleSpec], int], jobs: int | None = None) -> dict[str, int]:

@@ -49,7 +49,6 @@ from typing import TYPE_CHECKING, Callable, Iterable, Mapping
 
 from compiler_opt.pool.base import Job, WorkerPool
 from compiler_opt.llvm.cmdline import CompileCommand
-from compiler_opt.problems.base import BuiltinPolicy
 from compiler_opt.problems.measurements import Score
 
 if TYPE_CHECKING:
@@ -61,7 +60,6 @@ __all__ = ["BaselineCache", "Baselines", "compute_baseline", "module_content_has
 
 FORMAT_VERSION = 1
 BASELINE_METHOD = "plain compile, advisor off"
-_PLAIN = BuiltinPolicy("baseline", "the compiler's own heuristic with the ML advisor off", None)
 _HASH_CHUNK = 1 << 20
 
 
@@ -71,12 +69,12 @@ def compute_baseline(toolchain: "Toolchain", problem_name: str, command: Compile
 
     A job function (picklable, runs in a worker); raises `CompilerFailure` on a failed compile.
     """
+    from compiler_opt.collect.actor import ADVISOR_OFF, act
     from compiler_opt.problems import get_problem
-    from compiler_opt.tracing import trace_module
 
-    problem = get_problem(problem_name)
-    plain = dataclasses.replace(problem, policies={_PLAIN.name: _PLAIN})
-    return trace_module(toolchain, plain, _PLAIN.name, command, timeout=timeout).score
+    score = act(toolchain, get_problem(problem_name), command, ADVISOR_OFF, timeout=timeout).score
+    assert score is not None  # a module's command is always measured
+    return score
 
 
 Compute = Callable[["Toolchain", str, CompileCommand, float], Score]

@@ -3,8 +3,8 @@
 The actor of the training loop (Acme's word). `run_compile_task(task)` is a
 pure function of a picklable `CompileTask` and returns a picklable
 `CompileResult`, so the pool that runs it may be local processes or a Ray
-cluster. It compiles the module through `compiler_opt.llvm.channel` with the
-problem's advisor answered by
+cluster. It compiles the module with the actor (`compiler_opt.collect.actor`),
+the problem's advisor answered by
 
 - a built-in policy of the problem (`"default"`, `"always"`, ...), or
   `BASELINE_POLICY`, the compiler's own heuristic with the advisor off;
@@ -40,31 +40,30 @@ overwritten slot.
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import tempfile
-import time
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterable, Sequence
+from typing import Callable, Iterable, Sequence
 
 import numpy as np
 
-from compiler_opt.pool.base import Job, SharedRef
-from compiler_opt.collect.trajectories import ModuleTrajectory, TrajectoryRecorder, TrajectorySpec
+from compiler_opt.collect.actor import BASELINE_POLICY, Acted, MakeDecide, act, builtin_decider, builtin_policy
+from compiler_opt.collect.trajectories import ModuleTrajectory, TrajectorySpec
 from compiler_opt.corpus.loading import ModuleSpec
 from compiler_opt.errors import MlgoError
-from compiler_opt.llvm.channel import CompilerFailure, InteractiveCompile
 from compiler_opt.llvm.cmdline import CompileCommand
+from compiler_opt.llvm.compile import compile_answering
+from compiler_opt.llvm.failures import CompilerFailure
 from compiler_opt.llvm.log_format import LogHeader, Observation
 from compiler_opt.llvm.toolchain import Toolchain, find_toolchain
 from compiler_opt.policy.fast import Decision, FastPolicy
-from compiler_opt.policy.features import FeatureSpec, build_feature_spec, policy_shape
+from compiler_opt.policy.features import FeatureSpec, build_feature_spec
+from compiler_opt.pool.base import Job, SharedRef
 from compiler_opt.problems import get_problem
 from compiler_opt.problems.base import BuiltinPolicy, PolicyContext, Problem
 from compiler_opt.problems.measurements import Score
-from compiler_opt.tracing import trace_module
 
 __all__ = [
     "BASELINE_POLICY",
@@ -73,18 +72,14 @@ __all__ = [
     "ReplayMismatch",
     "compile_jobs",
     "default_label_trajectory",
-    "module_command",
     "problem_feature_spec",
     "replay_actions",
     "run_compile_task",
-    "trajectory_spec",
 ]
 
-BASELINE_POLICY = "baseline"
 DEFAULT_TIMEOUT = 600.0
 # The pool's limit on a job is a backstop behind the compile's own limit, which gives the typed failure.
 POOL_TIMEOUT_MARGIN = 60.0
-_PLAIN = BuiltinPolicy(BASELINE_POLICY, "the compiler's own heuristic with the ML advisor off", None)
 
 
 class ReplayMismatch(CompilerFailure):
@@ -137,27 +132,6 @@ class CompileResult:
 # ---- small public helpers ------------------------------------------------------------------
 
 
-def module_command(toolchain: Toolchain, module: ModuleSpec) -> CompileCommand:
-    """The compile command of a corpus module (its cc1 arguments are already sanitized)."""
-    return CompileCommand(str(toolchain.clang), tuple(module.cc1_args), str(module.bitcode), True,
-                          None if module.thinlto_index is None else str(module.thinlto_index))
-
-
-def trajectory_spec(spec: FeatureSpec, *, policy_info: bool) -> TrajectorySpec:
-    """The trajectory spec of a policy with feature spec `spec` (per-step shapes, as tf-agents uses them).
-
-    `policy_info`: whether steps carry the policy's logits and log-probability
-    (a `FastPolicy` gives them, built-in policies do not). A built-in
-    policy's steps hold the advice it sent (e.g. a live range's weight as its
-    priority), a trained policy's its action (`FeatureSpec.action`).
-    """
-    features = tuple(dataclasses.replace(f, shape=policy_shape(f)) for f in spec.features)
-    answer = spec.action if policy_info else spec.advice
-    action = dataclasses.replace(answer, shape=policy_shape(answer))
-    return TrajectorySpec(features, action, logits=spec.num_actions if policy_info else None,
-                          log_probability=policy_info)
-
-
 def problem_feature_spec(toolchain: Toolchain, problem: Problem | str,
                          modules: ModuleSpec | CompileCommand | Sequence[ModuleSpec | CompileCommand],
                          *, timeout: float = 120.0, attempts: int = 20) -> FeatureSpec:
@@ -173,14 +147,13 @@ def problem_feature_spec(toolchain: Toolchain, problem: Problem | str,
     toolchain.probe().require(problem.advisor.name, toolchain.clang)
     candidates = [modules] if isinstance(modules, (ModuleSpec, CompileCommand)) else list(modules)[:attempts]
     for module in candidates:
-        command = module if isinstance(module, CompileCommand) else module_command(toolchain, module)
+        command = module if isinstance(module, CompileCommand) else module.command(toolchain.clang)
         name = module.name if isinstance(module, ModuleSpec) else command.bitcode
         with tempfile.TemporaryDirectory(prefix="mlgo-spec-") as tmp:
             workdir = Path(tmp)
             argv = command.argv(workdir / "module.o", problem.measurement.compile_options(workdir, command.cc1))
-            with InteractiveCompile(argv, problem.advisor, module=name, timeout=timeout, temp_parent=tmp,
-                                    expect_header=not problem.advisor.header_with_first_decision) as compile_:
-                header = compile_.header
+            header = compile_answering(argv, problem.advisor, None, module=name, timeout=timeout, temp_parent=tmp,
+                                       expect_header=not problem.advisor.header_with_first_decision).header
         if header is not None:
             return build_feature_spec(header, exclude=problem.excluded_features, num_actions=problem.num_actions)
     raise MlgoError(f"none of the {len(candidates)} modules tried made a {problem.advisor.name} decision, so the "
@@ -211,27 +184,24 @@ def run_compile_task(task: CompileTask, policy: FastPolicy | str | None = None) 
         raise MlgoError(f"{task.module.name}: the compile task names no policy")
     toolchain = find_toolchain(task.clang)
     problem = get_problem(task.problem)
-    command = module_command(toolchain, task.module)
+    command = task.module.command(toolchain.clang)
     timeout = task.timeout or DEFAULT_TIMEOUT
+    name = task.module.name
     if isinstance(policy, FastPolicy):
-        return _run_fast(toolchain, problem, command, task, policy, timeout)
-    if not isinstance(policy, str):
-        raise MlgoError(f"{task.module.name}: a policy is a built-in name or a FastPolicy, not {type(policy).__name__}")
-    builtin = _PLAIN if policy == BASELINE_POLICY and policy not in problem.policies else problem.policy(policy)
-    if builtin.make is None:
-        return _run_plain(toolchain, problem, builtin, command, task, timeout)
-    if task.record and builtin.include_default and _default_overwrites_feature(toolchain, problem):
-        return _label_by_replay(toolchain, problem, builtin, command, task.module.name, timeout,
-                                task.keep_object, task.seed)
-    context_seed = task.seed
-
-    def make(header: LogHeader) -> Callable[[Observation], tuple]:
-        decide = builtin.make(PolicyContext(toolchain, header, context_seed))
-        return lambda observation: (decide(observation), None, None)
-
-    run = _interactive(toolchain, problem, command, task.module.name, make, include_default=builtin.include_default,
-                       record=task.record, policy_info=False, timeout=timeout, keep_object=task.keep_object)
-    return run.result()
+        make, policy_info, spec, include_default = _fast_decider(task, policy), True, policy.spec, False
+    elif isinstance(policy, str):
+        builtin = builtin_policy(problem, policy)
+        if task.record and builtin.include_default and builtin.make is not None \
+                and _default_overwrites_feature(toolchain, problem):
+            return _label_by_replay(toolchain, problem, builtin, command, name, timeout, task.keep_object, task.seed)
+        make, policy_info, spec = builtin_decider(toolchain, builtin, task.seed), False, None
+        include_default = builtin.include_default
+    else:
+        raise MlgoError(f"{name}: a policy is a built-in name or a FastPolicy, not {type(policy).__name__}")
+    acted = act(toolchain, problem, command, make, name=name, include_default=include_default,
+                policy_info=policy_info, record=task.record and make is not None, spec=spec, timeout=timeout,
+                keep_object=task.keep_object)
+    return _result(name, acted)
 
 
 def default_label_trajectory(module: ModuleSpec, problem: Problem | str, clang: str, *,
@@ -266,7 +236,6 @@ def replay_actions(module: ModuleSpec, problem: Problem | str, clang: str, actio
     """
     problem = get_problem(problem) if isinstance(problem, str) else problem
     toolchain = find_toolchain(clang)
-    command = module_command(toolchain, module)
     default = problem.default_replay() if default_tail else None
     if default_tail and default is None:
         raise MlgoError(f"problem {problem.name} cannot replay the compiler's default decisions")
@@ -274,29 +243,30 @@ def replay_actions(module: ModuleSpec, problem: Problem | str, clang: str, actio
         raise MlgoError(f"with this compiler the default decision overwrites a feature of problem {problem.name}, "
                         "so a compile with a default tail cannot record honest features; use its actions")
     make = _replayer(toolchain, module.name, list(actions), default)
-    run = _interactive(toolchain, problem, command, module.name, make, include_default=default_tail, record=record,
-                       policy_info=False, timeout=timeout or DEFAULT_TIMEOUT, keep_object=keep_object)
-    if not default_tail and run.decisions != len(actions):
+    acted = act(toolchain, problem, module.command(toolchain.clang), make, name=module.name,
+                include_default=default_tail, record=record, timeout=timeout or DEFAULT_TIMEOUT,
+                keep_object=keep_object)
+    if not default_tail and acted.decisions != len(actions):
         raise ReplayMismatch(module.name, f"replaying {len(actions)} decisions, the compiler asked for only "
-                             f"{run.decisions}")
-    return run.result()
+                             f"{acted.decisions}")
+    return _result(module.name, acted)
 
 
 # ---- how the policies answer ---------------------------------------------------------------
 
 
-def _replayer(toolchain: Toolchain, name: str, actions: list, default: BuiltinPolicy | None):
-    def make(header: LogHeader) -> Callable[[Observation], tuple]:
+def _replayer(toolchain: Toolchain, name: str, actions: list, default: BuiltinPolicy | None) -> MakeDecide:
+    def make(header: LogHeader) -> Callable[[Observation], object]:
         tail = None if default is None else default.make(PolicyContext(toolchain, header, 0))
         steps = iter(actions)
 
-        def decide(observation: Observation) -> tuple:
+        def decide(observation: Observation) -> object:
             action = next(steps, _END)
             if action is _END:
                 if tail is None:
                     raise ReplayMismatch(name, f"replaying {len(actions)} decisions, the compiler asked for more")
                 action = tail(observation)
-            return action, None, None
+            return action
 
         return decide
 
@@ -314,31 +284,12 @@ def _greedy(policy: FastPolicy, observation: Observation) -> Decision:
     return Decision(action, float(-math.log(np.exp(values - top).sum())), logits)
 
 
-def _run_fast(toolchain: Toolchain, problem: Problem, command: CompileCommand, task: CompileTask,
-              policy: FastPolicy, timeout: float) -> CompileResult:
-    rng = np.random.default_rng([task.seed, zlib.crc32(task.module.name.encode())])
-
-    def make(header: LogHeader) -> Callable[[Observation], Decision]:
-        if task.explore:
-            return lambda observation: policy.sample(observation, rng)
-        return lambda observation: _greedy(policy, observation)
-
-    run = _interactive(toolchain, problem, command, task.module.name, make, include_default=False,
-                       record=task.record, policy_info=True, timeout=timeout, keep_object=task.keep_object,
-                       spec=policy.spec)
-    return run.result()
-
-
-def _run_plain(toolchain: Toolchain, problem: Problem, builtin: BuiltinPolicy, command: CompileCommand,
-               task: CompileTask, timeout: float) -> CompileResult:
-    """A compile with the advisor off: the compiler's heuristic decides, nothing is logged."""
-    plain = dataclasses.replace(problem, policies={builtin.name: builtin})
-    with tempfile.TemporaryDirectory(prefix="mlgo-job-") as tmp:
-        output = Path(tmp) / "module.o"
-        traced = trace_module(toolchain, plain, builtin.name, command, object_path=output, timeout=timeout)
-        data = output.read_bytes() if task.keep_object else None
-    return CompileResult(task.module.name, traced.score, None, 0, {"compile": traced.seconds, "policy": 0.0},
-                         np.zeros(0, np.int64), None, data)
+def _fast_decider(task: CompileTask, policy: FastPolicy) -> MakeDecide:
+    """Sampled with one generator per task (seeded with the task's seed and the module's name), or greedy."""
+    if task.explore:
+        rng = np.random.default_rng([task.seed, zlib.crc32(task.module.name.encode())])
+        return lambda header: lambda observation: policy.sample(observation, rng)
+    return lambda header: lambda observation: _greedy(policy, observation)
 
 
 def _default_overwrites_feature(toolchain: Toolchain, problem: Problem) -> bool:
@@ -351,92 +302,22 @@ def _default_overwrites_feature(toolchain: Toolchain, problem: Problem) -> bool:
 
 def _label_by_replay(toolchain: Toolchain, problem: Problem, builtin: BuiltinPolicy, command: CompileCommand,
                      name: str, timeout: float, keep_object: bool, seed: int) -> CompileResult:
-    def make(header: LogHeader) -> Callable[[Observation], tuple]:
-        decide = builtin.make(PolicyContext(toolchain, header, seed))
-        return lambda observation: (decide(observation), None, None)
-
-    first = _interactive(toolchain, problem, command, name, make, include_default=True, record=False,
-                         policy_info=False, timeout=timeout, keep_object=False)
-    second = _interactive(toolchain, problem, command, name, _replayer(toolchain, name, first.actions, None),
-                          include_default=False, record=True, policy_info=False, timeout=timeout,
-                          keep_object=keep_object)
+    first = act(toolchain, problem, command, builtin_decider(toolchain, builtin, seed), name=name,
+                include_default=True, timeout=timeout)
+    second = act(toolchain, problem, command, _replayer(toolchain, name, first.actions, None), name=name,
+                 record=True, timeout=timeout, keep_object=keep_object)
     if second.decisions != first.decisions:
         raise ReplayMismatch(name, f"the default compile made {first.decisions} decisions, replaying them "
                              f"without the default decision made {second.decisions}")
     if second.score.value != first.score.value:
         raise ReplayMismatch(name, f"replaying the default decisions gave {second.score.value:g} "
                              f"{problem.measurement.unit}, the default compile {first.score.value:g}")
-    result = second.result()
+    result = _result(name, second)
     result.seconds = {key: first.seconds.get(key, 0.0) + value for key, value in second.seconds.items()}
     return result
 
 
-# ---- one interactive compile ---------------------------------------------------------------
-
-
-@dataclass
-class _Run:
-    name: str
-    score: Score
-    decisions: int
-    actions: list
-    seconds: dict[str, float]
-    trajectory: ModuleTrajectory | None
-    spec: TrajectorySpec | None
-    object: bytes | None
-    advice_dtype: np.dtype
-
-    def result(self) -> CompileResult:
-        return CompileResult(self.name, self.score, self.trajectory, self.decisions, self.seconds,
-                             np.asarray(self.actions, self.advice_dtype), self.spec, self.object)
-
-
-def _interactive(toolchain: Toolchain, problem: Problem, command: CompileCommand, name: str,
-                 make: Callable[[LogHeader], Callable[[Observation], Any]], *, include_default: bool,
-                 record: bool, policy_info: bool, timeout: float, keep_object: bool,
-                 spec: FeatureSpec | None = None) -> _Run:
-    """Compile once through the channel; `make(header)` gives the per-decision function.
-
-    The decision function returns (action, log-probability or None, logits or None).
-    """
-    toolchain.probe().require(problem.advisor.name, toolchain.clang)
-    clock = time.perf_counter
-    with tempfile.TemporaryDirectory(prefix="mlgo-job-") as tmp:
-        workdir = Path(tmp)
-        output = workdir / "module.o"
-        argv = command.argv(output, problem.measurement.compile_options(workdir, command.cc1))
-        started = time.monotonic()
-        actions: list = []
-        policy_seconds = 0.0
-        recorder = traj_spec = None
-        with InteractiveCompile(argv, problem.advisor, module=name, include_default=include_default,
-                                timeout=timeout, temp_parent=tmp,
-                                expect_header=not problem.advisor.header_with_first_decision) as compile_:
-            header = compile_.header
-            if header is not None:  # else the advisor had nothing to decide in this module
-                decide = make(header)
-                if record:
-                    features = spec or build_feature_spec(header, exclude=problem.excluded_features,
-                                                          num_actions=problem.num_actions)
-                    traj_spec = trajectory_spec(features, policy_info=policy_info)
-                    recorder = TrajectoryRecorder(header, traj_spec)
-                advise = compile_.advise
-                keep = actions.append
-                for observation in compile_:
-                    before = clock()
-                    step = decide(observation)
-                    policy_seconds += clock() - before
-                    advise(step[0])
-                    keep(step[0])
-                    if recorder is not None:
-                        recorder.record(observation, *step)
-            decisions = compile_.finish().decisions
-        compile_seconds = time.monotonic() - started
-        before = time.monotonic()
-        score = problem.measurement.measure(toolchain, output, workdir)
-        measure_seconds = time.monotonic() - before
-        data = output.read_bytes() if keep_object else None
-    trajectory = None if recorder is None else recorder.finish(name, score.value)
-    return _Run(name, score, decisions, actions,
-                {"compile": compile_seconds, "policy": policy_seconds, "measure": measure_seconds},
-                trajectory, traj_spec, data, header.advice.dtype if header is not None else np.int64)
+def _result(name: str, acted: Acted) -> CompileResult:
+    dtype = acted.header.advice.dtype if acted.header is not None else np.int64
+    return CompileResult(name, acted.score, acted.trajectory, acted.decisions, acted.seconds,
+                         np.asarray(acted.actions, dtype), acted.trajectory_spec, acted.object)

@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from compiler_opt.export.saved_model import ExportError
+from compiler_opt.llvm.run import run_captured
 from compiler_opt.policy.saved import SIGNATURE
 from compiler_opt.policy.untrusted import check_policy_graph
 from compiler_opt.problems.base import EmbeddedModel, Problem
@@ -101,13 +102,13 @@ def compile_aot(saved_model: Path, destination: Path, problem: Problem, *, targe
                    "--multithreading", "false"]
         env = {**os.environ, "XLA_FLAGS": "--xla_cpu_multi_thread_eigen=false", "TF_CPP_MIN_LOG_LEVEL": "2"}
         try:
-            result = subprocess.run(command, capture_output=True, text=True, timeout=timeout, env=env,
-                                    stdin=subprocess.DEVNULL)
+            result = run_captured(command, timeout=timeout, env=env)
         except subprocess.TimeoutExpired as error:
             raise ExportError(f"saved_model_cli aot_compile_cpu ran past {timeout:g} s; killed") from error
         header, obj = prefix.with_suffix(".h"), prefix.with_suffix(".o")
         if result.returncode != 0 or not header.is_file() or not obj.is_file():
-            tail = "\n".join((result.stderr or result.stdout).strip().splitlines()[-15:])
+            output = (result.stderr or result.stdout).decode("utf-8", "replace")
+            tail = "\n".join(output.strip().splitlines()[-15:])
             raise ExportError(f"saved_model_cli aot_compile_cpu failed (exit status {result.returncode}) for target "
                               f"{triple}:\n{tail}")
         if destination.exists():

@@ -28,7 +28,6 @@ any other but cannot be repeated by `mlgo eval`.
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
@@ -36,9 +35,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Sequence
 
 from compiler_opt.errors import MlgoError
-from compiler_opt.llvm.driver import COMPILE, DriverJob, plan_jobs, run_tool
-from compiler_opt.llvm.toolchain import find_toolchain
-from compiler_opt.pool.cpu_claim import claimed_cpu
+from compiler_opt.llvm.driver import COMPILE, DriverJob, plan_jobs
+from compiler_opt.llvm.run import run_attached
+from compiler_opt.llvm.toolchain import Toolchain, find_toolchain
 
 if TYPE_CHECKING:
     from compiler_opt.policy.fast import FastPolicy
@@ -55,24 +54,20 @@ def _main_file(job: DriverJob) -> str:
     return job.output or "compile"
 
 
-def run_compile_job(job: DriverJob, policy: FastPolicy, problem: Problem, timeout: float = DEFAULT_TIMEOUT) -> int:
-    """One `-cc1` job with the advisor answered by `policy` (greedy); the compiler's exit status."""
-    from compiler_opt.llvm.channel import CompilerCrash, InteractiveCompile  # pylint: disable=import-outside-toplevel
+def run_compile_job(toolchain: Toolchain, job: DriverJob, policy: FastPolicy, problem: Problem,
+                    timeout: float = DEFAULT_TIMEOUT) -> int:
+    """One `-cc1` job with the advisor answered by `policy` (greedy) on a claimed CPU; the compiler's exit status."""
+    from compiler_opt.collect.actor import act  # pylint: disable=import-outside-toplevel
+    from compiler_opt.llvm.failures import CompilerCrash  # pylint: disable=import-outside-toplevel
 
-    with claimed_cpu() as cpu:
-        try:
-            with InteractiveCompile(job.argv, problem.advisor, module=_main_file(job), timeout=timeout,
-                                    read_timeout=timeout, cpu=cpu, expect_header=False,
-                                    passthrough=True) as compile_:
-                if compile_.header is not None:
-                    greedy, advise = policy.greedy, compile_.advise
-                    for observation in compile_:
-                        advise(greedy(observation))
-                compile_.finish()
-        except CompilerCrash as crash:
-            if crash.returncode is not None and crash.returncode > 0:
-                return 1  # clang has printed its diagnostics; its driver exits with 1 too
-            raise
+    greedy = policy.greedy
+    try:
+        act(toolchain, problem, job.argv, lambda header: greedy, name=_main_file(job), timeout=timeout,
+            read_timeout=timeout, passthrough=True, claim_cpu=True)
+    except CompilerCrash as crash:
+        if crash.returncode is not None and crash.returncode > 0:
+            return 1  # clang has printed its diagnostics; its driver exits with 1 too
+        raise
     return 0
 
 
@@ -93,17 +88,17 @@ def compile_with_policy(args: Sequence[str], policy_dir: str | os.PathLike | Non
             policy, the_problem = loading.result()
             if jobs is None:
                 driver = [compiler, *([f"--driver-mode={driver_mode}"] if driver_mode else [])]
-                return subprocess.run([*driver, *args]).returncode
-            toolchain.probe().require(the_problem.advisor.name, toolchain.clang)
-            return _run_jobs(jobs, policy, the_problem, timeout)
+                return run_attached([*driver, *args])
+            return _run_jobs(toolchain, jobs, policy, the_problem, timeout)
 
 
-def _run_jobs(jobs: list[DriverJob], policy: FastPolicy, problem: Problem, timeout: float) -> int:
+def _run_jobs(toolchain: Toolchain, jobs: list[DriverJob], policy: FastPolicy, problem: Problem,
+              timeout: float) -> int:
     for job in jobs:
         if job.kind == COMPILE:
-            status = run_compile_job(job, policy, problem, timeout)
+            status = run_compile_job(toolchain, job, policy, problem, timeout)
         else:
-            status = run_tool(job)
+            status = run_attached(job.argv)
             if status != 0:
                 print(f"mlgo-clang: error: {os.path.basename(job.argv[0])} failed with exit code {status}",
                       file=sys.stderr)

@@ -20,6 +20,7 @@ import numpy as np
 
 from compiler_opt.export.aot import tensorflow_path
 from compiler_opt.export.saved_model import ExportError
+from compiler_opt.llvm.run import run_captured
 
 SOURCE_DIR = Path(__file__).parent / "cc"
 BINARY = "mlgo_aot_check"
@@ -44,10 +45,13 @@ def _tool(name: str) -> str:
 
 
 def _run(command: list[str], what: str, timeout: float) -> subprocess.CompletedProcess:
+    """`command` run by the process runner, its output decoded as text."""
     try:
-        return subprocess.run(command, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+        result = run_captured(command, timeout=timeout)
     except subprocess.TimeoutExpired as error:
         raise ExportError(f"{what} ran past {timeout:g} s; killed") from error
+    return subprocess.CompletedProcess(result.args, result.returncode, result.stdout.decode("utf-8", "replace"),
+                                       result.stderr.decode("utf-8", "replace"))
 
 
 def build_harness(aot_dir: Path, build_dir: Path, *, runtimes: tuple[str, ...] = RUNTIMES,

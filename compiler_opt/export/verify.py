@@ -30,7 +30,7 @@ from compiler_opt.collect.compile_job import CompileTask, run_compile_task
 from compiler_opt.corpus.loading import Corpus
 from compiler_opt.export.observations import ObservationSet
 from compiler_opt.export.saved_model import ExportError
-from compiler_opt.llvm.channel import CompilerFailure
+from compiler_opt.llvm.failures import CompilerFailure
 from compiler_opt.policy.fast import FastPolicy
 from compiler_opt.policy.features import FeatureSpec
 from compiler_opt.problems.base import Problem

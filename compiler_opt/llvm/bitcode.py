@@ -4,7 +4,7 @@ Compiling with `-Xclang -fembed-bitcode=all` leaves the pre-optimization IR in
 the object's `.llvmbc` section and the cc1 command line (NUL-separated, starting
 with `-cc1`) in `.llvmcmd`. `llvm-objcopy --dump-section` takes both out again.
 This module is the only corpus code that runs clang or llvm-objcopy or knows
-the bitcode file magic.
+the bitcode file magic; its tools run through `compiler_opt.llvm.run`.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Sequence
 
 from compiler_opt.errors import MlgoError
+from compiler_opt.llvm.run import run_captured, stderr_tail
 from compiler_opt.llvm.toolchain import Toolchain
 
 BITCODE_SECTION = ".llvmbc"
@@ -74,16 +75,17 @@ def dump_embedded(
         argv.append(f"--dump-section={command_section}={command_out}")
     argv += [str(obj), os.devnull]
     try:
-        result = subprocess.run(argv, capture_output=True, text=True, timeout=300)
+        result = run_captured(argv, timeout=300)
     except (OSError, subprocess.SubprocessError) as error:
         raise UnreadableObject(f"{obj}: llvm-objcopy could not run ({error})") from error
+    stderr = result.stderr.decode("utf-8", "replace")
     if result.returncode == 0:
         if bitcode_out is not None and not is_bitcode_file(bitcode_out):
             _remove(bitcode_out, command_out)
             raise UnreadableObject(f"{obj}: its {bitcode_section} section does not hold LLVM bitcode")
         return
     _remove(bitcode_out, command_out)
-    message = result.stderr.strip().splitlines()[-1] if result.stderr.strip() else "no message"
+    message = stderr.strip().splitlines()[-1] if stderr.strip() else "no message"
     message = re.sub(r"^\S*llvm-objcopy\S*: error: ", "", message)
     if re.search(r"section '[^']*' not found", message):
         raise NoEmbeddedBitcode(
@@ -109,14 +111,14 @@ def compile_embedding(
     output.parent.mkdir(parents=True, exist_ok=True)
     argv = [str(toolchain.clang), *args, *EMBED_OPTIONS, "-c", str(source), "-o", str(output)]
     try:
-        result = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, cwd=cwd)
+        result = run_captured(argv, timeout=timeout, cwd=cwd)
     except subprocess.TimeoutExpired as error:
         raise CompileFailed(f"{source}: clang timed out after {timeout:.0f} s") from error
     except OSError as error:
         raise CompileFailed(f"{source}: clang could not run ({error})") from error
     if result.returncode != 0:
         output.unlink(missing_ok=True)
-        raise CompileFailed(f"{source}: clang failed (exit {result.returncode}):\n{result.stderr[-_STDERR_TAIL:]}")
+        raise CompileFailed(f"{source}: clang failed (exit {result.returncode}):\n{stderr_tail(result, _STDERR_TAIL)}")
 
 
 def count_inlining_remarks(toolchain: Toolchain, cc1_args: Sequence[str], bitcode: Path, *, timeout: float = 600) -> int:
@@ -137,10 +139,11 @@ def count_inlining_remarks(toolchain: Toolchain, cc1_args: Sequence[str], bitcod
         "-o",
         os.devnull,
     ]
-    result = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
+    result = run_captured(argv, timeout=timeout)
+    stderr = result.stderr.decode("utf-8", "replace")
     if result.returncode != 0:
-        raise CompileFailed(f"{bitcode}: clang failed (exit {result.returncode}):\n{result.stderr[-_STDERR_TAIL:]}")
-    return len(re.findall(r"\[-Rpass(?:-missed)?=inline\]", result.stderr))
+        raise CompileFailed(f"{bitcode}: clang failed (exit {result.returncode}):\n{stderr_tail(result, _STDERR_TAIL)}")
+    return len(re.findall(r"\[-Rpass(?:-missed)?=inline\]", stderr))
 
 
 def thinlto_backend_args(cc1_args: Sequence[str]) -> list[str]:

@@ -21,11 +21,12 @@ from __future__ import annotations
 import functools
 import json
 import re
-import subprocess
 import sys
 from dataclasses import dataclass
 from importlib import resources
 from typing import Iterable, Literal, Sequence
+
+from compiler_opt.llvm.run import run_captured
 
 Kind = Literal["separate", "joined", "flag", "unknown"]
 
@@ -132,7 +133,7 @@ def parse_help(text: str) -> OptionTable:
 
 def probe_option(clang: str, name: str) -> Kind:
     """Ask clang how its cc1 reads `name` alone: "separate", "joined", "flag" or "unknown"."""
-    result = subprocess.run([clang, "-cc1", name], stdin=subprocess.DEVNULL, capture_output=True, timeout=30)
+    result = run_captured([clang, "-cc1", name], timeout=30)
     stderr = result.stderr.decode("utf-8", "replace")
     if "unknown argument" in stderr:
         return "unknown"
@@ -157,8 +158,7 @@ def table_of(clang: str) -> OptionTable:
 
 
 def _output(argv: list[str]) -> str:
-    return subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, timeout=60).stdout.decode(
-        "utf-8", "replace")
+    return run_captured(argv, timeout=60).stdout.decode("utf-8", "replace")
 
 
 def main(clangs: Iterable[str]) -> int:

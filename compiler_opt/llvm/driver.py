@@ -16,10 +16,11 @@ start with a quoted argument (version, target, "(in-process)") are not jobs.
 from __future__ import annotations
 
 import os
-import subprocess
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Sequence
+
+from compiler_opt.llvm.run import run_captured
 
 COMPILE = "compile"
 ASSEMBLE = "assemble"
@@ -82,11 +83,11 @@ def plan_jobs(clang: str, args: Sequence[str], private_dir: Path, *, driver_mode
               timeout: float = 120.0) -> list[DriverJob] | None:
     """The jobs `clang ARGS` would run, intermediates redirected into `private_dir`; None if it runs none."""
     driver = [clang, *([f"--driver-mode={driver_mode}"] if driver_mode else [])]
-    result = subprocess.run([*driver, "-###", *args], capture_output=True, text=True, timeout=timeout,
-                            stdin=subprocess.DEVNULL, errors="surrogateescape")
+    result = run_captured([*driver, "-###", *args], timeout=timeout)
     if result.returncode != 0:
         return None
-    jobs = [DriverJob(_kind(argv), argv) for argv in map(parse_job_line, result.stderr.splitlines()) if argv]
+    listing = result.stderr.decode("utf-8", "surrogateescape")
+    jobs = [DriverJob(_kind(argv), argv) for argv in map(parse_job_line, listing.splitlines()) if argv]
     if not jobs:
         return None
     return _redirect_intermediates(jobs, private_dir)
@@ -104,7 +105,3 @@ def _redirect_intermediates(jobs: list[DriverJob], private_dir: Path) -> list[Dr
         return jobs
     return [replace(job, argv=tuple(renames.get(arg, arg) for arg in job.argv)) for job in jobs]
 
-
-def run_tool(job: DriverJob) -> int:
-    """Run a job as is, sharing this process's terminal; its exit status."""
-    return subprocess.run(job.argv).returncode

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Sequence
 
 from compiler_opt.errors import MlgoError
-from compiler_opt.tool_run import run_tool
+from compiler_opt.llvm.run import run_tool
 
 if TYPE_CHECKING:
     from compiler_opt.llvm.toolchain import Toolchain

@@ -11,12 +11,12 @@ weighted by block frequency (`-opt-record-passes regalloc`).
 from __future__ import annotations
 
 import re
-import subprocess
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterable, Mapping
 
 from compiler_opt.errors import MlgoError
+from compiler_opt.llvm.run import run_tool
 
 if TYPE_CHECKING:
     from compiler_opt.llvm.toolchain import Toolchain
@@ -97,10 +97,8 @@ def object_size(toolchain: "Toolchain", path: Path) -> ObjectSize:
 
 
 def _run_size(toolchain: "Toolchain", args: list[str]) -> str:
-    result = subprocess.run([str(toolchain.tool("llvm-size")), *args], capture_output=True, text=True, timeout=120)
-    if result.returncode != 0:
-        raise MeasurementError(f"llvm-size failed: {result.stderr.strip()[:500]}")
-    return result.stdout
+    result = run_tool([str(toolchain.tool("llvm-size")), *args], "llvm-size", MeasurementError, timeout=120)
+    return result.stdout.decode("utf-8", "replace")
 
 
 def remark_options(path: Path, cc1: bool) -> list[str]:

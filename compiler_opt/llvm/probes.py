@@ -1,4 +1,4 @@
-"""Facts about a clang binary found by compiling small probe modules through the channel.
+"""Facts about a clang binary found by compiling small probe modules through the channel (`compile_answering`).
 
 Where the inliner puts its default decision: with `-inliner-interactive-include-
 default` the header gains an `inlining_default` feature, but LLVM 19.1 writes
@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from compiler_opt.llvm.advisors import INLINING
-from compiler_opt.llvm.channel import InteractiveCompile
+from compiler_opt.llvm.compile import compile_answering
+from compiler_opt.llvm.log_format import LogHeader, Observation
 
 if TYPE_CHECKING:
     from compiler_opt.llvm.toolchain import Toolchain
@@ -61,15 +62,22 @@ def probe_facts(toolchain: "Toolchain", advisors: frozenset[str], llvm_options: 
 
 
 def _inliner_trace(toolchain: "Toolchain", source: Path, include_default: bool) -> tuple[list[str], list[dict]]:
+    """Every decision's features compiling `source`, answering "don't inline" (0) each time."""
     argv = [str(toolchain.clang), "-Oz", "-c", "-x", "c", str(source), "-o", str(source.with_suffix(".o"))]
+    names: list[str] = []
     rows: list[dict] = []
-    with InteractiveCompile(argv, INLINING, module="inliner probe", include_default=include_default,
-                            timeout=120) as compile_:
-        names = [spec.name for spec in compile_.header.features]
-        for observation in compile_:
+
+    def make_decide(header: LogHeader):
+        names.extend(spec.name for spec in header.features)
+
+        def decide(observation: Observation) -> int:
             rows.append({name: observation[name].tolist() for name in names})
-            compile_.advise(0)
-        compile_.finish()
+            return 0
+
+        return decide
+
+    compile_answering(argv, INLINING, make_decide, module="inliner probe", include_default=include_default,
+                      timeout=120)
     return names, rows
 
 

@@ -19,10 +19,10 @@ import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from compiler_opt.llvm.advisors import ALL_ADVISORS
 from compiler_opt.errors import MlgoError
+from compiler_opt.llvm.advisors import ALL_ADVISORS
+from compiler_opt.llvm.run import run_captured
 from compiler_opt.paths import cache_dir
-from compiler_opt.processes import run_captured
 
 MIN_MAJOR = 17
 VERSION_TIMEOUT = 15.0  # seconds for `clang --version`, which answers in milliseconds

@@ -28,7 +28,7 @@ from pathlib import Path
 from compiler_opt.corpus.programs import Program, ProgramError
 from compiler_opt.errors import MlgoError
 from compiler_opt.llvm.link import LinkError, compile_c, link_executable
-from compiler_opt.tool_run import run_tool
+from compiler_opt.llvm.run import run_tool
 
 __all__ = ["measure_program", "check_runtime_tools"]
 

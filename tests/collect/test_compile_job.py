@@ -22,7 +22,7 @@ from compiler_opt.collect.compile_job import (
     run_compile_task,
 )
 from compiler_opt.corpus.loading import ModuleSpec, load_corpus
-from compiler_opt.llvm.channel import CompilerCrash, CompilerFailure, CompilerTimeout
+from compiler_opt.llvm.failures import CompilerCrash, CompilerFailure, CompilerTimeout
 from compiler_opt.policy.config import NetworkConfig
 from compiler_opt.policy.fast import FastPolicy
 from compiler_opt.policy.preprocessing import Preprocessor, feature_transforms

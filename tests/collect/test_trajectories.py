@@ -13,7 +13,7 @@ from compiler_opt.collect.trajectory_dataset import read_trajectories, trajector
 from compiler_opt.collect.trajectory_files import TrajectoryWriter, shard_files
 from compiler_opt.llvm.log_format import LogReader, TensorSpec
 from compiler_opt.problems import get_problem
-from compiler_opt.tracing import trace_module
+from compiler_opt.collect.trace import trace_module
 
 
 @pytest.fixture(scope="module")

@@ -11,12 +11,8 @@ import numpy as np
 import pytest
 
 from compiler_opt.llvm import advisors
-from compiler_opt.llvm.channel import (
-    ChannelProtocolError,
-    CompilerCrash,
-    CompilerTimeout,
-    InteractiveCompile,
-)
+from compiler_opt.llvm.channel import InteractiveCompile
+from compiler_opt.llvm.failures import ChannelProtocolError, CompilerCrash, CompilerTimeout
 from compiler_opt.llvm.log_format import LogReader
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import pickle
 import subprocess
 import sys
-import time
 
 import numpy as np
 import pytest
@@ -76,21 +75,6 @@ def test_importing_the_fast_form_does_not_import_tensorflow():
             "bad = [m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'tf_agents', 'keras', 'tf_keras')]; "
             "assert not bad, bad")
     subprocess.run([sys.executable, "-c", code], check=True)
-
-
-def test_speed_per_decision(fast, inlining_observations):
-    """Prints (does not assert) the fast form's cost per decision on the recorded observations."""
-    rng = np.random.default_rng(0)
-    for name, decide in [("greedy", fast.greedy), ("sample", lambda o: fast.sample(o, rng))]:
-        best = float("inf")
-        for _ in range(5):
-            started = time.perf_counter()
-            for observation in inlining_observations:
-                decide(observation)
-            best = min(best, (time.perf_counter() - started) / len(inlining_observations))
-        print(f"\nfast form, {name}: {best * 1e6:.1f} us per decision "
-              f"({len(inlining_observations)} real observations, {len(fast.spec.names)} features, "
-              f"MLP {fast.preprocessor.width}-{'-'.join(str(k.shape[1]) for k, _ in fast.weights)})")
 
 
 def test_regalloc_eviction_observations_take_the_general_path(toolchain, modules, tmp_path):

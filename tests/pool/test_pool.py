@@ -201,7 +201,7 @@ def test_close_leaves_no_process_or_temp_dir():
 
 def test_jobs_compile_real_modules_in_workers(pool, toolchain, modules):
     from compiler_opt.problems import get_problem
-    from compiler_opt.tracing import trace_module
+    from compiler_opt.collect.trace import trace_module
 
     batch = [Job(f"{name}:{policy}", jobs.trace, (toolchain, "inlining", policy, built.command(toolchain)))
              for name, built in modules.items() for policy in ("default", "never")]

@@ -44,12 +44,18 @@ ERROR_CHARS = 2000
 class RolloutSettings(Protocol):
     """What a collection reads of the run's settings (`compiler_opt.training.config.TrainerConfig` has them)."""
 
-    compile_timeout: float
-    deadline_quorum: float
-    deadline_grace_seconds: float | None
-    deadline_median_factor: float | None
-    max_failures: int
-    reward_per_function: bool
+    @property
+    def compile_timeout(self) -> float: ...
+    @property
+    def deadline_quorum(self) -> float: ...
+    @property
+    def deadline_grace_seconds(self) -> float | None: ...
+    @property
+    def deadline_median_factor(self) -> float | None: ...
+    @property
+    def max_failures(self) -> int: ...
+    @property
+    def reward_per_function(self) -> bool: ...
 
 
 def compile_and_policy_seconds(result: CompileResult) -> tuple[float, float]:
@@ -183,8 +189,8 @@ def rollouts(pool: WorkerPool, policy: FastPolicy, modules: Sequence[ModuleSpec]
     found = baselines.get_many(BaselineCache.commands(toolchain, modules), pool, timeout=settings.compile_timeout,
                                desc=f"baselines {iteration}")
     figures.seconds_baselines = time.monotonic() - started
-    for name, error in found.failures.items():
-        figures.failures[name] = f"baseline: {describe(error)}"
+    for name, failure in found.failures.items():
+        figures.failures[name] = f"baseline: {describe(failure)}"
     ref = pool.share(policy)
     owner: dict[str, str] = {}
     try:
@@ -198,19 +204,19 @@ def rollouts(pool: WorkerPool, policy: FastPolicy, modules: Sequence[ModuleSpec]
         deadline = DeadlinePolicy(settings.deadline_quorum, settings.deadline_grace_seconds,
                                   settings.deadline_median_factor)
         for result in pool.run(batch, deadline=deadline, desc=desc):
-            module = owner[result.key]
+            name = owner[result.key]
             if result.status is JobStatus.CANCELLED:
                 figures.modules_cancelled += 1
                 continue
             if not result.ok:
                 figures.jobs_failed += 1
-                figures.failures.setdefault(module, describe(result.error))
+                figures.failures.setdefault(name, describe(result.error))
                 continue
             compiled: CompileResult = result.value
             figures.jobs_ok += 1
             figures.note_seconds(compiled)
-            default = found.scores[module]
-            yield Rollout(result.key, module, compiled, default, problem.measurement.rescore(compiled.score).value,
+            default = found.scores[name]
+            yield Rollout(result.key, name, compiled, default, problem.measurement.rescore(compiled.score).value,
                           problem.measurement.rescore(default).value)
     finally:
         pool.release(ref)
@@ -240,9 +246,11 @@ def collect_iteration(pool: WorkerPool, modules: Sequence[ModuleSpec], problem: 
                 continue
             reward = tracker.reward(rollout.module, rollout.value, rollout.baseline)
             if writer is None:
+                assert compiled.trajectory_spec is not None  # a recorded compile has one
                 writer = TrajectoryWriter(folder, compiled.trajectory_spec, prefix="trajectories")
             logged = {"raw_reward": reward.raw, "reward_average": reward.average, "baseline": rollout.baseline}
             if settings.reward_per_function and (rollout.default.per_function or compiled.score.per_function):
+                assert trajectory.step_function is not None  # recorded with the functions it decided in
                 steps = tracker.step_rewards(rollout.module, trajectory.functions, trajectory.step_function,
                                              compiled.score.per_function, rollout.default.per_function)
                 writer.write(trajectory.with_step_rewards(steps, module_reward=reward.value, **logged))

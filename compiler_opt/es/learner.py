@@ -11,6 +11,7 @@ network with the current parameters loaded, for the saved policy.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -23,7 +24,10 @@ from compiler_opt.policy.features import FeatureSpec
 from compiler_opt.policy.vocab import Vocab
 from compiler_opt.tf_runtime import import_tensorflow
 
-tf = import_tensorflow()
+if TYPE_CHECKING:
+    import tensorflow as tf
+else:
+    tf = import_tensorflow()
 
 
 def step_seeds(run_seed: int, iteration: int, count: int) -> list[int]:

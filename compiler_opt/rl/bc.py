@@ -21,6 +21,7 @@ import math
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import gin
 import numpy as np
@@ -32,10 +33,13 @@ from compiler_opt.policy.features import FeatureSpec
 from compiler_opt.policy.vocab import Vocab
 from compiler_opt.tf_runtime import import_tensorflow
 
-tf = import_tensorflow()
+if TYPE_CHECKING:
+    import tensorflow as tf
+else:
+    tf = import_tensorflow()
 
-from compiler_opt.collect.trajectory_dataset import read_trajectories, trajectory_dataset  # noqa: E402
-from compiler_opt.policy import networks  # noqa: E402
+from compiler_opt.collect.trajectory_dataset import read_trajectories, trajectory_dataset
+from compiler_opt.policy import networks
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,6 @@ from pathlib import Path
 
 from compiler_opt.collect.compile_job import CompileResult, default_label_trajectory
 from compiler_opt.collect.rollouts import CollectFigures, describe
-from compiler_opt.collect.trajectories import TrajectorySpec
 from compiler_opt.collect.trajectory_files import TrajectoryWriter
 from compiler_opt.collect.vocab_traces import ObservationSample
 from compiler_opt.corpus.loading import ModuleSpec
@@ -63,7 +62,8 @@ def collect_labels(pool: WorkerPool, modules: Sequence[ModuleSpec], problem: Pro
                 continue
             held = holdout_side(result.key, holdout_fraction)
             if held not in writers:
-                spec: TrajectorySpec = labeled.trajectory_spec
+                spec = labeled.trajectory_spec
+                assert spec is not None  # a labeled compile records its trajectory
                 writers[held] = TrajectoryWriter(holdout_folder if held else fit_folder, spec, prefix="labels")
             writers[held].write(trajectory.with_reward(0.0))
             if sample is not None:

@@ -31,6 +31,7 @@ import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import gin
 
@@ -41,13 +42,16 @@ from compiler_opt.policy.features import FeatureSpec
 from compiler_opt.policy.vocab import Vocab
 from compiler_opt.tf_runtime import import_tensorflow
 
-tf = import_tensorflow()
-from tf_agents.agents.ppo import ppo_clip_agent  # noqa: E402
-from tf_agents.networks import network  # noqa: E402
-from tf_agents.utils import common, nest_utils  # noqa: E402
+if TYPE_CHECKING:
+    import tensorflow as tf
+else:
+    tf = import_tensorflow()
+from tf_agents.agents.ppo import ppo_clip_agent
+from tf_agents.networks import network
+from tf_agents.utils import common, nest_utils
 
-from compiler_opt.collect.trajectory_dataset import trajectory_dataset  # noqa: E402
-from compiler_opt.policy import networks  # noqa: E402
+from compiler_opt.collect.trajectory_dataset import trajectory_dataset
+from compiler_opt.policy import networks
 
 VALUE_NETWORKS = ("constant", "learned")
 

@@ -166,7 +166,7 @@ class RunFolder:
         """Drop train.log's lines of iterations after `last_iteration`; restore that iteration's from `last_line`."""
         text = self.human_log.read_text(errors="replace") if self.human_log.exists() else ""
         lines = [line for line in text.splitlines()
-                 if _human_iteration(line) is None or _human_iteration(line) <= last_iteration]
+                 if (number := _human_iteration(line)) is None or number <= last_iteration]
         if last_line is not None and not any(_human_iteration(line) == last_iteration for line in lines):
             lines.append(last_line)
         self.human_log.write_text("".join(line + "\n" for line in lines))

@@ -44,23 +44,40 @@ LoadGin = Callable[[Sequence[Path], Sequence[str], "str | None"], str]
 class RunRequest(Protocol):
     """What a run is asked for (`compiler_opt.train.TrainOptions`): paths and explicit overrides of gin."""
 
-    problem: str
-    algorithm: str
-    corpus: Path
-    output: Path
-    clang: str | None
-    warmstart: Path | None
-    vocab: Path | None
-    iterations: int | None
-    modules_per_iteration: int | None
-    max_modules: int | None
-    seed: int
-    validation_fraction: float
-    resume: bool
-    max_seconds: float | None
-    gin_files: tuple[Path, ...]
-    gin_bindings: tuple[str, ...]
-    baseline_cache: Path | None
+    @property
+    def problem(self) -> str: ...
+    @property
+    def algorithm(self) -> str: ...
+    @property
+    def corpus(self) -> Path: ...
+    @property
+    def output(self) -> Path: ...
+    @property
+    def clang(self) -> str | None: ...
+    @property
+    def warmstart(self) -> Path | None: ...
+    @property
+    def vocab(self) -> Path | None: ...
+    @property
+    def iterations(self) -> int | None: ...
+    @property
+    def modules_per_iteration(self) -> int | None: ...
+    @property
+    def max_modules(self) -> int | None: ...
+    @property
+    def seed(self) -> int: ...
+    @property
+    def validation_fraction(self) -> float: ...
+    @property
+    def resume(self) -> bool: ...
+    @property
+    def max_seconds(self) -> float | None: ...
+    @property
+    def gin_files(self) -> tuple[Path, ...]: ...
+    @property
+    def gin_bindings(self) -> tuple[str, ...]: ...
+    @property
+    def baseline_cache(self) -> Path | None: ...
 
 
 class Run:
@@ -126,7 +143,8 @@ def open_run(options: RunRequest, pool: WorkerPool, load_gin: LoadGin) -> Run:
                                 f"the one {folder.root} started with (config.json); resume without --gin_file "
                                 "and --gin_bindings to use the run's own, or start a new run")
         run.gin_text = load_gin((), (), text)
-        base = TrainerConfig(**{k: (tuple(v) if isinstance(v, list) else v) for k, v in saved["trainer"].items()})
+        fields: dict[str, Any] = {k: (tuple(v) if isinstance(v, list) else v) for k, v in saved["trainer"].items()}
+        base = TrainerConfig(**fields)
         run.seed = int(saved["seed"])
         run.validation_fraction = float(saved["validation_fraction"])
         run.saved_config = saved

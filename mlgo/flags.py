@@ -48,8 +48,8 @@ def add_old_spellings(parser: argparse.ArgumentParser | argparse._ArgumentGroup,
                       type: Callable[[str], Any] | None = None) -> None:
     """Accept `old` option strings for the flag `new` (hidden from --help); `type` when the old unit differs."""
     parser.add_argument(*old, action=OldSpelling, new=new, dest=new.dest, nargs=new.nargs, const=new.const,
-                        type=type or new.type, choices=new.choices, metavar=new.metavar, default=argparse.SUPPRESS,
-                        help=argparse.SUPPRESS)
+                        type=type or new.type or str, choices=new.choices, metavar=new.metavar,
+                        default=argparse.SUPPRESS, help=argparse.SUPPRESS)
 
 
 # --- argparse types -------------------------------------------------------------------------------------------------

@@ -7,10 +7,10 @@ import json
 from dataclasses import asdict
 from pathlib import Path
 
+from compiler_opt.collect.trace import trace_module
 from compiler_opt.llvm.cmdline import CompileCommand, read_cmd_file
 from compiler_opt.llvm.toolchain import find_toolchain
 from compiler_opt.problems import get_problem
-from compiler_opt.collect.trace import trace_module
 from mlgo.flags import (
     add_clang_flag,
     add_json_flag,

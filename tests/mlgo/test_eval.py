@@ -14,7 +14,6 @@ import pytest
 from compiler_opt.corpus.loading import load_corpus
 
 
-
 def mlgo(*args, check: bool = True) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "mlgo.cli", *map(str, args)], capture_output=True, text=True,
                           check=check)

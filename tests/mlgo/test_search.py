@@ -9,7 +9,6 @@ import sys
 import pytest
 
 
-
 def mlgo(*args) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "mlgo.cli", *map(str, args)], capture_output=True, text=True,
                           check=True)

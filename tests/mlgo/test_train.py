@@ -14,10 +14,10 @@ import pytest
 
 from compiler_opt.policy.config import network_config
 from compiler_opt.problems import problem_names
-from compiler_opt.training.config import trainer_config
-from compiler_opt.training.memory import process_tree
 from compiler_opt.train import ALGORITHMS, _learner_config, _load_gin
+from compiler_opt.training.config import trainer_config
 from compiler_opt.training.gin_config import GIN_DIR, default_gin_file
+from compiler_opt.training.memory import process_tree
 from tests.mlgo.conftest import decoy_checkout
 
 

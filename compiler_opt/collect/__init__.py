@@ -1,5 +1,8 @@
 """Compiling modules under a policy and keeping what the compiles produce.
 
+- `actor`: `act`, the one compile of one module under a decide callable (or the
+  advisor off), which everything that compiles a module calls;
+- `trace`, `decision_log`: `mlgo trace`'s compile, its decisions in LLVM's log format;
 - `compile_job`: the compile jobs workers run (one module, one policy);
 - `baseline`: `BaselineCache`, the default heuristic's score per module, on disk;
 - `rollouts`: compiling modules under a policy against their baselines, counted (`CollectFigures`);

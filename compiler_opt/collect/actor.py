@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import math
 import tempfile
 import time
 from dataclasses import dataclass
@@ -37,6 +38,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from compiler_opt.collect.decision_log import DecisionLog
+from compiler_opt.errors import MlgoError
 from compiler_opt.llvm.cmdline import CompileCommand
 from compiler_opt.llvm.compile import compile_answering, compile_plainly
 from compiler_opt.llvm.log_format import LogHeader, Observation
@@ -76,6 +78,13 @@ class Acted:
     trajectory: ModuleTrajectory | None = None
     trajectory_spec: TrajectorySpec | None = None
     object: bytes | None = None
+
+    @property
+    def measured_score(self) -> Score:
+        """The score of a compile of a module's `CompileCommand` (always measured)."""
+        if self.score is None:
+            raise MlgoError("this compile ran a complete command line, which is not measured")
+        return self.score
 
 
 def builtin_policy(problem: Problem, name: str) -> BuiltinPolicy:
@@ -117,7 +126,6 @@ def act(toolchain: Toolchain, problem: Problem, command: CompileCommand | Sequen
     """Compile `command` once with `problem`'s advisor answered by `make_decide`; see the module docstring."""
     if make_decide is not None:
         toolchain.probe().require(problem.advisor.name, toolchain.clang)
-    measured = isinstance(command, CompileCommand)
     name = name or (command.bitcode if isinstance(command, CompileCommand) else "compile")
     with contextlib.ExitStack() as stack:
         cpu: int | None | bool = pin
@@ -125,40 +133,42 @@ def act(toolchain: Toolchain, problem: Problem, command: CompileCommand | Sequen
             from compiler_opt.pool.cpu_claim import claimed_cpu  # the drop-in's start-up pays for it only here
 
             cpu = stack.enter_context(claimed_cpu())
-        workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="mlgo-job-"))) if measured else None
+        workdir = output = None
         if isinstance(command, CompileCommand):
+            workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="mlgo-job-")))
             output = Path(object_path) if object_path is not None else workdir / "module.o"
             argv = command.argv(output, problem.measurement.compile_options(workdir, command.cc1))
         else:
-            output, argv = None, list(command)
-        answering = _Answering(problem, make_decide, policy_info, record, spec, log_path, stack)
+            argv = list(command)
         started = time.monotonic()
         if make_decide is None:
             compile_plainly(argv, name, timeout)
-            header, decisions = None, 0
+            acted = Acted(None, 0, [], {"compile": 0.0, "policy": 0.0})
         else:
+            answering = _Answering(problem, make_decide, policy_info, record, spec, log_path, stack)
             answered = compile_answering(argv, problem.advisor, answering.make, module=name,
                                          include_default=include_default, timeout=timeout,
                                          read_timeout=read_timeout, temp_parent=workdir, cpu=cpu,
-                                         expect_header=measured and not problem.advisor.header_with_first_decision,
+                                         expect_header=workdir is not None
+                                         and not problem.advisor.header_with_first_decision,
                                          passthrough=passthrough)
-            header, decisions = answered.header, answered.decisions
-        seconds = {"compile": time.monotonic() - started, "policy": answering.policy_seconds}
-        acted = Acted(header, decisions, answering.actions, seconds, trajectory_spec=answering.trajectory_spec)
-        if output is not None:
+            acted = Acted(answered.header, answered.decisions, answering.actions,
+                          {"compile": 0.0, "policy": answering.policy_seconds}, trajectory_spec=answering.trajectory_spec)
+        acted.seconds["compile"] = time.monotonic() - started
+        if workdir is not None and output is not None:
             before = time.monotonic()
             acted.score = problem.measurement.measure(toolchain, output, workdir)
-            seconds["measure"] = time.monotonic() - before
+            acted.seconds["measure"] = time.monotonic() - before
             acted.object = output.read_bytes() if keep_object else None
-    if answering.recorder is not None:
-        acted.trajectory = answering.recorder.finish(name, acted.score.value if acted.score else float("nan"))
+    if make_decide is not None and answering.recorder is not None:
+        acted.trajectory = answering.recorder.finish(name, acted.score.value if acted.score else math.nan)
     return acted
 
 
 class _Answering:
     """The decide function a compile gets: the policy's, timed, its advice kept, recorded and logged."""
 
-    def __init__(self, problem: Problem, make_decide: MakeDecide | None, policy_info: bool, record: bool,
+    def __init__(self, problem: Problem, make_decide: MakeDecide, policy_info: bool, record: bool,
                  spec: FeatureSpec | None, log_path: str | Path | None, stack: contextlib.ExitStack) -> None:
         self._problem = problem
         self._make_decide = make_decide

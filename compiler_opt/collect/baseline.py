@@ -72,9 +72,7 @@ def compute_baseline(toolchain: "Toolchain", problem_name: str, command: Compile
     from compiler_opt.collect.actor import ADVISOR_OFF, act
     from compiler_opt.problems import get_problem
 
-    score = act(toolchain, get_problem(problem_name), command, ADVISOR_OFF, timeout=timeout).score
-    assert score is not None  # a module's command is always measured
-    return score
+    return act(toolchain, get_problem(problem_name), command, ADVISOR_OFF, timeout=timeout).measured_score
 
 
 Compute = Callable[["Toolchain", str, CompileCommand, float], Score]

@@ -62,7 +62,7 @@ from compiler_opt.policy.fast import Decision, FastPolicy
 from compiler_opt.policy.features import FeatureSpec, build_feature_spec
 from compiler_opt.pool.base import Job, SharedRef
 from compiler_opt.problems import get_problem
-from compiler_opt.problems.base import BuiltinPolicy, PolicyContext, Problem
+from compiler_opt.problems.base import BuiltinPolicy, Problem
 from compiler_opt.problems.measurements import Score
 
 __all__ = [
@@ -187,6 +187,7 @@ def run_compile_task(task: CompileTask, policy: FastPolicy | str | None = None) 
     command = task.module.command(toolchain.clang)
     timeout = task.timeout or DEFAULT_TIMEOUT
     name = task.module.name
+    make: MakeDecide | None
     if isinstance(policy, FastPolicy):
         make, policy_info, spec, include_default = _fast_decider(task, policy), True, policy.spec, False
     elif isinstance(policy, str):
@@ -256,8 +257,10 @@ def replay_actions(module: ModuleSpec, problem: Problem | str, clang: str, actio
 
 
 def _replayer(toolchain: Toolchain, name: str, actions: list, default: BuiltinPolicy | None) -> MakeDecide:
+    make_tail = None if default is None else builtin_decider(toolchain, default)
+
     def make(header: LogHeader) -> Callable[[Observation], object]:
-        tail = None if default is None else default.make(PolicyContext(toolchain, header, 0))
+        tail = None if make_tail is None else make_tail(header)
         steps = iter(actions)
 
         def decide(observation: Observation) -> object:
@@ -309,15 +312,16 @@ def _label_by_replay(toolchain: Toolchain, problem: Problem, builtin: BuiltinPol
     if second.decisions != first.decisions:
         raise ReplayMismatch(name, f"the default compile made {first.decisions} decisions, replaying them "
                              f"without the default decision made {second.decisions}")
-    if second.score.value != first.score.value:
-        raise ReplayMismatch(name, f"replaying the default decisions gave {second.score.value:g} "
-                             f"{problem.measurement.unit}, the default compile {first.score.value:g}")
+    if second.measured_score.value != first.measured_score.value:
+        raise ReplayMismatch(name, f"replaying the default decisions gave {second.measured_score.value:g} "
+                             f"{problem.measurement.unit}, the default compile {first.measured_score.value:g}")
     result = _result(name, second)
     result.seconds = {key: first.seconds.get(key, 0.0) + value for key, value in second.seconds.items()}
     return result
 
 
 def _result(name: str, acted: Acted) -> CompileResult:
-    dtype = acted.header.advice.dtype if acted.header is not None else np.int64
-    return CompileResult(name, acted.score, acted.trajectory, acted.decisions, acted.seconds,
+    advice = acted.header.advice if acted.header is not None else None
+    dtype = advice.dtype if advice is not None else np.int64
+    return CompileResult(name, acted.measured_score, acted.trajectory, acted.decisions, acted.seconds,
                          np.asarray(acted.actions, dtype), acted.trajectory_spec, acted.object)

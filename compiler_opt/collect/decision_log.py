@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import BinaryIO
 
-from compiler_opt.llvm.log_format import LogHeader, LogWriter, Observation, TensorSpec
+from compiler_opt.llvm.log_format import LogFormatError, LogHeader, LogWriter, Observation, TensorSpec
 
 __all__ = ["DecisionLog", "trace_header"]
 
@@ -17,6 +17,8 @@ __all__ = ["DecisionLog", "trace_header"]
 def trace_header(header: LogHeader) -> LogHeader:
     """The log header of a trace: the compiler's features plus the advice as a feature."""
     advice = header.advice
+    if advice is None:
+        raise LogFormatError("a trace's header needs the advice tensor the decisions answer")
     return LogHeader([*header.features, TensorSpec(advice.name, advice.shape, advice.type)], advice=advice)
 
 
@@ -24,8 +26,9 @@ class DecisionLog:
     """Writes each decision (what the compiler showed, the advice answered) to `stream`."""
 
     def __init__(self, stream: BinaryIO, header: LogHeader) -> None:
-        self._writer = LogWriter(stream, trace_header(header))
-        self._encode_advice = header.advice.encode
+        traced = trace_header(header)
+        self._writer = LogWriter(stream, traced)
+        self._encode_advice = traced.features[-1].encode
 
     def write(self, observation: Observation, advice) -> None:
         self._writer.observation(observation.index, observation.raw + self._encode_advice(advice),

@@ -48,6 +48,5 @@ def trace_module(
     make_decide = builtin_decider(toolchain, builtin, seed)
     acted = act(toolchain, problem, command, make_decide, include_default=builtin.include_default,
                 log_path=log_path, object_path=object_path, timeout=timeout)
-    assert acted.score is not None  # a module's command is always measured
     return TraceResult(command.bitcode, problem.name, policy_name, acted.decisions, acted.seconds["compile"],
-                       acted.score, make_decide is not None)
+                       acted.measured_score, make_decide is not None)

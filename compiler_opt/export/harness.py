@@ -98,11 +98,3 @@ def run_harness(binary: Path, observations_file: Path, advice_dtype: np.dtype, *
         if line.startswith("ns_per_decision "):
             nanoseconds = float(line.split()[1])
     return decisions, nanoseconds
-
-
-def model_arguments(binary: Path) -> list[str]:
-    """The names of the compiled model's arguments (`feed_<feature>`), as the harness lists them."""
-    result = _run([str(binary), "--list"], "the check harness", 60.0)
-    if result.returncode != 0:
-        raise ExportError(f"the check harness failed (exit status {result.returncode}): {result.stderr.strip()}")
-    return [line.split()[1] for line in result.stdout.splitlines() if line.startswith("arg ")]

@@ -38,8 +38,9 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, Callable, Iterator, Sequence
+from typing import Any, BinaryIO, Callable, Iterator, NoReturn, Sequence
 
+from compiler_opt.errors import MlgoError
 from compiler_opt.llvm.advisors import Advisor
 from compiler_opt.llvm.failures import (ChannelProtocolError, CompilerCrash, CompilerFailure, CompilerTimeout,
                                        raise_start_failure)
@@ -167,7 +168,7 @@ class InteractiveCompile:
         self._stderr: BinaryIO | None = None
         self._reader: _TimedFifoReader | None = None
         self._parser: RecordParser | None = None
-        self._advice_format: Callable[[object], bytes] | None = None
+        self._advice_format: Callable[[Any], bytes] = _no_decision_pending
         self._in_fd = -1
         self._pidfd = -1
         self._started = 0.0
@@ -212,29 +213,30 @@ class InteractiveCompile:
         pidfd = os.pidfd_open(self._process.pid)
         self._fds.append(pidfd)
         self._pidfd = pidfd
-        self._reader = _TimedFifoReader(out_fd, pidfd, self)
-        self._reader.transcript = self._transcript
-        first = self._reader.readline()
+        reader = self._reader = _TimedFifoReader(out_fd, pidfd, self)
+        reader.transcript = self._transcript
+        first = reader.readline()
         if not first:
             if not self._expect_header and self._process.wait() == 0:
                 return  # the advisor never ran (e.g. -O0): no header, no decisions
             self._raise_for_exit("exited before sending the log header")
         try:
-            self.header = LogHeader.parse(first)
+            header = LogHeader.parse(first)
         except LogFormatError as error:
             self._fail(ChannelProtocolError, str(error))
-        if self.header.advice is None:
+        if header.advice is None:
             self._fail(ChannelProtocolError, "log header names no advice tensor")
-        self._advice_format = _advice_encoder(self.header.advice.struct_format)
-        self._parser = RecordParser(self._reader, self.header)
+        self.header = header
+        self._advice_format = _advice_encoder(header.advice.struct_format)
+        self._parser = RecordParser(reader, header)
 
     def __iter__(self) -> Iterator[Observation]:
-        parser = self._parser
-        while parser is not None:
+        parser, reader = self._parser, self._reader
+        while parser is not None and reader is not None:
             try:
                 observation = parser.next_observation()
             except LogFormatError as error:
-                if self._reader.exited:
+                if reader.exited:
                     self._raise_for_exit(f"stream ended mid-record ({error})")
                 self._fail(ChannelProtocolError, str(error))
             if observation is None:
@@ -267,7 +269,7 @@ class InteractiveCompile:
         """Wait for the compiler to exit; raises `CompilerFailure` unless it succeeded."""
         remaining = self.timeout - (time.monotonic() - self._started)
         try:
-            returncode = self._process.wait(timeout=max(remaining, 0.001))
+            returncode = self._compiler().wait(timeout=max(remaining, 0.001))
         except subprocess.TimeoutExpired:
             self.on_timeout()
         if returncode != 0:
@@ -284,7 +286,7 @@ class InteractiveCompile:
         remaining = self.timeout - (time.monotonic() - self._started)
         return max(min(self.read_timeout, remaining), 0.0)
 
-    def on_timeout(self) -> None:
+    def on_timeout(self) -> NoReturn:
         elapsed = time.monotonic() - self._started
         self._kill()
         which = "wall" if elapsed >= self.timeout else "per-read"
@@ -315,9 +317,9 @@ class InteractiveCompile:
             except BlockingIOError:
                 continue
 
-    def _raise_for_exit(self, what: str) -> None:
+    def _raise_for_exit(self, what: str) -> NoReturn:
         try:
-            returncode = self._process.wait(timeout=max(self.read_wait_seconds(), 0.001))
+            returncode = self._compiler().wait(timeout=max(self.read_wait_seconds(), 0.001))
         except subprocess.TimeoutExpired:
             self.on_timeout()
         if returncode == 0:
@@ -325,7 +327,12 @@ class InteractiveCompile:
         reason = f"killed by signal {-returncode}" if returncode < 0 else f"exit status {returncode}"
         self._fail(CompilerCrash, f"{what}: {reason}", returncode)
 
-    def _fail(self, kind: type[CompilerFailure], reason: str, returncode: int | None = None) -> None:
+    def _compiler(self) -> subprocess.Popen:
+        if self._process is None:
+            raise MlgoError(f"{self.module}: the compiler has not been started")
+        return self._process
+
+    def _fail(self, kind: type[CompilerFailure], reason: str, returncode: int | None = None) -> NoReturn:
         raise kind(self.module, reason, returncode, self.stderr_tail())
 
     def _kill(self) -> None:
@@ -373,7 +380,11 @@ def _current_cpu() -> int:
         return -1
 
 
-def _advice_encoder(struct_format: str) -> Callable[[object], bytes]:
+def _no_decision_pending(value: object) -> bytes:
+    raise MlgoError("no decision is pending: the compiler sent no log header")
+
+
+def _advice_encoder(struct_format: str) -> Callable[[Any], bytes]:
     packer = struct.Struct(struct_format)
     if len(struct_format) == 2:
         return lambda value: packer.pack(value)

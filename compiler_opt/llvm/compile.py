@@ -53,12 +53,9 @@ def compile_answering(argv: Sequence[str], advisor: Advisor, make_decide: Callab
         header = compile_.header
         if make_decide is None:
             return AnsweredCompile(header, 0)
-        if header is not None:  # else the advisor had nothing to decide in this module
-            decide = make_decide(header)
-            advise = compile_.advise
-            for observation in compile_:
-                advise(decide(observation))
-        return AnsweredCompile(header, compile_.finish().decisions)
+        if header is None:  # the advisor had nothing to decide in this module
+            return AnsweredCompile(None, compile_.finish().decisions)
+        return AnsweredCompile(header, compile_.run(make_decide(header)).decisions)
 
 
 def compile_plainly(argv: Sequence[str], module: str, timeout: float) -> None:

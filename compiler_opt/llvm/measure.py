@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Iterable, Mapping
 
 from compiler_opt.errors import MlgoError
 from compiler_opt.llvm.run import run_tool
@@ -131,7 +131,8 @@ def parse_regalloc_remarks(text: str) -> dict[str, RegallocCost]:
                 function = key[2].strip("'\"")
         if name != "SpillReloadCopies" or function is None:
             continue
-        cost = RegallocCost(**{k: (int(v) if not k.endswith("_cost") else v) for k, v in values.items()})
+        counts: dict[str, Any] = {k: (int(v) if not k.endswith("_cost") else v) for k, v in values.items()}
+        cost = RegallocCost(**counts)
         costs[function] = costs.get(function, RegallocCost()) + cost
     return costs
 

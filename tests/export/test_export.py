@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from compiler_opt.export.harness import model_arguments, run_harness
+from compiler_opt.export.harness import run_harness
 from compiler_opt.export.observations import ObservationSet, write_harness_file
 from compiler_opt.export.saved_model import ExportError, check_signature
 from compiler_opt.llvm.log_format import TensorSpec
@@ -21,6 +21,12 @@ from compiler_opt.policy.saved import load_fast_policy
 from tests.export.conftest import VERIFY_OBSERVATIONS
 
 MLGO = [sys.executable, "-m", "mlgo.cli"]
+
+
+def model_arguments(binary: Path) -> list[str]:
+    """The names of the compiled model's arguments (`feed_<feature>`), as the harness lists them."""
+    listing = subprocess.run([str(binary), "--list"], capture_output=True, text=True, check=True, timeout=60).stdout
+    return [line.split()[1] for line in listing.splitlines() if line.startswith("arg ")]
 
 
 def mlgo(*args: str, **kwargs) -> subprocess.CompletedProcess:

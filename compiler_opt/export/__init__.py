@@ -3,7 +3,6 @@
 - `exporter.export_policy`: SavedModel (`saved_model`), TFLite (`tflite`) and
   XLA AOT (`aot`) exports, checked decision by decision (`verify`) with the
   C++ harness in `cc/` (`harness`) on recorded observations (`observations`).
-- `policy_problem`: which problem a saved policy answers.
 - `dropin`: `mlgo cc` / `mlgo-clang`, a drop-in compiler answering a stock
   clang's advisor with the policy's numpy form (no TensorFlow on that path).
 """

@@ -1,4 +1,7 @@
-"""The problem registry: one plug-in module per decision the compiler delegates."""
+"""The problem registry: one plug-in module per decision the compiler delegates.
+
+`policy_match` tells which problem a saved policy answers (from its advice's name).
+"""
 
 from __future__ import annotations
 

@@ -61,7 +61,7 @@ from compiler_opt.pool.base import WorkerPool
 from compiler_opt.corpus.loading import Corpus, ModuleSpec
 from compiler_opt.corpus.programs import Program
 from compiler_opt.errors import MlgoError
-from compiler_opt.export.policy_problem import check_policy_problem
+from compiler_opt.problems.policy_match import check_policy_problem
 from compiler_opt.llvm.link import LinkError, link_shared
 from compiler_opt.llvm.log_format import LogHeader
 from compiler_opt.llvm.measure import object_sizes

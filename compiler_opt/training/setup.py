@@ -24,7 +24,7 @@ from compiler_opt.collect.rollouts import ModuleBook
 from compiler_opt.collect.vocab_traces import collect_vocab
 from compiler_opt.corpus.loading import Corpus, ModuleSpec, load_corpus
 from compiler_opt.errors import MlgoError
-from compiler_opt.export.policy_problem import check_policy_problem
+from compiler_opt.problems.policy_match import check_policy_problem
 from compiler_opt.llvm.toolchain import Toolchain, find_toolchain
 from compiler_opt.policy.config import NetworkConfig, network_config
 from compiler_opt.policy.features import FeatureSpec

@@ -10,9 +10,10 @@ the compiler is seen through a pidfd polled beside the FIFO. Both FIFOs are
 non-blocking: a write of advice that the compiler does not read (the pipe is
 full) waits for room under the same deadlines as a read, and fails when the
 compiler exits instead (a write can never fail by itself, since this side
-holds the read end too).
+holds the read end too). The project opens one only through
+`compiler_opt.llvm.compile.compile_answering`.
 
-Failures are typed and carry the compiler's exit code and stderr tail:
+Failures are typed (`compiler_opt.llvm.failures`) and carry the compiler's exit code and stderr tail:
 `CompilerCrash`, `CompilerTimeout` (per-compile wall limit or per-read limit,
 after which the whole process group is killed), and `ChannelProtocolError`
 (malformed header, truncated record). On leaving the `with` block, normally or

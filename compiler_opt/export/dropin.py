@@ -109,7 +109,7 @@ def _run_jobs(toolchain: Toolchain, jobs: list[DriverJob], policy: FastPolicy, p
 
 def load_dropin_policy(policy_dir: str | os.PathLike | None, problem_name: str | None) -> tuple[FastPolicy, Problem]:
     """The fast form of a saved policy and its problem, with a message saying what to set when unnamed."""
-    from compiler_opt.export.policy_problem import policy_problem  # pylint: disable=import-outside-toplevel
+    from compiler_opt.problems.policy_match import policy_problem  # pylint: disable=import-outside-toplevel
     from compiler_opt.policy.saved import load_fast_policy  # pylint: disable=import-outside-toplevel
 
     if not policy_dir:

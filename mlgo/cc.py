@@ -39,7 +39,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "`mlgo eval` takes). Works for compiles, links and whole builds (as CC/CXX through mlgo-clang).",
         epilog=EPILOG,
     )
-    parser.add_argument("--policy", required=True, help="saved policy folder (e.g. RUN_DIR/policy)")
+    parser.add_argument("--policy", default=None,
+                        help="saved policy folder (e.g. RUN_DIR/policy); needed by every command that compiles")
+    parser.add_argument("--version", action="store_true",
+                        help="print the version of the clang it drives and exit (no policy needed)")
     add_clang_flag(parser, "the clang to drive")
     add_problem_flag(parser, "the policy's problem (default: found from the advice it gives)", required=False)
     parser.add_argument("--cxx", action="store_true", help="run the driver as clang++")
@@ -50,6 +53,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     clang_args = args.clang_args[1:] if args.clang_args[:1] == ["--"] else args.clang_args
+    if args.version:
+        from compiler_opt.llvm.run import run_attached  # pylint: disable=import-outside-toplevel
+        from compiler_opt.llvm.toolchain import find_toolchain  # pylint: disable=import-outside-toplevel
+
+        return run_attached([str(find_toolchain(args.clang).clang), "--version"])
     return _compile(clang_args, args.policy, args.clang, args.problem, cxx=args.cxx)
 
 

@@ -113,7 +113,8 @@ def load_dropin_policy(policy_dir: str | os.PathLike | None, problem_name: str |
     from compiler_opt.policy.saved import load_fast_policy  # pylint: disable=import-outside-toplevel
 
     if not policy_dir:
-        raise MlgoError("no policy: set MLGO_POLICY to a saved policy folder (e.g. RUN_DIR/policy)")
+        raise MlgoError("no policy to compile with: set MLGO_POLICY to a saved policy folder (e.g. RUN_DIR/policy), "
+                        "or give `mlgo cc --policy DIR`")
     if not Path(policy_dir).is_dir():
         raise MlgoError(f"the policy folder {policy_dir} does not exist")
     policy = load_fast_policy(policy_dir)

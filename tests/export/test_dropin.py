@@ -129,6 +129,17 @@ def test_mlgo_clang_without_a_policy_says_what_to_set(tmp_path):
     assert run.returncode == 2 and "set MLGO_POLICY" in run.stderr
 
 
+def test_mlgo_cc_compiles_nothing_without_a_policy_but_answers_version(toolchain, tmp_path):
+    env = {k: v for k, v in os.environ.items() if k != "MLGO_POLICY"}
+    (tmp_path / "x.c").write_text("int f(void) { return 1; }\n")
+    run = subprocess.run([str(BIN / "mlgo"), "cc", "--clang", str(toolchain.clang), "--", "-Oz", "-c", "x.c"],
+                         capture_output=True, text=True, cwd=tmp_path, env=env)
+    assert run.returncode != 0 and "mlgo cc --policy" in run.stderr and not (tmp_path / "x.o").exists()
+    run = subprocess.run([str(BIN / "mlgo"), "cc", "--clang", str(toolchain.clang), "--version"],
+                         capture_output=True, text=True, cwd=tmp_path, env=env)
+    assert run.returncode == 0 and "clang version" in run.stdout
+
+
 def test_job_lines_are_parsed_with_clangs_escapes():
     assert parse_job_line(' "/usr/bin/clang" "-cc1" "-D" "X=\\"$a\\\\b\\"" "-o" "a b.o"') == (
         "/usr/bin/clang", "-cc1", "-D", 'X="$a\\b"', "-o", "a b.o")

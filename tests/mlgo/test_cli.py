@@ -72,7 +72,8 @@ def tiny_policy(tmp_path_factory) -> Path:
     "import os; from mlgo.cli import main; sys.exit(main(['cc', '--policy', os.environ['MLGO_POLICY'], '--', "
     "'--version']))",
     "sys.argv = ['mlgo-clang', '--version']; from mlgo.cc import clang_main; sys.exit(clang_main())",
-], ids=["mlgo cc -- --version", "mlgo-clang --version"])
+    "import os; del os.environ['MLGO_POLICY']; from mlgo.cli import main; sys.exit(main(['cc', '--version']))",
+], ids=["mlgo cc -- --version", "mlgo-clang --version", "mlgo cc --version (no policy)"])
 def test_the_drop_in_compiler_starts_without_tensorflow_or_the_report(tiny_policy, toolchain, code):
     env = {**os.environ, "MLGO_POLICY": str(tiny_policy), "MLGO_CLANG": str(toolchain.clang)}
     modules, result = modules_after(code, env=env)

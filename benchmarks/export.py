@@ -11,7 +11,7 @@
    corpus's pinned archive) with `make -jJ` twice per round: `CC=clang -Oz`
    and `CC=mlgo-clang -Oz`, alternating, and prints the median wall times.
 
-    .venv/bin/python benchmarks/export.py [--policy DIR] [--observations 2000] [--rounds 3] [--jobs 2]
+    .venv/bin/python benchmarks/export.py [--policy DIR] [--observations 2000] [--rounds 3] [--make-jobs 2]
 
 Prints a table and, with --json, one JSON object.
 """
@@ -102,7 +102,7 @@ def main() -> int:
     parser.add_argument("--observations", type=int, default=2000, help="observations to record and time")
     parser.add_argument("--repeat", type=int, default=200, help="timed passes of the AOT model over them")
     parser.add_argument("--rounds", type=int, default=3, help="builds per compiler (medians are printed)")
-    parser.add_argument("--jobs", type=int, default=2, help="make -j")
+    parser.add_argument("--make-jobs", type=int, default=2, help="make -j")
     parser.add_argument("--target-cpu", default="", help="CPU the AOT object may use (default: the baseline)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
@@ -131,8 +131,8 @@ def main() -> int:
                "MLGO_POLICY": str(policy_dir), "MLGO_CLANG": str(toolchain.clang)}
         plain, policy_times = [], []
         for _ in range(args.rounds):
-            plain.append(time_build(project, str(toolchain.clang), args.jobs, env))
-            policy_times.append(time_build(project, "mlgo-clang", args.jobs, env))
+            plain.append(time_build(project, str(toolchain.clang), args.make_jobs, env))
+            policy_times.append(time_build(project, "mlgo-clang", args.make_jobs, env))
         files = len(list((project / "src").glob("*/*.c")))
 
     figures = {
@@ -144,7 +144,7 @@ def main() -> int:
         "aot_ns_per_decision": round(aot_ns, 1),
         "numpy_ns_per_decision": round(numpy_ns, 1),
         "build_files": files,
-        "make_jobs": args.jobs,
+        "make_jobs": args.make_jobs,
         "plain_clang_seconds": round(statistics.median(plain), 2),
         "mlgo_clang_seconds": round(statistics.median(policy_times), 2),
         "mlgo_clang_ratio": round(statistics.median(policy_times) / statistics.median(plain), 3),

@@ -49,7 +49,8 @@ from compiler_opt.pool.backends import make_pool  # noqa: E402
 from compiler_opt.collect.baseline import BaselineCache  # noqa: E402
 from compiler_opt.policy.fast import FastPolicy  # noqa: E402
 from compiler_opt.problems import problem_names  # noqa: E402
-from compiler_opt.report.evaluate import evaluate, write_report  # noqa: E402
+from compiler_opt.report.evaluate import evaluate  # noqa: E402
+from compiler_opt.report.evaluation_json import write_report  # noqa: E402
 from compiler_opt.training.memory import PeakMemory  # noqa: E402
 from compiler_opt.train import TrainOptions, train  # noqa: E402
 from training_setup import add_training_flags, fmt, training_setup  # noqa: E402
@@ -70,7 +71,7 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help="PPO modules per iteration (default: gin's; ES samples per gin's es_config)")
     parser.add_argument("--eval-every", type=int, default=10,
                         help="evaluate on the validation split every N iterations (0: only at the end)")
-    parser.add_argument("--gin_bindings", action="append", default=[],
+    parser.add_argument("--gin-binding", dest="gin_bindings", action="append", default=[],
                         help="extra gin bindings for the trainer (repeatable)")
     return parser.parse_args(argv)
 

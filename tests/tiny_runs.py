@@ -11,8 +11,8 @@ MODULES = ("xxhash/xxhash", "libyaml/api")
 
 # The least work each algorithm does in one iteration.
 TINY = {
-    "ppo": ("--gin_bindings", "ppo.ppo_config.epochs = 1"),
-    "es": ("--gin_bindings", "es.es_config.perturbations = 1", "--gin_bindings", "es.es_config.modules_per_perturbation = 1"),
+    "ppo": ("--gin-binding", "ppo.ppo_config.epochs = 1"),
+    "es": ("--gin-binding", "es.es_config.perturbations = 1", "--gin-binding", "es.es_config.modules_per_perturbation = 1"),
     "bc": (),
 }
 
@@ -29,8 +29,8 @@ def train(corpus: Path, output: Path, problem: str, algorithm: str, clang: str, 
     return mlgo("train", "--problem", problem, "--algorithm", algorithm, "--corpus", corpus, "--output", output,
                 "--clang", clang, "--baselines", baselines, "--iterations", iterations, "--modules-per-iteration", 2,
                 "--validation-fraction", 0, "--workers", 2, "--json",
-                "--gin_bindings", "train.trainer_config.vocab_modules = 2",
-                "--gin_bindings", "policy.network_config.fc_layer_params = (8,)", *TINY[algorithm])
+                "--gin-binding", "train.trainer_config.vocab_modules = 2",
+                "--gin-binding", "policy.network_config.fc_layer_params = (8,)", *TINY[algorithm])
 
 
 def evaluate(corpus: Path, policy: Path, problem: str, clang: str, baselines: Path, output: Path,

@@ -28,7 +28,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from compiler_opt.pool.backends import make_pool  # noqa: E402
 from compiler_opt.policy.fast import FastPolicy  # noqa: E402
-from compiler_opt.report.evaluate import evaluate, write_report  # noqa: E402
+from compiler_opt.report.evaluate import evaluate  # noqa: E402
+from compiler_opt.report.evaluation_json import write_report  # noqa: E402
 from compiler_opt.train import TrainOptions, train  # noqa: E402
 from training_setup import add_training_flags, fmt, training_setup  # noqa: E402
 

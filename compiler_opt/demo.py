@@ -104,7 +104,8 @@ def run_demo(options: DemoOptions, build_sample_corpus: SampleCorpusBuilder,
     `build_sample_corpus` makes the corpus when `options.corpus` names none.
     """
     from compiler_opt.export.exporter import export_policy
-    from compiler_opt.report.evaluate import evaluate, format_summary, write_report
+    from compiler_opt.report.evaluate import evaluate
+    from compiler_opt.report.evaluation_json import format_summary, write_report
     from compiler_opt.report.render import make_report
     from compiler_opt.train import TrainOptions, train
 
@@ -164,13 +165,13 @@ def run_demo(options: DemoOptions, build_sample_corpus: SampleCorpusBuilder,
             training = corpus.split(options.validation_fraction)[0]
             sample = list(training.sample(min(SELECTION_MODULES, len(training)), options.seed))
             candidates = {"train": output / "train" / "policy", "bc": output / "bc" / "policy"}
-            ratios = {}
+            ratios: dict[str, float] = {}
             for name, folder in candidates.items():
                 report = evaluate(corpus, problem, load_fast_policy(folder), toolchain=toolchain, pool=pool,
                                   baselines=baselines,
                                   policy_label=str(folder), modules=sample, seed=options.seed)
                 ratios[name] = report["summary"]["total_ratio"]
-            chosen = min(ratios, key=ratios.get)  # the trained policy on a tie
+            chosen = min(ratios, key=ratios.__getitem__)  # the trained policy on a tie
             _replace_tree(candidates[chosen], policy_dir)
             return {"chosen": chosen, "selection_modules": len(sample),
                     **{f"{name}_total_ratio": ratio for name, ratio in ratios.items()}}
@@ -206,12 +207,12 @@ def run_demo(options: DemoOptions, build_sample_corpus: SampleCorpusBuilder,
                             run_paths=[output / "bc", output / "train"])
         return {"report": str(files.html)}
 
-    stage("report", report_stage)
+    report_figures = stage("report", report_stage)
     headline = (f"{eval_figures['modules'] - eval_figures['failed']} modules never seen in training: "
                 f"{_percent_smaller(eval_figures['total_ratio'])} than clang -Oz "
                 f"(total .text; geomean ratio {eval_figures['geomean_ratio']:.4f})")
     state.data["headline"] = headline
-    state.finish("report", state.done("report"))
+    state.finish("report", report_figures)
     say(f"\npolicy:  {policy_dir}\neval:    {eval_figures['eval']}\nexport:  {output / 'export'}\n"
         f"report:  {output / 'report' / 'report.html'}\n(this call: {time.monotonic() - started:.0f} s)\n\n"
         f"{headline}")

@@ -11,7 +11,7 @@ from compiler_opt.corpus.sampling import sample_modules
 from compiler_opt.errors import MlgoError
 from compiler_opt.llvm.toolchain import find_toolchain
 from compiler_opt.problems import get_problem
-from compiler_opt.report.evaluate import write_report
+from compiler_opt.report.evaluation_json import write_report
 from compiler_opt.report.search import DEFAULT_MAX_FLIPS, format_search, headroom_reached, search_corpus
 from mlgo.flags import (
     add_corpus_compile_flags,

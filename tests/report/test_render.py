@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 
 from compiler_opt.report import formatting as fmt
-from compiler_opt.report.evaluate import summarize
+from compiler_opt.report.evaluation_json import summarize
 from compiler_opt.report.inputs import ReportInputError, RunLog, load_evaluation, load_run, load_search
 from compiler_opt.report.plots import loss_series, step_name, training_curves, training_panels
 from compiler_opt.report.render import make_report

@@ -81,11 +81,6 @@ class TensorSpec:
         except (KeyError, TypeError, ValueError) as error:
             raise LogFormatError(f"bad tensor spec {data!r}: {error}") from error
 
-    @classmethod
-    def like(cls, name: str, array: np.ndarray) -> "TensorSpec":
-        """A spec named `name` with the shape and element type of `array`."""
-        return cls(name=name, shape=tuple(array.shape), type=_NUMPY_TO_LLVM[array.dtype.newbyteorder("<")])
-
     def to_json(self) -> dict:
         return {"name": self.name, "port": self.port, "shape": list(self.shape), "type": self.type}
 

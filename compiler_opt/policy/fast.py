@@ -37,7 +37,7 @@ import json
 import math
 import os
 from pathlib import Path
-from typing import Iterable, Mapping, NamedTuple, Sequence
+from typing import Mapping, NamedTuple, Sequence
 
 import numpy as np
 
@@ -45,7 +45,7 @@ from compiler_opt.errors import MlgoError
 from compiler_opt.llvm.log_format import LogHeader, Observation
 from compiler_opt.policy.candidates import CandidateLayout, candidate_layout, masked_logits
 from compiler_opt.policy.config import NetworkConfig
-from compiler_opt.policy.features import FeatureSpec, policy_shape
+from compiler_opt.policy.features import FeatureSpec
 from compiler_opt.policy.preprocessing import Preprocessor, feature_transforms
 from compiler_opt.policy.untrusted import check_feature_sizes, check_network_fits, check_weights_file
 from compiler_opt.policy.vocab import Vocab
@@ -281,10 +281,3 @@ class FastPolicy:
             raise MlgoError(f"{folder} is not a complete saved policy: {error}") from error
         check_network_fits(folder, config, spec.num_actions, weights)
         return cls(spec, vocab, config, weights)
-
-
-def batch_features(observations: Iterable[Observation], spec: FeatureSpec) -> dict[str, np.ndarray]:
-    """Stack observations into feature name -> `[B, *policy_shape]` arrays (for `logits_batch` and TF networks)."""
-    rows = [o.as_dict() for o in observations]
-    return {f.name: np.stack([row[f.name] for row in rows]).reshape((len(rows),) + policy_shape(f))
-            for f in spec.features}

@@ -145,8 +145,3 @@ class SavedPolicy:
     def observation(self, observation: Observation) -> int:
         """The advice for a channel or log `Observation`."""
         return self(observation.as_dict())
-
-
-def load_tf_policy(directory: str | os.PathLike) -> SavedPolicy:
-    """A saved policy's SavedModel, callable on observations."""
-    return SavedPolicy(directory)

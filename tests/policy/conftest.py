@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from compiler_opt.llvm.channel import InteractiveCompile
@@ -11,7 +13,7 @@ from compiler_opt.llvm.log_format import LogHeader, Observation
 from compiler_opt.problems import get_problem
 from compiler_opt.problems.base import PolicyContext
 from compiler_opt.policy.config import NetworkConfig
-from compiler_opt.policy.features import FeatureSpec, build_feature_spec
+from compiler_opt.policy.features import FeatureSpec, build_feature_spec, policy_shape
 from compiler_opt.policy.vocab import Vocab, compute_vocab
 
 # What the inlining plug-in will exclude (the default decision is not a policy input).
@@ -75,3 +77,10 @@ def inlining_actor(inlining_spec, inlining_vocab, config):
 
     tf.random.set_seed(7)
     return actor_network(inlining_spec, inlining_vocab, config)
+
+
+def batch_features(observations: Iterable[Observation], spec: FeatureSpec) -> dict[str, np.ndarray]:
+    """Stack observations into feature name -> `[B, *policy_shape]` arrays (for `logits_batch` and TF networks)."""
+    rows = [o.as_dict() for o in observations]
+    return {f.name: np.stack([row[f.name] for row in rows]).reshape((len(rows),) + policy_shape(f))
+            for f in spec.features}

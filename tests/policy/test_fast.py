@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 
 from compiler_opt.policy.config import NetworkConfig
-from compiler_opt.policy.fast import FastPolicy, batch_features
+from compiler_opt.policy.fast import FastPolicy
 from compiler_opt.policy.features import build_feature_spec
 from compiler_opt.policy.vocab import compute_vocab
 
-from tests.policy.conftest import record
+from tests.policy.conftest import batch_features, record
 
 
 def tf_distribution(actor, spec, observations):

@@ -8,7 +8,7 @@ import gin
 import numpy as np
 
 import compiler_opt.policy
-from compiler_opt.policy.fast import batch_features
+from tests.policy.conftest import batch_features
 
 GIN_DIR = Path(compiler_opt.policy.__file__).parent / "gin"
 

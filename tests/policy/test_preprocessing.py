@@ -7,9 +7,9 @@ import pytest
 
 from compiler_opt.llvm.log_format import LogHeader, TensorSpec
 from compiler_opt.policy.features import build_feature_spec
-from compiler_opt.policy.fast import batch_features
 from compiler_opt.policy.preprocessing import BUCKETS, CONSTANT, IDENTITY, Preprocessor, feature_transforms
 from compiler_opt.policy.vocab import Vocab
+from tests.policy.conftest import batch_features
 
 BIG = np.iinfo(np.int64).max
 

@@ -15,7 +15,7 @@ from compiler_opt.errors import MlgoError
 from compiler_opt.llvm.log_format import LogHeader, TensorSpec
 from compiler_opt.policy.fast import FastPolicy
 from compiler_opt.policy.features import FeatureSpec
-from compiler_opt.policy.saved import load_actor_network, load_fast_policy, load_tf_policy, save_policy
+from compiler_opt.policy.saved import SavedPolicy, load_actor_network, load_fast_policy, save_policy
 
 SAVED_MODEL_CLI = Path(sys.executable).with_name("saved_model_cli")
 
@@ -73,7 +73,7 @@ def test_tf_and_fast_forms_decide_alike_on_recorded_observations(saved, inlining
 
     before = FastPolicy(inlining_spec, load_fast_policy(saved).vocab, config, actor_weights(inlining_actor))
     fast = load_fast_policy(saved)
-    tf_policy = load_tf_policy(saved)
+    tf_policy = SavedPolicy(saved)
     sample = inlining_observations[::3]
     expected = [before.greedy(o) for o in sample]
     assert [fast.greedy(o) for o in sample] == expected

@@ -17,7 +17,7 @@ from compiler_opt.corpus.loading import load_corpus
 from compiler_opt.errors import MlgoError
 from compiler_opt.policy.fast import FastPolicy
 from compiler_opt.policy.features import FeatureSpec
-from compiler_opt.policy.saved import load_tf_policy
+from compiler_opt.policy.saved import SavedPolicy
 from compiler_opt.pool.local import LocalPool
 from compiler_opt.report.inputs import load_run
 from compiler_opt.report.plots import step_name, training_curves, training_panels
@@ -138,8 +138,8 @@ def test_saved_policies_decide_as_the_fast_form_used_in_training(ppo_run, bc_run
     the final saved policy and its fast form agree on the same observations."""
     trajectories = [t for t in read_trajectories(ppo_run.output / "trajectories" / "iteration-00001") if len(t)]
     assert trajectories
-    warm = load_tf_policy(bc_run.output / "policy")
-    final_tf, final_fast = load_tf_policy(ppo_run.output / "policy"), FastPolicy.load(ppo_run.output / "policy")
+    warm = SavedPolicy(bc_run.output / "policy")
+    final_tf, final_fast = SavedPolicy(ppo_run.output / "policy"), FastPolicy.load(ppo_run.output / "policy")
     checked = 0
     for trajectory in trajectories[:4]:
         count = min(len(trajectory), 60)

@@ -184,6 +184,7 @@ class BaselineCache:
                 found.scores[result.key] = result.value
                 found.computed += 1
             else:
+                assert result.error is not None  # a JobResult that is not ok carries its error
                 found.failures[result.key] = result.error
         return found
 

@@ -115,7 +115,7 @@ def _padded_chunks(sequence_length: int):
 def _to_trajectory(spec: TrajectorySpec, policy_info: str):
     from tf_agents.trajectories import trajectory
 
-    def build(steps):
+    def build(steps: dict[str, Any]) -> trajectory.Trajectory:
         info: Any = {}
         if policy_info == "logged":
             if spec.logits is not None:
@@ -201,7 +201,13 @@ def read_trajectories(files: str | os.PathLike | Iterable[str | os.PathLike],
     tf = _tf()
     paths = shard_files(files)
     if spec is None:
-        spec = TrajectorySpec.load(Path(paths[0]).parent if paths else Path(files))
+        if paths:
+            folder = Path(paths[0]).parent
+        elif isinstance(files, (str, os.PathLike)):
+            folder = Path(files)
+        else:  # no files in the given folders, so no folder to read the spec from
+            raise TypeError(f"no shard files to read a trajectory spec beside: {files!r}")
+        spec = TrajectorySpec.load(folder)
     parse = _parser(spec)
     for serialized in tf.data.TFRecordDataset(paths):
         context, steps = parse(serialized)

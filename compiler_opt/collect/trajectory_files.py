@@ -25,7 +25,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Any, Iterable, Sequence
 
 import numpy as np
 
@@ -149,13 +149,18 @@ def to_sequence_example(trajectory: ModuleTrajectory, spec: TrajectorySpec) -> b
     """
     trajectory.check(spec)
     steps = len(trajectory)
-    context = {"module": trajectory.module.encode(), "score": trajectory.score, **trajectory.context}
+    context: dict[str, bytes | float] = {"module": trajectory.module.encode(), "score": trajectory.score,
+                                         **trajectory.context}
     lists = [(feature.name, trajectory.features[feature.name], stored_as_float(feature)) for feature in spec.features]
     lists.append((spec.action.name, trajectory.actions, stored_as_float(spec.action)))
+    # check() above raised unless the arrays the spec asks for are present
+    assert trajectory.rewards is not None
     lists.append((REWARD, trajectory.rewards, True))
     if spec.log_probability:
+        assert trajectory.log_probability is not None
         lists.append((LOG_PROBABILITY, trajectory.log_probability, True))
     if spec.logits is not None:
+        assert trajectory.logits is not None
         lists.append((LOGITS, trajectory.logits, True))
     features = b"".join(_map_entry(name, _context_feature(value)) for name, value in context.items())
     feature_lists = b"".join(_map_entry(name, _feature_list(array, steps, is_float))
@@ -190,7 +195,7 @@ class TrajectoryWriter:
         self._tf = _tf()
         self._shard = 0
         self._in_shard = 0
-        self._writer = None
+        self._writer: Any | None = None  # a tf.io.TFRecordWriter while a shard is open
         self._temporary: Path | None = None
         self.shards: list[Path] = []
         self.records = 0
@@ -231,6 +236,7 @@ class TrajectoryWriter:
         if self._writer is None:
             return
         self._writer.close()
+        assert self._temporary is not None  # write() sets it whenever it opens the writer
         os.replace(self._temporary, self._final)
         self.shards.append(self._final)
         self._writer = None

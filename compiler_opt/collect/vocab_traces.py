@@ -73,9 +73,9 @@ class ObservationSample:
 
     def add(self, trajectory: ModuleTrajectory | None) -> None:
         """Offer every step of one module's trajectory to the sample (None: the module made no decision)."""
-        steps = 0 if trajectory is None else len(trajectory)
-        if steps == 0:
+        if trajectory is None or len(trajectory) == 0:
             return
+        steps = len(trajectory)
         table = np.zeros(steps, self._dtype)
         for feature in self.spec.features:
             table[feature.name] = np.asarray(trajectory.features[feature.name]).reshape(steps, feature.element_count)

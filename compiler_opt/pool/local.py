@@ -40,6 +40,7 @@ import uuid
 import weakref
 from collections import deque
 from dataclasses import dataclass, field
+from multiprocessing.context import ForkServerContext, SpawnContext
 from typing import Any, Iterator
 
 from compiler_opt.pool.base import (
@@ -79,9 +80,12 @@ class LocalPool(WorkerPool):
         if start_method not in ("forkserver", "spawn"):
             raise ValueError(f"start method must be 'forkserver' or 'spawn' (forking the caller is unsafe), "
                              f"got {start_method!r}")
-        self._context = multiprocessing.get_context(start_method)
+        self._context: ForkServerContext | SpawnContext
         if start_method == "forkserver":
+            self._context = multiprocessing.get_context("forkserver")
             self._context.set_forkserver_preload([__name__])
+        else:
+            self._context = multiprocessing.get_context("spawn")
         self._id = uuid.uuid4().hex
         self._temp_root = tempfile.mkdtemp(prefix="mlgo-pool-")
         self._slots = [_Slot(index, cpus[index % len(cpus)] if pin else None) for index in range(count)]
@@ -260,6 +264,7 @@ class LocalPool(WorkerPool):
 
     def _receive(self, slot: "_Slot") -> JobResult | None:
         job = slot.job
+        assert job is not None  # only called for a busy slot (the caller skips slots with no job)
         try:
             data = slot.conn.recv_bytes()
         except (EOFError, OSError):

@@ -44,7 +44,8 @@ class Shipper:
     def ship(self, files: Iterable[str | os.PathLike], values: list) -> tuple[Staged, ...]:
         """Append a ref of each file's bytes to `values`; the (path, index) of each. Raises OSError if unreadable."""
         staged: dict[str, int] = {}
-        for path in map(os.fspath, files):
+        for file in files:
+            path = os.fspath(file)
             if path not in staged:
                 values.append(self._file_ref(path))
                 staged[path] = len(values) - 1
@@ -90,7 +91,10 @@ def with_paths_replaced(value: Any, paths: Mapping[str, str]) -> Any:
     nothing changes."""
     if isinstance(value, (str, os.PathLike)):
         path = os.fspath(value)
-        return type(value)(paths[path]) if isinstance(path, str) and path in paths else value
+        if not (isinstance(path, str) and path in paths):
+            return value
+        # a path type (e.g. pathlib's) is built from a str; typeshed's os.PathLike declares no constructor
+        return type(value)(paths[path])  # type: ignore[call-arg]
     if isinstance(value, (tuple, list)):
         items = [with_paths_replaced(item, paths) for item in value]
         if all(new is old for new, old in zip(items, value)):

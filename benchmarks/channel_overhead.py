@@ -27,13 +27,13 @@ import tempfile
 import time
 from pathlib import Path
 
+from compiler_opt.corpus.layout import CorpusError
 from compiler_opt.corpus.loading import load_corpus
 from compiler_opt.llvm.advisors import INLINING
 from compiler_opt.llvm.compile import compile_answering
 from compiler_opt.llvm.toolchain import Toolchain, find_toolchain
 from compiler_opt.problems import get_problem
 from compiler_opt.problems.base import PolicyContext
-from compiler_opt.corpus.layout import CorpusError
 from corpus_tools.sample import build_sample, module_decisions
 
 HERE = Path(__file__).parent

@@ -34,16 +34,16 @@ from pathlib import Path
 
 import numpy as np
 
-from compiler_opt.pool import Job, LocalPool, WorkerPool
 from compiler_opt.collect.compile_job import CompileTask, compile_jobs, problem_feature_spec
-from compiler_opt.pool.ray_backend.local_cluster import LocalRayCluster
-from compiler_opt.pool.ray_backend import RayPool
 from compiler_opt.corpus.loading import ModuleSpec, load_corpus
 from compiler_opt.llvm.toolchain import Toolchain, find_toolchain
 from compiler_opt.policy.config import NetworkConfig
 from compiler_opt.policy.fast import FastPolicy
 from compiler_opt.policy.preprocessing import Preprocessor, feature_transforms
 from compiler_opt.policy.vocab import Vocab
+from compiler_opt.pool import Job, LocalPool, WorkerPool
+from compiler_opt.pool.ray_backend import RayPool
+from compiler_opt.pool.ray_backend.local_cluster import LocalRayCluster
 from corpus_tools.sample import build_sample
 
 ROOT = Path(__file__).resolve().parents[1]

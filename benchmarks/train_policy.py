@@ -45,15 +45,16 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from compiler_opt.pool.backends import make_pool  # noqa: E402
-from compiler_opt.collect.baseline import BaselineCache  # noqa: E402
-from compiler_opt.policy.fast import FastPolicy  # noqa: E402
-from compiler_opt.problems import problem_names  # noqa: E402
-from compiler_opt.report.evaluate import evaluate  # noqa: E402
-from compiler_opt.report.evaluation_json import write_report  # noqa: E402
-from compiler_opt.training.memory import PeakMemory  # noqa: E402
-from compiler_opt.train import TrainOptions, train  # noqa: E402
-from training_setup import add_training_flags, fmt, training_setup  # noqa: E402
+from training_setup import add_training_flags, fmt, training_setup
+
+from compiler_opt.collect.baseline import BaselineCache
+from compiler_opt.policy.fast import FastPolicy
+from compiler_opt.pool.backends import make_pool
+from compiler_opt.problems import problem_names
+from compiler_opt.report.evaluate import evaluate
+from compiler_opt.report.evaluation_json import write_report
+from compiler_opt.train import TrainOptions, train
+from compiler_opt.training.memory import PeakMemory
 
 
 def parse_args(argv=None) -> argparse.Namespace:

@@ -57,8 +57,8 @@ def training_setup(args: argparse.Namespace) -> TrainingSetup:
     output = args.output or Path(tempfile.mkdtemp(prefix="mlgo-bench-"))
     output.mkdir(parents=True, exist_ok=True)
     baselines = BaselineCache(args.baselines or BaselineCache.shared_folder(), toolchain, problem)
-    common = dict(corpus=corpus_dir, seed=args.seed, validation_fraction=args.validation_fraction,
-                  baseline_cache=args.baselines)
+    common = {"corpus": corpus_dir, "seed": args.seed, "validation_fraction": args.validation_fraction,
+              "baseline_cache": args.baselines}
     print(f"corpus: {corpus_dir} ({len(corpus)} modules: {len(training)} training, {len(validation)} validation)")
     return TrainingSetup(toolchain, problem, corpus_dir, corpus, training, validation, output, baselines, common)
 

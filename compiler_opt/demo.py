@@ -29,16 +29,16 @@ from __future__ import annotations
 import json
 import shutil
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
-from compiler_opt.pool.backends import make_pool
 from compiler_opt.collect.baseline import BaselineCache
 from compiler_opt.corpus.loading import load_corpus
 from compiler_opt.errors import MlgoError
 from compiler_opt.llvm.toolchain import Toolchain, find_toolchain
 from compiler_opt.policy.saved import load_fast_policy
+from compiler_opt.pool.backends import make_pool
 from compiler_opt.problems import get_problem
 
 PROBLEM = "inlining"

@@ -11,7 +11,8 @@ from __future__ import annotations
 import os
 import sys
 import time
-from typing import Callable, Iterable, Iterator, Generic, TypeVar
+from collections.abc import Callable, Iterable, Iterator
+from typing import Generic, TypeVar
 
 from tqdm import tqdm
 
@@ -21,7 +22,7 @@ DEFAULT_INTERVAL = 10.0
 
 
 def progress(iterable: Iterable[T] | None = None, *, total: int | None = None, desc: str = "", unit: str = "it",
-             interval: float | None = None) -> "tqdm | ProgressLines":
+             interval: float | None = None) -> tqdm | ProgressLines:
     """A tqdm bar on stderr when it is a terminal, else `ProgressLines` every `interval` seconds (see the module)."""
     forced = os.environ.get("MLGO_PROGRESS")
     if forced is None and not sys.stderr.isatty():
@@ -59,7 +60,7 @@ class ProgressLines(Generic[T]):
         finally:
             self.close()
 
-    def __enter__(self) -> "ProgressLines":
+    def __enter__(self) -> ProgressLines:
         return self
 
     def __exit__(self, *exc_info) -> None:

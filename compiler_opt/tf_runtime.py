@@ -26,8 +26,8 @@ import sys
 import tempfile
 import threading
 import warnings
+from collections.abc import Iterator
 from types import ModuleType
-from typing import Iterator
 
 # What importing TensorFlow and tf-agents, and TFLite's converter and interpreter, print on a healthy machine.
 NOISE = re.compile("|".join((

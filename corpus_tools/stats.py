@@ -9,10 +9,10 @@ considered, inlined or not).
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 from compiler_opt.collect.actor import act, builtin_decider
 from compiler_opt.corpus.loading import Corpus, ModuleSpec

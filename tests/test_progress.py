@@ -49,7 +49,7 @@ def test_a_real_stage_piped_reports_progress_lines(small_sample):
     env = {**os.environ, "MLGO_PROGRESS_INTERVAL": "0.2"}
     env.pop("MLGO_PROGRESS", None)
     result = subprocess.run([sys.executable, "-m", "mlgo.cli", "corpus", "stats", "--inline-remarks", "--workers", "1",
-                             str(small_sample)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+                             str(small_sample)], capture_output=True, text=True, env=env,
                             check=True)
     lines = re.findall(r"^\[count\] (\d+)/(\d+) module \(\d+%\), [\d.]+ module/s, ETA \w+$", result.stderr, re.M)
     assert len(lines) >= 3, result.stderr

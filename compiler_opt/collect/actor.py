@@ -33,9 +33,10 @@ import dataclasses
 import math
 import tempfile
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
 from compiler_opt.collect.decision_log import DecisionLog
 from compiler_opt.errors import MlgoError

@@ -43,12 +43,13 @@ import datetime
 import hashlib
 import json
 import os
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Iterable, Mapping
+from typing import TYPE_CHECKING
 
-from compiler_opt.pool.base import Job, WorkerPool
 from compiler_opt.llvm.cmdline import CompileCommand
+from compiler_opt.pool.base import Job, WorkerPool
 from compiler_opt.problems.measurements import Score
 
 if TYPE_CHECKING:
@@ -63,7 +64,7 @@ BASELINE_METHOD = "plain compile, advisor off"
 _HASH_CHUNK = 1 << 20
 
 
-def compute_baseline(toolchain: "Toolchain", problem_name: str, command: CompileCommand,
+def compute_baseline(toolchain: Toolchain, problem_name: str, command: CompileCommand,
                      timeout: float = 600.0) -> Score:
     """One module's baseline score: a plain compile (no advisor), measured by the problem.
 
@@ -104,7 +105,7 @@ def module_content_hash(command: CompileCommand) -> str:
 class BaselineCache:
     """Baseline scores of `problem` under `toolchain`, kept in `folder`; see the module docstring."""
 
-    def __init__(self, folder: str | os.PathLike, toolchain: "Toolchain", problem: "Problem") -> None:
+    def __init__(self, folder: str | os.PathLike, toolchain: Toolchain, problem: Problem) -> None:
         self.folder = Path(folder)
         self.toolchain = toolchain
         self.problem = problem
@@ -118,7 +119,7 @@ class BaselineCache:
         return cache_dir() / "baselines"
 
     @staticmethod
-    def commands(toolchain: "Toolchain", modules: Iterable["ModuleSpec"]) -> dict[str, CompileCommand]:
+    def commands(toolchain: Toolchain, modules: Iterable[ModuleSpec]) -> dict[str, CompileCommand]:
         """The compile commands of corpus modules (their cc1 arguments are already sanitized)."""
         return {spec.name: spec.command(toolchain.clang) for spec in modules}
 

@@ -43,9 +43,9 @@ from __future__ import annotations
 import math
 import tempfile
 import zlib
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable, Sequence
 
 import numpy as np
 

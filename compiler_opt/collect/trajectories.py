@@ -18,9 +18,10 @@ from __future__ import annotations
 import json
 import math
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -73,7 +74,7 @@ class TrajectorySpec:
 
     @classmethod
     def from_header(cls, header: LogHeader, *, logits: int | None = None, log_probability: bool = False,
-                    squeeze: bool = True) -> "TrajectorySpec":
+                    squeeze: bool = True) -> TrajectorySpec:
         """The spec of a compiler's log header (an advice logged as a feature, as in traces, is the action).
 
         `squeeze` turns the compiler's `[1]` shapes into scalars, as tf-agents specs usually have them.
@@ -92,7 +93,7 @@ class TrajectorySpec:
                 "logits": self.logits, "log_probability": self.log_probability}
 
     @classmethod
-    def from_json(cls, data: Mapping) -> "TrajectorySpec":
+    def from_json(cls, data: Mapping) -> TrajectorySpec:
         try:
             return cls(tuple(TensorSpec.from_json(f) for f in data["features"]), TensorSpec.from_json(data["action"]),
                        data.get("logits"), bool(data.get("log_probability", False)))
@@ -100,7 +101,7 @@ class TrajectorySpec:
             raise TrajectoryError(f"malformed trajectory spec: {error}") from error
 
     @classmethod
-    def load(cls, folder: str | os.PathLike) -> "TrajectorySpec":
+    def load(cls, folder: str | os.PathLike) -> TrajectorySpec:
         path = Path(folder) / SPEC_FILE
         try:
             return cls.from_json(json.loads(path.read_text()))
@@ -136,12 +137,12 @@ class ModuleTrajectory:
     def __len__(self) -> int:
         return int(self.actions.shape[0])
 
-    def with_reward(self, reward: float, **context: float) -> "ModuleTrajectory":
+    def with_reward(self, reward: float, **context: float) -> ModuleTrajectory:
         """A copy in which every step gets the module's `reward` (extra `context` figures added)."""
         return replace(self, rewards=np.full(len(self), reward, np.float32),
                        context={**self.context, "reward": float(reward), **context})
 
-    def with_step_rewards(self, rewards: np.ndarray, **context: float) -> "ModuleTrajectory":
+    def with_step_rewards(self, rewards: np.ndarray, **context: float) -> ModuleTrajectory:
         """A copy whose steps get `rewards` `[T]` (e.g. each its function's reward); `reward` logs their mean."""
         rewards = np.asarray(rewards, np.float32).reshape(len(self))
         return replace(self, rewards=rewards,

@@ -23,8 +23,9 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable, Iterator
+from typing import TYPE_CHECKING, Any
 
 import gin
 
@@ -148,7 +149,7 @@ def trajectory_dataset(
     repeat: bool = False,
     policy_info: str = "logged",
     drop_remainder: bool = True,
-) -> "tf.data.Dataset":
+) -> tf.data.Dataset:
     """tf-agents `Trajectory` batches, `[batch_size, sequence_length, ...]`, from trajectory shards.
 
     `files`: shard files, or folders of them (whose `trajectory_spec.json`

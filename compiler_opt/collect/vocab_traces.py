@@ -20,13 +20,12 @@ and compiler always give the same vocabulary. The quantiles are then taken by
 from __future__ import annotations
 
 import zlib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Sequence
 
 import numpy as np
 
 from compiler_opt.collect.compile_job import CompileTask, compile_jobs, problem_feature_spec
-from compiler_opt.pool.base import WorkerPool
 from compiler_opt.collect.trajectories import ModuleTrajectory
 from compiler_opt.corpus.loading import ModuleSpec
 from compiler_opt.errors import MlgoError
@@ -34,6 +33,7 @@ from compiler_opt.llvm.log_format import LogHeader, Observation
 from compiler_opt.llvm.toolchain import Toolchain
 from compiler_opt.policy.features import FeatureSpec
 from compiler_opt.policy.vocab import DEFAULT_QUANTILES, DEFAULT_SAMPLE_SIZE, Vocab, compute_vocab
+from compiler_opt.pool.base import WorkerPool
 from compiler_opt.problems.base import Problem
 
 __all__ = ["ObservationSample", "VocabRun", "collect_vocab"]

@@ -138,7 +138,7 @@ set({model.model_path_option} "{saved_model.resolve()}" CACHE STRING "the policy
 set(LLVM_OVERRIDE_MODEL_HEADER_{upper} "{artifacts.header.resolve()}" CACHE FILEPATH "precompiled policy header")
 set(LLVM_OVERRIDE_MODEL_OBJECT_{upper} "{artifacts.object.resolve()}" CACHE FILEPATH "precompiled policy object")
 """)
-    (folder / "WORKSPACE").write_text(f'workspace(name = "mlgo_policy")\n')
+    (folder / "WORKSPACE").write_text('workspace(name = "mlgo_policy")\n')
     (folder / "BUILD.bazel").write_text(f"""\
 # The exported policy as a Bazel cc_library (written by mlgo export); see README.md.
 cc_library(

@@ -30,9 +30,10 @@ from __future__ import annotations
 import os
 import sys
 import tempfile
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING
 
 from compiler_opt.errors import MlgoError
 from compiler_opt.llvm.driver import COMPILE, DriverJob, plan_jobs
@@ -109,8 +110,8 @@ def _run_jobs(toolchain: Toolchain, jobs: list[DriverJob], policy: FastPolicy, p
 
 def load_dropin_policy(policy_dir: str | os.PathLike | None, problem_name: str | None) -> tuple[FastPolicy, Problem]:
     """The fast form of a saved policy and its problem, with a message saying what to set when unnamed."""
-    from compiler_opt.problems.policy_match import policy_problem  # pylint: disable=import-outside-toplevel
     from compiler_opt.policy.saved import load_fast_policy  # pylint: disable=import-outside-toplevel
+    from compiler_opt.problems.policy_match import policy_problem  # pylint: disable=import-outside-toplevel
 
     if not policy_dir:
         raise MlgoError("no policy to compile with: set MLGO_POLICY to a saved policy folder (e.g. RUN_DIR/policy), "

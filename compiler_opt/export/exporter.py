@@ -27,12 +27,19 @@ from compiler_opt.errors import MlgoError
 from compiler_opt.export.aot import AotArtifacts, compile_aot, embedded_model, host_triple
 from compiler_opt.export.harness import build_harness, run_harness
 from compiler_opt.export.observations import write_harness_file
-from compiler_opt.problems.policy_match import policy_problem
 from compiler_opt.export.saved_model import ExportError, write_saved_model
 from compiler_opt.export.tflite import write_tflite
-from compiler_opt.export.verify import (VerifyMismatch, VerifyReport, check_forms, numpy_form, record_observations,
-                                        saved_model_form, tflite_form)
+from compiler_opt.export.verify import (
+    VerifyMismatch,
+    VerifyReport,
+    check_forms,
+    numpy_form,
+    record_observations,
+    saved_model_form,
+    tflite_form,
+)
 from compiler_opt.policy.saved import load_fast_policy
+from compiler_opt.problems.policy_match import policy_problem
 
 MANIFEST = "export.json"
 

@@ -21,9 +21,9 @@ The harness looks every feature up by name in the compiled model
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 

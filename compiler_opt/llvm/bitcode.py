@@ -12,8 +12,8 @@ from __future__ import annotations
 import os
 import re
 import subprocess
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from compiler_opt.errors import MlgoError
 from compiler_opt.llvm.run import run_captured, stderr_tail

@@ -22,9 +22,10 @@ import functools
 import json
 import re
 import sys
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from importlib import resources
-from typing import Iterable, Literal, Sequence
+from typing import Literal
 
 from compiler_opt.llvm.run import run_captured
 
@@ -90,12 +91,12 @@ class OptionTable:
         ) + "\n"
 
     @classmethod
-    def from_json(cls, text: str) -> "OptionTable":
+    def from_json(cls, text: str) -> OptionTable:
         data = json.loads(text)
         return cls(frozenset(data["separate"]), frozenset(data["joined"]), frozenset(data["flags"]),
                    frozenset(data["file_valued"]))
 
-    def union(self, other: "OptionTable") -> "OptionTable":
+    def union(self, other: OptionTable) -> OptionTable:
         """Both tables' options; a name that takes a separate value in either takes one here."""
         separate = self.separate | other.separate
         return OptionTable(separate, (self.joined | other.joined), (self.flags | other.flags) - separate,

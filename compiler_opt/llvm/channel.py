@@ -37,14 +37,20 @@ import struct
 import subprocess
 import tempfile
 import time
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO, Callable, Iterator, NoReturn, Sequence
+from typing import Any, BinaryIO, NoReturn
 
 from compiler_opt.errors import MlgoError
 from compiler_opt.llvm.advisors import Advisor
-from compiler_opt.llvm.failures import (ChannelProtocolError, CompilerCrash, CompilerFailure, CompilerTimeout,
-                                       raise_start_failure)
+from compiler_opt.llvm.failures import (
+    ChannelProtocolError,
+    CompilerCrash,
+    CompilerFailure,
+    CompilerTimeout,
+    raise_start_failure,
+)
 from compiler_opt.llvm.log_format import LogFormatError, LogHeader, Observation, RecordParser
 from compiler_opt.llvm.run import STDERR_TAIL_BYTES
 
@@ -64,7 +70,7 @@ class CompileOutcome:
 class _TimedFifoReader:
     """Buffered reads from the compiler's FIFO, bounded by per-read and overall deadlines."""
 
-    def __init__(self, fd: int, pidfd: int, owner: "InteractiveCompile") -> None:
+    def __init__(self, fd: int, pidfd: int, owner: InteractiveCompile) -> None:
         self._fd = fd
         self._owner = owner
         self._buffer = bytearray()
@@ -176,7 +182,7 @@ class InteractiveCompile:
         self.decisions = 0
         self.header: LogHeader | None = None
 
-    def __enter__(self) -> "InteractiveCompile":
+    def __enter__(self) -> InteractiveCompile:
         try:
             self._start()
         except BaseException:

@@ -33,9 +33,10 @@ gets a leading `./`).
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING
 
 from compiler_opt.errors import MlgoError
 from compiler_opt.llvm.cc1_options import OptionMatch, OptionTable, shipped_table
@@ -208,7 +209,7 @@ def _keep(option: OptionMatch, arg: str, value: str | None, origin: str, table: 
 
 
 def build_compile_command(
-    toolchain: "Toolchain",
+    toolchain: Toolchain,
     cc1_args: Sequence[str],
     bitcode: Path,
     output: Path,
@@ -233,14 +234,14 @@ class CompileCommand:
     thinlto_index: str | None = None
 
     @classmethod
-    def from_cc1(cls, toolchain: "Toolchain", cc1_args: Sequence[str], bitcode: Path, origin: str,
-                 thinlto_index: Path | None = None) -> "CompileCommand":
+    def from_cc1(cls, toolchain: Toolchain, cc1_args: Sequence[str], bitcode: Path, origin: str,
+                 thinlto_index: Path | None = None) -> CompileCommand:
         """A corpus module's command: `cc1_args` are sanitized here."""
         return cls(str(toolchain.clang), tuple(sanitize_cc1(cc1_args, origin)), str(bitcode), True,
                    None if thinlto_index is None else str(thinlto_index))
 
     @classmethod
-    def plain(cls, toolchain: "Toolchain", bitcode: Path, optimization: str = "-Oz") -> "CompileCommand":
+    def plain(cls, toolchain: Toolchain, bitcode: Path, optimization: str = "-Oz") -> CompileCommand:
         """`clang <optimization> -c -x ir BITCODE`, for a module that came without a command line."""
         return cls(str(toolchain.clang), (optimization,), str(bitcode), False)
 

@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import os
 import subprocess
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from typing import Any
 
 from compiler_opt.llvm.advisors import Advisor
 from compiler_opt.llvm.channel import InteractiveCompile

@@ -16,9 +16,9 @@ start with a quoted argument (version, target, "(in-process)") are not jobs.
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Sequence
 
 from compiler_opt.llvm.run import run_captured
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import errno
-from typing import NoReturn, Sequence
+from collections.abc import Sequence
+from typing import NoReturn
 
 from compiler_opt.errors import MlgoError
 

@@ -14,8 +14,9 @@ drivers, `link_executable` with the C runtime and libm).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING
 
 from compiler_opt.errors import MlgoError
 from compiler_opt.llvm.run import run_tool
@@ -28,13 +29,13 @@ class LinkError(MlgoError):
     """Objects that did not link; the message names the library and keeps the linker's stderr tail."""
 
 
-def link_command(toolchain: "Toolchain", objects: Sequence[Path], output: Path) -> list[str]:
+def link_command(toolchain: Toolchain, objects: Sequence[Path], output: Path) -> list[str]:
     """The argv linking `objects` into the shared library `output`, unused sections dropped."""
     return [str(toolchain.clang), "-shared", "-nostdlib", f"--ld-path={toolchain.tool('ld.lld')}",
             "-Wl,--gc-sections", "-o", str(output), *map(str, objects)]
 
 
-def link_shared(toolchain: "Toolchain", objects: Sequence[Path], output: Path, *, name: str = "",
+def link_shared(toolchain: Toolchain, objects: Sequence[Path], output: Path, *, name: str = "",
                 timeout: float = 600.0) -> Path:
     """Link `objects` into `output` (see the module docstring); raises `LinkError` naming `name`."""
     name = name or str(output)
@@ -45,14 +46,14 @@ def link_shared(toolchain: "Toolchain", objects: Sequence[Path], output: Path, *
     return output
 
 
-def compile_c(toolchain: "Toolchain", source: Path, output: Path, *, name: str = "", timeout: float = 600.0) -> Path:
+def compile_c(toolchain: Toolchain, source: Path, output: Path, *, name: str = "", timeout: float = 600.0) -> Path:
     """Compile one C source to an object at `-O2` (a benchmark driver, the same on both sides of a comparison)."""
     run_tool([str(toolchain.clang), "-O2", "-c", str(source), "-o", str(output)],
              f"{name or source}: compiling {source.name}", LinkError, timeout=timeout)
     return output
 
 
-def link_executable(toolchain: "Toolchain", objects: Sequence[Path], output: Path, flags: Sequence[str] = (), *,
+def link_executable(toolchain: Toolchain, objects: Sequence[Path], output: Path, flags: Sequence[str] = (), *,
                     name: str = "", timeout: float = 600.0) -> Path:
     """Link `objects` into the program `output` with the C runtime, `flags` (libraries) and libm."""
     run_tool([str(toolchain.clang), f"--ld-path={toolchain.tool('ld.lld')}", "-o", str(output), *map(str, objects),

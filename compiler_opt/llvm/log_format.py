@@ -17,8 +17,9 @@ from __future__ import annotations
 
 import json
 import struct
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import BinaryIO, Callable, Iterator, Mapping, Protocol, Sequence
+from typing import BinaryIO, Protocol
 
 import numpy as np
 
@@ -74,7 +75,7 @@ class TensorSpec:
         return "<" + _TYPES[self.type][1] * self.element_count
 
     @classmethod
-    def from_json(cls, data: Mapping) -> "TensorSpec":
+    def from_json(cls, data: Mapping) -> TensorSpec:
         try:
             return cls(name=str(data["name"]), shape=tuple(int(d) for d in data["shape"]),
                        type=str(data["type"]), port=int(data.get("port", 0)))
@@ -113,7 +114,7 @@ class LogHeader:
         self.observation_size = offset
 
     @classmethod
-    def parse(cls, line: bytes) -> "LogHeader":
+    def parse(cls, line: bytes) -> LogHeader:
         try:
             data = json.loads(line)
             features = [TensorSpec.from_json(f) for f in data["features"]]
@@ -131,7 +132,7 @@ class LogHeader:
             data["advice"] = self.advice.to_json()
         return data
 
-    def scalar_reader(self, name: str) -> "Callable[[bytes], int | float]":
+    def scalar_reader(self, name: str) -> Callable[[bytes], int | float]:
         """A fast function reading feature `name`'s first element from an observation's raw bytes."""
         slot = self.slots[name]
         unpack = struct.Struct("<" + _TYPES[slot.spec.type][1]).unpack_from

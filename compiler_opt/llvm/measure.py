@@ -11,9 +11,10 @@ weighted by block frequency (`-opt-record-passes regalloc`).
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable, Mapping
+from typing import TYPE_CHECKING, Any
 
 from compiler_opt.errors import MlgoError
 from compiler_opt.llvm.run import run_tool
@@ -57,7 +58,7 @@ class RegallocCost:
             for name in ("spills_cost", "reloads_cost", "folded_reloads_cost", "copies_cost")
         )
 
-    def __add__(self, other: "RegallocCost") -> "RegallocCost":
+    def __add__(self, other: RegallocCost) -> RegallocCost:
         return RegallocCost(**{f.name: getattr(self, f.name) + getattr(other, f.name) for f in fields(self)})
 
 
@@ -75,7 +76,7 @@ _ARG_LINE = re.compile(r"^\s*-\s*(\w+):\s*'?([^']*)'?\s*$")
 _KEY_LINE = re.compile(r"^(\w+):\s*(.*?)\s*$")
 
 
-def object_sizes(toolchain: "Toolchain", objects: Iterable[Path]) -> list[ObjectSize]:
+def object_sizes(toolchain: Toolchain, objects: Iterable[Path]) -> list[ObjectSize]:
     """The sizes of several objects, with two `llvm-size` runs in all."""
     paths = [str(p) for p in objects]
     if not paths:
@@ -91,12 +92,12 @@ def object_sizes(toolchain: "Toolchain", objects: Iterable[Path]) -> list[Object
     return [ObjectSize(int(row.split()[0]), section) for row, section in zip(berkeley, text_sections)]
 
 
-def object_size(toolchain: "Toolchain", path: Path) -> ObjectSize:
+def object_size(toolchain: Toolchain, path: Path) -> ObjectSize:
     """The sizes of one object file."""
     return object_sizes(toolchain, [path])[0]
 
 
-def _run_size(toolchain: "Toolchain", args: list[str]) -> str:
+def _run_size(toolchain: Toolchain, args: list[str]) -> str:
     result = run_tool([str(toolchain.tool("llvm-size")), *args], "llvm-size", MeasurementError, timeout=120)
     return result.stdout.decode("utf-8", "replace")
 

@@ -53,7 +53,7 @@ int probe_c(int *p, int n) { return heavy(p, n + 2) * heavy(p, n - 1); }
 """
 
 
-def probe_facts(toolchain: "Toolchain", advisors: frozenset[str], llvm_options: frozenset[str]) -> dict:
+def probe_facts(toolchain: Toolchain, advisors: frozenset[str], llvm_options: frozenset[str]) -> dict:
     """Probe-derived facts for `ToolchainProbe.facts` (JSON-serializable)."""
     facts: dict = {}
     if INLINING.name in advisors and INLINING.include_default_option in llvm_options:
@@ -61,7 +61,7 @@ def probe_facts(toolchain: "Toolchain", advisors: frozenset[str], llvm_options: 
     return facts
 
 
-def _inliner_trace(toolchain: "Toolchain", source: Path, include_default: bool) -> tuple[list[str], list[dict]]:
+def _inliner_trace(toolchain: Toolchain, source: Path, include_default: bool) -> tuple[list[str], list[dict]]:
     """Every decision's features compiling `source`, answering "don't inline" (0) each time."""
     argv = [str(toolchain.clang), "-Oz", "-c", "-x", "c", str(source), "-o", str(source.with_suffix(".o"))]
     names: list[str] = []
@@ -81,7 +81,7 @@ def _inliner_trace(toolchain: "Toolchain", source: Path, include_default: bool) 
     return names, rows
 
 
-def _find_default_decision_slot(toolchain: "Toolchain") -> str | None:
+def _find_default_decision_slot(toolchain: Toolchain) -> str | None:
     with tempfile.TemporaryDirectory(prefix="mlgo-probe-") as tmp:
         source = Path(tmp) / "probe.c"
         source.write_text(_PROBE_SOURCE)

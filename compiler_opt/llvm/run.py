@@ -20,7 +20,7 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 from compiler_opt.errors import MlgoError
 

@@ -63,7 +63,7 @@ class Toolchain:
             self.tools[name] = _find_tool(self.clang, self.major, name)
         return self.tools[name]
 
-    def probe(self) -> "ToolchainProbe":
+    def probe(self) -> ToolchainProbe:
         """What this compiler supports, probed once per binary and cached on disk."""
         return _probe_cached(self)
 
@@ -118,7 +118,7 @@ def find_toolchain(explicit: str | os.PathLike | None = None) -> Toolchain:
     raise ToolchainError(f"no clang found on PATH (looked for {', '.join(candidates)}). {INSTALL_HINT}")
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _load(path: Path) -> Toolchain:
     resolved = Path(os.path.realpath(path))
     out = _version_output(path, resolved)

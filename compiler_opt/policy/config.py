@@ -9,8 +9,8 @@ form can both be rebuilt from files.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Mapping, Sequence
 
 import gin
 
@@ -50,7 +50,7 @@ class NetworkConfig:
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_json(cls, data: Mapping) -> "NetworkConfig":
+    def from_json(cls, data: Mapping) -> NetworkConfig:
         return cls(tuple(int(n) for n in data["fc_layer_params"]), str(data["activation"]),
                    tuple(data.get("identity", ())), str(data.get("head", "categorical")), str(data.get("mask", "")))
 

@@ -36,8 +36,9 @@ import hashlib
 import json
 import math
 import os
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Mapping, NamedTuple, Sequence
+from typing import NamedTuple
 
 import numpy as np
 
@@ -148,7 +149,7 @@ class FastPolicy:
         """Every kernel and bias, in layer order, as one float64 vector."""
         return np.concatenate([array.ravel() for layer in self.weights for array in layer]).astype(np.float64)
 
-    def with_flat_weights(self, flat: np.ndarray) -> "FastPolicy":
+    def with_flat_weights(self, flat: np.ndarray) -> FastPolicy:
         """A copy of this policy with the weights `flat` (as `flat_weights` orders them), cast to float32."""
         flat = np.asarray(flat)
         size = sum(array.size for layer in self.weights for array in layer)
@@ -265,7 +266,7 @@ class FastPolicy:
         return f"sha256:{digest.hexdigest()}"
 
     @classmethod
-    def load(cls, folder: str | os.PathLike) -> "FastPolicy":
+    def load(cls, folder: str | os.PathLike) -> FastPolicy:
         """The fast form of a saved policy folder (TensorFlow is not needed), its sizes checked before it is read."""
         folder = Path(folder)
         spec = FeatureSpec.load(folder)

@@ -19,9 +19,9 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Collection, Mapping
 
 from compiler_opt.errors import MlgoError
 from compiler_opt.llvm.log_format import LogHeader, TensorSpec
@@ -91,7 +91,7 @@ class FeatureSpec:
         }
 
     @classmethod
-    def from_json(cls, data: Mapping) -> "FeatureSpec":
+    def from_json(cls, data: Mapping) -> FeatureSpec:
         try:
             features = tuple(TensorSpec.from_json(f) for f in data["features"])
             advice = TensorSpec.from_json(data["advice"])
@@ -107,7 +107,7 @@ class FeatureSpec:
         return path
 
     @classmethod
-    def load(cls, folder: str | os.PathLike) -> "FeatureSpec":
+    def load(cls, folder: str | os.PathLike) -> FeatureSpec:
         path = Path(folder) / SPEC_FILE
         try:
             return cls.from_json(json.loads(path.read_text()))

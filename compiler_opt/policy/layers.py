@@ -18,7 +18,8 @@ features, which TFLite needs.
 
 from __future__ import annotations
 
-from typing import Mapping, Sequence, TYPE_CHECKING
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
 from compiler_opt.policy.preprocessing import BUCKETS, CONSTANT, IDENTITY, FeatureTransform
 from compiler_opt.tf_runtime import import_tensorflow

@@ -23,7 +23,8 @@ export need.
 
 from __future__ import annotations
 
-from typing import Callable, Sequence, TYPE_CHECKING
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 import gin
 import numpy as np
@@ -41,13 +42,13 @@ if TYPE_CHECKING:
     import tensorflow as tf
 else:
     tf = import_tensorflow()
-import tensorflow_probability as tfp  # noqa: E402
-from tf_agents.networks import actor_distribution_network, categorical_projection_network, network  # noqa: E402
-from tf_agents.networks import utils as network_utils  # noqa: E402
-from tf_agents.networks import value_network as tfa_value_network  # noqa: E402
-from tf_agents.specs import distribution_spec, tensor_spec  # noqa: E402
-from tf_agents.trajectories import time_step as ts  # noqa: E402
-from tf_agents.utils import nest_utils  # noqa: E402
+import tensorflow_probability as tfp
+from tf_agents.networks import actor_distribution_network, categorical_projection_network, network
+from tf_agents.networks import utils as network_utils
+from tf_agents.networks import value_network as tfa_value_network
+from tf_agents.specs import distribution_spec, tensor_spec
+from tf_agents.trajectories import time_step as ts
+from tf_agents.utils import nest_utils
 
 
 def observation_spec(spec: FeatureSpec) -> dict[str, tf.TensorSpec]:

@@ -30,8 +30,8 @@ feature's range. Float elements use one `searchsorted` per feature.
 
 from __future__ import annotations
 
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Collection, Mapping, Sequence
 
 import numpy as np
 
@@ -62,7 +62,7 @@ class FeatureTransform:
                 "boundaries": self.boundaries.tolist()}
 
     @classmethod
-    def from_config(cls, config: Mapping) -> "FeatureTransform":
+    def from_config(cls, config: Mapping) -> FeatureTransform:
         dtype = np.int64 if config["integer"] else np.float64
         return cls(config["name"], config["kind"], int(config["size"]), bool(config["integer"]),
                    np.asarray(config["boundaries"], dtype=dtype).reshape(-1))

@@ -30,8 +30,9 @@ import json
 import os
 import shutil
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Mapping
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -60,7 +61,7 @@ def output_spec(spec: FeatureSpec) -> list[dict]:
              "tensor_spec": {"name": OUTPUT_TENSOR, "port": 0, "type": action.type, "shape": list(action.shape)}}]
 
 
-def save_policy(directory: str | os.PathLike, actor: "tf.Module", spec: FeatureSpec, vocab: Vocab,
+def save_policy(directory: str | os.PathLike, actor: tf.Module, spec: FeatureSpec, vocab: Vocab,
                 config: NetworkConfig, *, greedy: bool = True) -> Path:
     """Save `actor` (greedy by default, else its stochastic policy) as a policy folder at `directory`, atomically.
 
@@ -104,7 +105,7 @@ def load_fast_policy(directory: str | os.PathLike) -> FastPolicy:
     return FastPolicy.load(directory)
 
 
-def load_actor_network(directory: str | os.PathLike) -> tuple["tf.Module", FeatureSpec, Vocab, NetworkConfig]:
+def load_actor_network(directory: str | os.PathLike) -> tuple[tf.Module, FeatureSpec, Vocab, NetworkConfig]:
     """A trainable actor with a saved policy's weights (a warm start), with its spec, vocabulary and config."""
     from compiler_opt.policy.networks import actor_network, set_actor_weights  # pylint: disable=import-outside-toplevel
 

@@ -50,8 +50,8 @@ from __future__ import annotations
 import math
 import os
 import zipfile
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 

@@ -19,8 +19,8 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Iterable, Mapping, Union
 
 import numpy as np
 
@@ -75,7 +75,7 @@ class Vocab:
         return folder
 
     @classmethod
-    def load(cls, folder: str | os.PathLike, names: Iterable[str] | None = None) -> "Vocab":
+    def load(cls, folder: str | os.PathLike, names: Iterable[str] | None = None) -> Vocab:
         """Read `folder`'s `.buckets` files (all of them, or exactly `names`, each required)."""
         folder = Path(folder)
         if names is None:
@@ -116,7 +116,7 @@ def _structured_dtype(header: LogHeader, spec: FeatureSpec) -> np.dtype:
 
 
 def compute_vocab(
-    observations: Iterable[Union[Observation, LogRecord]],
+    observations: Iterable[Observation | LogRecord],
     spec: FeatureSpec,
     *,
     quantiles: int = DEFAULT_QUANTILES,

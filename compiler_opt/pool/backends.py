@@ -7,8 +7,8 @@ Ray is imported only when chosen). The flags that choose it are `mlgo.flags`'.
 
 from __future__ import annotations
 
-from compiler_opt.pool.base import WorkerPool
 from compiler_opt.errors import MlgoError
+from compiler_opt.pool.base import WorkerPool
 
 BACKENDS = ("local", "ray")
 

@@ -32,8 +32,9 @@ import math
 import os
 import statistics
 import time
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
+from typing import Any
 
 from compiler_opt.errors import MlgoError
 from compiler_opt.progress import progress
@@ -277,7 +278,7 @@ class WorkerPool(abc.ABC):
             if close is not None:
                 close()
 
-    def __enter__(self) -> "WorkerPool":
+    def __enter__(self) -> WorkerPool:
         return self
 
     def __exit__(self, *exc_info) -> None:

@@ -17,8 +17,8 @@ import contextlib
 import fcntl
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 __all__ = ["claimed_cpu", "user_cpu_folder"]
 

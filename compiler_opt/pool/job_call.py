@@ -13,7 +13,8 @@ from __future__ import annotations
 import pickle
 import time
 import traceback
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from compiler_opt.pool.base import JobException, JobResult, JobStatus
 
@@ -28,7 +29,7 @@ def portable_error(key: str, error: BaseException) -> BaseException:
     try:
         pickle.loads(pickle.dumps(error))
         return error
-    except Exception:  # noqa: BLE001
+    except Exception:
         return JobException(key, f"{type(error).__name__}: {error}", type(error).__name__)
 
 
@@ -39,7 +40,7 @@ def call_job(key: str, call: Callable[[], Any]) -> Reply:
         return True, call(), time.monotonic() - started, ""
     except KeyboardInterrupt:
         raise
-    except BaseException as error:  # noqa: BLE001 - every failure is the job's result
+    except BaseException as error:
         return False, portable_error(key, error), time.monotonic() - started, traceback.format_exc()
 
 
@@ -47,7 +48,7 @@ def packed_reply(key: str, reply: Reply, worker: str = "") -> bytes:
     """The reply and the worker's name, pickled; a value that does not pickle becomes the job's failure."""
     try:
         return pickle.dumps((*reply, worker), protocol=pickle.HIGHEST_PROTOCOL)
-    except Exception as error:  # noqa: BLE001 - an unpicklable result
+    except Exception as error:
         return pickle.dumps((False, JobException(
             key, f"the job's result cannot be pickled: {type(error).__name__}: {error}", type(error).__name__),
             reply[2], "", worker))
@@ -57,7 +58,7 @@ def unpacked_result(key: str, data: bytes, worker: str | None = None) -> JobResu
     """The `JobResult` of a packed reply; `worker` names the worker as the caller knows it (default: its own name)."""
     try:
         ok, value, seconds, trace, sender = pickle.loads(data)
-    except Exception as error:  # noqa: BLE001 - a result that does not unpickle here
+    except Exception as error:
         return JobResult(key, JobStatus.FAILED, error=JobException(
             key, f"the job's result cannot be unpickled: {type(error).__name__}: {error}", type(error).__name__),
             worker=worker or "")

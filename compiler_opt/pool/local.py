@@ -39,9 +39,10 @@ import time
 import uuid
 import weakref
 from collections import deque
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from multiprocessing.context import ForkServerContext, SpawnContext
-from typing import Any, Iterator
+from typing import Any
 
 from compiler_opt.pool.base import (
     DeadlineClock,
@@ -184,7 +185,7 @@ class LocalPool(WorkerPool):
                 failures.append(failure)
         return failures
 
-    def _idle_slot(self) -> "_Slot | None":
+    def _idle_slot(self) -> _Slot | None:
         for slot in self._slots:
             if slot.job is None:
                 return slot
@@ -198,7 +199,7 @@ class LocalPool(WorkerPool):
             limits.append(left)
         return max(min(limits), 0.0) if limits else None
 
-    def _dispatch(self, slot: "_Slot", job: Job, timeout: float | None) -> JobResult | None:
+    def _dispatch(self, slot: _Slot, job: Job, timeout: float | None) -> JobResult | None:
         """Send `job` to `slot` (starting its worker if needed); a result if it cannot be sent."""
         refs = [a for a in (*job.args, *job.kwargs.values()) if isinstance(a, SharedRef)]
         for ref in refs:
@@ -207,7 +208,7 @@ class LocalPool(WorkerPool):
                     job.key, "the job uses a shared object this pool does not hold (released, or another pool's)"))
         try:
             payload = pickle.dumps((job.fn, job.args, dict(job.kwargs)), protocol=pickle.HIGHEST_PROTOCOL)
-        except Exception as error:  # noqa: BLE001 - any pickling failure is the job's
+        except Exception as error:
             return JobResult(job.key, JobStatus.FAILED, error=JobException(
                 job.key, f"the job cannot be pickled: {type(error).__name__}: {error}", type(error).__name__))
         if not slot.alive():
@@ -262,7 +263,7 @@ class LocalPool(WorkerPool):
             results.append(result)
         return results
 
-    def _receive(self, slot: "_Slot") -> JobResult | None:
+    def _receive(self, slot: _Slot) -> JobResult | None:
         job = slot.job
         assert job is not None  # only called for a busy slot (the caller skips slots with no job)
         try:
@@ -286,7 +287,7 @@ class LocalPool(WorkerPool):
             results.append(JobResult(job.key, JobStatus.CANCELLED, error=JobCancelled(job.key, f"{why}; not started")))
         return results
 
-    def _start(self, slot: "_Slot") -> None:
+    def _start(self, slot: _Slot) -> None:
         if slot.process is not None:  # died while idle (e.g. out of memory): clean up first
             slot.stop(graceful=False)
         slot.generation += 1
@@ -301,7 +302,7 @@ class LocalPool(WorkerPool):
         child_end.close()
         slot.process, slot.conn, slot.has = process, parent_end, set()
 
-    def _kill(self, slot: "_Slot") -> None:
+    def _kill(self, slot: _Slot) -> None:
         slot.stop(graceful=False)
 
 

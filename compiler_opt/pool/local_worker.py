@@ -11,6 +11,7 @@ object is unpickled on its first use and kept until dropped.
 
 from __future__ import annotations
 
+import functools
 import os
 import pickle
 import tempfile
@@ -66,6 +67,6 @@ def serve(conn, cpu: int | None, tempdir: str) -> None:
             continue
         _, key, payload = message
         try:
-            conn.send_bytes(packed_reply(key, call_job(key, lambda: run(payload))))
+            conn.send_bytes(packed_reply(key, call_job(key, functools.partial(run, payload))))
         except OSError:
             return

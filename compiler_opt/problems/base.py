@@ -6,8 +6,9 @@ this interface and never tests a problem's name.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable, Mapping
+from typing import TYPE_CHECKING
 
 from compiler_opt.errors import MlgoError
 from compiler_opt.llvm.advisors import Advisor
@@ -24,8 +25,8 @@ Decide = Callable[["Observation"], object]
 class PolicyContext:
     """What a built-in policy may look at when it is made for one compile."""
 
-    toolchain: "Toolchain"
-    header: "LogHeader"
+    toolchain: Toolchain
+    header: LogHeader
     seed: int = 0
 
 
@@ -79,7 +80,7 @@ class Problem:
     # The built-in policy whose compiles give the observations a vocabulary is computed from.
     vocab_policy: str = "default"
     # Which header feature holds the default decision when it is included (probed per compiler), if any.
-    default_decision_feature: Callable[["Toolchain"], str | None] | None = None
+    default_decision_feature: Callable[[Toolchain], str | None] | None = None
     # How LLVM embeds this problem's policy ahead of time; None where LLVM has no embedded model for it.
     embedded_model: EmbeddedModel | None = None
 

@@ -10,9 +10,10 @@ remarks' costs are already weighted by block frequency).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Mapping
+from typing import TYPE_CHECKING
 
 import gin
 
@@ -41,7 +42,7 @@ class Measurement:
     def compile_options(self, workdir: Path, cc1: bool) -> list[str]:
         return []
 
-    def measure(self, toolchain: "Toolchain", object_path: Path, workdir: Path) -> Score:
+    def measure(self, toolchain: Toolchain, object_path: Path, workdir: Path) -> Score:
         raise NotImplementedError
 
     def rescore(self, score: Score) -> Score:
@@ -56,7 +57,7 @@ class TextSize(Measurement):
     name = "text size"
     unit = "bytes"
 
-    def measure(self, toolchain: "Toolchain", object_path: Path, workdir: Path) -> Score:
+    def measure(self, toolchain: Toolchain, object_path: Path, workdir: Path) -> Score:
         size = measure.object_size(toolchain, object_path)
         return Score(float(size.text), {"text": size.text, "text_section": size.text_section})
 
@@ -92,7 +93,7 @@ class RegallocCostMeasurement(Measurement):
     def compile_options(self, workdir: Path, cc1: bool) -> list[str]:
         return measure.remark_options(workdir / "regalloc-remarks.yaml", cc1)
 
-    def measure(self, toolchain: "Toolchain", object_path: Path, workdir: Path) -> Score:
+    def measure(self, toolchain: Toolchain, object_path: Path, workdir: Path) -> Score:
         costs = measure.read_regalloc_remarks(workdir / "regalloc-remarks.yaml")
         total = sum(costs.values(), measure.RegallocCost())
         size = measure.object_size(toolchain, object_path)

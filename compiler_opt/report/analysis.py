@@ -7,8 +7,8 @@ policy, as the evaluation's own summary does; ratios are policy / default.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Iterable, Sequence
 
 from compiler_opt.report.inputs import Evaluation, ModuleResult, SearchResult
 

@@ -20,9 +20,10 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Mapping, overload
+from typing import Any, Literal, overload
 
 from compiler_opt.errors import MlgoError
 from compiler_opt.problems.measurements import RegallocCostMeasurement, TextSize

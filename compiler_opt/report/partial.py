@@ -18,8 +18,9 @@ import json
 import logging
 import os
 import shutil
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from compiler_opt.errors import MlgoError
 from compiler_opt.problems.measurements import Score
@@ -62,7 +63,7 @@ class PartialResults:
         self.recorded = recorded
 
     @classmethod
-    def open(cls, folder: str | os.PathLike, header: Mapping[str, Any], *, resume: bool) -> "PartialResults":
+    def open(cls, folder: str | os.PathLike, header: Mapping[str, Any], *, resume: bool) -> PartialResults:
         """Start recording in `folder`, or with `resume` go on with what it recorded for the same `header`.
 
         Without `resume`, a folder that holds results is refused (they are an interrupted evaluation's).

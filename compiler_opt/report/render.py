@@ -21,10 +21,10 @@ import base64
 import csv
 import io
 import math
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import Callable, Iterable, Sequence
 
 from compiler_opt.errors import MlgoError
 from compiler_opt.progress import progress
@@ -32,8 +32,17 @@ from compiler_opt.report import formatting as fmt
 from compiler_opt.report import plots as draw
 from compiler_opt.report.inputs import Evaluation, RunLog, SearchResult, load_evaluation, load_run, load_search
 from compiler_opt.report.tables import (
-    Cell, Table, figures_table, headline_table, headroom_table, labels, linked_table, modules_table,
-    projects_table, runtime_table, sources_table,
+    Cell,
+    Table,
+    figures_table,
+    headline_table,
+    headroom_table,
+    labels,
+    linked_table,
+    modules_table,
+    projects_table,
+    runtime_table,
+    sources_table,
 )
 
 __all__ = ["ReportFiles", "ReportOutputError", "Section", "make_report", "render_csv", "render_html",

@@ -31,14 +31,14 @@ from __future__ import annotations
 import datetime
 import math
 import time
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
-from typing import Mapping, Sequence
 
 from compiler_opt.collect.compile_job import CompileResult, replay_actions
-from compiler_opt.pool.base import Job, WorkerPool
 from compiler_opt.corpus.loading import Corpus, ModuleSpec
 from compiler_opt.errors import MlgoError
 from compiler_opt.llvm.toolchain import Toolchain
+from compiler_opt.pool.base import Job, WorkerPool
 from compiler_opt.problems import get_problem
 from compiler_opt.problems.base import Problem
 

@@ -7,8 +7,8 @@ the renderers escape it for their format.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 from compiler_opt.report import formatting as fmt
 from compiler_opt.report.analysis import extremes, figure_totals, headroom, projects, redundant_figures

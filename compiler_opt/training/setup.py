@@ -24,7 +24,6 @@ from compiler_opt.collect.rollouts import ModuleBook
 from compiler_opt.collect.vocab_traces import collect_vocab
 from compiler_opt.corpus.loading import Corpus, ModuleSpec, load_corpus
 from compiler_opt.errors import MlgoError
-from compiler_opt.problems.policy_match import check_policy_problem
 from compiler_opt.llvm.toolchain import Toolchain, find_toolchain
 from compiler_opt.policy.config import NetworkConfig, network_config
 from compiler_opt.policy.features import FeatureSpec
@@ -32,6 +31,7 @@ from compiler_opt.policy.vocab import Vocab
 from compiler_opt.pool.base import WorkerPool
 from compiler_opt.problems import get_problem
 from compiler_opt.problems.base import Problem
+from compiler_opt.problems.policy_match import check_policy_problem
 from compiler_opt.training.config import TrainerConfig, trainer_config
 from compiler_opt.training.gin_config import default_gin_file, saved_gin_text
 from compiler_opt.training.run_folder import RunFolder, RunFolderError

@@ -36,7 +36,7 @@ def test_a_command_line_compiles_as_the_module_command_but_is_not_measured(toolc
     assert len(measured.trajectory) == measured.decisions
     assert plain.score is None and plain.trajectory is None and (tmp_path / "calls.o").stat().st_size > 0
     with pytest.raises(MlgoError, match="not measured"):
-        plain.measured_score
+        _ = plain.measured_score
 
 
 def test_a_pipeline_without_the_advisor_asks_nothing(toolchain, modules, tmp_path):

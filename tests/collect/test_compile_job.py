@@ -10,7 +10,6 @@ import tempfile
 import numpy as np
 import pytest
 
-from compiler_opt.pool import Job, LocalPool
 from compiler_opt.collect.compile_job import (
     BASELINE_POLICY,
     CompileTask,
@@ -27,6 +26,7 @@ from compiler_opt.policy.config import NetworkConfig
 from compiler_opt.policy.fast import FastPolicy
 from compiler_opt.policy.preprocessing import Preprocessor, feature_transforms
 from compiler_opt.policy.vocab import compute_vocab
+from compiler_opt.pool import Job, LocalPool
 from compiler_opt.problems import get_problem
 
 INLINING = get_problem("inlining")
@@ -79,7 +79,7 @@ def test_builtin_policies_record_every_decision(toolchain, module, spec):
     results = {name: run_compile_task(task(module, toolchain, name)) for name in ("default", "always", "never")}
     baseline = run_compile_task(task(module, toolchain, BASELINE_POLICY))
     assert baseline.decisions == 0 and baseline.trajectory is None
-    for name, result in results.items():
+    for result in results.values():
         trajectory = result.trajectory
         assert result.decisions == len(trajectory) == len(result.actions) > 50
         assert set(trajectory.features) == set(spec.names) and "inlining_default" not in trajectory.features

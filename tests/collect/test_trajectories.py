@@ -8,12 +8,12 @@ import sys
 import numpy as np
 import pytest
 
+from compiler_opt.collect.trace import trace_module
 from compiler_opt.collect.trajectories import ModuleTrajectory, TrajectoryError, TrajectoryRecorder, TrajectorySpec
 from compiler_opt.collect.trajectory_dataset import read_trajectories, trajectory_dataset
 from compiler_opt.collect.trajectory_files import TrajectoryWriter, shard_files
 from compiler_opt.llvm.log_format import LogReader, TensorSpec
 from compiler_opt.problems import get_problem
-from compiler_opt.collect.trace import trace_module
 
 
 @pytest.fixture(scope="module")
@@ -105,7 +105,9 @@ def test_windowed_batches_are_tf_agents_trajectories(recorded, tmp_path):
     assert first.policy_info["dist_params"]["logits"].shape == (batch, length, 2)
     assert first.policy_info["log_probability"].shape == (batch, length)
     # In file order, the windows are the concatenated steps of the modules.
-    flat = lambda name: np.concatenate([b.observation[name].numpy().reshape(-1) for b in batches])
+    def flat(name):
+        return np.concatenate([b.observation[name].numpy().reshape(-1) for b in batches])
+
     expected = np.concatenate([t.features["cost_estimate"] for t in trajectories])[: len(flat("cost_estimate"))]
     np.testing.assert_array_equal(flat("cost_estimate"), expected)
     step_types = np.concatenate([b.step_type.numpy().reshape(-1) for b in batches])

@@ -5,14 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from compiler_opt.pool import LocalPool
 from compiler_opt.collect.compile_job import problem_feature_spec
 from compiler_opt.collect.trajectories import ModuleTrajectory
 from compiler_opt.collect.vocab_traces import ObservationSample, collect_vocab
 from compiler_opt.corpus.loading import load_corpus
-from compiler_opt.errors import MlgoError
-from compiler_opt.problems import get_problem
 from compiler_opt.corpus.sampling import sample_modules
+from compiler_opt.errors import MlgoError
+from compiler_opt.pool import LocalPool
+from compiler_opt.problems import get_problem
 
 INLINING = get_problem("inlining")
 

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
+from compiler_opt.collect.trace import trace_module
 from compiler_opt.corpus.loading import load_corpus
 from compiler_opt.problems import get_problem
-from compiler_opt.collect.trace import trace_module
 
 
 def test_default_replay_is_byte_identical_to_plain_compile(toolchain, small_sample, tmp_path):

@@ -7,9 +7,9 @@ import subprocess
 
 import pytest
 
+from compiler_opt.collect.trace import trace_module
 from compiler_opt.llvm.toolchain import find_toolchain
 from compiler_opt.problems import get_problem
-from compiler_opt.collect.trace import trace_module
 from tests.conftest import DATA, build_module
 
 INSTALLED = [f"clang-{major}" for major in range(17, 23) if shutil.which(f"clang-{major}")]

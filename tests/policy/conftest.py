@@ -10,11 +10,11 @@ import pytest
 
 from compiler_opt.llvm.channel import InteractiveCompile
 from compiler_opt.llvm.log_format import LogHeader, Observation
-from compiler_opt.problems import get_problem
-from compiler_opt.problems.base import PolicyContext
 from compiler_opt.policy.config import NetworkConfig
 from compiler_opt.policy.features import FeatureSpec, build_feature_spec, policy_shape
 from compiler_opt.policy.vocab import Vocab, compute_vocab
+from compiler_opt.problems import get_problem
+from compiler_opt.problems.base import PolicyContext
 
 # What the inlining plug-in will exclude (the default decision is not a policy input).
 INLINING_EXCLUDE = ("inlining_default",)

@@ -13,7 +13,6 @@ from compiler_opt.policy.fast import FastPolicy
 from compiler_opt.policy.features import build_feature_spec
 from compiler_opt.policy.preprocessing import BUCKETS, IDENTITY, FeatureTransform
 from compiler_opt.policy.vocab import compute_vocab
-
 from tests.policy.conftest import batch_features, record
 
 CONFIG = NetworkConfig(fc_layer_params=(24, 12), identity=("mask",), head="masked_candidates", mask="mask")

@@ -7,10 +7,10 @@ from dataclasses import replace
 
 import pytest
 
+from compiler_opt.collect.decision_log import trace_header
 from compiler_opt.errors import MlgoError
 from compiler_opt.llvm.log_format import LogHeader, TensorSpec
 from compiler_opt.policy.features import FeatureSpec, FeatureSpecError, build_feature_spec, policy_shape
-from compiler_opt.collect.decision_log import trace_header
 
 
 def test_spec_is_the_header_minus_exclusions(inlining_default, inlining_always, inlining_spec):

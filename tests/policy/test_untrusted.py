@@ -21,7 +21,6 @@ from compiler_opt.policy.features import FeatureSpec, build_feature_spec, policy
 from compiler_opt.policy.untrusted import ACTION_OPS, UnsafePolicyError, action_ops, check_policy_graph
 from compiler_opt.policy.vocab import compute_vocab
 from compiler_opt.problems import get_problem
-
 from tests.policy.conftest import record
 
 # label: (problem, test module, built-in policy recorded, network): every problem, and each activation's op.

@@ -7,10 +7,10 @@ import io
 import numpy as np
 import pytest
 
+from compiler_opt.collect.decision_log import trace_header
 from compiler_opt.llvm.log_format import LogHeader, LogReader, LogWriter, TensorSpec
 from compiler_opt.policy.features import build_feature_spec
 from compiler_opt.policy.vocab import Vocab, VocabError, compute_vocab
-from compiler_opt.collect.decision_log import trace_header
 
 
 def test_boundaries_are_sorted_observed_quantiles(inlining_observations, inlining_spec, inlining_vocab):

@@ -47,8 +47,8 @@ def shared_size(shared, extra: int = 0):
 
 
 def trace(toolchain, problem_name: str, policy: str, command):
-    from compiler_opt.problems import get_problem
     from compiler_opt.collect.trace import trace_module
+    from compiler_opt.problems import get_problem
 
     result = trace_module(toolchain, get_problem(problem_name), policy, command)
     return result.decisions, result.score.value
@@ -69,11 +69,11 @@ def record_trajectory(toolchain, policy: str, command, module: str):
     import sys
     import tempfile
 
+    from compiler_opt.collect.trace import trace_module
     from compiler_opt.collect.trajectories import TrajectoryRecorder, TrajectorySpec
     from compiler_opt.collect.trajectory_files import to_sequence_example
     from compiler_opt.llvm.log_format import LogReader
     from compiler_opt.problems import get_problem
-    from compiler_opt.collect.trace import trace_module
 
     with tempfile.TemporaryDirectory() as tmp:
         log = Path(tmp) / "trace.log"

@@ -163,7 +163,7 @@ def test_workers_are_pinned_reused_and_use_their_own_temp_dirs(pool):
     pids = {r.value[0] for r in first.values()}
     assert pids == {r.value[0] for r in second.values()} == set(pool.worker_pids())
     allowed = os.sched_getaffinity(0)
-    for pid, affinity, tmpdir in (r.value for r in first.values()):
+    for _pid, affinity, tmpdir in (r.value for r in first.values()):
         assert len(affinity) == 1 or len(allowed) == 1
         assert tmpdir and Path(tmpdir).is_dir() and Path(tmpdir).name.startswith("worker-")
     if len(allowed) >= 2:
@@ -200,8 +200,8 @@ def test_close_leaves_no_process_or_temp_dir():
 
 
 def test_jobs_compile_real_modules_in_workers(pool, toolchain, modules):
-    from compiler_opt.problems import get_problem
     from compiler_opt.collect.trace import trace_module
+    from compiler_opt.problems import get_problem
 
     batch = [Job(f"{name}:{policy}", jobs.trace, (toolchain, "inlining", policy, built.command(toolchain)))
              for name, built in modules.items() for policy in ("default", "never")]

@@ -8,10 +8,10 @@ import math
 import numpy as np
 import pytest
 
-from compiler_opt.pool import LocalPool
 from compiler_opt.collect.baseline import BaselineCache
 from compiler_opt.collect.compile_job import BASELINE_POLICY, CompileTask, problem_feature_spec, run_compile_task
 from compiler_opt.corpus.loading import load_corpus
+from compiler_opt.corpus.sampling import sample_modules
 from compiler_opt.errors import MlgoError
 from compiler_opt.llvm.link import LinkError, link_shared
 from compiler_opt.llvm.measure import object_sizes
@@ -20,8 +20,8 @@ from compiler_opt.policy.fast import FastPolicy
 from compiler_opt.policy.features import FeatureSpecError
 from compiler_opt.policy.preprocessing import Preprocessor, feature_transforms
 from compiler_opt.policy.vocab import Vocab
+from compiler_opt.pool import LocalPool
 from compiler_opt.problems import get_problem
-from compiler_opt.corpus.sampling import sample_modules
 from compiler_opt.report.evaluate import evaluate, load_policy
 from compiler_opt.report.evaluation_json import format_summary, summarize
 

@@ -76,7 +76,7 @@ class LocalRayCluster:
     def address(self) -> str:
         return f"127.0.0.1:{self.port}"
 
-    def start(self) -> "LocalRayCluster":
+    def start(self) -> LocalRayCluster:
         self._temp = tempfile.mkdtemp(prefix="mlgo-rc-")  # short: Ray's socket paths live under it
         try:
             self.port = _free_port()
@@ -110,7 +110,7 @@ class LocalRayCluster:
             shutil.rmtree(self._temp, ignore_errors=True)
             self._temp = ""
 
-    def __enter__(self) -> "LocalRayCluster":
+    def __enter__(self) -> LocalRayCluster:
         return self.start()
 
     def __exit__(self, *exc_info) -> None:

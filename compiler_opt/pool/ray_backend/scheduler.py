@@ -18,8 +18,9 @@ import itertools
 import os
 import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Any
 
 from compiler_opt.pool.base import (
     DeadlineClock,
@@ -192,7 +193,7 @@ class RayPool(WorkerPool):
         header = TaskHeader(job.key, self._id, len(job.args), tuple(job.kwargs), staged, tuple(shared))
         try:
             ref = self._execute.remote(header, job.fn, *values)
-        except Exception as error:  # noqa: BLE001 - any serialization failure is the job's
+        except Exception as error:
             return JobResult(job.key, JobStatus.FAILED, error=JobException(
                 job.key, f"the job cannot be pickled: {type(error).__name__}: {first_line(error)}",
                 type(error).__name__))
@@ -284,5 +285,5 @@ class RayPool(WorkerPool):
 def _cancel(ray, ref) -> None:
     try:
         ray.cancel(ref, force=True)
-    except Exception:  # noqa: BLE001 - the task may have finished or its node gone
+    except Exception:
         pass

@@ -18,8 +18,9 @@ from __future__ import annotations
 import collections
 import dataclasses
 import os
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any
 
 from compiler_opt.pool.ray_backend.connection import ray_module
 

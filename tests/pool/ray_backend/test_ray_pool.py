@@ -22,16 +22,18 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from compiler_opt.errors import MlgoError
 from compiler_opt.pool import DeadlinePolicy, Job, JobCancelled, JobException, JobStatus, JobTimeout, WorkerLost
 from compiler_opt.pool.backends import make_pool
 from mlgo.flags import add_pool_flags, pool_from_args
-from compiler_opt.errors import MlgoError
 
 ray = pytest.importorskip("ray", reason="the ray extra is not installed (pip install -c requirements.txt -e '.[ray]')")
 
-from compiler_opt.pool.ray_backend.local_cluster import LocalRayCluster  # noqa: E402
-from compiler_opt.pool.ray_backend.local_cluster import _free_port  # noqa: E402
-from compiler_opt.pool.ray_backend import ClusterError, ClusterMismatch, RayPool  # noqa: E402
+from compiler_opt.pool.ray_backend import ClusterError, RayPool  # noqa: E402
+from compiler_opt.pool.ray_backend.local_cluster import (  # noqa: E402
+    LocalRayCluster,
+    _free_port,
+)
 from tests.pool import jobs, ray_jobs  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -303,10 +305,10 @@ def test_shipped_modules_reach_the_job_as_local_copies(cluster, corpus, toolchai
 def test_a_training_iteration_and_an_eval_survive_a_node_killed_mid_run(cluster, corpus, toolchain, tmp_path):
     """A third node dies (its whole process tree) while it compiles; every module is still accounted for."""
     from compiler_opt.collect.baseline import BaselineCache
-    from compiler_opt.problems import get_problem
-    from compiler_opt.report.evaluate import evaluate
     from compiler_opt.collect.reward import RewardTracker
     from compiler_opt.collect.rollouts import ModuleBook, collect_iteration
+    from compiler_opt.problems import get_problem
+    from compiler_opt.report.evaluate import evaluate
     from compiler_opt.training.config import TrainerConfig
 
     problem = get_problem("inlining")

@@ -55,8 +55,13 @@ def time_python(toolchain: Toolchain, argv: list[str], module: str) -> tuple[flo
     """Wall seconds, host CPU seconds and decisions of a compile answered by the Python channel."""
     replay = get_problem("inlining").policy("default")
     started, cpu = time.perf_counter(), time.process_time()
-    answered = compile_answering(argv, INLINING, lambda header: replay.make(PolicyContext(toolchain, header)),
-                                 module=module, include_default=True)
+    answered = compile_answering(
+        argv,
+        INLINING,
+        lambda header: replay.make(PolicyContext(toolchain, header)),
+        module=module,
+        include_default=True,
+    )
     return time.perf_counter() - started, time.process_time() - cpu, answered.decisions
 
 
@@ -70,8 +75,10 @@ def time_native(toolchain: Toolchain, host: Path, argv: list[str], workdir: Path
     header = compile_answering(argv, INLINING, lambda header: lambda observation: 0, include_default=True).header
     cpu = str(sorted(os.sched_getaffinity(0))[0])
     started = time.perf_counter()
-    host_process = subprocess.Popen(["taskset", "-c", cpu, str(host), str(base), str(header.observation_size),
-                                     str(header.slots[slot].offset)], stdout=subprocess.PIPE)
+    host_process = subprocess.Popen(
+        ["taskset", "-c", cpu, str(host), str(base), str(header.observation_size), str(header.slots[slot].offset)],
+        stdout=subprocess.PIPE,
+    )
     subprocess.run(["taskset", "-c", cpu, *argv, *INLINING.options(str(base), include_default=True)], check=True)
     host_process.communicate(timeout=60)
     return time.perf_counter() - started
@@ -80,11 +87,19 @@ def time_native(toolchain: Toolchain, host: Path, argv: list[str], workdir: Path
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--corpus", type=Path, help="corpus folder (default: the sample corpus, built or reused)")
-    parser.add_argument("--modules", type=int, default=6,
-                        help="how many modules to measure: those with the most inlining decisions "
-                             "(from the sample build's counts; else the largest bitcode)")
-    parser.add_argument("--repeats", type=int, default=5,
-                        help="runs per configuration (the fastest is printed; medians also go to --json)")
+    parser.add_argument(
+        "--modules",
+        type=int,
+        default=6,
+        help="how many modules to measure: those with the most inlining decisions "
+        "(from the sample build's counts; else the largest bitcode)",
+    )
+    parser.add_argument(
+        "--repeats",
+        type=int,
+        default=5,
+        help="runs per configuration (the fastest is printed; medians also go to --json)",
+    )
     parser.add_argument("--json", type=Path, help="also write the figures to this JSON file")
     args = parser.parse_args()
 
@@ -120,19 +135,29 @@ def main() -> None:
                 "python_s": min(python),
                 "native_s": min(native),
                 "host_us_per_decision": min(cpu) / max(decisions, 1) * 1e6,
-                "median_s": {"plain": statistics.median(plain), "python": statistics.median(python),
-                             "native": statistics.median(native)},
+                "median_s": {
+                    "plain": statistics.median(plain),
+                    "python": statistics.median(python),
+                    "native": statistics.median(native),
+                },
             }
             rows.append(row)
-            print(f"{spec.name:<48} {decisions:>7} decisions  plain {row['plain_s']:.3f}s  "
-                  f"python {row['python_s']:.3f}s ({row['python_s'] / row['plain_s'] - 1:+.1%})  "
-                  f"native {row['native_s']:.3f}s ({row['native_s'] / row['plain_s'] - 1:+.1%})  "
-                  f"host {row['host_us_per_decision']:.1f} us/decision", flush=True)
+            print(
+                f"{spec.name:<48} {decisions:>7} decisions  plain {row['plain_s']:.3f}s  "
+                f"python {row['python_s']:.3f}s ({row['python_s'] / row['plain_s'] - 1:+.1%})  "
+                f"native {row['native_s']:.3f}s ({row['native_s'] / row['plain_s'] - 1:+.1%})  "
+                f"host {row['host_us_per_decision']:.1f} us/decision",
+                flush=True,
+            )
     total = {key: sum(row[key] for row in rows) for key in ("decisions", "plain_s", "python_s", "native_s")}
-    print(f"\n{len(rows)} modules, {total['decisions']} decisions, clang {'.'.join(map(str, toolchain.version))}, "
-          f"{platform.machine()} with {os.cpu_count()} CPUs")
-    print(f"python channel: {total['python_s'] / total['plain_s'] - 1:+.1%} wall time over plain, "
-          f"{total['decisions'] / total['python_s']:,.0f} decisions/s")
+    print(
+        f"\n{len(rows)} modules, {total['decisions']} decisions, clang {'.'.join(map(str, toolchain.version))}, "
+        f"{platform.machine()} with {os.cpu_count()} CPUs"
+    )
+    print(
+        f"python channel: {total['python_s'] / total['plain_s'] - 1:+.1%} wall time over plain, "
+        f"{total['decisions'] / total['python_s']:,.0f} decisions/s"
+    )
     print(f"native floor:   {total['native_s'] / total['plain_s'] - 1:+.1%} wall time over plain")
     print(f"python over native floor: {total['python_s'] / total['native_s'] - 1:+.1%}")
     weighted_host = sum(row["host_us_per_decision"] * row["decisions"] for row in rows) / max(total["decisions"], 1)

@@ -37,8 +37,12 @@ from compiler_opt.train import TrainOptions, train
 
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--budget-minutes", type=float, default=15.0,
-                        help="wall-clock training budget of each arm, PPO and ES alike (default: 15)")
+    parser.add_argument(
+        "--budget-minutes",
+        type=float,
+        default=15.0,
+        help="wall-clock training budget of each arm, PPO and ES alike (default: 15)",
+    )
     add_training_flags(parser)
     parser.add_argument("--bc", type=Path, help="an existing BC policy (trained on the same training split)")
     parser.add_argument("--bc-epochs", type=int, default=20, help="BC epochs when training it here (default: 20)")
@@ -54,8 +58,13 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     setup = training_setup(args)
     toolchain, problem, corpus_dir, corpus = setup.toolchain, setup.problem, setup.corpus_dir, setup.corpus
-    training, validation, output, baselines, common = (setup.training, setup.validation, setup.output,
-                                                       setup.baselines, setup.common)
+    training, validation, output, baselines, common = (
+        setup.training,
+        setup.validation,
+        setup.output,
+        setup.baselines,
+        setup.common,
+    )
     budget = args.budget_minutes * 60.0
     print(f"budget: {args.budget_minutes:g} min per arm on {args.workers} workers; output: {output}", flush=True)
     runs: dict[str, Path] = {}
@@ -72,35 +81,69 @@ def main(argv=None) -> int:
                     raise SystemExit(f"{args.ppo_run} was warm-started from {config['warmstart']}, not {bc_policy}")
                 runs[arm] = args.ppo_run
             else:
-                runs[arm] = train(TrainOptions("inlining", arm, output=output / arm, warmstart=bc_policy,
-                                               max_seconds=budget, **common), pool).output
+                runs[arm] = train(
+                    TrainOptions(
+                        "inlining", arm, output=output / arm, warmstart=bc_policy, max_seconds=budget, **common
+                    ),
+                    pool,
+                ).output
             policies[arm] = runs[arm] / "policy"
         results = {}
         for label, policy_dir in policies.items():
-            report = evaluate(corpus, problem, FastPolicy.load(policy_dir), toolchain=toolchain, pool=pool,
-                              baselines=baselines, policy_label=str(policy_dir), modules=list(validation.modules),
-                              seed=args.seed)
+            report = evaluate(
+                corpus,
+                problem,
+                FastPolicy.load(policy_dir),
+                toolchain=toolchain,
+                pool=pool,
+                baselines=baselines,
+                policy_label=str(policy_dir),
+                modules=list(validation.modules),
+                seed=args.seed,
+            )
             write_report(report, output / f"eval-{label}.json")
             results[label] = report["summary"]
 
-    curves = {arm: [{"iteration": r["iteration"], "elapsed": r["elapsed"], "total_ratio": r["total_ratio"],
-                     "mean_reward": r["mean_reward"], "modules_ok": r["modules_ok"]} for r in _log(run_dir)]
-              for arm, run_dir in runs.items()}
+    curves = {
+        arm: [
+            {
+                "iteration": r["iteration"],
+                "elapsed": r["elapsed"],
+                "total_ratio": r["total_ratio"],
+                "mean_reward": r["mean_reward"],
+                "modules_ok": r["modules_ok"],
+            }
+            for r in _log(run_dir)
+        ]
+        for arm, run_dir in runs.items()
+    }
     for arm, curve in curves.items():
         print(f"\n{arm} curve (total_ratio on each iteration's sampled training modules):")
         print(f"{'iter':>5} {'elapsed s':>10} {'modules':>8} {'ratio':>8} {'reward':>9}")
         for point in curve:
-            print(f"{point['iteration']:>5} {point['elapsed']:>10.0f} {point['modules_ok']:>8} "
-                  f"{fmt(point['total_ratio'], '.4f'):>8} {fmt(point['mean_reward'], '+.5f'):>9}")
+            print(
+                f"{point['iteration']:>5} {point['elapsed']:>10.0f} {point['modules_ok']:>8} "
+                f"{fmt(point['total_ratio'], '.4f'):>8} {fmt(point['mean_reward'], '+.5f'):>9}"
+            )
     print(f"\nvalidation ({len(validation)} modules never trained on), greedy, against clang -Oz:")
     print(f"{'policy':<6} {'iterations':>10} {'total_ratio':>12} {'geomean':>8} {'failed':>7}")
     for label, summary in results.items():
         iterations = len(curves[label]) if label in curves else "-"
-        print(f"{label:<6} {iterations:>10} {summary['total_ratio']:>12.4f} {summary['geomean_ratio']:>8.4f} "
-              f"{summary['failed']:>7}")
-    figures = {"corpus": str(corpus_dir), "training_modules": len(training), "validation_modules": len(validation),
-               "budget_minutes": args.budget_minutes, "workers": args.workers, "clang": toolchain.version_text,
-               "runs": {arm: str(path) for arm, path in runs.items()}, "curves": curves, "validation": results}
+        print(
+            f"{label:<6} {iterations:>10} {summary['total_ratio']:>12.4f} {summary['geomean_ratio']:>8.4f} "
+            f"{summary['failed']:>7}"
+        )
+    figures = {
+        "corpus": str(corpus_dir),
+        "training_modules": len(training),
+        "validation_modules": len(validation),
+        "budget_minutes": args.budget_minutes,
+        "workers": args.workers,
+        "clang": toolchain.version_text,
+        "runs": {arm: str(path) for arm, path in runs.items()},
+        "curves": curves,
+        "validation": results,
+    }
     (output / "es_vs_ppo.json").write_text(json.dumps(figures, indent=1) + "\n")
     print(f"written: {output / 'es_vs_ppo.json'}")
     return 0

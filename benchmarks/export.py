@@ -83,8 +83,9 @@ def numpy_ns_per_decision(policy, observations_file: Path, repeat: int) -> float
     raw = observations_file.read_bytes()
     records = raw[raw.index(b"records ") :].split(b"\n", 1)[1]
     size = header.observation_size
-    observations = [Observation(None, i, records[i * size:(i + 1) * size], header)
-                    for i in range(len(records) // size)]
+    observations = [
+        Observation(None, i, records[i * size : (i + 1) * size], header) for i in range(len(records) // size)
+    ]
     greedy = policy.greedy
     for observation in observations:
         greedy(observation)
@@ -116,18 +117,30 @@ def main() -> int:
             from tests.export.policies import build_random_policy
 
             policy_dir = build_random_policy(toolchain, corpus, work / "policy")
-        result = export_policy(policy_dir, work / "out", aot=True, target_cpu=args.target_cpu,
-                               verify=args.observations, corpus=corpus,
-                               clang=str(toolchain.clang), log=lambda line: print(line, file=sys.stderr))
+        result = export_policy(
+            policy_dir,
+            work / "out",
+            aot=True,
+            target_cpu=args.target_cpu,
+            verify=args.observations,
+            corpus=corpus,
+            clang=str(toolchain.clang),
+            log=lambda line: print(line, file=sys.stderr),
+        )
         policy = load_fast_policy(policy_dir)
         records = work / "out" / "verify" / "observations.bin"
-        _, aot_ns = run_harness(work / "out" / "verify" / "mlgo_aot_check", records, policy.spec.advice.dtype,
-                                repeat=args.repeat)
+        _, aot_ns = run_harness(
+            work / "out" / "verify" / "mlgo_aot_check", records, policy.spec.advice.dtype, repeat=args.repeat
+        )
         numpy_ns = numpy_ns_per_decision(policy, records, max(1, args.repeat // 20))
 
         project = unpack_brotli(work / "brotli")
-        env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
-               "MLGO_POLICY": str(policy_dir), "MLGO_CLANG": str(toolchain.clang)}
+        env = {
+            **os.environ,
+            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+            "MLGO_POLICY": str(policy_dir),
+            "MLGO_CLANG": str(toolchain.clang),
+        }
         plain, policy_times = [], []
         for _ in range(args.rounds):
             plain.append(time_build(project, str(toolchain.clang), args.make_jobs, env))

@@ -58,8 +58,7 @@ def record(toolchain: Toolchain, command: CompileCommand, policy: str) -> tuple[
 
         return keep
 
-    act(toolchain, problem, command, make_decide,
-        include_default=builtin.include_default)
+    act(toolchain, problem, command, make_decide, include_default=builtin.include_default)
     return headers[0], observations
 
 
@@ -101,12 +100,22 @@ def main() -> int:
         figures[name] = best * 1e6
     shape = f"{fast.preprocessor.width}-{'-'.join(str(k.shape[1]) for k, _ in fast.weights)}"
     if args.json:
-        print(json.dumps({"us_per_decision": figures, "observations": len(observations),
-                          "features": len(fast.spec.names), "mlp": shape}))
+        print(
+            json.dumps(
+                {
+                    "us_per_decision": figures,
+                    "observations": len(observations),
+                    "features": len(fast.spec.names),
+                    "mlp": shape,
+                }
+            )
+        )
         return 0
     for name, microseconds in figures.items():
-        print(f"fast form, {name}: {microseconds:.1f} us per decision ({len(observations)} real observations, "
-              f"{len(fast.spec.names)} features, MLP {shape})")
+        print(
+            f"fast form, {name}: {microseconds:.1f} us per decision ({len(observations)} real observations, "
+            f"{len(fast.spec.names)} features, MLP {shape})"
+        )
     return 0
 
 

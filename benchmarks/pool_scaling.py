@@ -55,28 +55,41 @@ def random_actor(toolchain: Toolchain, module: ModuleSpec, problem: str) -> Fast
     spec = problem_feature_spec(toolchain, problem, module)
     vocab = Vocab({name: np.unique(np.round(np.geomspace(1, 1e5, 100))) for name in spec.names})
     config = NetworkConfig()
-    sizes = [Preprocessor(feature_transforms(spec, vocab, config.identity)).width, *config.fc_layer_params,
-             spec.num_actions]
+    sizes = [
+        Preprocessor(feature_transforms(spec, vocab, config.identity)).width,
+        *config.fc_layer_params,
+        spec.num_actions,
+    ]
     rng = np.random.default_rng(0)
     weights = [(rng.normal(0, 1 / math.sqrt(a), (a, b)), np.zeros(b)) for a, b in zip(sizes, sizes[1:])]
     return FastPolicy(spec, vocab, config, weights)
 
 
 def tasks_for(modules, args, toolchain) -> list[CompileTask]:
-    return [CompileTask(m, args.problem, str(toolchain.clang), args.policy, explore=False, record=args.record,
-                        timeout=300.0) for m in modules]
+    return [
+        CompileTask(
+            m, args.problem, str(toolchain.clang), args.policy, explore=False, record=args.record, timeout=300.0
+        )
+        for m in modules
+    ]
 
 
 def timed_collection(pool: WorkerPool, tasks: list[CompileTask], warm: list[CompileTask]) -> dict:
-    pool.run_all(compile_jobs(warm[:pool.workers]), desc="warm-up")
+    pool.run_all(compile_jobs(warm[: pool.workers]), desc="warm-up")
     started = time.monotonic()
     results = pool.run_all(compile_jobs(tasks), desc="collect")
     seconds = time.monotonic() - started
     ok = [r for r in results.values() if r.ok]
     failed = {key: f"{type(r.error).__name__}: {r.error}" for key, r in results.items() if not r.ok}
-    return {"workers": pool.workers, "modules": len(tasks), "ok": len(ok), "failed": failed, "seconds": seconds,
-            "modules_per_second": len(ok) / seconds,
-            "job_seconds_sum": sum(r.seconds for r in ok)}
+    return {
+        "workers": pool.workers,
+        "modules": len(tasks),
+        "ok": len(ok),
+        "failed": failed,
+        "seconds": seconds,
+        "modules_per_second": len(ok) / seconds,
+        "job_seconds_sum": sum(r.seconds for r in ok),
+    }
 
 
 def empty_jobs_per_second(pool: WorkerPool) -> float:
@@ -92,8 +105,10 @@ def training_volume(pool: RayPool, modules, args, toolchain) -> dict:
     started = time.monotonic()
     ref = pool.share(actor)
     share_seconds = time.monotonic() - started
-    tasks = [CompileTask(m, args.problem, str(toolchain.clang), None, explore=True, seed=1, record=True,
-                         timeout=300.0) for m in modules]
+    tasks = [
+        CompileTask(m, args.problem, str(toolchain.clang), None, explore=True, seed=1, record=True, timeout=300.0)
+        for m in modules
+    ]
     try:
         results = pool.run_all(compile_jobs(tasks, ref), desc="training-style")
     finally:
@@ -105,27 +120,40 @@ def training_volume(pool: RayPool, modules, args, toolchain) -> dict:
         pickle.loads(pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL))
     roundtrip = (time.monotonic() - started) / max(len(ok), 1)
     decisions = sum(value.decisions for value in ok)
-    return {"policy_bytes": len(pickle.dumps(actor, protocol=pickle.HIGHEST_PROTOCOL)),
-            "share_seconds": share_seconds, "modules_ok": len(ok), "decisions": decisions,
-            "result_bytes_mean": statistics.mean(sizes) if sizes else 0,
-            "result_bytes_max": max(sizes, default=0),
-            "result_bytes_per_decision": sum(sizes) / decisions if decisions else None,
-            "driver_pickle_roundtrip_s_per_result": roundtrip,
-            "policy_seconds_sum": sum(value.seconds.get("policy", 0.0) for value in ok),
-            "compile_seconds_sum": sum(value.seconds.get("compile", 0.0) for value in ok)}
+    return {
+        "policy_bytes": len(pickle.dumps(actor, protocol=pickle.HIGHEST_PROTOCOL)),
+        "share_seconds": share_seconds,
+        "modules_ok": len(ok),
+        "decisions": decisions,
+        "result_bytes_mean": statistics.mean(sizes) if sizes else 0,
+        "result_bytes_max": max(sizes, default=0),
+        "result_bytes_per_decision": sum(sizes) / decisions if decisions else None,
+        "driver_pickle_roundtrip_s_per_result": roundtrip,
+        "policy_seconds_sum": sum(value.seconds.get("policy", 0.0) for value in ok),
+        "compile_seconds_sum": sum(value.seconds.get("compile", 0.0) for value in ok),
+    }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--corpus", type=Path, help="corpus folder (default: the small sample corpus, built or reused)")
-    parser.add_argument("--modules", type=int, default=24, help="modules per collection (a seeded, size-stratified "
-                        "sample; default 24)")
+    parser.add_argument(
+        "--modules", type=int, default=24, help="modules per collection (a seeded, size-stratified sample; default 24)"
+    )
     parser.add_argument("--problem", default="inlining", help="the problem whose advisor the compiles use")
-    parser.add_argument("--policy", default="default", help="built-in policy answering the compiles (default: "
-                        "default, the compiler's own decisions through the channel)")
+    parser.add_argument(
+        "--policy",
+        default="default",
+        help="built-in policy answering the compiles (default: "
+        "default, the compiler's own decisions through the channel)",
+    )
     parser.add_argument("--record", action="store_true", help="record trajectories in the timed collections too")
-    parser.add_argument("--repeats", type=int, default=2, help="timed runs per configuration, interleaved; the "
-                        "best is compared (default 2)")
+    parser.add_argument(
+        "--repeats",
+        type=int,
+        default=2,
+        help="timed runs per configuration, interleaved; the best is compared (default 2)",
+    )
     parser.add_argument("--object-store-mb", type=int, default=80, help="object store per Ray node (default 80 MB)")
     parser.add_argument("--json", type=Path, help="also write the figures to this JSON file")
     args = parser.parse_args()
@@ -137,11 +165,20 @@ def main() -> None:
     warm = tasks_for(sorted(corpus, key=lambda m: m.size)[:2], args, toolchain)
     tasks = tasks_for(modules, args, toolchain)
     load_before = os.getloadavg()
-    figures: dict = {"corpus": str(corpus_dir), "modules": len(modules), "policy": args.policy,
-                     "record": args.record, "clang": toolchain.version_text, "cpus": os.cpu_count(),
-                     "machine": platform.machine(), "repeats": args.repeats, "runs": {}}
-    with LocalRayCluster(2, cpus_per_node=1, object_store_bytes=args.object_store_mb << 20,
-                         env={"PYTHONPATH": str(ROOT)}) as cluster:
+    figures: dict = {
+        "corpus": str(corpus_dir),
+        "modules": len(modules),
+        "policy": args.policy,
+        "record": args.record,
+        "clang": toolchain.version_text,
+        "cpus": os.cpu_count(),
+        "machine": platform.machine(),
+        "repeats": args.repeats,
+        "runs": {},
+    }
+    with LocalRayCluster(
+        2, cpus_per_node=1, object_store_bytes=args.object_store_mb << 20, env={"PYTHONPATH": str(ROOT)}
+    ) as cluster:
         pools = {"local": LocalPool, "ray": lambda workers: RayPool(cluster.address, workers)}
         for repeat in range(args.repeats):  # interleaved, so a burst of load elsewhere hits both backends
             for workers in (1, 2):
@@ -160,30 +197,43 @@ def main() -> None:
     figures["speedup_2_over_1"] = {b: rate[f"{b}-2"] / rate[f"{b}-1"] for b in ("local", "ray")}
     figures["ray_overhead"] = {w: rate[f"local-{w}"] / rate[f"ray-{w}"] - 1 for w in (1, 2)}
     volume = figures["training_volume"]
-    print(f"\n{len(modules)} modules of {corpus_dir}, policy {args.policy}, clang {toolchain.version_text}, "
-          f"{os.cpu_count()} CPUs (load average {load_before[0]:.2f} before, {os.getloadavg()[0]:.2f} after)")
-    print("best of {} runs, modules/s: {}".format(
-        args.repeats, ", ".join(f"{name} {value:.2f}" for name, value in rate.items())))
+    print(
+        f"\n{len(modules)} modules of {corpus_dir}, policy {args.policy}, clang {toolchain.version_text}, "
+        f"{os.cpu_count()} CPUs (load average {load_before[0]:.2f} before, {os.getloadavg()[0]:.2f} after)"
+    )
+    print(
+        "best of {} runs, modules/s: {}".format(
+            args.repeats, ", ".join(f"{name} {value:.2f}" for name, value in rate.items())
+        )
+    )
     for backend in ("local", "ray"):
         print(f"{backend}: 2 workers {figures['speedup_2_over_1'][backend]:.2f}x one worker")
     for workers in (1, 2):
-        print(f"ray overhead at {workers} worker(s): {figures['ray_overhead'][workers]:+.1%} "
-              "(local modules/s over Ray's, minus 1)")
-    print(f"empty jobs/s with 2 workers: local {figures['local_empty_jobs_per_second']:.0f}, "
-          f"ray {figures['ray_empty_jobs_per_second']:.0f}")
-    print(f"training-style collection on Ray: policy {volume['policy_bytes'] / 1024:.0f} KiB shared in "
-          f"{volume['share_seconds'] * 1000:.1f} ms; results {volume['result_bytes_mean'] / 1024:.0f} KiB/module "
-          f"on average (max {volume['result_bytes_max'] / 1024:.0f} KiB), "
-          f"{volume['result_bytes_per_decision'] or 0:.0f} bytes/decision over {volume['decisions']} decisions; "
-          f"pickling and unpickling one costs the driver {volume['driver_pickle_roundtrip_s_per_result'] * 1000:.2f} ms")
+        print(
+            f"ray overhead at {workers} worker(s): {figures['ray_overhead'][workers]:+.1%} "
+            "(local modules/s over Ray's, minus 1)"
+        )
+    print(
+        f"empty jobs/s with 2 workers: local {figures['local_empty_jobs_per_second']:.0f}, "
+        f"ray {figures['ray_empty_jobs_per_second']:.0f}"
+    )
+    print(
+        f"training-style collection on Ray: policy {volume['policy_bytes'] / 1024:.0f} KiB shared in "
+        f"{volume['share_seconds'] * 1000:.1f} ms; results {volume['result_bytes_mean'] / 1024:.0f} KiB/module "
+        f"on average (max {volume['result_bytes_max'] / 1024:.0f} KiB), "
+        f"{volume['result_bytes_per_decision'] or 0:.0f} bytes/decision over {volume['decisions']} decisions; "
+        f"pickling and unpickling one costs the driver {volume['driver_pickle_roundtrip_s_per_result'] * 1000:.2f} ms"
+    )
     if args.json:
         args.json.write_text(json.dumps(figures, indent=1))
 
 
 def _line(name: str, run: dict) -> str:
     failed = f", {len(run['failed'])} failed" if run["failed"] else ""
-    return (f"{name:<8} {run['ok']:>3}/{run['modules']} modules in {run['seconds']:6.1f} s: "
-            f"{run['modules_per_second']:.2f} modules/s{failed}")
+    return (
+        f"{name:<8} {run['ok']:>3}/{run['modules']} modules in {run['seconds']:6.1f} s: "
+        f"{run['modules_per_second']:.2f} modules/s{failed}"
+    )
 
 
 if __name__ == "__main__":

@@ -37,8 +37,10 @@ from tests.mlgo.tiny_policy import save_tiny_policy  # noqa: E402
 COMMANDS = {
     "mlgo --help": ["-m", "mlgo.cli", "--help"],
     "mlgo cc --policy P -- --version": ["-m", "mlgo.cli", "cc", "--policy", "{policy}", "--", "--version"],
-    "mlgo-clang --version": ["-c", "import sys; from mlgo.cc import clang_main; sys.argv = ['mlgo-clang', "
-                             "'--version']; sys.exit(clang_main())"],
+    "mlgo-clang --version": [
+        "-c",
+        "import sys; from mlgo.cc import clang_main; sys.argv = ['mlgo-clang', '--version']; sys.exit(clang_main())",
+    ],
 }
 
 
@@ -59,17 +61,25 @@ def run_once(argv: list[str], env: dict[str, str], cwd: Path) -> float:
 
 def modules_imported(argv: list[str], env: dict[str, str], cwd: Path) -> int:
     """How many modules the command imports (beyond the interpreter's start-up), from `-X importtime`."""
-    bare = subprocess.run([sys.executable, "-X", "importtime", "-c", "pass"], env=env, cwd=cwd, capture_output=True,
-                          text=True, check=True).stderr.count("import time:")
-    result = subprocess.run([argv[0], "-X", "importtime", *argv[1:]], env=env, cwd=cwd, capture_output=True,
-                            text=True, check=True)
+    bare = subprocess.run(
+        [sys.executable, "-X", "importtime", "-c", "pass"], env=env, cwd=cwd, capture_output=True, text=True, check=True
+    ).stderr.count("import time:")
+    result = subprocess.run(
+        [argv[0], "-X", "importtime", *argv[1:]], env=env, cwd=cwd, capture_output=True, text=True, check=True
+    )
     return result.stderr.count("import time:") - bare
 
 
 def check_checkout(checkout: Path, env: dict[str, str]) -> None:
     """Refuse to time a checkout whose `mlgo` is not the one imported (an installed copy found first)."""
-    found = subprocess.run([sys.executable, "-c", "import mlgo; print(mlgo.__file__)"], env=env, cwd=checkout,
-                           capture_output=True, text=True, check=True).stdout.strip()
+    found = subprocess.run(
+        [sys.executable, "-c", "import mlgo; print(mlgo.__file__)"],
+        env=env,
+        cwd=checkout,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
     if not Path(found).resolve().is_relative_to(checkout.resolve()):
         raise SystemExit(f"{checkout}: `import mlgo` finds {found}, not this checkout's")
 
@@ -83,8 +93,12 @@ def main() -> int:
 
     clang = str(find_toolchain().clang)
     checkouts = {"after": REPO, **({"before": args.before} if args.before else {})}
-    figures: dict = {"machine": f"{platform.machine()}, {os.cpu_count()} CPUs", "python": platform.python_version(),
-                     "runs": args.runs, "commands": {}}
+    figures: dict = {
+        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs",
+        "python": platform.python_version(),
+        "runs": args.runs,
+        "commands": {},
+    }
     with tempfile.TemporaryDirectory(prefix="mlgo-bench-startup-") as tmp:
         policy = save_tiny_policy(Path(tmp) / "policy")
         envs = {label: environment(checkout, policy, clang) for label, checkout in checkouts.items()}
@@ -99,9 +113,13 @@ def main() -> int:
                 for label, checkout in checkouts.items():
                     times[label].append(run_once(argv, envs[label], checkout))
             figures["commands"][name] = {
-                label: {"median_s": statistics.median(values), "min_s": min(values),
-                        "modules": modules_imported(argv, envs[label], checkouts[label])}
-                for label, values in times.items()}
+                label: {
+                    "median_s": statistics.median(values),
+                    "min_s": min(values),
+                    "modules": modules_imported(argv, envs[label], checkouts[label]),
+                }
+                for label, values in times.items()
+            }
     if args.json:
         print(json.dumps(figures))
         return 0

@@ -20,8 +20,12 @@ def add_training_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--size", choices=("small", "full"), default="full", help="sample corpus size (default: full)")
     parser.add_argument("--output", type=Path, help="folder for the runs and reports (default: a new temp folder)")
     parser.add_argument("--workers", type=int, default=2, help="compile workers (default: 2)")
-    parser.add_argument("--validation-fraction", type=float, default=0.2,
-                        help="modules (by name hash) kept for validation (default: 0.2)")
+    parser.add_argument(
+        "--validation-fraction",
+        type=float,
+        default=0.2,
+        help="modules (by name hash) kept for validation (default: 0.2)",
+    )
     parser.add_argument("--seed", type=int, default=0, help="seed of everything seeded (default: 0)")
     parser.add_argument("--baselines", type=Path, help="baseline cache folder (default: the per-user cache)")
 
@@ -57,8 +61,12 @@ def training_setup(args: argparse.Namespace) -> TrainingSetup:
     output = args.output or Path(tempfile.mkdtemp(prefix="mlgo-bench-"))
     output.mkdir(parents=True, exist_ok=True)
     baselines = BaselineCache(args.baselines or BaselineCache.shared_folder(), toolchain, problem)
-    common = {"corpus": corpus_dir, "seed": args.seed, "validation_fraction": args.validation_fraction,
-              "baseline_cache": args.baselines}
+    common = {
+        "corpus": corpus_dir,
+        "seed": args.seed,
+        "validation_fraction": args.validation_fraction,
+        "baseline_cache": args.baselines,
+    }
     print(f"corpus: {corpus_dir} ({len(corpus)} modules: {len(training)} training, {len(validation)} validation)")
     return TrainingSetup(toolchain, problem, corpus_dir, corpus, training, validation, output, baselines, common)
 

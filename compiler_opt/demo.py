@@ -78,12 +78,18 @@ class DemoState:
     def __init__(self, output: Path, options: DemoOptions) -> None:
         self.path = output / STATE_FILE
         self.data = json.loads(self.path.read_text()) if self.path.exists() else {}
-        settings = {"budget_minutes": options.budget_minutes, "seed": options.seed, "algorithm": options.algorithm,
-                    "validation_fraction": options.validation_fraction,
-                    "corpus": str(options.corpus) if options.corpus else f"sample:{options.corpus_size}"}
+        settings = {
+            "budget_minutes": options.budget_minutes,
+            "seed": options.seed,
+            "algorithm": options.algorithm,
+            "validation_fraction": options.validation_fraction,
+            "corpus": str(options.corpus) if options.corpus else f"sample:{options.corpus_size}",
+        }
         if self.data.get("settings") not in (None, settings):
-            raise MlgoError(f"{output} holds a demo run with other settings ({self.data['settings']}); "
-                            f"name another --output, or delete {self.path} to start over")
+            raise MlgoError(
+                f"{output} holds a demo run with other settings ({self.data['settings']}); "
+                f"name another --output, or delete {self.path} to start over"
+            )
         self.data["settings"] = settings
         self.data.setdefault("stages", {})
 
@@ -97,8 +103,9 @@ class DemoState:
         staging.replace(self.path)
 
 
-def run_demo(options: DemoOptions, build_sample_corpus: SampleCorpusBuilder,
-             say: Callable[[str], None] = print) -> dict:
+def run_demo(
+    options: DemoOptions, build_sample_corpus: SampleCorpusBuilder, say: Callable[[str], None] = print
+) -> dict:
     """Run (or resume) every stage; returns the stage figures, the headline among them.
 
     `build_sample_corpus` makes the corpus when `options.corpus` names none.
@@ -136,28 +143,47 @@ def run_demo(options: DemoOptions, build_sample_corpus: SampleCorpusBuilder,
             folder = build_sample_corpus(toolchain, options.corpus_size)
         corpus = load_corpus(folder)
         training, validation = corpus.split(options.validation_fraction)
-        return {"corpus": str(folder), "modules": len(corpus), "training": len(training),
-                "validation": len(validation)}
+        return {"corpus": str(folder), "modules": len(corpus), "training": len(training), "validation": len(validation)}
 
     corpus_figures = stage("corpus", corpus_stage)
     corpus_dir = Path(corpus_figures["corpus"])
     budget = options.budget_minutes * 60
     with make_pool("local", workers=options.workers, clang=str(toolchain.clang)) as pool:
+
         def training_stage(algorithm: str, run_dir: Path, seconds: float, warmstart: Path | None) -> dict:
-            summary = train(TrainOptions(
-                problem=PROBLEM, algorithm=algorithm, corpus=corpus_dir, output=run_dir, clang=str(toolchain.clang),
-                warmstart=warmstart, seed=options.seed, validation_fraction=options.validation_fraction,
-                resume=(run_dir / "config.json").exists(), max_seconds=seconds,
-                modules_per_iteration=options.modules_per_iteration,
-            ), pool)
+            summary = train(
+                TrainOptions(
+                    problem=PROBLEM,
+                    algorithm=algorithm,
+                    corpus=corpus_dir,
+                    output=run_dir,
+                    clang=str(toolchain.clang),
+                    warmstart=warmstart,
+                    seed=options.seed,
+                    validation_fraction=options.validation_fraction,
+                    resume=(run_dir / "config.json").exists(),
+                    max_seconds=seconds,
+                    modules_per_iteration=options.modules_per_iteration,
+                ),
+                pool,
+            )
             if summary.iterations == 0:
                 raise MlgoError(f"{algorithm}: no iteration fitted in {seconds:.0f} s; give more --budget-minutes")
-            return {"run": str(run_dir), "iterations": summary.iterations, "stopped": summary.stopped,
-                    "last": summary.last, "peak_rss_bytes": summary.peak_rss_bytes}
+            return {
+                "run": str(run_dir),
+                "iterations": summary.iterations,
+                "stopped": summary.stopped,
+                "last": summary.last,
+                "peak_rss_bytes": summary.peak_rss_bytes,
+            }
 
         stage("bc", lambda: training_stage("bc", output / "bc", budget * BC_SHARE, None))
-        stage("train", lambda: training_stage(options.algorithm, output / "train", budget * (1 - BC_SHARE),
-                                              output / "bc" / "policy"))
+        stage(
+            "train",
+            lambda: training_stage(
+                options.algorithm, output / "train", budget * (1 - BC_SHARE), output / "bc" / "policy"
+            ),
+        )
         policy_dir = output / "policy"
 
         def select_stage() -> dict:
@@ -167,14 +193,25 @@ def run_demo(options: DemoOptions, build_sample_corpus: SampleCorpusBuilder,
             candidates = {"train": output / "train" / "policy", "bc": output / "bc" / "policy"}
             ratios: dict[str, float] = {}
             for name, folder in candidates.items():
-                report = evaluate(corpus, problem, load_fast_policy(folder), toolchain=toolchain, pool=pool,
-                                  baselines=baselines,
-                                  policy_label=str(folder), modules=sample, seed=options.seed)
+                report = evaluate(
+                    corpus,
+                    problem,
+                    load_fast_policy(folder),
+                    toolchain=toolchain,
+                    pool=pool,
+                    baselines=baselines,
+                    policy_label=str(folder),
+                    modules=sample,
+                    seed=options.seed,
+                )
                 ratios[name] = report["summary"]["total_ratio"]
             chosen = min(ratios, key=ratios.__getitem__)  # the trained policy on a tie
             _replace_tree(candidates[chosen], policy_dir)
-            return {"chosen": chosen, "selection_modules": len(sample),
-                    **{f"{name}_total_ratio": ratio for name, ratio in ratios.items()}}
+            return {
+                "chosen": chosen,
+                "selection_modules": len(sample),
+                **{f"{name}_total_ratio": ratio for name, ratio in ratios.items()},
+            }
 
         stage("select", select_stage)
 
@@ -183,10 +220,18 @@ def run_demo(options: DemoOptions, build_sample_corpus: SampleCorpusBuilder,
             validation = sorted(corpus.split(options.validation_fraction)[1], key=lambda spec: spec.name)
             if options.max_eval_modules is not None:
                 validation = validation[: options.max_eval_modules]
-            report = evaluate(corpus, problem, load_fast_policy(policy_dir), toolchain=toolchain, pool=pool,
-                              baselines=baselines,
-                              policy_label=str(policy_dir),
-                              modules=validation, linked=bool(corpus.libraries), seed=options.seed)
+            report = evaluate(
+                corpus,
+                problem,
+                load_fast_policy(policy_dir),
+                toolchain=toolchain,
+                pool=pool,
+                baselines=baselines,
+                policy_label=str(policy_dir),
+                modules=validation,
+                linked=bool(corpus.libraries),
+                seed=options.seed,
+            )
             write_report(report, output / "eval" / "eval.json")
             say(format_summary(report))
             return {"eval": str(output / "eval" / "eval.json"), **report["summary"]}
@@ -194,28 +239,40 @@ def run_demo(options: DemoOptions, build_sample_corpus: SampleCorpusBuilder,
         eval_figures = stage("eval", eval_stage)
 
     def export_stage() -> dict:
-        result = export_policy(policy_dir, output / "export", aot=options.aot, tflite=True,
-                               verify=options.verify, corpus=load_corpus(corpus_dir), clang=str(toolchain.clang),
-                               problem=PROBLEM, seed=options.seed, log=say)
+        result = export_policy(
+            policy_dir,
+            output / "export",
+            aot=options.aot,
+            tflite=True,
+            verify=options.verify,
+            corpus=load_corpus(corpus_dir),
+            clang=str(toolchain.clang),
+            problem=PROBLEM,
+            seed=options.seed,
+            log=say,
+        )
         verified = result.verify.to_json() if result.verify is not None else None
         return {"export": str(output / "export"), "forms": result.forms, "verify": verified}
 
     stage("export", export_stage)
 
     def report_stage() -> dict:
-        files = make_report([eval_figures["eval"]], output / "report",
-                            run_paths=[output / "bc", output / "train"])
+        files = make_report([eval_figures["eval"]], output / "report", run_paths=[output / "bc", output / "train"])
         return {"report": str(files.html)}
 
     report_figures = stage("report", report_stage)
-    headline = (f"{eval_figures['modules'] - eval_figures['failed']} modules never seen in training: "
-                f"{_percent_smaller(eval_figures['total_ratio'])} than clang -Oz "
-                f"(total .text; geomean ratio {eval_figures['geomean_ratio']:.4f})")
+    headline = (
+        f"{eval_figures['modules'] - eval_figures['failed']} modules never seen in training: "
+        f"{_percent_smaller(eval_figures['total_ratio'])} than clang -Oz "
+        f"(total .text; geomean ratio {eval_figures['geomean_ratio']:.4f})"
+    )
     state.data["headline"] = headline
     state.finish("report", report_figures)
-    say(f"\npolicy:  {policy_dir}\neval:    {eval_figures['eval']}\nexport:  {output / 'export'}\n"
+    say(
+        f"\npolicy:  {policy_dir}\neval:    {eval_figures['eval']}\nexport:  {output / 'export'}\n"
         f"report:  {output / 'report' / 'report.html'}\n(this call: {time.monotonic() - started:.0f} s)\n\n"
-        f"{headline}")
+        f"{headline}"
+    )
     return state.data
 
 
@@ -225,8 +282,11 @@ def _percent_smaller(ratio: float) -> str:
 
 
 def _brief(figures: dict) -> str:
-    return ", ".join(f"{key} {value}" for key, value in figures.items()
-                     if isinstance(value, (int, float, str)) and key not in ("last",))
+    return ", ".join(
+        f"{key} {value}"
+        for key, value in figures.items()
+        if isinstance(value, (int, float, str)) and key not in ("last",)
+    )
 
 
 def _replace_tree(source: Path, destination: Path) -> None:

@@ -17,7 +17,7 @@ def parent_pids() -> dict[int, int]:
                 stat = stream.read()
         except OSError:
             continue
-        fields = stat[stat.rfind(b")") + 2:].split()
+        fields = stat[stat.rfind(b")") + 2 :].split()
         if len(fields) > 1:
             table[int(entry)] = int(fields[1])
     return table

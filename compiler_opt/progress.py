@@ -21,8 +21,14 @@ T = TypeVar("T")
 DEFAULT_INTERVAL = 10.0
 
 
-def progress(iterable: Iterable[T] | None = None, *, total: int | None = None, desc: str = "", unit: str = "it",
-             interval: float | None = None) -> tqdm | ProgressLines:
+def progress(
+    iterable: Iterable[T] | None = None,
+    *,
+    total: int | None = None,
+    desc: str = "",
+    unit: str = "it",
+    interval: float | None = None,
+) -> tqdm | ProgressLines:
     """A tqdm bar on stderr when it is a terminal, else `ProgressLines` every `interval` seconds (see the module)."""
     forced = os.environ.get("MLGO_PROGRESS")
     if forced is None and not sys.stderr.isatty():
@@ -37,9 +43,16 @@ class ProgressLines(Generic[T]):
     """The part of tqdm's interface the project uses, printing `[desc] done/total ...` lines at most every
     `interval` seconds as work is counted, and a last line at the end if it printed any."""
 
-    def __init__(self, iterable: Iterable[T] | None = None, *, total: int | None = None, desc: str = "",
-                 unit: str = "it", interval: float = DEFAULT_INTERVAL,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        iterable: Iterable[T] | None = None,
+        *,
+        total: int | None = None,
+        desc: str = "",
+        unit: str = "it",
+        interval: float = DEFAULT_INTERVAL,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.iterable = iterable
         self.total = total if total is not None else _length(iterable)
         self.desc, self.unit, self.interval = desc, unit, interval

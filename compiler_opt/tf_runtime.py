@@ -30,23 +30,27 @@ from collections.abc import Iterator
 from types import ModuleType
 
 # What importing TensorFlow and tf-agents, and TFLite's converter and interpreter, print on a healthy machine.
-NOISE = re.compile("|".join((
-    r"Unable to register cu(FFT|DNN|BLAS) factory",
-    r"All log messages before absl::InitializeLog\(\) is called are written to STDERR",
-    r"computation placer already registered",
-    r"Could not find cuda drivers on your machine",
-    r"failed call to cuInit",
-    r"oneDNN custom operations are on",
-    r"This TensorFlow binary is optimized to use available CPU instructions",
-    r"^To enable the following instructions: .* rebuild TensorFlow",
-    r"Gym has been unmaintained since 2022",
-    r"^Please upgrade to Gymnasium",
-    r"^See the migration guide at https://gymnasium\.farama\.org/",
-    # The TFLite converter and interpreter.
-    r"tf_tfl_flatbuffer_helpers\.cc:\d+\] Ignored (output_format|drop_control_dependency)\.",
-    r"MLIR V1 optimization pass is not enabled",
-    r"^INFO: Created TensorFlow Lite XNNPACK delegate for CPU\.",
-)))
+NOISE = re.compile(
+    "|".join(
+        (
+            r"Unable to register cu(FFT|DNN|BLAS) factory",
+            r"All log messages before absl::InitializeLog\(\) is called are written to STDERR",
+            r"computation placer already registered",
+            r"Could not find cuda drivers on your machine",
+            r"failed call to cuInit",
+            r"oneDNN custom operations are on",
+            r"This TensorFlow binary is optimized to use available CPU instructions",
+            r"^To enable the following instructions: .* rebuild TensorFlow",
+            r"Gym has been unmaintained since 2022",
+            r"^Please upgrade to Gymnasium",
+            r"^See the migration guide at https://gymnasium\.farama\.org/",
+            # The TFLite converter and interpreter.
+            r"tf_tfl_flatbuffer_helpers\.cc:\d+\] Ignored (output_format|drop_control_dependency)\.",
+            r"MLIR V1 optimization pass is not enabled",
+            r"^INFO: Created TensorFlow Lite XNNPACK delegate for CPU\.",
+        )
+    )
+)
 
 _lock = threading.Lock()
 

@@ -48,11 +48,25 @@ ALGORITHMS = {
 }
 # The modules whose gin configurables a run's files may bind (imported before parsing), and those configurables,
 # whose bindings' values are checked against the parameters' types.
-GIN_MODULES = ("compiler_opt.collect.trajectory_dataset", "compiler_opt.es.config", "compiler_opt.policy.networks",
-               "compiler_opt.problems.measurements", "compiler_opt.rl.bc", "compiler_opt.rl.ppo",
-               "compiler_opt.training.config")
-GIN_CONFIGURABLES = ("train.trainer_config", "ppo.ppo_config", "bc.bc_config", "es.es_config", "policy.network_config",
-                     "policy.value_network", "regalloc.cost_weights", "trajectory_dataset")
+GIN_MODULES = (
+    "compiler_opt.collect.trajectory_dataset",
+    "compiler_opt.es.config",
+    "compiler_opt.policy.networks",
+    "compiler_opt.problems.measurements",
+    "compiler_opt.rl.bc",
+    "compiler_opt.rl.ppo",
+    "compiler_opt.training.config",
+)
+GIN_CONFIGURABLES = (
+    "train.trainer_config",
+    "ppo.ppo_config",
+    "bc.bc_config",
+    "es.es_config",
+    "policy.network_config",
+    "policy.value_network",
+    "regalloc.cost_weights",
+    "trajectory_dataset",
+)
 
 
 @dataclass(frozen=True)

@@ -127,7 +127,7 @@ def objects_from_compile_commands(path: Path, base: Path | None = None) -> list[
     objects = []
     for number, entry in enumerate(entries):
         if not isinstance(entry, dict) or "directory" not in entry or "file" not in entry:
-            raise CorpusError(f"{path}: entry {number} lacks \"directory\" or \"file\"")
+            raise CorpusError(f'{path}: entry {number} lacks "directory" or "file"')
         arguments = entry.get("arguments") or shlex.split(entry.get("command", ""))
         output = entry.get("output") or _option_value(arguments, "-o")
         if output is None:
@@ -191,9 +191,7 @@ def extract(
     workers = max(1, jobs or os.cpu_count() or 1)
     try:
         with ThreadPoolExecutor(max_workers=workers) as pool:
-            futures = {
-                pool.submit(_extract_one, toolchain, item, output, thinlto, pattern): item for item in unique
-            }
+            futures = {pool.submit(_extract_one, toolchain, item, output, thinlto, pattern): item for item in unique}
             for future in progress(as_completed(futures), total=len(futures), desc="extract", unit="obj"):
                 try:
                     outcome = future.result()
@@ -212,9 +210,7 @@ def extract(
                 modules=result.modules,
                 has_thinlto=thinlto is not None,
                 global_command_override=override,
-                libraries={
-                    name: [m for m in members if m in kept] for name, members in (libraries or {}).items()
-                },
+                libraries={name: [m for m in members if m in kept] for name, members in (libraries or {}).items()},
             ),
         )
     return result

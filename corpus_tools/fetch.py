@@ -61,8 +61,17 @@ def fetch(package: Package, downloads: Path) -> Path:
 def _fetch_locked(package: Package, downloads: Path, archive: Path) -> Path:
     if not archive.is_file():
         argv = [
-            sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", package.name,
-            "--disable-pip-version-check", "-d", str(downloads), f"{package.name}=={package.version}",
+            sys.executable,
+            "-m",
+            "pip",
+            "download",
+            "--no-deps",
+            "--no-binary",
+            package.name,
+            "--disable-pip-version-check",
+            "-d",
+            str(downloads),
+            f"{package.name}=={package.version}",
         ]
         result = subprocess.run(argv, capture_output=True, text=True)
         if result.returncode != 0 or not archive.is_file():

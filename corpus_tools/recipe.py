@@ -28,7 +28,19 @@ from compiler_opt.corpus.layout import CorpusError
 DEFAULT_RECIPE = Path(__file__).with_name("sample_recipe.json")
 SIZES = ("small", "full")
 LANGUAGES = {".c": "c", ".cc": "c++", ".cpp": "c++", ".cxx": "c++"}
-_LIBRARY_KEYS = {"name", "package", "root", "files", "exclude", "include", "defines", "flags", "small", "generate", "note"}
+_LIBRARY_KEYS = {
+    "name",
+    "package",
+    "root",
+    "files",
+    "exclude",
+    "include",
+    "defines",
+    "flags",
+    "small",
+    "generate",
+    "note",
+}
 
 
 @dataclass(frozen=True)
@@ -127,10 +139,12 @@ def load_recipe(path: Path | None = None) -> Recipe:
 
 
 def _check(path: Path, data: dict) -> None:
-    if not isinstance(data, dict) or not isinstance(data.get("packages"), dict) or not isinstance(
-        data.get("libraries"), list
+    if (
+        not isinstance(data, dict)
+        or not isinstance(data.get("packages"), dict)
+        or not isinstance(data.get("libraries"), list)
     ):
-        raise CorpusError(f"recipe {path}: expected an object with \"packages\" and \"libraries\"")
+        raise CorpusError(f'recipe {path}: expected an object with "packages" and "libraries"')
     for name, package in data["packages"].items():
         missing = {"version", "sha256", "archive"} - set(package)
         if missing:
@@ -139,8 +153,10 @@ def _check(path: Path, data: dict) -> None:
     for lib in data["libraries"]:
         unknown = set(lib) - _LIBRARY_KEYS
         if unknown or not {"name", "package", "root", "files"} <= set(lib):
-            raise CorpusError(f"recipe {path}: library {lib.get('name')!r} has unknown keys {sorted(unknown)} "
-                              "or lacks one of name, package, root, files")
+            raise CorpusError(
+                f"recipe {path}: library {lib.get('name')!r} has unknown keys {sorted(unknown)} "
+                "or lacks one of name, package, root, files"
+            )
         if lib["package"] not in data["packages"]:
             raise CorpusError(f"recipe {path}: library {lib['name']} uses unknown package {lib['package']}")
         if lib["name"] in names or "/" in lib["name"]:

@@ -68,8 +68,9 @@ class SampleFigures:
             f"bitcode: {self.bitcode_bytes / 1e6:.1f} MB; built in {self.build_seconds:.0f} s",
         ]
         if self.decisions is not None:
-            out.append(f"{self.problem} decisions (counted through the ML advisor, under a built-in policy): "
-                       f"{self.decisions}")
+            out.append(
+                f"{self.problem} decisions (counted through the ML advisor, under a built-in policy): {self.decisions}"
+            )
             out += [f"  most in one {lang} module: {name}" for lang, name in sorted(self.largest.items())]
         out += [f"failed to compile (left out): {name}" for name in self.failed]
         return out
@@ -129,8 +130,11 @@ def install_programs(output: Path, size: str, programs_file: Path | None = None)
     for name in spec["files"]:
         shutil.copyfile(DRIVERS_DIR / name, folder / name)
     libraries = read_description(output).libraries
-    programs = [{k: v for k, v in p.items() if k != "sizes"} for p in spec["programs"]
-                if p["library"] in libraries and size in p.get("sizes", SIZES)]
+    programs = [
+        {k: v for k, v in p.items() if k != "sizes"}
+        for p in spec["programs"]
+        if p["library"] in libraries and size in p.get("sizes", SIZES)
+    ]
     write_programs(output, programs)
     return [p["name"] for p in programs]
 
@@ -141,11 +145,18 @@ def _build(toolchain: Toolchain, output: Path, key: str, size: str, recipe: Reci
     store = cache_dir() / "sample"
     packages = recipe.packages_for(size)
     with ThreadPoolExecutor(max_workers=_FETCH_WORKERS) as pool:
-        archives = list(progress(pool.map(lambda package: fetch(package, store / "downloads"), packages),
-                                 total=len(packages), desc="download", unit="package"))
-    sources = {package.name: unpack(archive, store / "sources")
-               for package, archive in progress(zip(packages, archives), total=len(packages), desc="unpack",
-                                                unit="package")}
+        archives = list(
+            progress(
+                pool.map(lambda package: fetch(package, store / "downloads"), packages),
+                total=len(packages),
+                desc="download",
+                unit="package",
+            )
+        )
+    sources = {
+        package.name: unpack(archive, store / "sources")
+        for package, archive in progress(zip(packages, archives), total=len(packages), desc="unpack", unit="package")
+    }
     store.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="build-", dir=store) as work:
         objects = Path(work) / "objects"
@@ -155,9 +166,7 @@ def _build(toolchain: Toolchain, output: Path, key: str, size: str, recipe: Reci
         for step in steps:
             if step.module not in failed:
                 libraries.setdefault(step.library, []).append(step.module)
-        result = extract(
-            objects_from_directory(objects), output, toolchain=toolchain, libraries=libraries, jobs=jobs
-        )
+        result = extract(objects_from_directory(objects), output, toolchain=toolchain, libraries=libraries, jobs=jobs)
     if result.skipped:
         raise CorpusError("sample corpus: extract skipped objects it should not have:\n" + result.summary())
     corpus = load_corpus(output)
@@ -175,8 +184,9 @@ def _build(toolchain: Toolchain, output: Path, key: str, size: str, recipe: Reci
     return figures
 
 
-def _count(toolchain: Toolchain, output: Path, key: str, figures: SampleFigures, problem: str,
-           jobs: int | None) -> None:
+def _count(
+    toolchain: Toolchain, output: Path, key: str, figures: SampleFigures, problem: str, jobs: int | None
+) -> None:
     """Count `problem`'s decisions in every module into `figures` (the most in one module per language too)."""
     corpus = load_corpus(output)
     counts = count_all(corpus, lambda spec: count_decisions(spec, problem, toolchain), jobs)
@@ -195,7 +205,11 @@ def _compile_all(toolchain: Toolchain, steps: list[CompileStep], objects: Path, 
     with ThreadPoolExecutor(max_workers=workers) as pool:
         futures = {
             pool.submit(
-                compile_embedding, toolchain, step.source, objects / f"{step.module}.o", step.args,
+                compile_embedding,
+                toolchain,
+                step.source,
+                objects / f"{step.module}.o",
+                step.args,
                 cwd=step.source.parent,
             ): step
             for step in largest_first
@@ -230,9 +244,7 @@ def _cached_figures(output: Path, key: str) -> SampleFigures | None:
 def _prepare_output(output: Path) -> None:
     if output.exists() and any(output.iterdir()):
         if not (output / BUILD_FILE).is_file():
-            raise CorpusError(
-                f"{output}: exists and is not an earlier sample corpus; name an empty or new folder"
-            )
+            raise CorpusError(f"{output}: exists and is not an earlier sample corpus; name an empty or new folder")
         shutil.rmtree(output)
     output.mkdir(parents=True, exist_ok=True)
     (output / BUILD_FILE).write_text(json.dumps({"key": None, "state": "building"}) + "\n")

@@ -41,7 +41,9 @@ class CorpusStats:
         out += [f"  {name}: {count} modules" for name, count in sorted(self.libraries.items())]
         if self.decisions:
             values = sorted(self.decisions.values())
-            out.append(f"decisions: {sum(values)} total, max {values[-1]} in one module, median {values[len(values) // 2]}")
+            out.append(
+                f"decisions: {sum(values)} total, max {values[-1]} in one module, median {values[len(values) // 2]}"
+            )
         return out
 
 
@@ -91,8 +93,15 @@ def count_decisions(module: ModuleSpec, problem_name: str, toolchain: Toolchain)
     argv = build_compile_command(
         toolchain, module.cc1_args, module.bitcode, Path(os.devnull), thinlto_index=module.thinlto_index
     )
-    return act(toolchain, problem, argv, builtin_decider(toolchain, builtin), name=module.name,
-               include_default=builtin.include_default, pin=False).decisions
+    return act(
+        toolchain,
+        problem,
+        argv,
+        builtin_decider(toolchain, builtin),
+        name=module.name,
+        include_default=builtin.include_default,
+        pin=False,
+    ).decisions
 
 
 def count_all(corpus: Corpus, counter: Callable[[ModuleSpec], int], jobs: int | None = None) -> dict[str, int]:

@@ -39,15 +39,20 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "`mlgo eval` takes). Works for compiles, links and whole builds (as CC/CXX through mlgo-clang).",
         epilog=EPILOG,
     )
-    parser.add_argument("--policy", default=None,
-                        help="saved policy folder (e.g. RUN_DIR/policy); needed by every command that compiles")
-    parser.add_argument("--version", action="store_true",
-                        help="print the version of the clang it drives and exit (no policy needed)")
+    parser.add_argument(
+        "--policy",
+        default=None,
+        help="saved policy folder (e.g. RUN_DIR/policy); needed by every command that compiles",
+    )
+    parser.add_argument(
+        "--version", action="store_true", help="print the version of the clang it drives and exit (no policy needed)"
+    )
     add_clang_flag(parser, "the clang to drive")
     add_problem_flag(parser, "the policy's problem (default: found from the advice it gives)", required=False)
     parser.add_argument("--cxx", action="store_true", help="run the driver as clang++")
-    parser.add_argument("clang_args", nargs=argparse.REMAINDER, metavar="-- CLANG_ARGS",
-                        help="everything after -- goes to clang")
+    parser.add_argument(
+        "clang_args", nargs=argparse.REMAINDER, metavar="-- CLANG_ARGS", help="everything after -- goes to clang"
+    )
     parser.set_defaults(run=run)
 
 
@@ -61,12 +66,12 @@ def run(args: argparse.Namespace) -> int:
     return _compile(clang_args, args.policy, args.clang, args.problem, cxx=args.cxx)
 
 
-def _compile(clang_args: Sequence[str], policy_dir: str | None, clang: str | None, problem: str | None,
-             *, cxx: bool) -> int:
+def _compile(
+    clang_args: Sequence[str], policy_dir: str | None, clang: str | None, problem: str | None, *, cxx: bool
+) -> int:
     from compiler_opt.export.dropin import compile_with_policy  # pylint: disable=import-outside-toplevel
 
-    return compile_with_policy(clang_args, policy_dir, problem=problem, clang=clang,
-                               driver_mode="g++" if cxx else None)
+    return compile_with_policy(clang_args, policy_dir, problem=problem, clang=clang, driver_mode="g++" if cxx else None)
 
 
 def _entry(cxx: bool) -> int:

@@ -41,10 +41,14 @@ VERBS: dict[str, Verb] = {
     "eval": Verb("mlgo.eval", "compare a policy with the compiler's own heuristic on a corpus"),
     "vocab": Verb("mlgo.vocab", "compute the feature vocabulary (quantile buckets) from traces of a corpus"),
     "search": Verb("mlgo.search", "search, module by module, for better decisions than the compiler's (the headroom)"),
-    "report": Verb("mlgo.report", "compare policies with the default heuristic: HTML page, Markdown tables, CSV, plots"),
+    "report": Verb(
+        "mlgo.report", "compare policies with the default heuristic: HTML page, Markdown tables, CSV, plots"
+    ),
     "export": Verb("mlgo.export", "export a policy as SavedModel, TFLite and XLA AOT for LLVM, and check the exports"),
-    "train": Verb("mlgo.train", "train a policy with PPO or evolution strategies, or clone the compiler's own "
-                  "heuristic (BC), on a corpus"),
+    "train": Verb(
+        "mlgo.train",
+        "train a policy with PPO or evolution strategies, or clone the compiler's own heuristic (BC), on a corpus",
+    ),
     "cc": Verb("mlgo.cc", "compile with clang, answering its ML advisor with a trained policy"),
 }
 

@@ -40,8 +40,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
-    add_workers_flag(parser, old_jobs=True, help="parallel compiler/tool processes (default: all cores; --jobs/-j: "
-                     "the deprecated spelling)")
+    add_workers_flag(
+        parser,
+        old_jobs=True,
+        help="parallel compiler/tool processes (default: all cores; --jobs/-j: the deprecated spelling)",
+    )
     add_clang_flag(parser)
 
 
@@ -56,15 +59,28 @@ def _register_extract(verbs: argparse._SubParsersAction) -> None:
     source.add_argument("--params", type=Path, help="linker parameters (response) file listing the objects")
     source.add_argument("--objects-dir", type=Path, help="folder to walk for *.o files")
     add_output_flag(p, "corpus folder to write")
-    p.add_argument("--obj-base-dir", type=Path, default=None,
-                   help="folder module names are relative to (default: the folder of the input file)")
-    p.add_argument("--thinlto", choices=THINLTO_MODES, default=None,
-                   help="ThinLTO build: 'local' (lld --save-temps=import --thinlto-emit-index-files) or "
-                        "'distributed' (-lto-embed-bitcode=post-merge-pre-opt)")
-    p.add_argument("--cmd-filter", default=None, help="keep only modules with a command-line option matching this regex")
-    p.add_argument("--cmd-override", default=None,
-                   help="cc1 command line for every module (shell-quoted, written --cmd-override='-cc1 ...'), "
-                        "stored as global_command_override; needed for local ThinLTO, whose modules keep no command")
+    p.add_argument(
+        "--obj-base-dir",
+        type=Path,
+        default=None,
+        help="folder module names are relative to (default: the folder of the input file)",
+    )
+    p.add_argument(
+        "--thinlto",
+        choices=THINLTO_MODES,
+        default=None,
+        help="ThinLTO build: 'local' (lld --save-temps=import --thinlto-emit-index-files) or "
+        "'distributed' (-lto-embed-bitcode=post-merge-pre-opt)",
+    )
+    p.add_argument(
+        "--cmd-filter", default=None, help="keep only modules with a command-line option matching this regex"
+    )
+    p.add_argument(
+        "--cmd-override",
+        default=None,
+        help="cc1 command line for every module (shell-quoted, written --cmd-override='-cc1 ...'), "
+        "stored as global_command_override; needed for local ThinLTO, whose modules keep no command",
+    )
     _common(p)
     p.set_defaults(run=_run_extract)
 
@@ -97,9 +113,12 @@ def _register_make(verbs: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--input", type=Path, required=True, help="folder holding .bc files")
     add_output_flag(p, "corpus folder to write")
-    p.add_argument("--default-args", default="-O2",
-                   help="cc1 arguments for every module, shell-quoted; write it --default-args='-O2 ...' "
-                        "since the value starts with a dash (default: -O2; -cc1 is added)")
+    p.add_argument(
+        "--default-args",
+        default="-O2",
+        help="cc1 arguments for every module, shell-quoted; write it --default-args='-O2 ...' "
+        "since the value starts with a dash (default: -O2; -cc1 is added)",
+    )
     p.set_defaults(run=_run_make)
 
 
@@ -132,11 +151,19 @@ def _register_stats(verbs: argparse._SubParsersAction) -> None:
     )
     p.add_argument("corpus", type=Path, help="corpus folder")
     p.add_argument("--skip-invalid", action="store_true", help="list invalid modules instead of stopping at the first")
-    p.add_argument("--inline-remarks", action="store_true",
-                   help="compile every module and count inliner remarks (call sites considered; a cheap upper "
-                        "bound on inlining decisions)")
-    p.add_argument("--decisions", metavar="PROBLEM", default=None, choices=problem_names(),
-                   help="compile every module and count the decisions of PROBLEM's advisor through its channel")
+    p.add_argument(
+        "--inline-remarks",
+        action="store_true",
+        help="compile every module and count inliner remarks (call sites considered; a cheap upper "
+        "bound on inlining decisions)",
+    )
+    p.add_argument(
+        "--decisions",
+        metavar="PROBLEM",
+        default=None,
+        choices=problem_names(),
+        help="compile every module and count the decisions of PROBLEM's advisor through its channel",
+    )
     add_output_flag(p, "also write the figures as JSON to this file", kind=output_file, required=False)
     add_json_flag(p, "the figures", old_file_form=True)
     _common(p)
@@ -149,11 +176,19 @@ def _run_stats(args: argparse.Namespace) -> int:
     if args.inline_remarks or args.decisions:
         toolchain = find_toolchain(args.clang)
         if args.decisions:
-            stats.decisions = count_all(corpus, lambda spec: count_decisions(spec, args.decisions, toolchain), args.workers)
+            stats.decisions = count_all(
+                corpus, lambda spec: count_decisions(spec, args.decisions, toolchain), args.workers
+            )
         else:
             stats.decisions = count_all(corpus, lambda spec: count_inline_remarks(spec, toolchain), args.workers)
-    figures = {"modules": stats.modules, "bytes": stats.bytes, "libraries": stats.libraries,
-               "languages": stats.languages, "decisions": stats.decisions, "invalid": dict(corpus.invalid)}
+    figures = {
+        "modules": stats.modules,
+        "bytes": stats.bytes,
+        "libraries": stats.libraries,
+        "languages": stats.languages,
+        "decisions": stats.decisions,
+        "invalid": dict(corpus.invalid),
+    }
     if args.output:
         args.output.write_text(json.dumps(figures, indent=2) + "\n")
     if args.json:
@@ -171,14 +206,21 @@ def _register_sample(verbs: argparse._SubParsersAction) -> None:
         "sample",
         help="build the default sample corpus from pinned open-source C/C++ code",
         description="Download the recipe's pinned PyPI source distributions, compile them at -Oz with embedded "
-                    "bitcode and extract the corpus. Cached: a second call returns at once.",
+        "bitcode and extract the corpus. Cached: a second call returns at once.",
     )
     add_output_flag(p, "corpus folder (default: a folder under the cache, printed at the end)", required=False)
-    p.add_argument("--size", choices=SIZES, default="full",
-                   help="'full' (~500 modules, a few minutes) or 'small' (a few dozen, seconds)")
+    p.add_argument(
+        "--size",
+        choices=SIZES,
+        default="full",
+        help="'full' (~500 modules, a few minutes) or 'small' (a few dozen, seconds)",
+    )
     p.add_argument("--recipe", type=Path, default=None, help="a recipe file other than the pinned one")
-    p.add_argument("--no-count", action="store_true",
-                   help="skip counting --problem's decisions after the build (one more compile of every module)")
+    p.add_argument(
+        "--no-count",
+        action="store_true",
+        help="skip counting --problem's decisions after the build (one more compile of every module)",
+    )
     add_problem_flag(p, "whose decisions to count after the build (default: inlining)", required=False)
     _common(p)
     p.set_defaults(run=_run_sample, problem="inlining")

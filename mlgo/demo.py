@@ -30,26 +30,52 @@ from mlgo.flags import (
 def configure(parser: argparse.ArgumentParser) -> None:
     """Add `mlgo demo`'s flags to its parser."""
     describe(parser, description=__doc__)
-    add_output_flag(parser, "folder for everything the demo makes (default: ./demo); rerun with the same folder to "
-                    "resume", required=False, default="demo")
-    add_budget_flag(parser, "training time in minutes: a sixth for behavioral cloning, the rest for --algorithm "
-                    "(default: 20); corpus, baselines, selection, evaluation and export come on top", default_minutes=20.0)
-    parser.add_argument("--algorithm", choices=ALGORITHMS, default="es",
-                        help="what trains from the behavioral-cloning warm start: es (evolution strategies, the "
-                             "default) or ppo")
+    add_output_flag(
+        parser,
+        "folder for everything the demo makes (default: ./demo); rerun with the same folder to resume",
+        required=False,
+        default="demo",
+    )
+    add_budget_flag(
+        parser,
+        "training time in minutes: a sixth for behavioral cloning, the rest for --algorithm "
+        "(default: 20); corpus, baselines, selection, evaluation and export come on top",
+        default_minutes=20.0,
+    )
+    parser.add_argument(
+        "--algorithm",
+        choices=ALGORITHMS,
+        default="es",
+        help="what trains from the behavioral-cloning warm start: es (evolution strategies, the default) or ppo",
+    )
     parser.add_argument("--corpus", type=Path, help="use this corpus instead of the sample corpus")
-    parser.add_argument("--corpus-size", choices=("small", "full"), default="full",
-                        help="which sample corpus to build or reuse (default: full, ~500 modules)")
-    parser.add_argument("--validation-fraction", type=float, default=0.2,
-                        help="share of modules held out for evaluation, chosen by name (default: 0.2)")
-    parser.add_argument("--modules-per-iteration", type=positive_int,
-                        help="PPO: modules compiled per iteration (default: the gin configuration's; ES takes its "
-                             "es_config.modules_per_perturbation)")
-    parser.add_argument("--max-eval-modules", type=positive_int,
-                        help="evaluate on at most this many validation modules (default: all)")
+    parser.add_argument(
+        "--corpus-size",
+        choices=("small", "full"),
+        default="full",
+        help="which sample corpus to build or reuse (default: full, ~500 modules)",
+    )
+    parser.add_argument(
+        "--validation-fraction",
+        type=float,
+        default=0.2,
+        help="share of modules held out for evaluation, chosen by name (default: 0.2)",
+    )
+    parser.add_argument(
+        "--modules-per-iteration",
+        type=positive_int,
+        help="PPO: modules compiled per iteration (default: the gin configuration's; ES takes its "
+        "es_config.modules_per_perturbation)",
+    )
+    parser.add_argument(
+        "--max-eval-modules", type=positive_int, help="evaluate on at most this many validation modules (default: all)"
+    )
     add_verify_flag(parser)
-    parser.add_argument("--no-aot", action="store_true",
-                        help="skip the XLA AOT export (minutes of compile time); SavedModel and TFLite still come")
+    parser.add_argument(
+        "--no-aot",
+        action="store_true",
+        help="skip the XLA AOT export (minutes of compile time); SavedModel and TFLite still come",
+    )
     add_workers_flag(parser)
     parser.add_argument("--seed", type=int, default=0, help="seed of module sampling and exploration (default: 0)")
     add_clang_flag(parser)
@@ -57,12 +83,24 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    run_demo(DemoOptions(
-        output=args.output, budget_minutes=args.max_seconds / 60, corpus=args.corpus, corpus_size=args.corpus_size,
-        validation_fraction=args.validation_fraction, workers=args.workers, seed=args.seed, clang=args.clang,
-        verify=args.verify, aot=not args.no_aot, max_eval_modules=args.max_eval_modules,
-        modules_per_iteration=args.modules_per_iteration, algorithm=args.algorithm,
-    ), _sample_corpus)
+    run_demo(
+        DemoOptions(
+            output=args.output,
+            budget_minutes=args.max_seconds / 60,
+            corpus=args.corpus,
+            corpus_size=args.corpus_size,
+            validation_fraction=args.validation_fraction,
+            workers=args.workers,
+            seed=args.seed,
+            clang=args.clang,
+            verify=args.verify,
+            aot=not args.no_aot,
+            max_eval_modules=args.max_eval_modules,
+            modules_per_iteration=args.modules_per_iteration,
+            algorithm=args.algorithm,
+        ),
+        _sample_corpus,
+    )
     return 0
 
 

@@ -60,30 +60,54 @@ def configure(parser: argparse.ArgumentParser) -> None:
         epilog=EPILOG,
     )
     add_problem_flag(parser, "which decision the policy makes")
-    parser.add_argument("--policy", required=True,
-                        help="a built-in policy of the problem (inlining: default, always, never) or a saved "
-                        "policy folder (as `mlgo train` writes under RUN_DIR/policy)")
-    add_output_flag(parser, "where to write the evaluation JSON (written atomically at the end; its folder must be "
-                    "writable, it is checked before any compile); results so far are kept in OUTPUT.partial/ "
-                    "meanwhile", kind=Path)
-    parser.add_argument("--resume", action="store_true",
-                        help="go on with the results an interrupted run of the same evaluation (same policy, "
-                        "corpus, compiler, modules and options) kept in OUTPUT.partial/, compiling only the rest")
+    parser.add_argument(
+        "--policy",
+        required=True,
+        help="a built-in policy of the problem (inlining: default, always, never) or a saved "
+        "policy folder (as `mlgo train` writes under RUN_DIR/policy)",
+    )
+    add_output_flag(
+        parser,
+        "where to write the evaluation JSON (written atomically at the end; its folder must be "
+        "writable, it is checked before any compile); results so far are kept in OUTPUT.partial/ "
+        "meanwhile",
+        kind=Path,
+    )
+    parser.add_argument(
+        "--resume",
+        action="store_true",
+        help="go on with the results an interrupted run of the same evaluation (same policy, "
+        "corpus, compiler, modules and options) kept in OUTPUT.partial/, compiling only the rest",
+    )
     add_module_sample_flags(parser, "evaluate")
-    parser.add_argument("--linked", action="store_true",
-                        help="also link each library the corpus records (-shared -Wl,--gc-sections) under the "
-                        "policy and under the default, and report the linked .text sizes (only libraries "
-                        "whose modules are all evaluated link; with --max-modules most are skipped)")
-    parser.add_argument("--runtime", nargs="*", metavar="PROGRAM",
-                        help="also build the corpus's runnable benchmark programs (corpus_description.json's "
-                        "\"programs\"; the sample corpus has them) from their libraries compiled under the "
-                        "policy and under the default, count their instructions with callgrind and time them; "
-                        "name programs to run only those (default: all)")
-    parser.add_argument("--runtime-runs", type=positive_int, default=5,
-                        help="timed runs per program and side; the median is reported (default: 5)")
-    parser.add_argument("--baselines", type=Path, default=None,
-                        help="folder of the default heuristic's cached scores (default: the per-user cache, "
-                        "shared between runs)")
+    parser.add_argument(
+        "--linked",
+        action="store_true",
+        help="also link each library the corpus records (-shared -Wl,--gc-sections) under the "
+        "policy and under the default, and report the linked .text sizes (only libraries "
+        "whose modules are all evaluated link; with --max-modules most are skipped)",
+    )
+    parser.add_argument(
+        "--runtime",
+        nargs="*",
+        metavar="PROGRAM",
+        help="also build the corpus's runnable benchmark programs (corpus_description.json's "
+        '"programs"; the sample corpus has them) from their libraries compiled under the '
+        "policy and under the default, count their instructions with callgrind and time them; "
+        "name programs to run only those (default: all)",
+    )
+    parser.add_argument(
+        "--runtime-runs",
+        type=positive_int,
+        default=5,
+        help="timed runs per program and side; the median is reported (default: 5)",
+    )
+    parser.add_argument(
+        "--baselines",
+        type=Path,
+        default=None,
+        help="folder of the default heuristic's cached scores (default: the per-user cache, shared between runs)",
+    )
     add_corpus_compile_flags(parser)
     parser.set_defaults(run=run)
 
@@ -100,14 +124,29 @@ def run(args: argparse.Namespace) -> int:
         check_runtime_tools()
         programs = load_programs(corpus, args.runtime)
         if not programs:
-            raise MlgoError(f"{args.corpus}: the corpus names no runtime programs (\"programs\" in "
-                            "corpus_description.json; `mlgo corpus sample` adds them); leave out --runtime")
+            raise MlgoError(
+                f'{args.corpus}: the corpus names no runtime programs ("programs" in '
+                "corpus_description.json; `mlgo corpus sample` adds them); leave out --runtime"
+            )
     baselines = BaselineCache(args.baselines or BaselineCache.shared_folder(), toolchain, problem)
     with pool_from_args(args) as pool:
-        report = evaluate(corpus, problem, policy, toolchain=toolchain, pool=pool, baselines=baselines,
-                          policy_label=args.policy, modules=modules, linked=args.linked, programs=programs,
-                          runtime_runs=args.runtime_runs, seed=args.seed, timeout=args.timeout,
-                          partial=partial_folder(args.output), resume=args.resume)
+        report = evaluate(
+            corpus,
+            problem,
+            policy,
+            toolchain=toolchain,
+            pool=pool,
+            baselines=baselines,
+            policy_label=args.policy,
+            modules=modules,
+            linked=args.linked,
+            programs=programs,
+            runtime_runs=args.runtime_runs,
+            seed=args.seed,
+            timeout=args.timeout,
+            partial=partial_folder(args.output),
+            resume=args.resume,
+        )
     write_report(report, args.output)
     shutil.rmtree(partial_folder(args.output), ignore_errors=True)
     print(format_summary(report))

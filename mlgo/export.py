@@ -42,13 +42,21 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--policy", required=True, type=Path, help="saved policy folder (e.g. RUN_DIR/policy)")
     add_output_flag(parser, "folder to write the exports into")
-    parser.add_argument("--aot", action="store_true", help="compile the policy ahead of time with XLA "
-                        "(saved_model_cli aot_compile_cpu) into aot/")
+    parser.add_argument(
+        "--aot",
+        action="store_true",
+        help="compile the policy ahead of time with XLA (saved_model_cli aot_compile_cpu) into aot/",
+    )
     parser.add_argument("--tflite", action="store_true", help="convert the policy to TFLite into tflite/")
-    parser.add_argument("--target-triple", help="target of the AOT object (default: this machine's, e.g. "
-                        "x86_64-pc-linux-gnu)")
-    parser.add_argument("--target-cpu", default="", help="CPU the AOT object may use the instructions of, as LLVM "
-                        "names it (e.g. haswell; default: the triple's baseline, which runs everywhere)")
+    parser.add_argument(
+        "--target-triple", help="target of the AOT object (default: this machine's, e.g. x86_64-pc-linux-gnu)"
+    )
+    parser.add_argument(
+        "--target-cpu",
+        default="",
+        help="CPU the AOT object may use the instructions of, as LLVM "
+        "names it (e.g. haswell; default: the triple's baseline, which runs everywhere)",
+    )
     add_verify_flag(parser, corpus_optional=True)
     parser.add_argument("--corpus", type=Path, help="corpus folder whose modules --verify compiles")
     add_clang_flag(parser, "the clang --verify compiles with")
@@ -74,10 +82,20 @@ def run(args: argparse.Namespace) -> int:
     elif args.corpus is not None:
         raise CommandError("--corpus is only used with --verify N (N above 0)")
     log = (lambda line: print(line, file=sys.stderr)) if args.json else print
-    result = export_policy(args.policy, args.output, aot=args.aot, tflite=args.tflite,
-                           target_triple=args.target_triple, target_cpu=args.target_cpu, verify=verify,
-                           corpus=corpus, clang=clang,
-                           problem=args.problem, seed=args.seed, log=log)
+    result = export_policy(
+        args.policy,
+        args.output,
+        aot=args.aot,
+        tflite=args.tflite,
+        target_triple=args.target_triple,
+        target_cpu=args.target_cpu,
+        verify=verify,
+        corpus=corpus,
+        clang=clang,
+        problem=args.problem,
+        seed=args.seed,
+        log=log,
+    )
     if args.json:
         print(json.dumps(result.to_json()))
     else:

@@ -38,18 +38,37 @@ class OldSpelling(argparse.Action):
         super().__init__(option_strings, dest, **kwargs)
         self.new = new
 
-    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: Any,
-                 option_string: str | None = None) -> None:
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: Any,
+        option_string: str | None = None,
+    ) -> None:
         deprecation_note(parser.prog, option_string or self.option_strings[0], "/".join(self.new.option_strings))
         self.new(parser, namespace, values, option_string)
 
 
-def add_old_spellings(parser: argparse.ArgumentParser | argparse._ArgumentGroup, new: argparse.Action, *old: str,
-                      type: Callable[[str], Any] | None = None) -> None:
+def add_old_spellings(
+    parser: argparse.ArgumentParser | argparse._ArgumentGroup,
+    new: argparse.Action,
+    *old: str,
+    type: Callable[[str], Any] | None = None,
+) -> None:
     """Accept `old` option strings for the flag `new` (hidden from --help); `type` when the old unit differs."""
-    parser.add_argument(*old, action=OldSpelling, new=new, dest=new.dest, nargs=new.nargs, const=new.const,
-                        type=type or new.type or str, choices=new.choices, metavar=new.metavar,
-                        default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+    parser.add_argument(
+        *old,
+        action=OldSpelling,
+        new=new,
+        dest=new.dest,
+        nargs=new.nargs,
+        const=new.const,
+        type=type or new.type or str,
+        choices=new.choices,
+        metavar=new.metavar,
+        default=argparse.SUPPRESS,
+        help=argparse.SUPPRESS,
+    )
 
 
 # --- argparse types -------------------------------------------------------------------------------------------------
@@ -120,8 +139,15 @@ def _check_parent_folders(path: Path) -> None:
 
 
 # --- single flags ---------------------------------------------------------------------------------------------------
-def add_output_flag(parser: argparse.ArgumentParser, help: str, *, kind: Callable[[str], Path] = output_folder,
-                    required: bool = True, default: str | None = None, metavar: str | None = None) -> None:
+def add_output_flag(
+    parser: argparse.ArgumentParser,
+    help: str,
+    *,
+    kind: Callable[[str], Path] = output_folder,
+    required: bool = True,
+    default: str | None = None,
+    metavar: str | None = None,
+) -> None:
     """`--output/-o PATH`: where the verb writes what it makes (`kind`: `output_folder` or `output_file`)."""
     parser.add_argument("--output", "-o", type=kind, required=required, default=default, metavar=metavar, help=help)
 
@@ -138,9 +164,16 @@ def add_json_flag(parser: argparse.ArgumentParser, what: str = "the result", *, 
     does, with a deprecation note.
     """
     if old_file_form:
-        parser.add_argument("--json", action=JsonSwitchOrOldFile, nargs="?", const=True, default=False,
-                            metavar="FILE", help=f"print {what} as one JSON object (the old `--json FILE`, deprecated, "
-                            "still writes FILE, as --output FILE does)")
+        parser.add_argument(
+            "--json",
+            action=JsonSwitchOrOldFile,
+            nargs="?",
+            const=True,
+            default=False,
+            metavar="FILE",
+            help=f"print {what} as one JSON object (the old `--json FILE`, deprecated, "
+            "still writes FILE, as --output FILE does)",
+        )
     else:
         parser.add_argument("--json", action="store_true", help=f"print {what} as one JSON object")
 
@@ -148,8 +181,13 @@ def add_json_flag(parser: argparse.ArgumentParser, what: str = "the result", *, 
 class JsonSwitchOrOldFile(argparse.Action):
     """`--json` as a switch; `--json FILE` (the old meaning) sets --output FILE, after a deprecation note."""
 
-    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: Any,
-                 option_string: str | None = None) -> None:
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: Any,
+        option_string: str | None = None,
+    ) -> None:
         if values is True:
             setattr(namespace, self.dest, True)
             return
@@ -160,14 +198,19 @@ class JsonSwitchOrOldFile(argparse.Action):
             raise argparse.ArgumentError(self, str(error)) from None
 
 
-def add_clang_flag(parser: argparse.ArgumentParser | argparse._ArgumentGroup,
-                   purpose: str = "the clang to use") -> None:
+def add_clang_flag(
+    parser: argparse.ArgumentParser | argparse._ArgumentGroup, purpose: str = "the clang to use"
+) -> None:
     """`--clang PATH`: which compiler; unset, the toolchain search order decides."""
     parser.add_argument("--clang", help=f"{purpose} (default: {CLANG_SEARCH})")
 
 
-def add_workers_flag(parser: argparse.ArgumentParser | argparse._ArgumentGroup, *, old_jobs: bool = False,
-                     help: str = "how many jobs run at once (default: one per CPU this process may use)") -> None:
+def add_workers_flag(
+    parser: argparse.ArgumentParser | argparse._ArgumentGroup,
+    *,
+    old_jobs: bool = False,
+    help: str = "how many jobs run at once (default: one per CPU this process may use)",
+) -> None:
     """`--workers N`: parallel jobs; `old_jobs`: also the deprecated `--jobs/-j` this verb once took."""
     new = parser.add_argument("--workers", type=positive_int, default=None, help=help)
     if old_jobs:
@@ -176,16 +219,23 @@ def add_workers_flag(parser: argparse.ArgumentParser | argparse._ArgumentGroup, 
 
 def add_timeout_flag(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
     """`--timeout SECONDS`: the wall-time limit of one compile."""
-    parser.add_argument("--timeout", type=positive_float, default=600.0,
-                        help="wall-time limit of one compile in seconds (default: 600)")
+    parser.add_argument(
+        "--timeout", type=positive_float, default=600.0, help="wall-time limit of one compile in seconds (default: 600)"
+    )
 
 
-def add_budget_flag(parser: argparse.ArgumentParser, help: str, *, default_minutes: float | None = None,
-                    old_seconds: bool = False) -> None:
+def add_budget_flag(
+    parser: argparse.ArgumentParser, help: str, *, default_minutes: float | None = None, old_seconds: bool = False
+) -> None:
     """`--budget-minutes M`: training wall time, parsed into `max_seconds` (seconds); `old_seconds`: `--max-seconds`."""
-    new = parser.add_argument("--budget-minutes", dest="max_seconds", type=minutes_in_seconds, metavar="MINUTES",
-                              default=None if default_minutes is None else default_minutes * 60,
-                              help=help + (" (--max-seconds SECONDS: the deprecated spelling)" if old_seconds else ""))
+    new = parser.add_argument(
+        "--budget-minutes",
+        dest="max_seconds",
+        type=minutes_in_seconds,
+        metavar="MINUTES",
+        default=None if default_minutes is None else default_minutes * 60,
+        help=help + (" (--max-seconds SECONDS: the deprecated spelling)" if old_seconds else ""),
+    )
     if old_seconds:
         add_old_spellings(parser, new, "--max-seconds", type=positive_float)
 
@@ -193,9 +243,14 @@ def add_budget_flag(parser: argparse.ArgumentParser, help: str, *, default_minut
 def add_verify_flag(parser: argparse.ArgumentParser, *, corpus_optional: bool = False) -> None:
     """`--verify N`: observations the exported forms must decide alike on; 0 skips (see `DEFAULT_VERIFY`)."""
     default = "200 with --corpus, else 0" if corpus_optional else str(DEFAULT_VERIFY)
-    parser.add_argument("--verify", type=non_negative_int, default=None if corpus_optional else DEFAULT_VERIFY,
-                        metavar="N", help="record N observations by compiling corpus modules under the policy and "
-                        f"check every exported form decides identically on each (default: {default}; 0 skips)")
+    parser.add_argument(
+        "--verify",
+        type=non_negative_int,
+        default=None if corpus_optional else DEFAULT_VERIFY,
+        metavar="N",
+        help="record N observations by compiling corpus modules under the policy and "
+        f"check every exported form decides identically on each (default: {default}; 0 skips)",
+    )
 
 
 def verify_count(args: argparse.Namespace) -> int:
@@ -207,37 +262,65 @@ def verify_count(args: argparse.Namespace) -> int:
 
 def add_gin_flags(parser: argparse.ArgumentParser) -> None:
     """`--gin-file FILE` and `--gin-binding BINDING` (repeatable); old: --gin_file, --gin_bindings, --gin-bindings."""
-    files = parser.add_argument("--gin-file", dest="gin_files", action="append", type=Path, default=[],
-                                help="extra gin file, parsed after the problem's (repeatable; --gin_file: the "
-                                "deprecated spelling)")
-    bindings = parser.add_argument("--gin-binding", dest="gin_bindings", action="append", default=[],
-                                   help="extra gin binding, e.g. 'train.trainer_config.iterations = 5' (repeatable; "
-                                   "--gin_bindings, --gin-bindings: the deprecated spellings)")
+    files = parser.add_argument(
+        "--gin-file",
+        dest="gin_files",
+        action="append",
+        type=Path,
+        default=[],
+        help="extra gin file, parsed after the problem's (repeatable; --gin_file: the deprecated spelling)",
+    )
+    bindings = parser.add_argument(
+        "--gin-binding",
+        dest="gin_bindings",
+        action="append",
+        default=[],
+        help="extra gin binding, e.g. 'train.trainer_config.iterations = 5' (repeatable; "
+        "--gin_bindings, --gin-bindings: the deprecated spellings)",
+    )
     add_old_spellings(parser, files, "--gin_file")
     add_old_spellings(parser, bindings, "--gin_bindings", "--gin-bindings")
 
 
 def add_module_sample_flags(parser: argparse.ArgumentParser, verb: str, seeds: str = "the module sample") -> None:
     """`--max-modules N` and `--seed S`: `verb` a seeded, size-stratified sample of the corpus (`sample_modules`)."""
-    parser.add_argument("--max-modules", type=positive_int, default=None,
-                        help=f"{verb} a seeded, size-stratified sample of this many modules (default: all)")
+    parser.add_argument(
+        "--max-modules",
+        type=positive_int,
+        default=None,
+        help=f"{verb} a seeded, size-stratified sample of this many modules (default: all)",
+    )
     parser.add_argument("--seed", type=int, default=0, help=f"seed of {seeds} (default: 0)")
 
 
 # --- groups ---------------------------------------------------------------------------------------------------------
 def add_pool_flags(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
     """Add --backend, --workers, --ray-address and --ship-modules to a verb's parser."""
-    parser.add_argument("--backend", choices=BACKENDS, default="local",
-                        help="where compile jobs run: local worker processes, or Ray tasks on a cluster "
-                        "(needs the ray extra; see docs/distributed.md) (default: local)")
-    add_workers_flag(parser, help="how many jobs run at once (default: one per CPU this process may use; with "
-                     "--backend ray, every CPU of the cluster)")
-    parser.add_argument("--ray-address", default=None, metavar="HOST:PORT",
-                        help="the Ray cluster's head node, as `ray start --head` printed it (default: start a "
-                        "private Ray instance on this machine)")
-    parser.add_argument("--ship-modules", action="store_true",
-                        help="with --backend ray: send each module's bitcode to the node that compiles it, for "
-                        "nodes that do not see the corpus folder at the same path")
+    parser.add_argument(
+        "--backend",
+        choices=BACKENDS,
+        default="local",
+        help="where compile jobs run: local worker processes, or Ray tasks on a cluster "
+        "(needs the ray extra; see docs/distributed.md) (default: local)",
+    )
+    add_workers_flag(
+        parser,
+        help="how many jobs run at once (default: one per CPU this process may use; with "
+        "--backend ray, every CPU of the cluster)",
+    )
+    parser.add_argument(
+        "--ray-address",
+        default=None,
+        metavar="HOST:PORT",
+        help="the Ray cluster's head node, as `ray start --head` printed it (default: start a "
+        "private Ray instance on this machine)",
+    )
+    parser.add_argument(
+        "--ship-modules",
+        action="store_true",
+        help="with --backend ray: send each module's bitcode to the node that compiles it, for "
+        "nodes that do not see the corpus folder at the same path",
+    )
 
 
 def add_corpus_compile_flags(parser: argparse.ArgumentParser, *, timeout: bool = True) -> None:
@@ -253,8 +336,13 @@ def add_corpus_compile_flags(parser: argparse.ArgumentParser, *, timeout: bool =
 def pool_from_args(args: argparse.Namespace) -> WorkerPool:
     """The pool `add_pool_flags`' parsed flags ask for."""
 
-    return make_pool(args.backend, args.workers, getattr(args, "ray_address", None),
-                     bool(getattr(args, "ship_modules", False)), clang=getattr(args, "clang", None))
+    return make_pool(
+        args.backend,
+        args.workers,
+        getattr(args, "ray_address", None),
+        bool(getattr(args, "ship_modules", False)),
+        clang=getattr(args, "clang", None),
+    )
 
 
 def describe(parser: argparse.ArgumentParser, *, description: str | None, epilog: str | None = None) -> None:

@@ -31,15 +31,31 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "per project, and training curves.",
         epilog=EPILOG,
     )
-    parser.add_argument("evaluations", nargs="*", type=Path, metavar="EVAL.json",
-                        help="evaluation files written by `mlgo eval` (one per policy to compare)")
-    parser.add_argument("--runs", nargs="+", action="extend", type=Path, default=[], metavar="RUN_DIR",
-                        help="training run folders (`mlgo train --output`) whose log.jsonl to plot")
-    parser.add_argument("--search", type=Path, metavar="SEARCH.json",
-                        help="a search result (`mlgo search --output`): show how much of the headroom it found "
-                             "each policy reaches")
-    add_output_flag(parser, "folder to write the report into (created if needed; report files in it are replaced)",
-                    metavar="DIR")
+    parser.add_argument(
+        "evaluations",
+        nargs="*",
+        type=Path,
+        metavar="EVAL.json",
+        help="evaluation files written by `mlgo eval` (one per policy to compare)",
+    )
+    parser.add_argument(
+        "--runs",
+        nargs="+",
+        action="extend",
+        type=Path,
+        default=[],
+        metavar="RUN_DIR",
+        help="training run folders (`mlgo train --output`) whose log.jsonl to plot",
+    )
+    parser.add_argument(
+        "--search",
+        type=Path,
+        metavar="SEARCH.json",
+        help="a search result (`mlgo search --output`): show how much of the headroom it found each policy reaches",
+    )
+    add_output_flag(
+        parser, "folder to write the report into (created if needed; report files in it are replaced)", metavar="DIR"
+    )
     parser.set_defaults(run=run)
 
 

@@ -46,10 +46,18 @@ def configure(parser: argparse.ArgumentParser) -> None:
     add_problem_flag(parser, "which decisions to search (needs two-valued decisions with default replay: inlining)")
     add_output_flag(parser, "where to write the search JSON", kind=output_file)
     add_module_sample_flags(parser, "search")
-    parser.add_argument("--max-flips", type=positive_int, default=DEFAULT_MAX_FLIPS,
-                        help=f"trial compiles per module at most (default: {DEFAULT_MAX_FLIPS})")
-    parser.add_argument("--evaluation", type=Path, default=None,
-                        help="an `mlgo eval` JSON: also print how much of the found gain its policy reaches")
+    parser.add_argument(
+        "--max-flips",
+        type=positive_int,
+        default=DEFAULT_MAX_FLIPS,
+        help=f"trial compiles per module at most (default: {DEFAULT_MAX_FLIPS})",
+    )
+    parser.add_argument(
+        "--evaluation",
+        type=Path,
+        default=None,
+        help="an `mlgo eval` JSON: also print how much of the found gain its policy reaches",
+    )
     add_corpus_compile_flags(parser)
     parser.set_defaults(run=run)
 
@@ -66,15 +74,18 @@ def run(args: argparse.Namespace) -> int:
             raise MlgoError(f"cannot read the evaluation {args.evaluation}: {error}") from error
     modules = sample_modules(corpus, args.max_modules, args.seed)
     with pool_from_args(args) as pool:
-        report = search_corpus(corpus, modules, problem, toolchain=toolchain, pool=pool, max_flips=args.max_flips,
-                               timeout=args.timeout)
+        report = search_corpus(
+            corpus, modules, problem, toolchain=toolchain, pool=pool, max_flips=args.max_flips, timeout=args.timeout
+        )
     write_report(report, args.output)
     print(format_search(report))
     if evaluation is not None:
         reached = headroom_reached(evaluation, report)
         share = "-" if reached["reached"] is None else f"{reached['reached']:.1%}"
-        print(f"policy {evaluation.get('policy')!r} on the {reached['modules']} modules of both: ratio "
-              f"{reached['policy_ratio'] or float('nan'):.4f}, search {reached['best_ratio'] or float('nan'):.4f}; "
-              f"reaches {share} of the found gain")
+        print(
+            f"policy {evaluation.get('policy')!r} on the {reached['modules']} modules of both: ratio "
+            f"{reached['policy_ratio'] or float('nan'):.4f}, search {reached['best_ratio'] or float('nan'):.4f}; "
+            f"reaches {share} of the found gain"
+        )
     print(f"written: {args.output}")
     return 0

@@ -43,8 +43,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
     add_problem_flag(parser, "which advisor to drive")
     parser.add_argument("--policy", default="default", help="built-in policy name (see below; default: default)")
     parser.add_argument("--bitcode", required=True, type=Path, help="the module to compile (.bc)")
-    parser.add_argument("--cmd", type=Path, help="its NUL-separated cc1 command line (.cmd); "
-                        "without it the module compiles as `clang -Oz -c -x ir M.bc`")
+    parser.add_argument(
+        "--cmd",
+        type=Path,
+        help="its NUL-separated cc1 command line (.cmd); without it the module compiles as `clang -Oz -c -x ir M.bc`",
+    )
     add_output_flag(parser, "where to write the decision log (LLVM's log format)", kind=output_file, required=False)
     parser.add_argument("--object", type=output_file, help="keep the compiled object at this path")
     add_clang_flag(parser)
@@ -62,8 +65,14 @@ def run(args: argparse.Namespace) -> int:
     else:
         command = CompileCommand.plain(toolchain, args.bitcode)
     result = trace_module(
-        toolchain, problem, args.policy, command,
-        log_path=args.output, object_path=args.object, seed=args.seed, timeout=args.timeout,
+        toolchain,
+        problem,
+        args.policy,
+        command,
+        log_path=args.output,
+        object_path=args.object,
+        seed=args.seed,
+        timeout=args.timeout,
     )
     if args.json:
         print(json.dumps({**asdict(result), "log": str(args.output) if result.logged else None}))
@@ -73,8 +82,10 @@ def run(args: argparse.Namespace) -> int:
     if result.logged:
         print(f"decisions:  {result.decisions}" + (f" -> {args.output}" if args.output else ""))
     else:
-        print("decisions:  none logged: this compiler cannot replay this advisor's default decisions "
-              "through the channel, so the module was compiled with the default heuristic")
+        print(
+            "decisions:  none logged: this compiler cannot replay this advisor's default decisions "
+            "through the channel, so the module was compiled with the default heuristic"
+        )
     print(f"seconds:    {result.seconds:.3f}")
     for name, value in result.score.figures.items():
         print(f"{name + ':':<11} {value:,.6g}")

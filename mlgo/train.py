@@ -61,35 +61,71 @@ def configure(parser: argparse.ArgumentParser) -> None:
         epilog=EPILOG,
     )
     add_problem_flag(parser, "which decision to learn")
-    parser.add_argument("--algorithm", required=True, choices=ALGORITHMS,
-                        help="ppo: policy gradient with a clipped objective; es: evolution strategies over the "
-                        "policy's weights; bc: behavioral cloning of the default")
+    parser.add_argument(
+        "--algorithm",
+        required=True,
+        choices=ALGORITHMS,
+        help="ppo: policy gradient with a clipped objective; es: evolution strategies over the "
+        "policy's weights; bc: behavioral cloning of the default",
+    )
     add_output_flag(parser, "the run folder to create (or resume)")
-    parser.add_argument("--warmstart", type=Path,
-                        help="start from this saved policy's weights, feature spec and vocabulary (e.g. a BC run's "
-                        "RUN_DIR/policy)")
-    parser.add_argument("--vocab", type=Path,
-                        help="the vocabulary folder (`mlgo vocab`); default: the warm-start policy's, else computed "
-                        "from default traces (PPO) or the labels (BC) into RUN_DIR/vocab")
-    parser.add_argument("--iterations", type=positive_int,
-                        help="PPO iterations, ES steps, or BC epochs, in all (default: gin's train.trainer_config.iterations)")
-    parser.add_argument("--modules-per-iteration", type=positive_int,
-                        help="PPO: modules compiled per iteration (default: gin's trainer_config)")
-    parser.add_argument("--max-modules", type=positive_int,
-                        help="BC: label a seeded sample of this many training modules (default: all)")
-    add_budget_flag(parser, "training time in minutes: stop before an iteration that would end past this much wall "
-                    "time of this invocation (default: no limit)", old_seconds=True)
-    parser.add_argument("--seed", type=int, default=0,
-                        help="seed of module sampling, exploration and network initialization (default: 0)")
-    parser.add_argument("--validation-fraction", type=float, default=0.2,
-                        help="fraction of the corpus (by module name hash) kept out of training for evaluation "
-                        "(default: 0.2; benchmarks/train_policy.py evaluates on that part)")
+    parser.add_argument(
+        "--warmstart",
+        type=Path,
+        help="start from this saved policy's weights, feature spec and vocabulary (e.g. a BC run's RUN_DIR/policy)",
+    )
+    parser.add_argument(
+        "--vocab",
+        type=Path,
+        help="the vocabulary folder (`mlgo vocab`); default: the warm-start policy's, else computed "
+        "from default traces (PPO) or the labels (BC) into RUN_DIR/vocab",
+    )
+    parser.add_argument(
+        "--iterations",
+        type=positive_int,
+        help="PPO iterations, ES steps, or BC epochs, in all (default: gin's train.trainer_config.iterations)",
+    )
+    parser.add_argument(
+        "--modules-per-iteration",
+        type=positive_int,
+        help="PPO: modules compiled per iteration (default: gin's trainer_config)",
+    )
+    parser.add_argument(
+        "--max-modules",
+        type=positive_int,
+        help="BC: label a seeded sample of this many training modules (default: all)",
+    )
+    add_budget_flag(
+        parser,
+        "training time in minutes: stop before an iteration that would end past this much wall "
+        "time of this invocation (default: no limit)",
+        old_seconds=True,
+    )
+    parser.add_argument(
+        "--seed",
+        type=int,
+        default=0,
+        help="seed of module sampling, exploration and network initialization (default: 0)",
+    )
+    parser.add_argument(
+        "--validation-fraction",
+        type=float,
+        default=0.2,
+        help="fraction of the corpus (by module name hash) kept out of training for evaluation "
+        "(default: 0.2; benchmarks/train_policy.py evaluates on that part)",
+    )
     add_gin_flags(parser)
-    parser.add_argument("--resume", action="store_true",
-                        help="continue the run in --output from its last complete iteration (same problem, "
-                        "algorithm, corpus and compiler; its own gin configuration)")
-    parser.add_argument("--baselines", type=Path,
-                        help="folder of cached -Oz baselines (default: the per-user cache, shared between runs)")
+    parser.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue the run in --output from its last complete iteration (same problem, "
+        "algorithm, corpus and compiler; its own gin configuration)",
+    )
+    parser.add_argument(
+        "--baselines",
+        type=Path,
+        help="folder of cached -Oz baselines (default: the per-user cache, shared between runs)",
+    )
     add_json_flag(parser, "the summary")
     add_corpus_compile_flags(parser, timeout=False)
     parser.set_defaults(run=run)
@@ -99,17 +135,38 @@ def run(args: argparse.Namespace) -> int:
     from compiler_opt.train import TrainOptions, train
 
     options = TrainOptions(
-        problem=args.problem, algorithm=args.algorithm, corpus=args.corpus, output=args.output, clang=args.clang,
-        warmstart=args.warmstart, vocab=args.vocab, iterations=args.iterations,
-        modules_per_iteration=args.modules_per_iteration, max_modules=args.max_modules, seed=args.seed,
-        validation_fraction=args.validation_fraction, resume=args.resume, max_seconds=args.max_seconds,
-        gin_files=tuple(args.gin_files), gin_bindings=tuple(args.gin_bindings), baseline_cache=args.baselines,
+        problem=args.problem,
+        algorithm=args.algorithm,
+        corpus=args.corpus,
+        output=args.output,
+        clang=args.clang,
+        warmstart=args.warmstart,
+        vocab=args.vocab,
+        iterations=args.iterations,
+        modules_per_iteration=args.modules_per_iteration,
+        max_modules=args.max_modules,
+        seed=args.seed,
+        validation_fraction=args.validation_fraction,
+        resume=args.resume,
+        max_seconds=args.max_seconds,
+        gin_files=tuple(args.gin_files),
+        gin_bindings=tuple(args.gin_bindings),
+        baseline_cache=args.baselines,
     )
     with pool_from_args(args) as pool:
         summary = train(options, pool)
     if args.json:
-        print(json.dumps({"output": str(summary.output), "iterations": summary.iterations, "stopped": summary.stopped,
-                          "peak_rss_bytes": summary.peak_rss_bytes, "last": summary.last}))
+        print(
+            json.dumps(
+                {
+                    "output": str(summary.output),
+                    "iterations": summary.iterations,
+                    "stopped": summary.stopped,
+                    "peak_rss_bytes": summary.peak_rss_bytes,
+                    "last": summary.last,
+                }
+            )
+        )
         return 0
     print(f"run:        {summary.output}")
     print(f"iterations: {summary.iterations} complete (stopped: {summary.stopped})")

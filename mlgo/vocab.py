@@ -40,10 +40,18 @@ def configure(parser: argparse.ArgumentParser) -> None:
     add_problem_flag(parser, "whose features")
     add_output_flag(parser, "the vocabulary folder to write")
     add_module_sample_flags(parser, "trace", "the module and observation samples")
-    parser.add_argument("--quantiles", type=positive_int, default=DEFAULT_QUANTILES,
-                        help=f"quantiles per feature, before duplicates are merged (default: {DEFAULT_QUANTILES})")
-    parser.add_argument("--sample-size", type=positive_int, default=DEFAULT_SAMPLE_SIZE,
-                        help=f"observations kept to take the quantiles of (default: {DEFAULT_SAMPLE_SIZE})")
+    parser.add_argument(
+        "--quantiles",
+        type=positive_int,
+        default=DEFAULT_QUANTILES,
+        help=f"quantiles per feature, before duplicates are merged (default: {DEFAULT_QUANTILES})",
+    )
+    parser.add_argument(
+        "--sample-size",
+        type=positive_int,
+        default=DEFAULT_SAMPLE_SIZE,
+        help=f"observations kept to take the quantiles of (default: {DEFAULT_SAMPLE_SIZE})",
+    )
     add_corpus_compile_flags(parser)
     parser.set_defaults(run=run)
 
@@ -54,15 +62,25 @@ def run(args: argparse.Namespace) -> int:
     corpus = load_corpus(args.corpus)
     modules = sample_modules(corpus, args.max_modules, args.seed)
     with pool_from_args(args) as pool:
-        result = collect_vocab(modules, problem, toolchain, pool, seed=args.seed, quantiles=args.quantiles,
-                               sample_size=args.sample_size, timeout=args.timeout)
+        result = collect_vocab(
+            modules,
+            problem,
+            toolchain,
+            pool,
+            seed=args.seed,
+            quantiles=args.quantiles,
+            sample_size=args.sample_size,
+            timeout=args.timeout,
+        )
     result.vocab.save(args.output)
     result.spec.save(args.output)
     sizes = {name: len(result.vocab[name]) for name in result.spec.names}
     print(f"modules:       {result.modules_ok} traced, {len(result.failures)} failed")
     print(f"observations:  {result.observations:,} seen, {result.sampled:,} sampled")
-    print(f"features:      {len(sizes)} ({sum(1 for n in sizes.values() if n <= 1)} constant); "
-          f"boundaries per feature: {min(sizes.values())}-{max(sizes.values())}")
+    print(
+        f"features:      {len(sizes)} ({sum(1 for n in sizes.values() if n <= 1)} constant); "
+        f"boundaries per feature: {min(sizes.values())}-{max(sizes.values())}"
+    )
     for name, error in sorted(result.failures.items())[:10]:
         print(f"failed: {name}: {error.splitlines()[0]}")
     print(f"written: {args.output}")

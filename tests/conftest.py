@@ -41,8 +41,13 @@ def build_module(toolchain: Toolchain, source: Path, workdir: Path, flags: tuple
     subprocess.run([driver, *flags, "-c", "-Xclang", "-fembed-bitcode=all", str(source), "-o", str(obj)], check=True)
     bitcode, cmd = obj.with_suffix(".bc"), obj.with_suffix(".cmd")
     subprocess.run(
-        [str(toolchain.tool("llvm-objcopy")), f"--dump-section=.llvmbc={bitcode}",
-         f"--dump-section=.llvmcmd={cmd}", str(obj), os.devnull],
+        [
+            str(toolchain.tool("llvm-objcopy")),
+            f"--dump-section=.llvmbc={bitcode}",
+            f"--dump-section=.llvmcmd={cmd}",
+            str(obj),
+            os.devnull,
+        ],
         check=True,
     )
     return BuiltModule(source.stem, bitcode, cmd, obj)

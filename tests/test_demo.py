@@ -14,8 +14,9 @@ from tests.test_quiet_output import NOTICES
 
 
 def demo(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "mlgo.cli", "demo", *map(str, args)], capture_output=True,
-                          text=True, check=True)
+    return subprocess.run(
+        [sys.executable, "-m", "mlgo.cli", "demo", *map(str, args)], capture_output=True, text=True, check=True
+    )
 
 
 @pytest.mark.slow

@@ -12,7 +12,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 # setuptools' warnings name their class (`BuildBackendWarning: ...`); pip's own say `WARNING:`.
 SETUPTOOLS_WARNING = re.compile(r"\w+Warning:")
-DATA_FOLDERS = ("compiler_opt/export/cc", "compiler_opt/problems/gin", "compiler_opt/policy/gin", "corpus_tools/drivers")
+DATA_FOLDERS = (
+    "compiler_opt/export/cc",
+    "compiler_opt/problems/gin",
+    "compiler_opt/policy/gin",
+    "corpus_tools/drivers",
+)
 PROJECT = ("setup.cfg", "pyproject.toml", "README.md", "mlgo", "compiler_opt", "corpus_tools")
 
 
@@ -30,8 +35,7 @@ def _project_copy(folder: Path) -> Path:
 
 def _pip(project: Path, *args: str) -> subprocess.CompletedProcess:
     """This venv's pip (the one bootstrap upgrades), run in `project`."""
-    return subprocess.run([sys.executable, "-m", "pip", *args], cwd=project, capture_output=True, text=True,
-                          check=True)
+    return subprocess.run([sys.executable, "-m", "pip", *args], cwd=project, capture_output=True, text=True, check=True)
 
 
 def _data_files() -> set[str]:
@@ -60,6 +64,9 @@ def test_editable_install_is_quiet(tmp_path):
     assert not SETUPTOOLS_WARNING.search(result.stdout + result.stderr)
     found = subprocess.run(
         [str(python), "-c", "import compiler_opt.export.cc as cc; print(cc.__path__[0])"],
-        cwd=tmp_path, capture_output=True, text=True, check=True,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout.strip()
     assert Path(found) == project / "compiler_opt" / "export" / "cc"

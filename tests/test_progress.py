@@ -48,9 +48,13 @@ def test_a_real_stage_piped_reports_progress_lines(small_sample):
     # `corpus stats --inline-remarks` compiles every module of the small sample (36): a few seconds on one job.
     env = {**os.environ, "MLGO_PROGRESS_INTERVAL": "0.2"}
     env.pop("MLGO_PROGRESS", None)
-    result = subprocess.run([sys.executable, "-m", "mlgo.cli", "corpus", "stats", "--inline-remarks", "--workers", "1",
-                             str(small_sample)], capture_output=True, text=True, env=env,
-                            check=True)
+    result = subprocess.run(
+        [sys.executable, "-m", "mlgo.cli", "corpus", "stats", "--inline-remarks", "--workers", "1", str(small_sample)],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+    )
     lines = re.findall(r"^\[count\] (\d+)/(\d+) module \(\d+%\), [\d.]+ module/s, ETA \w+$", result.stderr, re.M)
     assert len(lines) >= 3, result.stderr
     assert [int(done) for done, _ in lines] == sorted(int(done) for done, _ in lines)

@@ -51,8 +51,16 @@ from compiler_opt.problems.measurements import Score
 if TYPE_CHECKING:  # recording imports them when it starts: a drop-in compile never records, and starts sooner
     from compiler_opt.collect.trajectories import ModuleTrajectory, TrajectoryRecorder, TrajectorySpec
 
-__all__ = ["ADVISOR_OFF", "BASELINE_POLICY", "Acted", "MakeDecide", "act", "builtin_decider", "builtin_policy",
-           "trajectory_spec"]
+__all__ = [
+    "ADVISOR_OFF",
+    "BASELINE_POLICY",
+    "Acted",
+    "MakeDecide",
+    "act",
+    "builtin_decider",
+    "builtin_policy",
+    "trajectory_spec",
+]
 
 MakeDecide = Callable[[LogHeader], Callable[[Observation], Any]]
 ADVISOR_OFF: MakeDecide | None = None
@@ -114,16 +122,31 @@ def trajectory_spec(spec: FeatureSpec, *, policy_info: bool) -> TrajectorySpec:
     features = tuple(dataclasses.replace(f, shape=policy_shape(f)) for f in spec.features)
     answer = spec.action if policy_info else spec.advice
     action = dataclasses.replace(answer, shape=policy_shape(answer))
-    return TrajectorySpec(features, action, logits=spec.num_actions if policy_info else None,
-                          log_probability=policy_info)
+    return TrajectorySpec(
+        features, action, logits=spec.num_actions if policy_info else None, log_probability=policy_info
+    )
 
 
-def act(toolchain: Toolchain, problem: Problem, command: CompileCommand | Sequence[str],
-        make_decide: MakeDecide | None, *, name: str = "", include_default: bool = False,
-        policy_info: bool = False, record: bool = False, spec: FeatureSpec | None = None,
-        log_path: str | Path | None = None, object_path: str | Path | None = None, keep_object: bool = False,
-        passthrough: bool = False, pin: bool = True, claim_cpu: bool = False, timeout: float = 600.0,
-        read_timeout: float = 120.0) -> Acted:
+def act(
+    toolchain: Toolchain,
+    problem: Problem,
+    command: CompileCommand | Sequence[str],
+    make_decide: MakeDecide | None,
+    *,
+    name: str = "",
+    include_default: bool = False,
+    policy_info: bool = False,
+    record: bool = False,
+    spec: FeatureSpec | None = None,
+    log_path: str | Path | None = None,
+    object_path: str | Path | None = None,
+    keep_object: bool = False,
+    passthrough: bool = False,
+    pin: bool = True,
+    claim_cpu: bool = False,
+    timeout: float = 600.0,
+    read_timeout: float = 120.0,
+) -> Acted:
     """Compile `command` once with `problem`'s advisor answered by `make_decide`; see the module docstring."""
     if make_decide is not None:
         toolchain.probe().require(problem.advisor.name, toolchain.clang)
@@ -147,14 +170,26 @@ def act(toolchain: Toolchain, problem: Problem, command: CompileCommand | Sequen
             acted = Acted(None, 0, [], {"compile": 0.0, "policy": 0.0})
         else:
             answering = _Answering(problem, make_decide, policy_info, record, spec, log_path, stack)
-            answered = compile_answering(argv, problem.advisor, answering.make, module=name,
-                                         include_default=include_default, timeout=timeout,
-                                         read_timeout=read_timeout, temp_parent=workdir, cpu=cpu,
-                                         expect_header=workdir is not None
-                                         and not problem.advisor.header_with_first_decision,
-                                         passthrough=passthrough)
-            acted = Acted(answered.header, answered.decisions, answering.actions,
-                          {"compile": 0.0, "policy": answering.policy_seconds}, trajectory_spec=answering.trajectory_spec)
+            answered = compile_answering(
+                argv,
+                problem.advisor,
+                answering.make,
+                module=name,
+                include_default=include_default,
+                timeout=timeout,
+                read_timeout=read_timeout,
+                temp_parent=workdir,
+                cpu=cpu,
+                expect_header=workdir is not None and not problem.advisor.header_with_first_decision,
+                passthrough=passthrough,
+            )
+            acted = Acted(
+                answered.header,
+                answered.decisions,
+                answering.actions,
+                {"compile": 0.0, "policy": answering.policy_seconds},
+                trajectory_spec=answering.trajectory_spec,
+            )
         acted.seconds["compile"] = time.monotonic() - started
         if workdir is not None and output is not None:
             before = time.monotonic()
@@ -169,8 +204,16 @@ def act(toolchain: Toolchain, problem: Problem, command: CompileCommand | Sequen
 class _Answering:
     """The decide function a compile gets: the policy's, timed, its advice kept, recorded and logged."""
 
-    def __init__(self, problem: Problem, make_decide: MakeDecide, policy_info: bool, record: bool,
-                 spec: FeatureSpec | None, log_path: str | Path | None, stack: contextlib.ExitStack) -> None:
+    def __init__(
+        self,
+        problem: Problem,
+        make_decide: MakeDecide,
+        policy_info: bool,
+        record: bool,
+        spec: FeatureSpec | None,
+        log_path: str | Path | None,
+        stack: contextlib.ExitStack,
+    ) -> None:
         self._problem = problem
         self._make_decide = make_decide
         self._policy_info = policy_info
@@ -189,8 +232,9 @@ class _Answering:
             from compiler_opt.collect.trajectories import TrajectoryRecorder
 
             problem = self._problem
-            features = self._spec or build_feature_spec(header, exclude=problem.excluded_features,
-                                                        num_actions=problem.num_actions)
+            features = self._spec or build_feature_spec(
+                header, exclude=problem.excluded_features, num_actions=problem.num_actions
+            )
             self.trajectory_spec = trajectory_spec(features, policy_info=self._policy_info)
             self.recorder = TrajectoryRecorder(header, self.trajectory_spec)
         log = None

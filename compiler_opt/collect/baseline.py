@@ -64,8 +64,7 @@ BASELINE_METHOD = "plain compile, advisor off"
 _HASH_CHUNK = 1 << 20
 
 
-def compute_baseline(toolchain: Toolchain, problem_name: str, command: CompileCommand,
-                     timeout: float = 600.0) -> Score:
+def compute_baseline(toolchain: Toolchain, problem_name: str, command: CompileCommand, timeout: float = 600.0) -> Score:
     """One module's baseline score: a plain compile (no advisor), measured by the problem.
 
     A job function (picklable, runs in a worker); raises `CompilerFailure` on a failed compile.
@@ -126,7 +125,9 @@ class BaselineCache:
     def key(self, command: CompileCommand) -> str:
         """The entry key of `command`'s module under this cache's compiler and problem."""
         neutral = dataclasses.replace(
-            command, clang="<clang>", bitcode="<module.bc>",
+            command,
+            clang="<clang>",
+            bitcode="<module.bc>",
             thinlto_index=None if command.thinlto_index is None else "<module.thinlto.bc>",
         )
         options = self.problem.measurement.compile_options(Path("<workdir>"), command.cc1)
@@ -177,8 +178,15 @@ class BaselineCache:
                 found.reused += 1
             else:
                 # The pool's limit is a backstop; the compile's own limit gives the typed failure.
-                jobs.append(Job(name, compute, (self.toolchain, self.problem.name, command, timeout),
-                                timeout=timeout + 60.0, files=command.files))
+                jobs.append(
+                    Job(
+                        name,
+                        compute,
+                        (self.toolchain, self.problem.name, command, timeout),
+                        timeout=timeout + 60.0,
+                        files=command.files,
+                    )
+                )
         for result in pool.run(jobs, desc=desc):
             if result.ok:
                 self._write(keys[result.key], result.key, result.value, result.seconds)
@@ -202,8 +210,11 @@ class BaselineCache:
             if entry["key"] != key or entry["format"] != FORMAT_VERSION:
                 return None
             score = entry["score"]
-            return Score(float(score["value"]), {k: float(v) for k, v in score["figures"].items()},
-                         {k: float(v) for k, v in score.get("per_function", {}).items()})
+            return Score(
+                float(score["value"]),
+                {k: float(v) for k, v in score["figures"].items()},
+                {k: float(v) for k, v in score.get("per_function", {}).items()},
+            )
         except (OSError, ValueError, KeyError, TypeError, AttributeError):
             return None
 
@@ -214,8 +225,7 @@ class BaselineCache:
             "format": FORMAT_VERSION,
             "key": key,
             "module": name,
-            "score": {"value": score.value, "figures": dict(score.figures),
-                      "per_function": dict(score.per_function)},
+            "score": {"value": score.value, "figures": dict(score.figures), "per_function": dict(score.per_function)},
             "compiler": self.toolchain.identity,
             "problem": self.problem.name,
             "measurement": self.problem.measurement.name,

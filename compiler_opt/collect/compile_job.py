@@ -132,9 +132,14 @@ class CompileResult:
 # ---- small public helpers ------------------------------------------------------------------
 
 
-def problem_feature_spec(toolchain: Toolchain, problem: Problem | str,
-                         modules: ModuleSpec | CompileCommand | Sequence[ModuleSpec | CompileCommand],
-                         *, timeout: float = 120.0, attempts: int = 20) -> FeatureSpec:
+def problem_feature_spec(
+    toolchain: Toolchain,
+    problem: Problem | str,
+    modules: ModuleSpec | CompileCommand | Sequence[ModuleSpec | CompileCommand],
+    *,
+    timeout: float = 120.0,
+    attempts: int = 20,
+) -> FeatureSpec:
     """The features a policy of `problem` reads under this compiler: its header minus the excluded features.
 
     Starts a compile of a module with the advisor on (no default decision
@@ -152,12 +157,21 @@ def problem_feature_spec(toolchain: Toolchain, problem: Problem | str,
         with tempfile.TemporaryDirectory(prefix="mlgo-spec-") as tmp:
             workdir = Path(tmp)
             argv = command.argv(workdir / "module.o", problem.measurement.compile_options(workdir, command.cc1))
-            header = compile_answering(argv, problem.advisor, None, module=name, timeout=timeout, temp_parent=tmp,
-                                       expect_header=not problem.advisor.header_with_first_decision).header
+            header = compile_answering(
+                argv,
+                problem.advisor,
+                None,
+                module=name,
+                timeout=timeout,
+                temp_parent=tmp,
+                expect_header=not problem.advisor.header_with_first_decision,
+            ).header
         if header is not None:
             return build_feature_spec(header, exclude=problem.excluded_features, num_actions=problem.num_actions)
-    raise MlgoError(f"none of the {len(candidates)} modules tried made a {problem.advisor.name} decision, so the "
-                    "compiler never sent its features; use a corpus with more code")
+    raise MlgoError(
+        f"none of the {len(candidates)} modules tried made a {problem.advisor.name} decision, so the "
+        "compiler never sent its features; use a corpus with more code"
+    )
 
 
 def compile_jobs(tasks: Iterable[CompileTask], policy_ref: SharedRef | FastPolicy | str | None = None) -> list[Job]:
@@ -192,21 +206,36 @@ def run_compile_task(task: CompileTask, policy: FastPolicy | str | None = None) 
         make, policy_info, spec, include_default = _fast_decider(task, policy), True, policy.spec, False
     elif isinstance(policy, str):
         builtin = builtin_policy(problem, policy)
-        if task.record and builtin.include_default and builtin.make is not None \
-                and _default_overwrites_feature(toolchain, problem):
+        if (
+            task.record
+            and builtin.include_default
+            and builtin.make is not None
+            and _default_overwrites_feature(toolchain, problem)
+        ):
             return _label_by_replay(toolchain, problem, builtin, command, name, timeout, task.keep_object, task.seed)
         make, policy_info, spec = builtin_decider(toolchain, builtin, task.seed), False, None
         include_default = builtin.include_default
     else:
         raise MlgoError(f"{name}: a policy is a built-in name or a FastPolicy, not {type(policy).__name__}")
-    acted = act(toolchain, problem, command, make, name=name, include_default=include_default,
-                policy_info=policy_info, record=task.record and make is not None, spec=spec, timeout=timeout,
-                keep_object=task.keep_object)
+    acted = act(
+        toolchain,
+        problem,
+        command,
+        make,
+        name=name,
+        include_default=include_default,
+        policy_info=policy_info,
+        record=task.record and make is not None,
+        spec=spec,
+        timeout=timeout,
+        keep_object=task.keep_object,
+    )
     return _result(name, acted)
 
 
-def default_label_trajectory(module: ModuleSpec, problem: Problem | str, clang: str, *,
-                             timeout: float | None = None, keep_object: bool = False) -> CompileResult:
+def default_label_trajectory(
+    module: ModuleSpec, problem: Problem | str, clang: str, *, timeout: float | None = None, keep_object: bool = False
+) -> CompileResult:
     """Behavioral-cloning data: the real features the policy will see, labeled with the default's decisions.
 
     One compile where the default decision arrives in a feature the policy
@@ -218,16 +247,27 @@ def default_label_trajectory(module: ModuleSpec, problem: Problem | str, clang: 
     problem = get_problem(problem) if isinstance(problem, str) else problem
     builtin = problem.default_replay()
     if builtin is None:
-        raise MlgoError(f"problem {problem.name} cannot replay the compiler's default decisions through the channel, "
-                        "so there are no default labels to clone")
-    task = CompileTask(module, problem.name, clang, builtin.name, explore=False, record=True, timeout=timeout,
-                       keep_object=keep_object)
+        raise MlgoError(
+            f"problem {problem.name} cannot replay the compiler's default decisions through the channel, "
+            "so there are no default labels to clone"
+        )
+    task = CompileTask(
+        module, problem.name, clang, builtin.name, explore=False, record=True, timeout=timeout, keep_object=keep_object
+    )
     return run_compile_task(task)
 
 
-def replay_actions(module: ModuleSpec, problem: Problem | str, clang: str, actions: Sequence, *,
-                   default_tail: bool = False, record: bool = False, timeout: float | None = None,
-                   keep_object: bool = False) -> CompileResult:
+def replay_actions(
+    module: ModuleSpec,
+    problem: Problem | str,
+    clang: str,
+    actions: Sequence,
+    *,
+    default_tail: bool = False,
+    record: bool = False,
+    timeout: float | None = None,
+    keep_object: bool = False,
+) -> CompileResult:
     """Compile `module` answering with `actions` in order.
 
     With `default_tail`, decisions past the end of `actions` follow the
@@ -241,15 +281,26 @@ def replay_actions(module: ModuleSpec, problem: Problem | str, clang: str, actio
     if default_tail and default is None:
         raise MlgoError(f"problem {problem.name} cannot replay the compiler's default decisions")
     if default_tail and record and _default_overwrites_feature(toolchain, problem):
-        raise MlgoError(f"with this compiler the default decision overwrites a feature of problem {problem.name}, "
-                        "so a compile with a default tail cannot record honest features; use its actions")
+        raise MlgoError(
+            f"with this compiler the default decision overwrites a feature of problem {problem.name}, "
+            "so a compile with a default tail cannot record honest features; use its actions"
+        )
     make = _replayer(toolchain, module.name, list(actions), default)
-    acted = act(toolchain, problem, module.command(toolchain.clang), make, name=module.name,
-                include_default=default_tail, record=record, timeout=timeout or DEFAULT_TIMEOUT,
-                keep_object=keep_object)
+    acted = act(
+        toolchain,
+        problem,
+        module.command(toolchain.clang),
+        make,
+        name=module.name,
+        include_default=default_tail,
+        record=record,
+        timeout=timeout or DEFAULT_TIMEOUT,
+        keep_object=keep_object,
+    )
     if not default_tail and acted.decisions != len(actions):
-        raise ReplayMismatch(module.name, f"replaying {len(actions)} decisions, the compiler asked for only "
-                             f"{acted.decisions}")
+        raise ReplayMismatch(
+            module.name, f"replaying {len(actions)} decisions, the compiler asked for only {acted.decisions}"
+        )
     return _result(module.name, acted)
 
 
@@ -303,18 +354,47 @@ def _default_overwrites_feature(toolchain: Toolchain, problem: Problem) -> bool:
     return slot is not None and slot not in problem.excluded_features
 
 
-def _label_by_replay(toolchain: Toolchain, problem: Problem, builtin: BuiltinPolicy, command: CompileCommand,
-                     name: str, timeout: float, keep_object: bool, seed: int) -> CompileResult:
-    first = act(toolchain, problem, command, builtin_decider(toolchain, builtin, seed), name=name,
-                include_default=True, timeout=timeout)
-    second = act(toolchain, problem, command, _replayer(toolchain, name, first.actions, None), name=name,
-                 record=True, timeout=timeout, keep_object=keep_object)
+def _label_by_replay(
+    toolchain: Toolchain,
+    problem: Problem,
+    builtin: BuiltinPolicy,
+    command: CompileCommand,
+    name: str,
+    timeout: float,
+    keep_object: bool,
+    seed: int,
+) -> CompileResult:
+    first = act(
+        toolchain,
+        problem,
+        command,
+        builtin_decider(toolchain, builtin, seed),
+        name=name,
+        include_default=True,
+        timeout=timeout,
+    )
+    second = act(
+        toolchain,
+        problem,
+        command,
+        _replayer(toolchain, name, first.actions, None),
+        name=name,
+        record=True,
+        timeout=timeout,
+        keep_object=keep_object,
+    )
     if second.decisions != first.decisions:
-        raise ReplayMismatch(name, f"the default compile made {first.decisions} decisions, replaying them "
-                             f"without the default decision made {second.decisions}")
+        raise ReplayMismatch(
+            name,
+            f"the default compile made {first.decisions} decisions, replaying them "
+            f"without the default decision made {second.decisions}",
+        )
     if second.measured_score.value != first.measured_score.value:
-        raise ReplayMismatch(name, f"replaying the default decisions gave {second.measured_score.value:g} "
-                             f"{problem.measurement.unit}, the default compile {first.measured_score.value:g}")
+        raise ReplayMismatch(
+            name,
+            f"replaying the default decisions gave {second.measured_score.value:g} "
+            f"{problem.measurement.unit}, the default compile {first.measured_score.value:g}",
+        )
     result = _result(name, second)
     result.seconds = {key: first.seconds.get(key, 0.0) + value for key, value in second.seconds.items()}
     return result
@@ -323,5 +403,13 @@ def _label_by_replay(toolchain: Toolchain, problem: Problem, builtin: BuiltinPol
 def _result(name: str, acted: Acted) -> CompileResult:
     advice = acted.header.advice if acted.header is not None else None
     dtype = advice.dtype if advice is not None else np.int64
-    return CompileResult(name, acted.measured_score, acted.trajectory, acted.decisions, acted.seconds,
-                         np.asarray(acted.actions, dtype), acted.trajectory_spec, acted.object)
+    return CompileResult(
+        name,
+        acted.measured_score,
+        acted.trajectory,
+        acted.decisions,
+        acted.seconds,
+        np.asarray(acted.actions, dtype),
+        acted.trajectory_spec,
+        acted.object,
+    )

@@ -31,5 +31,4 @@ class DecisionLog:
         self._encode_advice = traced.features[-1].encode
 
     def write(self, observation: Observation, advice) -> None:
-        self._writer.observation(observation.index, observation.raw + self._encode_advice(advice),
-                                 observation.context)
+        self._writer.observation(observation.index, observation.raw + self._encode_advice(advice), observation.context)

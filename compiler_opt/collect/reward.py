@@ -73,8 +73,9 @@ class ModuleReward:
 class RewardTracker:
     """Per-module moving averages of raw rewards, and the rewards they give (state saved with checkpoints)."""
 
-    def __init__(self, delta: float = DEFAULT_DELTA, decay: float = DEFAULT_DECAY,
-                 averages: Mapping[str, float] | None = None) -> None:
+    def __init__(
+        self, delta: float = DEFAULT_DELTA, decay: float = DEFAULT_DECAY, averages: Mapping[str, float] | None = None
+    ) -> None:
         if not 0.0 <= decay < 1.0:
             raise ValueError(f"the moving-average decay must be in [0, 1), got {decay}")
         self.delta = float(delta)
@@ -88,15 +89,26 @@ class RewardTracker:
         self.averages[module] = self.decay * average + (1.0 - self.decay) * raw
         return ModuleReward(raw, average)
 
-    def step_rewards(self, module: str, functions: Sequence[str], step_function: np.ndarray,
-                     policy: Mapping[str, float], baseline: Mapping[str, float]) -> np.ndarray:
+    def step_rewards(
+        self,
+        module: str,
+        functions: Sequence[str],
+        step_function: np.ndarray,
+        policy: Mapping[str, float],
+        baseline: Mapping[str, float],
+    ) -> np.ndarray:
         """Per step, the reward of the function it was decided in (its own moving average, keyed `module:fn`).
 
         A function absent from a score's per-function figures scores 0 there
         (regalloc remarks list only functions with a cost).
         """
-        per_function = np.array([self.reward(f"{module}:{name}", policy.get(name, 0.0), baseline.get(name, 0.0)).value
-                                 for name in functions], np.float32)
+        per_function = np.array(
+            [
+                self.reward(f"{module}:{name}", policy.get(name, 0.0), baseline.get(name, 0.0)).value
+                for name in functions
+            ],
+            np.float32,
+        )
         return per_function[step_function] if len(step_function) else np.zeros(0, np.float32)
 
     def to_json(self) -> dict:

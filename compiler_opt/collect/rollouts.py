@@ -92,8 +92,11 @@ class ModuleBook:
         return False
 
     def to_json(self) -> dict:
-        return {"failures": dict(self.failures), "set_aside": dict(self.set_aside),
-                "no_decisions": sorted(self.no_decisions)}
+        return {
+            "failures": dict(self.failures),
+            "set_aside": dict(self.set_aside),
+            "no_decisions": sorted(self.no_decisions),
+        }
 
     @classmethod
     def from_json(cls, data: Mapping) -> ModuleBook:
@@ -177,17 +180,32 @@ class Rollout:
     baseline: float  # the problem's value of the baseline
 
 
-def rollouts(pool: WorkerPool, policy: FastPolicy, modules: Sequence[ModuleSpec],
-             jobs: Callable[[ModuleSpec, SharedRef], Iterable[Job]], problem: Problem, toolchain: Toolchain,
-             baselines: BaselineCache, book: ModuleBook, figures: CollectFigures, *, iteration: int,
-             settings: RolloutSettings, desc: str) -> Iterator[Rollout]:
+def rollouts(
+    pool: WorkerPool,
+    policy: FastPolicy,
+    modules: Sequence[ModuleSpec],
+    jobs: Callable[[ModuleSpec, SharedRef], Iterable[Job]],
+    problem: Problem,
+    toolchain: Toolchain,
+    baselines: BaselineCache,
+    book: ModuleBook,
+    figures: CollectFigures,
+    *,
+    iteration: int,
+    settings: RolloutSettings,
+    desc: str,
+) -> Iterator[Rollout]:
     """Compile `modules` (their baselines first) with the jobs `jobs(module, shared policy)` makes; yield each
     compile that came back. `figures` counts jobs, failures and time; once the jobs are done, each module that
     failed is counted in `book` (and set aside after `max_failures`)."""
     started = time.monotonic()
     figures.modules = len(modules)
-    found = baselines.get_many(BaselineCache.commands(toolchain, modules), pool, timeout=settings.compile_timeout,
-                               desc=f"baselines {iteration}")
+    found = baselines.get_many(
+        BaselineCache.commands(toolchain, modules),
+        pool,
+        timeout=settings.compile_timeout,
+        desc=f"baselines {iteration}",
+    )
     figures.seconds_baselines = time.monotonic() - started
     for name, failure in found.failures.items():
         figures.failures[name] = f"baseline: {describe(failure)}"
@@ -201,8 +219,9 @@ def rollouts(pool: WorkerPool, policy: FastPolicy, modules: Sequence[ModuleSpec]
                     owner[job.key] = module.name
                     batch.append(job)
         figures.jobs = len(batch)
-        deadline = DeadlinePolicy(settings.deadline_quorum, settings.deadline_grace_seconds,
-                                  settings.deadline_median_factor)
+        deadline = DeadlinePolicy(
+            settings.deadline_quorum, settings.deadline_grace_seconds, settings.deadline_median_factor
+        )
         for result in pool.run(batch, deadline=deadline, desc=desc):
             name = owner[result.key]
             if result.status is JobStatus.CANCELLED:
@@ -216,8 +235,14 @@ def rollouts(pool: WorkerPool, policy: FastPolicy, modules: Sequence[ModuleSpec]
             figures.jobs_ok += 1
             figures.note_seconds(compiled)
             default = found.scores[name]
-            yield Rollout(result.key, name, compiled, default, problem.measurement.rescore(compiled.score).value,
-                          problem.measurement.rescore(default).value)
+            yield Rollout(
+                result.key,
+                name,
+                compiled,
+                default,
+                problem.measurement.rescore(compiled.score).value,
+                problem.measurement.rescore(default).value,
+            )
     finally:
         pool.release(ref)
     for name, error in sorted(figures.failures.items()):
@@ -227,18 +252,52 @@ def rollouts(pool: WorkerPool, policy: FastPolicy, modules: Sequence[ModuleSpec]
     figures.seconds_collect = time.monotonic() - started
 
 
-def collect_iteration(pool: WorkerPool, modules: Sequence[ModuleSpec], problem: Problem, toolchain: Toolchain,
-                      policy: FastPolicy, baselines: BaselineCache, tracker: RewardTracker, book: ModuleBook,
-                      folder: Path, *, iteration: int, seed: int, settings: RolloutSettings) -> CollectFigures:
+def collect_iteration(
+    pool: WorkerPool,
+    modules: Sequence[ModuleSpec],
+    problem: Problem,
+    toolchain: Toolchain,
+    policy: FastPolicy,
+    baselines: BaselineCache,
+    tracker: RewardTracker,
+    book: ModuleBook,
+    folder: Path,
+    *,
+    iteration: int,
+    seed: int,
+    settings: RolloutSettings,
+) -> CollectFigures:
     """Compile `modules` under `policy` (sampling), reward them and write their trajectories into `folder`."""
     figures = CollectFigures()
-    tasks = {m.name: CompileTask(m, problem.name, str(toolchain.clang), None, explore=True, seed=seed, record=True,
-                                 timeout=settings.compile_timeout) for m in modules}
+    tasks = {
+        m.name: CompileTask(
+            m,
+            problem.name,
+            str(toolchain.clang),
+            None,
+            explore=True,
+            seed=seed,
+            record=True,
+            timeout=settings.compile_timeout,
+        )
+        for m in modules
+    }
     writer: TrajectoryWriter | None = None
     try:
-        for rollout in rollouts(pool, policy, modules, lambda module, ref: compile_jobs([tasks[module.name]], ref),
-                                problem, toolchain, baselines, book, figures, iteration=iteration,
-                                settings=settings, desc=f"iteration {iteration}"):
+        for rollout in rollouts(
+            pool,
+            policy,
+            modules,
+            lambda module, ref: compile_jobs([tasks[module.name]], ref),
+            problem,
+            toolchain,
+            baselines,
+            book,
+            figures,
+            iteration=iteration,
+            settings=settings,
+            desc=f"iteration {iteration}",
+        ):
             compiled, trajectory = rollout.compiled, rollout.compiled.trajectory
             if compiled.decisions == 0 or trajectory is None or not len(trajectory):
                 figures.modules_without_decisions += 1
@@ -251,8 +310,13 @@ def collect_iteration(pool: WorkerPool, modules: Sequence[ModuleSpec], problem: 
             logged = {"raw_reward": reward.raw, "reward_average": reward.average, "baseline": rollout.baseline}
             if settings.reward_per_function and (rollout.default.per_function or compiled.score.per_function):
                 assert trajectory.step_function is not None  # recorded with the functions it decided in
-                steps = tracker.step_rewards(rollout.module, trajectory.functions, trajectory.step_function,
-                                             compiled.score.per_function, rollout.default.per_function)
+                steps = tracker.step_rewards(
+                    rollout.module,
+                    trajectory.functions,
+                    trajectory.step_function,
+                    compiled.score.per_function,
+                    rollout.default.per_function,
+                )
                 writer.write(trajectory.with_step_rewards(steps, module_reward=reward.value, **logged))
             else:
                 writer.write(trajectory.with_reward(reward.value, **logged))

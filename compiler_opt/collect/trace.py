@@ -46,7 +46,22 @@ def trace_module(
     """Compile `command` with `problem`'s advisor answered by the built-in policy `policy_name`."""
     builtin = problem.policy(policy_name)
     make_decide = builtin_decider(toolchain, builtin, seed)
-    acted = act(toolchain, problem, command, make_decide, include_default=builtin.include_default,
-                log_path=log_path, object_path=object_path, timeout=timeout)
-    return TraceResult(command.bitcode, problem.name, policy_name, acted.decisions, acted.seconds["compile"],
-                       acted.measured_score, make_decide is not None)
+    acted = act(
+        toolchain,
+        problem,
+        command,
+        make_decide,
+        include_default=builtin.include_default,
+        log_path=log_path,
+        object_path=object_path,
+        timeout=timeout,
+    )
+    return TraceResult(
+        command.bitcode,
+        problem.name,
+        policy_name,
+        acted.decisions,
+        acted.seconds["compile"],
+        acted.measured_score,
+        make_decide is not None,
+    )

@@ -73,8 +73,9 @@ class TrajectorySpec:
             raise TrajectoryError(f"trajectory names clash with each other or with {_RESERVED}: {clashes}")
 
     @classmethod
-    def from_header(cls, header: LogHeader, *, logits: int | None = None, log_probability: bool = False,
-                    squeeze: bool = True) -> TrajectorySpec:
+    def from_header(
+        cls, header: LogHeader, *, logits: int | None = None, log_probability: bool = False, squeeze: bool = True
+    ) -> TrajectorySpec:
         """The spec of a compiler's log header (an advice logged as a feature, as in traces, is the action).
 
         `squeeze` turns the compiler's `[1]` shapes into scalars, as tf-agents specs usually have them.
@@ -89,14 +90,22 @@ class TrajectorySpec:
         return cls(features, shaped(header.advice), logits, log_probability)
 
     def to_json(self) -> dict:
-        return {"features": [spec.to_json() for spec in self.features], "action": self.action.to_json(),
-                "logits": self.logits, "log_probability": self.log_probability}
+        return {
+            "features": [spec.to_json() for spec in self.features],
+            "action": self.action.to_json(),
+            "logits": self.logits,
+            "log_probability": self.log_probability,
+        }
 
     @classmethod
     def from_json(cls, data: Mapping) -> TrajectorySpec:
         try:
-            return cls(tuple(TensorSpec.from_json(f) for f in data["features"]), TensorSpec.from_json(data["action"]),
-                       data.get("logits"), bool(data.get("log_probability", False)))
+            return cls(
+                tuple(TensorSpec.from_json(f) for f in data["features"]),
+                TensorSpec.from_json(data["action"]),
+                data.get("logits"),
+                bool(data.get("log_probability", False)),
+            )
         except (KeyError, TypeError) as error:
             raise TrajectoryError(f"malformed trajectory spec: {error}") from error
 
@@ -139,14 +148,20 @@ class ModuleTrajectory:
 
     def with_reward(self, reward: float, **context: float) -> ModuleTrajectory:
         """A copy in which every step gets the module's `reward` (extra `context` figures added)."""
-        return replace(self, rewards=np.full(len(self), reward, np.float32),
-                       context={**self.context, "reward": float(reward), **context})
+        return replace(
+            self,
+            rewards=np.full(len(self), reward, np.float32),
+            context={**self.context, "reward": float(reward), **context},
+        )
 
     def with_step_rewards(self, rewards: np.ndarray, **context: float) -> ModuleTrajectory:
         """A copy whose steps get `rewards` `[T]` (e.g. each its function's reward); `reward` logs their mean."""
         rewards = np.asarray(rewards, np.float32).reshape(len(self))
-        return replace(self, rewards=rewards,
-                       context={**self.context, "reward": float(rewards.mean()) if len(self) else 0.0, **context})
+        return replace(
+            self,
+            rewards=rewards,
+            context={**self.context, "reward": float(rewards.mean()) if len(self) else 0.0, **context},
+        )
 
     def check(self, spec: TrajectorySpec) -> None:
         """Raise `TrajectoryError` unless this trajectory has every array the spec asks for, in shape."""
@@ -189,19 +204,23 @@ class TrajectoryRecorder:
         missing = wanted - {name for name, _ in slots}
         if missing:
             raise TrajectoryError(f"the compiler's header lacks features of the spec: {sorted(missing)}")
-        self._dtype = np.dtype({
-            "names": [name for name, _ in slots],
-            "formats": [(slot.spec.dtype, slot.spec.shape) if slot.spec.shape else slot.spec.dtype
-                        for _, slot in slots],
-            "offsets": [slot.offset for _, slot in slots],
-            "itemsize": header.observation_size,
-        })
+        self._dtype = np.dtype(
+            {
+                "names": [name for name, _ in slots],
+                "formats": [
+                    (slot.spec.dtype, slot.spec.shape) if slot.spec.shape else slot.spec.dtype for _, slot in slots
+                ],
+                "offsets": [slot.offset for _, slot in slots],
+                "itemsize": header.observation_size,
+            }
+        )
 
     def __len__(self) -> int:
         return len(self._actions)
 
-    def record(self, observation: Observation, action, log_probability: float | None = None,
-               logits: np.ndarray | None = None) -> None:
+    def record(
+        self, observation: Observation, action, log_probability: float | None = None, logits: np.ndarray | None = None
+    ) -> None:
         """One decision: what the compiler showed, what was answered, what the policy said."""
         self._raw.append(observation.raw)
         self._actions.append(action)
@@ -214,8 +233,10 @@ class TrajectoryRecorder:
     def finish(self, module: str, score: float = math.nan, **context: float) -> ModuleTrajectory:
         steps = len(self._actions)
         table = np.frombuffer(b"".join(self._raw), self._dtype, steps)
-        features = {spec.name: np.ascontiguousarray(table[spec.name]).reshape((steps, *spec.shape))
-                    for spec in self.spec.features}
+        features = {
+            spec.name: np.ascontiguousarray(table[spec.name]).reshape((steps, *spec.shape))
+            for spec in self.spec.features
+        }
         actions = np.asarray(self._actions, self.spec.action.dtype).reshape((steps, *self.spec.action.shape))
         log_probability = logits = None
         if self.spec.log_probability:
@@ -226,7 +247,15 @@ class TrajectoryRecorder:
             if len(self._logits) != steps:
                 raise TrajectoryError(f"{module}: {len(self._logits)} logit vectors for {steps} steps")
             logits = np.asarray(self._logits, np.float32).reshape(steps, self.spec.logits)
-        return ModuleTrajectory(module, features, actions, log_probability, logits, None, float(score),
-                                {k: float(v) for k, v in context.items()}, tuple(self._functions),
-                                np.asarray(self._step_function, np.int32))
-
+        return ModuleTrajectory(
+            module,
+            features,
+            actions,
+            log_probability,
+            logits,
+            None,
+            float(score),
+            {k: float(v) for k, v in context.items()},
+            tuple(self._functions),
+            np.asarray(self._step_function, np.int32),
+        )

@@ -65,8 +65,10 @@ def _parser(spec: TrajectorySpec):
         sequence_features[LOG_PROBABILITY] = tf.io.FixedLenSequenceFeature((), tf.float32)
     if spec.logits is not None:
         sequence_features[LOGITS] = tf.io.FixedLenSequenceFeature((spec.logits,), tf.float32)
-    context_features = {"module": tf.io.FixedLenFeature((), tf.string),
-                        "score": tf.io.FixedLenFeature((), tf.float32, default_value=math.nan)}
+    context_features = {
+        "module": tf.io.FixedLenFeature((), tf.string),
+        "score": tf.io.FixedLenFeature((), tf.float32, default_value=math.nan),
+    }
     dtypes = {f.name: tf.as_dtype(f.dtype) for f in (*spec.features, spec.action)}
 
     def parse(serialized):
@@ -177,8 +179,13 @@ def trajectory_dataset(
     dataset = tf.data.Dataset.from_tensor_slices(paths)
     if shuffle:
         dataset = dataset.shuffle(len(paths), seed=seed, reshuffle_each_iteration=True)
-    dataset = dataset.interleave(tf.data.TFRecordDataset, cycle_length=min(len(paths), 4), block_length=1,
-                                 num_parallel_calls=tf.data.AUTOTUNE, deterministic=seed is not None or not shuffle)
+    dataset = dataset.interleave(
+        tf.data.TFRecordDataset,
+        cycle_length=min(len(paths), 4),
+        block_length=1,
+        num_parallel_calls=tf.data.AUTOTUNE,
+        deterministic=seed is not None or not shuffle,
+    )
     if shuffle:
         dataset = dataset.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
     if repeat:
@@ -196,8 +203,9 @@ def trajectory_dataset(
     return dataset.prefetch(tf.data.AUTOTUNE)
 
 
-def read_trajectories(files: str | os.PathLike | Iterable[str | os.PathLike],
-                      spec: TrajectorySpec | None = None) -> Iterator[ModuleTrajectory]:
+def read_trajectories(
+    files: str | os.PathLike | Iterable[str | os.PathLike], spec: TrajectorySpec | None = None
+) -> Iterator[ModuleTrajectory]:
     """The module trajectories stored in shard files or folders, in file order, as numpy records."""
     tf = _tf()
     paths = shard_files(files)
@@ -228,5 +236,8 @@ def read_trajectories(files: str | os.PathLike | Iterable[str | os.PathLike],
 def _context_extras(serialized) -> dict[str, float]:
     tf = _tf()
     example = tf.train.SequenceExample.FromString(serialized.numpy())
-    return {name: feature.float_list.value[0] for name, feature in example.context.feature.items()
-            if name not in ("module", "score") and feature.float_list.value}
+    return {
+        name: feature.float_list.value[0]
+        for name, feature in example.context.feature.items()
+        if name not in ("module", "score") and feature.float_list.value
+    }

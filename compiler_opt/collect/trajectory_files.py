@@ -124,8 +124,17 @@ def _feature_list(array: np.ndarray, steps: int, is_float: bool) -> bytes:
     def tag(value: int):
         return np.full((steps, 1), value, np.uint8), np.ones(steps, np.int64)
 
-    return _ragged([tag(0x0A), _varints(feature), tag(kind), _varints(inner), tag(0x0A),
-                    _varints(payload_length), (payload, payload_used)])
+    return _ragged(
+        [
+            tag(0x0A),
+            _varints(feature),
+            tag(kind),
+            _varints(inner),
+            tag(0x0A),
+            _varints(payload_length),
+            (payload, payload_used),
+        ]
+    )
 
 
 def _context_feature(value: bytes | float) -> bytes:
@@ -150,8 +159,11 @@ def to_sequence_example(trajectory: ModuleTrajectory, spec: TrajectorySpec) -> b
     """
     trajectory.check(spec)
     steps = len(trajectory)
-    context: dict[str, bytes | float] = {"module": trajectory.module.encode(), "score": trajectory.score,
-                                         **trajectory.context}
+    context: dict[str, bytes | float] = {
+        "module": trajectory.module.encode(),
+        "score": trajectory.score,
+        **trajectory.context,
+    }
     lists = [(feature.name, trajectory.features[feature.name], stored_as_float(feature)) for feature in spec.features]
     lists.append((spec.action.name, trajectory.actions, stored_as_float(spec.action)))
     # check() above raised unless the arrays the spec asks for are present
@@ -164,8 +176,7 @@ def to_sequence_example(trajectory: ModuleTrajectory, spec: TrajectorySpec) -> b
         assert trajectory.logits is not None
         lists.append((LOGITS, trajectory.logits, True))
     features = b"".join(_map_entry(name, _context_feature(value)) for name, value in context.items())
-    feature_lists = b"".join(_map_entry(name, _feature_list(array, steps, is_float))
-                             for name, array, is_float in lists)
+    feature_lists = b"".join(_map_entry(name, _feature_list(array, steps, is_float)) for name, array, is_float in lists)
     return _length_delimited(0x0A, features) + _length_delimited(0x12, feature_lists)
 
 
@@ -185,8 +196,14 @@ class TrajectoryWriter:
     sharing a folder.
     """
 
-    def __init__(self, folder: str | os.PathLike, spec: TrajectorySpec, *, prefix: str = "trajectories",
-                 records_per_shard: int = 512) -> None:
+    def __init__(
+        self,
+        folder: str | os.PathLike,
+        spec: TrajectorySpec,
+        *,
+        prefix: str = "trajectories",
+        records_per_shard: int = 512,
+    ) -> None:
         self.folder = Path(folder)
         self.spec = spec
         self.prefix = prefix
@@ -266,4 +283,3 @@ def shard_files(source: str | os.PathLike | Iterable[str | os.PathLike]) -> list
         else:
             files.append(str(path))
     return files
-

@@ -61,12 +61,14 @@ class ObservationSample:
         self.size = size
         self.seed = seed
         self.header = LogHeader(spec.features, advice=spec.advice)
-        self._dtype = np.dtype({
-            "names": spec.names,
-            "formats": [(f.dtype, (f.element_count,)) for f in spec.features],
-            "offsets": [self.header.slots[f.name].offset for f in spec.features],
-            "itemsize": self.header.observation_size,
-        })
+        self._dtype = np.dtype(
+            {
+                "names": spec.names,
+                "formats": [(f.dtype, (f.element_count,)) for f in spec.features],
+                "offsets": [self.header.slots[f.name].offset for f in spec.features],
+                "itemsize": self.header.observation_size,
+            }
+        )
         self._keys = np.zeros(0, np.float64)
         self._rows = np.zeros((0, self.header.observation_size), np.uint8)
         self.seen = 0
@@ -112,8 +114,19 @@ def collect_vocab(
         raise MlgoError("no modules to collect vocabulary traces from")
     spec = problem_feature_spec(toolchain, problem, modules)
     sample = ObservationSample(spec, sample_size, seed)
-    tasks = [CompileTask(module, problem.name, str(toolchain.clang), problem.vocab_policy, explore=False,
-                         seed=seed, record=True, timeout=timeout) for module in modules]
+    tasks = [
+        CompileTask(
+            module,
+            problem.name,
+            str(toolchain.clang),
+            problem.vocab_policy,
+            explore=False,
+            seed=seed,
+            record=True,
+            timeout=timeout,
+        )
+        for module in modules
+    ]
     failures: dict[str, str] = {}
     ok = 0
     for result in pool.run(compile_jobs(tasks), desc="vocab traces"):
@@ -123,9 +136,11 @@ def collect_vocab(
         ok += 1
         sample.add(result.value.trajectory)
     if sample.seen == 0:
-        raise MlgoError(f"the {len(modules)} modules made no {problem.name} decisions under policy "
-                        f"{problem.vocab_policy!r} ({len(failures)} failed), so there is nothing to compute a "
-                        "vocabulary from; use more modules or another corpus")
+        raise MlgoError(
+            f"the {len(modules)} modules made no {problem.name} decisions under policy "
+            f"{problem.vocab_policy!r} ({len(failures)} failed), so there is nothing to compute a "
+            "vocabulary from; use more modules or another corpus"
+        )
     observations = sample.observations()
     vocab = compute_vocab(observations, spec, quantiles=quantiles, sample_size=len(observations), seed=seed)
     return VocabRun(vocab, spec, ok, sample.seen, len(observations), failures)

@@ -82,23 +82,21 @@ def read_description(root: Path) -> CorpusDescription:
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
         raise CorpusError(f"{path}: not valid JSON ({error}); rewrite it or extract the corpus again") from error
     if not isinstance(data, dict) or not isinstance(data.get("modules"), list):
-        raise CorpusError(f"{path}: expected an object with a \"modules\" list")
+        raise CorpusError(f'{path}: expected an object with a "modules" list')
     modules = data.pop("modules")
     if not all(isinstance(name, str) for name in modules):
-        raise CorpusError(f"{path}: every entry of \"modules\" must be a string")
+        raise CorpusError(f'{path}: every entry of "modules" must be a string')
     has_thinlto = data.pop("has_thinlto", False)
     if not isinstance(has_thinlto, bool):
-        raise CorpusError(f"{path}: \"has_thinlto\" must be true or false")
+        raise CorpusError(f'{path}: "has_thinlto" must be true or false')
     override = data.pop("global_command_override", None)
-    if override is not None and (
-        not isinstance(override, list) or not all(isinstance(arg, str) for arg in override)
-    ):
-        raise CorpusError(f"{path}: \"global_command_override\" must be a list of strings")
+    if override is not None and (not isinstance(override, list) or not all(isinstance(arg, str) for arg in override)):
+        raise CorpusError(f'{path}: "global_command_override" must be a list of strings')
     libraries = data.pop("libraries", {})
     if not isinstance(libraries, dict) or not all(
         isinstance(members, list) and all(isinstance(m, str) for m in members) for members in libraries.values()
     ):
-        raise CorpusError(f"{path}: \"libraries\" must map library names to lists of module names")
+        raise CorpusError(f'{path}: "libraries" must map library names to lists of module names')
     return CorpusDescription(
         modules=modules,
         has_thinlto=has_thinlto,
@@ -117,4 +115,3 @@ def write_description(root: Path, description: CorpusDescription) -> Path:
     temporary.write_text(json.dumps(description.to_json(), indent=2) + "\n", encoding="utf-8")
     os.replace(temporary, path)
     return path
-

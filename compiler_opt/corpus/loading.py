@@ -64,8 +64,13 @@ class ModuleSpec:
 
     def command(self, clang: str | os.PathLike) -> CompileCommand:
         """How to compile this module with `clang` (its cc1 arguments were sanitized at load)."""
-        return CompileCommand(str(clang), self.cc1_args, str(self.bitcode), True,
-                              None if self.thinlto_index is None else str(self.thinlto_index))
+        return CompileCommand(
+            str(clang),
+            self.cc1_args,
+            str(self.bitcode),
+            True,
+            None if self.thinlto_index is None else str(self.thinlto_index),
+        )
 
 
 @dataclass(frozen=True)
@@ -157,7 +162,7 @@ def _shared_command(root: Path, override: list[str] | None) -> tuple[str, ...] |
         return None
     if not override or any(UNSPECIFIED_OVERRIDE in arg for arg in override):
         raise CorpusError(
-            f"{root / DESCRIPTION_FILE}: \"global_command_override\" is the unfilled placeholder "
+            f'{root / DESCRIPTION_FILE}: "global_command_override" is the unfilled placeholder '
             f"{override!r}; replace it with the cc1 command line that compiles these modules "
             "(for example from `clang -### -c ...`), or pass one to `mlgo corpus extract --cmd-override`"
         )
@@ -172,7 +177,9 @@ def _load_module(root: Path, name: str, has_thinlto: bool, shared_args: tuple[st
         raise CorpusError(f"{root}: module {name!r} names a file outside the corpus folder; remove it from the list")
     bitcode = _corpus_file(root, name, BITCODE_SUFFIX)
     if not is_bitcode_file(bitcode):
-        raise CorpusError(f"module {name!r}: {bitcode} is not LLVM bitcode; extract the corpus again or remove the module")
+        raise CorpusError(
+            f"module {name!r}: {bitcode} is not LLVM bitcode; extract the corpus again or remove the module"
+        )
     if shared_args is None:
         command = _corpus_file(root, name, COMMAND_SUFFIX)
         try:
@@ -207,4 +214,3 @@ def _corpus_file(root: Path, name: str, suffix: str) -> Path:
         what = "ThinLTO index " if suffix == THINLTO_SUFFIX else ""
         raise CorpusError(f"module {name!r}: missing {what}{path}; extract the corpus again or remove the module")
     return real
-

@@ -65,7 +65,7 @@ def _inside(root: Path, relative: Any, where: str) -> Path:
 def _strings(entry: Mapping, key: str, where: str) -> list:
     value = entry.get(key, [])
     if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
-        raise ProgramError(f"{where}: \"{key}\" must be a list of strings")
+        raise ProgramError(f'{where}: "{key}" must be a list of strings')
     return value
 
 
@@ -75,12 +75,12 @@ def load_programs(corpus: Corpus, names: Sequence[str] = ()) -> list[Program]:
     if entries is None:
         return []
     if not isinstance(entries, list):
-        raise ProgramError(f"{root}: \"{PROGRAMS_KEY}\" in corpus_description.json must be a list")
+        raise ProgramError(f'{root}: "{PROGRAMS_KEY}" in corpus_description.json must be a list')
     programs = []
     for index, entry in enumerate(entries):
         where = f"{root}: {PROGRAMS_KEY}[{index}]"
         if not isinstance(entry, Mapping) or not isinstance(entry.get("name"), str):
-            raise ProgramError(f"{where}: a program must be an object with a string \"name\"")
+            raise ProgramError(f'{where}: a program must be an object with a string "name"')
         where = f"{where} ({entry['name']})"
         library = entry.get("library")
         if library not in libraries:
@@ -92,12 +92,21 @@ def load_programs(corpus: Corpus, names: Sequence[str] = ()) -> list[Program]:
         sources = tuple(_inside(root, s, where) for s in _strings(entry, "sources", where))
         if not sources:
             raise ProgramError(f"{where}: a program needs at least one driver source")
-        programs.append(Program(entry["name"], library, sources, tuple(_strings(entry, "args", where)),
-                                tuple(flags), tuple(_inside(root, d, where) for d in _strings(entry, "data", where))))
+        programs.append(
+            Program(
+                entry["name"],
+                library,
+                sources,
+                tuple(_strings(entry, "args", where)),
+                tuple(flags),
+                tuple(_inside(root, d, where) for d in _strings(entry, "data", where)),
+            )
+        )
     unknown = sorted(set(names) - {p.name for p in programs})
     if unknown:
-        raise ProgramError(f"{root}: no program {', '.join(unknown)}; the corpus has: "
-                           f"{', '.join(p.name for p in programs) or 'none'}")
+        raise ProgramError(
+            f"{root}: no program {', '.join(unknown)}; the corpus has: {', '.join(p.name for p in programs) or 'none'}"
+        )
     return [p for p in programs if p.name in names] if names else programs
 
 

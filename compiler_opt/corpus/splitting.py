@@ -26,8 +26,9 @@ def in_fraction(name: str, fraction: float, salt: str = "") -> bool:
     return int.from_bytes(digest[:8], "big") / 2**64 < fraction
 
 
-def split_by_name(modules: Sequence[ModuleSpec],
-                  validation_fraction: float) -> tuple[list[ModuleSpec], list[ModuleSpec]]:
+def split_by_name(
+    modules: Sequence[ModuleSpec], validation_fraction: float
+) -> tuple[list[ModuleSpec], list[ModuleSpec]]:
     """(training, validation): about `validation_fraction` of `modules` on the validation side, chosen by name."""
     if not 0.0 <= validation_fraction <= 1.0:
         raise CorpusError(f"validation fraction must be between 0 and 1 (got {validation_fraction})")

@@ -50,8 +50,15 @@ class GradientEstimate:
     weights: np.ndarray
 
 
-def estimate_gradient(directions: Sequence[np.ndarray], positive: Sequence[float], negative: Sequence[float],
-                      noise_scale: float, *, rank_shaping: bool = True, top_k: int | None = None) -> GradientEstimate:
+def estimate_gradient(
+    directions: Sequence[np.ndarray],
+    positive: Sequence[float],
+    negative: Sequence[float],
+    noise_scale: float,
+    *,
+    rank_shaping: bool = True,
+    top_k: int | None = None,
+) -> GradientEstimate:
     """The antithetic estimate of the score's gradient from pairs (direction, score at +, score at -)."""
     if not directions:
         raise ValueError("no perturbation pair to estimate a gradient from")
@@ -68,7 +75,7 @@ def estimate_gradient(directions: Sequence[np.ndarray], positive: Sequence[float
     plus, minus = plus[keep], minus[keep]
     if rank_shaping:
         shaped = centered_ranks(np.concatenate([plus, minus]))
-        plus, minus = shaped[: keep.size], shaped[keep.size:]
+        plus, minus = shaped[: keep.size], shaped[keep.size :]
     weights = (plus - minus) / 2.0
     stacked = np.stack([directions[i] for i in keep])
     gradient = weights @ stacked / (keep.size * noise_scale)
@@ -83,8 +90,18 @@ class Optimizer:
     `theta` toward 0 (added as `-l2 theta` to the gradient).
     """
 
-    def __init__(self, kind: str, size: int, learning_rate: float, *, momentum: float = 0.9, beta1: float = 0.9,
-                 beta2: float = 0.999, epsilon: float = 1e-8, l2: float = 0.0) -> None:
+    def __init__(
+        self,
+        kind: str,
+        size: int,
+        learning_rate: float,
+        *,
+        momentum: float = 0.9,
+        beta1: float = 0.9,
+        beta2: float = 0.999,
+        epsilon: float = 1e-8,
+        l2: float = 0.0,
+    ) -> None:
         if kind not in OPTIMIZERS:
             raise ValueError(f"unknown optimizer {kind!r}; choose one of: {', '.join(OPTIMIZERS)}")
         if learning_rate <= 0:
@@ -107,8 +124,8 @@ class Optimizer:
         t = int(state["t"])
         state["m"] = self.beta1 * state["m"] + (1 - self.beta1) * gradient
         state["v"] = self.beta2 * state["v"] + (1 - self.beta2) * gradient * gradient
-        m_hat = state["m"] / (1 - self.beta1 ** t)
-        v_hat = state["v"] / (1 - self.beta2 ** t)
+        m_hat = state["m"] / (1 - self.beta1**t)
+        v_hat = state["v"] / (1 - self.beta2**t)
         return theta + self.learning_rate * m_hat / (np.sqrt(v_hat) + self.epsilon)
 
     def load_state(self, state: Mapping[str, np.ndarray]) -> None:
@@ -116,4 +133,3 @@ class Optimizer:
         if missing:
             raise ValueError(f"the optimizer state lacks {sorted(missing)} (a {self.kind} state was expected)")
         self.state = {key: np.array(state[key]) for key in self.state}
-

@@ -46,18 +46,37 @@ class ESConfig:
         if self.optimizer not in OPTIMIZERS:
             raise MlgoError(f"es_config.optimizer must be one of {', '.join(OPTIMIZERS)}, got {self.optimizer!r}")
         if self.top_k is not None and not 1 <= self.top_k <= self.perturbations:
-            raise MlgoError(f"es_config.top_k must be between 1 and perturbations ({self.perturbations}), "
-                            f"got {self.top_k}")
+            raise MlgoError(
+                f"es_config.top_k must be between 1 and perturbations ({self.perturbations}), got {self.top_k}"
+            )
 
     def to_json(self) -> dict:
         return dataclasses.asdict(self)
 
 
 @gin.configurable(module="es")
-def es_config(perturbations: int = 8, modules_per_perturbation: int = 8, noise_scale: float = 0.02,
-              step_size: float = 0.01, optimizer: str = "adam", momentum: float = 0.9, l2: float = 0.0,
-              rank_shaping: bool = True, top_k: int | None = None, evaluate_center: bool = True) -> ESConfig:
+def es_config(
+    perturbations: int = 8,
+    modules_per_perturbation: int = 8,
+    noise_scale: float = 0.02,
+    step_size: float = 0.01,
+    optimizer: str = "adam",
+    momentum: float = 0.9,
+    l2: float = 0.0,
+    rank_shaping: bool = True,
+    top_k: int | None = None,
+    evaluate_center: bool = True,
+) -> ESConfig:
     """The ES settings from gin bindings (`es.es_config.noise_scale = 0.05`)."""
-    return ESConfig(int(perturbations), int(modules_per_perturbation), float(noise_scale), float(step_size),
-                    str(optimizer), float(momentum), float(l2), bool(rank_shaping),
-                    None if top_k is None else int(top_k), bool(evaluate_center))
+    return ESConfig(
+        int(perturbations),
+        int(modules_per_perturbation),
+        float(noise_scale),
+        float(step_size),
+        str(optimizer),
+        float(momentum),
+        float(l2),
+        bool(rank_shaping),
+        None if top_k is None else int(top_k),
+        bool(evaluate_center),
+    )

@@ -81,10 +81,22 @@ class StepEvaluation:
         }
 
 
-def evaluate_step(pool: WorkerPool, base: FastPolicy, seeds: Sequence[int], noise_scale: float,
-                  modules: Sequence[ModuleSpec], problem: Problem, toolchain: Toolchain, baselines: BaselineCache,
-                  book: ModuleBook, *, iteration: int, settings: RolloutSettings, reward_delta: float,
-                  evaluate_center: bool) -> StepEvaluation:
+def evaluate_step(
+    pool: WorkerPool,
+    base: FastPolicy,
+    seeds: Sequence[int],
+    noise_scale: float,
+    modules: Sequence[ModuleSpec],
+    problem: Problem,
+    toolchain: Toolchain,
+    baselines: BaselineCache,
+    book: ModuleBook,
+    *,
+    iteration: int,
+    settings: RolloutSettings,
+    reward_delta: float,
+    evaluate_center: bool,
+) -> StepEvaluation:
     """Compile `modules` under both sides of each pair (`seeds[i]` is pair i's direction), score the pairs."""
     scores = StepEvaluation(CollectFigures())
     figures = scores.figures
@@ -96,19 +108,39 @@ def evaluate_step(pool: WorkerPool, base: FastPolicy, seeds: Sequence[int], nois
     sides: dict[str, _Side] = {}
 
     def jobs(module: ModuleSpec, ref: SharedRef) -> list[Job]:
-        task = CompileTask(module, problem.name, str(toolchain.clang), None, explore=False, record=False,
-                           timeout=settings.compile_timeout)
+        task = CompileTask(
+            module,
+            problem.name,
+            str(toolchain.clang),
+            None,
+            explore=False,
+            record=False,
+            timeout=settings.compile_timeout,
+        )
         made = []
         for pair, seed, sign in variants:
             key = f"{pair}{_SIGN_NAMES[sign]}:{module.name}"
             sides[key] = _Side(pair, sign)
-            made.append(Job(key, run_perturbed_task, (task, ref, seed, sign, noise_scale), timeout=limit,
-                            files=module.files))
+            made.append(
+                Job(key, run_perturbed_task, (task, ref, seed, sign, noise_scale), timeout=limit, files=module.files)
+            )
         return made
 
     rewards: dict[tuple[int, int], dict[str, float]] = {}
-    for rollout in rollouts(pool, base, modules, jobs, problem, toolchain, baselines, book, figures,
-                            iteration=iteration, settings=settings, desc=f"es step {iteration}"):
+    for rollout in rollouts(
+        pool,
+        base,
+        modules,
+        jobs,
+        problem,
+        toolchain,
+        baselines,
+        book,
+        figures,
+        iteration=iteration,
+        settings=settings,
+        desc=f"es step {iteration}",
+    ):
         side = sides[rollout.key]
         if rollout.compiled.decisions == 0:
             book.no_decisions.add(rollout.module)  # no policy can change it: not sampled again
@@ -127,6 +159,8 @@ def evaluate_step(pool: WorkerPool, base: FastPolicy, seeds: Sequence[int], nois
         if not common:
             scores.pairs_dropped += 1
             continue
-        scores.pair_scores[pair] = (math.fsum(plus[m] for m in common) / len(common),
-                                    math.fsum(minus[m] for m in common) / len(common))
+        scores.pair_scores[pair] = (
+            math.fsum(plus[m] for m in common) / len(common),
+            math.fsum(minus[m] for m in common) / len(common),
+        )
     return scores

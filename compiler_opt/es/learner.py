@@ -38,14 +38,22 @@ def step_seeds(run_seed: int, iteration: int, count: int) -> list[int]:
 class ESLearner:
     """Flat parameters of the actor, updated by antithetic ES gradient estimates."""
 
-    def __init__(self, spec: FeatureSpec, vocab: Vocab, network_config: NetworkConfig, config: ESConfig, *,
-                 actor: tf.Module | None = None) -> None:
+    def __init__(
+        self,
+        spec: FeatureSpec,
+        vocab: Vocab,
+        network_config: NetworkConfig,
+        config: ESConfig,
+        *,
+        actor: tf.Module | None = None,
+    ) -> None:
         self.spec, self.vocab, self.network_config, self.config = spec, vocab, network_config, config
         self._actor = actor if actor is not None else networks.actor_network(spec, vocab, network_config)
         self._template = FastPolicy(spec, vocab, network_config, networks.actor_weights(self._actor))
         theta = self._template.flat_weights()
-        self._optimizer = Optimizer(config.optimizer, theta.size, config.step_size, momentum=config.momentum,
-                                    l2=config.l2)
+        self._optimizer = Optimizer(
+            config.optimizer, theta.size, config.step_size, momentum=config.momentum, l2=config.l2
+        )
         self._theta = tf.Variable(theta, dtype=tf.float64, name="es_theta")
         self._slots = {name: tf.Variable(value, name=f"es_{name}") for name, value in self._optimizer.state.items()}
         self.step = tf.Variable(0, dtype=tf.int64, name="train_step")
@@ -75,8 +83,14 @@ class ESLearner:
         used = sorted(pair_scores)
         directions = [perturbation(seeds[pair], self.size) for pair in used]
         top_k = None if config.top_k is None else min(config.top_k, len(used))
-        estimate = estimate_gradient(directions, [pair_scores[p][0] for p in used], [pair_scores[p][1] for p in used],
-                                     config.noise_scale, rank_shaping=config.rank_shaping, top_k=top_k)
+        estimate = estimate_gradient(
+            directions,
+            [pair_scores[p][0] for p in used],
+            [pair_scores[p][1] for p in used],
+            config.noise_scale,
+            rank_shaping=config.rank_shaping,
+            top_k=top_k,
+        )
         theta = self._theta.numpy()
         self._optimizer.load_state({name: slot.numpy() for name, slot in self._slots.items()})
         updated = self._optimizer.step(theta, estimate.gradient)
@@ -84,6 +98,9 @@ class ESLearner:
         for name, slot in self._slots.items():
             slot.assign(self._optimizer.state[name])
         self.step.assign_add(1)
-        return {"gradient_norm": float(np.linalg.norm(estimate.gradient)),
-                "update_norm": float(np.linalg.norm(updated - theta)),
-                "parameter_norm": float(np.linalg.norm(updated)), "pairs_in_update": estimate.pairs_used}
+        return {
+            "gradient_norm": float(np.linalg.norm(estimate.gradient)),
+            "update_norm": float(np.linalg.norm(updated - theta)),
+            "parameter_norm": float(np.linalg.norm(updated)),
+            "pairs_in_update": estimate.pairs_used,
+        }

@@ -50,9 +50,21 @@ class ESTraining:
         run, es = self.run, self.config
         modules = run.sample_training(self.book, es.modules_per_perturbation, run.iteration_seed(iteration))
         seeds = step_seeds(run.seed, iteration, es.perturbations)
-        scores = evaluate_step(run.pool, self._learner().fast_policy(), seeds, es.noise_scale, modules, run.problem,
-                               run.toolchain, run.baselines, self.book, iteration=iteration, settings=run.config,
-                               reward_delta=run.config.reward_delta, evaluate_center=es.evaluate_center)
+        scores = evaluate_step(
+            run.pool,
+            self._learner().fast_policy(),
+            seeds,
+            es.noise_scale,
+            modules,
+            run.problem,
+            run.toolchain,
+            run.baselines,
+            self.book,
+            iteration=iteration,
+            settings=run.config,
+            reward_delta=run.config.reward_delta,
+            evaluate_center=es.evaluate_center,
+        )
         if scores.figures.set_aside:
             run.folder.write_failed_modules(self.book.set_aside)
         return seeds, len(modules), scores
@@ -68,13 +80,15 @@ class ESTraining:
         else:
             record.update({"gradient_norm": None, "update_norm": 0.0, "pairs_in_update": 0})
         record["seconds_train"] = time.monotonic() - began
-        line = (f"step {iteration}/{run.config.iterations}: {record['pairs_used']}/{es.perturbations} pairs "
-                f"({figures.jobs_ok}/{figures.jobs} compiles ok, {figures.jobs_failed} failed, "
-                f"{figures.modules_cancelled} cancelled) on {modules} modules, "
-                f"reward {fmt(record['mean_reward'], '+.4f')} (perturbed best "
-                f"{fmt(record['best_perturbed_reward'], '+.4f')}), ratio {fmt(record['total_ratio'], '.4f')}, "
-                f"collect {figures.seconds_collect:.1f} s (jobs: compile {figures.seconds_compile:.1f} s, "
-                f"policy {figures.seconds_policy:.1f} s), update {record['seconds_train']:.2f} s")
+        line = (
+            f"step {iteration}/{run.config.iterations}: {record['pairs_used']}/{es.perturbations} pairs "
+            f"({figures.jobs_ok}/{figures.jobs} compiles ok, {figures.jobs_failed} failed, "
+            f"{figures.modules_cancelled} cancelled) on {modules} modules, "
+            f"reward {fmt(record['mean_reward'], '+.4f')} (perturbed best "
+            f"{fmt(record['best_perturbed_reward'], '+.4f')}), ratio {fmt(record['total_ratio'], '.4f')}, "
+            f"collect {figures.seconds_collect:.1f} s (jobs: compile {figures.seconds_compile:.1f} s, "
+            f"policy {figures.seconds_policy:.1f} s), update {record['seconds_train']:.2f} s"
+        )
         return IterationFigures(record, line)
 
     def state(self) -> dict:

@@ -72,8 +72,10 @@ def tensorflow_path() -> Path:
 def embedded_model(problem: Problem) -> EmbeddedModel:
     """The problem's embedded-model names, or a clear refusal where LLVM embeds none."""
     if problem.embedded_model is None:
-        raise ExportError(f"LLVM has no ahead-of-time embedded model for problem {problem.name} (its release mode "
-                          "only runs the interactive channel); export it without --aot and use `mlgo cc`")
+        raise ExportError(
+            f"LLVM has no ahead-of-time embedded model for problem {problem.name} (its release mode "
+            "only runs the interactive channel); export it without --aot and use `mlgo cc`"
+        )
     return problem.embedded_model
 
 
@@ -82,8 +84,15 @@ def _saved_model_cli() -> list[str]:
     return [str(script)] if script.exists() else [sys.executable, "-m", "tensorflow.python.tools.saved_model_cli"]
 
 
-def compile_aot(saved_model: Path, destination: Path, problem: Problem, *, target_triple: str | None = None,
-                target_cpu: str = "", timeout: float = AOT_TIMEOUT) -> AotArtifacts:
+def compile_aot(
+    saved_model: Path,
+    destination: Path,
+    problem: Problem,
+    *,
+    target_triple: str | None = None,
+    target_cpu: str = "",
+    timeout: float = AOT_TIMEOUT,
+) -> AotArtifacts:
     """Compile `saved_model` into `destination` (replaced) and write the notes beside it.
 
     `target_cpu` (an LLVM CPU name, e.g. "haswell") lets XLA use that CPU's
@@ -96,10 +105,25 @@ def compile_aot(saved_model: Path, destination: Path, problem: Problem, *, targe
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="mlgo-aot-") as tmp:
         prefix = Path(tmp) / model.name
-        command = [*_saved_model_cli(), "aot_compile_cpu", "--dir", str(saved_model), "--tag_set", "serve",
-                   "--signature_def_key", SIGNATURE, "--output_prefix", str(prefix), "--cpp_class",
-                   model.cpp_class, "--target_triple", triple, f"--target_cpu={target_cpu}",
-                   "--multithreading", "false"]
+        command = [
+            *_saved_model_cli(),
+            "aot_compile_cpu",
+            "--dir",
+            str(saved_model),
+            "--tag_set",
+            "serve",
+            "--signature_def_key",
+            SIGNATURE,
+            "--output_prefix",
+            str(prefix),
+            "--cpp_class",
+            model.cpp_class,
+            "--target_triple",
+            triple,
+            f"--target_cpu={target_cpu}",
+            "--multithreading",
+            "false",
+        ]
         env = {**os.environ, "XLA_FLAGS": "--xla_cpu_multi_thread_eigen=false", "TF_CPP_MIN_LOG_LEVEL": "2"}
         try:
             result = run_captured(command, timeout=timeout, env=env)
@@ -109,16 +133,18 @@ def compile_aot(saved_model: Path, destination: Path, problem: Problem, *, targe
         if result.returncode != 0 or not header.is_file() or not obj.is_file():
             output = (result.stderr or result.stdout).decode("utf-8", "replace")
             tail = "\n".join(output.strip().splitlines()[-15:])
-            raise ExportError(f"saved_model_cli aot_compile_cpu failed (exit status {result.returncode}) for target "
-                              f"{triple}:\n{tail}")
+            raise ExportError(
+                f"saved_model_cli aot_compile_cpu failed (exit status {result.returncode}) for target {triple}:\n{tail}"
+            )
         if destination.exists():
             shutil.rmtree(destination)
         destination.mkdir(parents=True)
         shutil.copy2(header, destination / header.name)
         shutil.copy2(obj, destination / obj.name)
     seconds = time.monotonic() - started
-    artifacts = AotArtifacts(destination, destination / header.name, destination / obj.name, model.cpp_class,
-                             triple, target_cpu, seconds)
+    artifacts = AotArtifacts(
+        destination, destination / header.name, destination / obj.name, model.cpp_class, triple, target_cpu, seconds
+    )
     _write_notes(artifacts, model, saved_model)
     return artifacts
 
@@ -127,9 +153,10 @@ def _write_notes(artifacts: AotArtifacts, model: EmbeddedModel, saved_model: Pat
     folder = artifacts.folder
     upper = model.name.upper()
     (folder / MODEL_ALIAS_HEADER).write_text(
-        f'// The exported policy as the check harness sees it (written by mlgo export).\n'
+        f"// The exported policy as the check harness sees it (written by mlgo export).\n"
         f'#include "{artifacts.header.name}"\n'
-        f'using MlgoModel = {model.cpp_class};\n')
+        f"using MlgoModel = {model.cpp_class};\n"
+    )
     (folder / CMAKE_SNIPPET).write_text(f"""\
 # Build LLVM with this policy embedded (release mode): cmake -C {folder.resolve()}/{CMAKE_SNIPPET} ... llvm
 # Written by mlgo export for target {artifacts.target_triple}.

@@ -55,16 +55,26 @@ def _main_file(job: DriverJob) -> str:
     return job.output or "compile"
 
 
-def run_compile_job(toolchain: Toolchain, job: DriverJob, policy: FastPolicy, problem: Problem,
-                    timeout: float = DEFAULT_TIMEOUT) -> int:
+def run_compile_job(
+    toolchain: Toolchain, job: DriverJob, policy: FastPolicy, problem: Problem, timeout: float = DEFAULT_TIMEOUT
+) -> int:
     """One `-cc1` job with the advisor answered by `policy` (greedy) on a claimed CPU; the compiler's exit status."""
     from compiler_opt.collect.actor import act  # pylint: disable=import-outside-toplevel
     from compiler_opt.llvm.failures import CompilerCrash  # pylint: disable=import-outside-toplevel
 
     greedy = policy.greedy
     try:
-        act(toolchain, problem, job.argv, lambda header: greedy, name=_main_file(job), timeout=timeout,
-            read_timeout=timeout, passthrough=True, claim_cpu=True)
+        act(
+            toolchain,
+            problem,
+            job.argv,
+            lambda header: greedy,
+            name=_main_file(job),
+            timeout=timeout,
+            read_timeout=timeout,
+            passthrough=True,
+            claim_cpu=True,
+        )
     except CompilerCrash as crash:
         if crash.returncode is not None and crash.returncode > 0:
             return 1  # clang has printed its diagnostics; its driver exits with 1 too
@@ -72,9 +82,15 @@ def run_compile_job(toolchain: Toolchain, job: DriverJob, policy: FastPolicy, pr
     return 0
 
 
-def compile_with_policy(args: Sequence[str], policy_dir: str | os.PathLike | None, *, problem: str | None = None,
-                        clang: str | None = None, driver_mode: str | None = None,
-                        timeout: float = DEFAULT_TIMEOUT) -> int:
+def compile_with_policy(
+    args: Sequence[str],
+    policy_dir: str | os.PathLike | None,
+    *,
+    problem: str | None = None,
+    clang: str | None = None,
+    driver_mode: str | None = None,
+    timeout: float = DEFAULT_TIMEOUT,
+) -> int:
     """Run `clang ARGS` with every compile's decisions made by the policy in `policy_dir`; the exit status.
 
     `clang` defaults as `find_toolchain`'s does; `problem` names the policy's
@@ -93,16 +109,17 @@ def compile_with_policy(args: Sequence[str], policy_dir: str | os.PathLike | Non
             return _run_jobs(toolchain, jobs, policy, the_problem, timeout)
 
 
-def _run_jobs(toolchain: Toolchain, jobs: list[DriverJob], policy: FastPolicy, problem: Problem,
-              timeout: float) -> int:
+def _run_jobs(toolchain: Toolchain, jobs: list[DriverJob], policy: FastPolicy, problem: Problem, timeout: float) -> int:
     for job in jobs:
         if job.kind == COMPILE:
             status = run_compile_job(toolchain, job, policy, problem, timeout)
         else:
             status = run_attached(job.argv)
             if status != 0:
-                print(f"mlgo-clang: error: {os.path.basename(job.argv[0])} failed with exit code {status}",
-                      file=sys.stderr)
+                print(
+                    f"mlgo-clang: error: {os.path.basename(job.argv[0])} failed with exit code {status}",
+                    file=sys.stderr,
+                )
         if status != 0:
             return 1
     return 0
@@ -114,8 +131,10 @@ def load_dropin_policy(policy_dir: str | os.PathLike | None, problem_name: str |
     from compiler_opt.problems.policy_match import policy_problem  # pylint: disable=import-outside-toplevel
 
     if not policy_dir:
-        raise MlgoError("no policy to compile with: set MLGO_POLICY to a saved policy folder (e.g. RUN_DIR/policy), "
-                        "or give `mlgo cc --policy DIR`")
+        raise MlgoError(
+            "no policy to compile with: set MLGO_POLICY to a saved policy folder (e.g. RUN_DIR/policy), "
+            "or give `mlgo cc --policy DIR`"
+        )
     if not Path(policy_dir).is_dir():
         raise MlgoError(f"the policy folder {policy_dir} does not exist")
     policy = load_fast_policy(policy_dir)

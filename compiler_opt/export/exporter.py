@@ -65,10 +65,22 @@ class ExportResult:
         return data
 
 
-def export_policy(policy_dir: str | Path, output: str | Path, *, aot: bool = False, tflite: bool = False,
-                  target_triple: str | None = None, target_cpu: str = "", verify: int = 0,
-                  corpus: Corpus | None = None, clang: str | None = None, problem: str | None = None, seed: int = 0,
-                  harness_build_dir: Path | None = None, log=print) -> ExportResult:
+def export_policy(
+    policy_dir: str | Path,
+    output: str | Path,
+    *,
+    aot: bool = False,
+    tflite: bool = False,
+    target_triple: str | None = None,
+    target_cpu: str = "",
+    verify: int = 0,
+    corpus: Corpus | None = None,
+    clang: str | None = None,
+    problem: str | None = None,
+    seed: int = 0,
+    harness_build_dir: Path | None = None,
+    log=print,
+) -> ExportResult:
     """Export the policy in `policy_dir` into `output`; see the module docstring.
 
     `verify` > 0 records that many observations by compiling `corpus` with
@@ -82,14 +94,18 @@ def export_policy(policy_dir: str | Path, output: str | Path, *, aot: bool = Fal
     if aot:
         model = embedded_model(the_problem)
         if model.decision != fast.spec.advice.name:
-            raise ExportError(f"LLVM fetches the {the_problem.name} model's decision as {model.decision!r}, but the "
-                              f"policy answers {fast.spec.advice.name!r}")
+            raise ExportError(
+                f"LLVM fetches the {the_problem.name} model's decision as {model.decision!r}, but the "
+                f"policy answers {fast.spec.advice.name!r}"
+            )
     if verify:
         if corpus is None or clang is None:
             raise MlgoError("--verify needs --corpus (modules to compile under the policy) and a clang")
         if aot and target_triple and target_triple != host_triple():
-            raise MlgoError(f"--verify runs the AOT model here, so it needs the host's target triple "
-                            f"({host_triple()}), not {target_triple}; export for {target_triple} without --verify")
+            raise MlgoError(
+                f"--verify runs the AOT model here, so it needs the host's target triple "
+                f"({host_triple()}), not {target_triple}; export for {target_triple} without --verify"
+            )
     output.mkdir(parents=True, exist_ok=True)
     result = ExportResult(str(policy_dir), the_problem.name, str(output), ["saved_model"])
 
@@ -105,26 +121,53 @@ def export_policy(policy_dir: str | Path, output: str | Path, *, aot: bool = Fal
         log(f"tflite:      {folder} ({result.seconds['tflite']:.1f} s)")
     artifacts: AotArtifacts | None = None
     if aot:
-        artifacts = compile_aot(saved_model, output / "aot", the_problem, target_triple=target_triple,
-                                target_cpu=target_cpu)
+        artifacts = compile_aot(
+            saved_model, output / "aot", the_problem, target_triple=target_triple, target_cpu=target_cpu
+        )
         result.seconds["aot"] = artifacts.seconds
         result.forms.append("aot")
         result.cpp_class, result.target_triple = artifacts.cpp_class, artifacts.target_triple
         result.target_cpu = artifacts.target_cpu
-        log(f"aot:         {artifacts.header.name}, {artifacts.object.name} ({artifacts.cpp_class}, "
-            f"{artifacts.target_triple}) in {artifacts.folder} ({artifacts.seconds:.1f} s)")
+        log(
+            f"aot:         {artifacts.header.name}, {artifacts.object.name} ({artifacts.cpp_class}, "
+            f"{artifacts.target_triple}) in {artifacts.folder} ({artifacts.seconds:.1f} s)"
+        )
     if verify:
         assert corpus is not None and clang is not None  # --verify without them was refused above
-        result.verify = _verify(fast, the_problem, output, saved_model, tflite, artifacts, verify, corpus, clang,
-                                seed, harness_build_dir, log)
+        result.verify = _verify(
+            fast,
+            the_problem,
+            output,
+            saved_model,
+            tflite,
+            artifacts,
+            verify,
+            corpus,
+            clang,
+            seed,
+            harness_build_dir,
+            log,
+        )
         result.seconds.update({f"verify_{k}": v for k, v in result.verify.seconds.items()})
     manifest = {**result.to_json(), "created": datetime.now(timezone.utc).isoformat(timespec="seconds")}
     (output / MANIFEST).write_text(json.dumps(manifest, indent=1) + "\n")
     return result
 
 
-def _verify(fast, problem, output: Path, saved_model: Path, tflite: bool, artifacts: AotArtifacts | None,
-            count: int, corpus: Corpus, clang: str, seed: int, harness_build_dir: Path | None, log) -> VerifyReport:
+def _verify(
+    fast,
+    problem,
+    output: Path,
+    saved_model: Path,
+    tflite: bool,
+    artifacts: AotArtifacts | None,
+    count: int,
+    corpus: Corpus,
+    clang: str,
+    seed: int,
+    harness_build_dir: Path | None,
+    log,
+) -> VerifyReport:
     folder = output / "verify"
     if folder.exists():
         shutil.rmtree(folder)
@@ -132,8 +175,10 @@ def _verify(fast, problem, output: Path, saved_model: Path, tflite: bool, artifa
     started = time.monotonic()
     observations, failed = record_observations(fast, problem, corpus, clang, count, seed=seed)
     recorded = time.monotonic() - started
-    log(f"verify:      recorded {len(observations)} observations from {len(set(observations.modules))} modules "
-        f"({recorded:.1f} s)" + (f"; {len(failed)} modules failed to compile" if failed else ""))
+    log(
+        f"verify:      recorded {len(observations)} observations from {len(set(observations.modules))} modules "
+        f"({recorded:.1f} s)" + (f"; {len(failed)} modules failed to compile" if failed else "")
+    )
     records = write_harness_file(observations, folder / "observations.bin")
     dtype = fast.spec.advice.dtype
     forms = {"numpy": numpy_form(fast), "saved_model": saved_model_form(saved_model, dtype)}
@@ -150,12 +195,21 @@ def _verify(fast, problem, output: Path, saved_model: Path, tflite: bool, artifa
     try:
         agreed, seconds = check_forms(observations, forms, fast)
     except VerifyMismatch as mismatch:
-        raise VerifyMismatch(f"{mismatch}\nThe exports in {output} are left for inspection (the observations in "
-                             f"{records}); do not use them. {MANIFEST} was not written.") from None
+        raise VerifyMismatch(
+            f"{mismatch}\nThe exports in {output} are left for inspection (the observations in "
+            f"{records}); do not use them. {MANIFEST} was not written."
+        ) from None
     seconds["record"] = recorded
     values, counts = np.unique(observations.decisions, return_counts=True)
-    report = VerifyReport(len(observations), sorted(set(observations.modules)), failed, agreed, seconds,
-                          {str(v.item()): int(c) for v, c in zip(values, counts)}, runtime)
+    report = VerifyReport(
+        len(observations),
+        sorted(set(observations.modules)),
+        failed,
+        agreed,
+        seconds,
+        {str(v.item()): int(c) for v, c in zip(values, counts)},
+        runtime,
+    )
     (folder / "report.json").write_text(json.dumps(report.to_json(), indent=1) + "\n")
     log(f"verify:      {', '.join(agreed)} agree with the compile on all {len(observations)} observations")
     return report

@@ -50,12 +50,17 @@ def _run(command: list[str], what: str, timeout: float) -> subprocess.CompletedP
         result = run_captured(command, timeout=timeout)
     except subprocess.TimeoutExpired as error:
         raise ExportError(f"{what} ran past {timeout:g} s; killed") from error
-    return subprocess.CompletedProcess(result.args, result.returncode, result.stdout.decode("utf-8", "replace"),
-                                       result.stderr.decode("utf-8", "replace"))
+    return subprocess.CompletedProcess(
+        result.args,
+        result.returncode,
+        result.stdout.decode("utf-8", "replace"),
+        result.stderr.decode("utf-8", "replace"),
+    )
 
 
-def build_harness(aot_dir: Path, build_dir: Path, *, runtimes: tuple[str, ...] = RUNTIMES,
-                  jobs: int | None = None) -> Harness:
+def build_harness(
+    aot_dir: Path, build_dir: Path, *, runtimes: tuple[str, ...] = RUNTIMES, jobs: int | None = None
+) -> Harness:
     """Build the harness for the model in `aot_dir` under `build_dir`, trying `runtimes` in order."""
     cmake = _tool("cmake")
     _tool("c++")
@@ -64,13 +69,25 @@ def build_harness(aot_dir: Path, build_dir: Path, *, runtimes: tuple[str, ...] =
     for runtime in runtimes:
         started = time.monotonic()
         tree = build_dir / runtime
-        configure = _run([cmake, "-S", str(SOURCE_DIR), "-B", str(tree), f"-DTENSORFLOW_AOT_PATH={tensorflow_path()}",
-                          f"-DMLGO_AOT_DIR={aot_dir.resolve()}", f"-DMLGO_XLA_RUNTIME={runtime}"],
-                         "configuring the check harness", BUILD_TIMEOUT)
+        configure = _run(
+            [
+                cmake,
+                "-S",
+                str(SOURCE_DIR),
+                "-B",
+                str(tree),
+                f"-DTENSORFLOW_AOT_PATH={tensorflow_path()}",
+                f"-DMLGO_AOT_DIR={aot_dir.resolve()}",
+                f"-DMLGO_XLA_RUNTIME={runtime}",
+            ],
+            "configuring the check harness",
+            BUILD_TIMEOUT,
+        )
         if configure.returncode != 0:
             raise ExportError(f"configuring the check harness failed:\n{_tail(configure)}")
-        build = _run([cmake, "--build", str(tree), "--parallel", str(jobs)], "building the check harness",
-                     BUILD_TIMEOUT)
+        build = _run(
+            [cmake, "--build", str(tree), "--parallel", str(jobs)], "building the check harness", BUILD_TIMEOUT
+        )
         if build.returncode == 0:
             return Harness(tree / BINARY, runtime, time.monotonic() - started)
         failures.append(f"with the {runtime} runtime:\n{_tail(build)}")
@@ -81,8 +98,9 @@ def _tail(result: subprocess.CompletedProcess, lines: int = 20) -> str:
     return "\n".join((result.stdout + result.stderr).strip().splitlines()[-lines:])
 
 
-def run_harness(binary: Path, observations_file: Path, advice_dtype: np.dtype, *, repeat: int = 0,
-                timeout: float = 600.0) -> tuple[np.ndarray, float | None]:
+def run_harness(
+    binary: Path, observations_file: Path, advice_dtype: np.dtype, *, repeat: int = 0, timeout: float = 600.0
+) -> tuple[np.ndarray, float | None]:
     """The harness's decisions on `observations_file`, and ns per decision when `repeat` passes were timed."""
     command = [str(binary), *(["--repeat", str(repeat)] if repeat else []), str(observations_file)]
     result = _run(command, "the check harness", timeout)

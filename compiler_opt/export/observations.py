@@ -49,8 +49,10 @@ class ObservationSet:
             array = self.features.get(feature.name)
             expected = (count, *policy_shape(feature))
             if array is None or array.shape != expected:
-                raise MlgoError(f"recorded feature {feature.name!r} has shape "
-                                f"{None if array is None else array.shape}, expected {expected}")
+                raise MlgoError(
+                    f"recorded feature {feature.name!r} has shape "
+                    f"{None if array is None else array.shape}, expected {expected}"
+                )
         if len(self.steps) != count or len(self.decisions) != count:
             raise MlgoError("recorded observations, steps and decisions differ in number")
 
@@ -79,14 +81,24 @@ def _value_text(value: np.ndarray) -> str:
 def write_harness_file(observations: ObservationSet, path: str | os.PathLike) -> Path:
     """Write `observations` in the harness's format (see the module docstring)."""
     spec = observations.spec
-    lines = [MAGIC, f"advice {spec.advice.name} {spec.advice.type} {spec.advice.byte_size}",
-             f"features {len(spec.features)}"]
+    lines = [
+        MAGIC,
+        f"advice {spec.advice.name} {spec.advice.type} {spec.advice.byte_size}",
+        f"features {len(spec.features)}",
+    ]
     lines += [f"{f.name} {f.type} {f.byte_size}" for f in spec.features]
     lines.append(f"records {len(observations)}")
-    columns = [np.ascontiguousarray(observations.features[f.name], dtype=f.dtype.newbyteorder("<"))
-               .reshape(len(observations), -1) for f in spec.features]
-    records = np.concatenate([c.view(np.uint8).reshape(len(observations), -1) for c in columns], axis=1) \
-        if len(observations) else np.zeros((0, 0), np.uint8)
+    columns = [
+        np.ascontiguousarray(observations.features[f.name], dtype=f.dtype.newbyteorder("<")).reshape(
+            len(observations), -1
+        )
+        for f in spec.features
+    ]
+    records = (
+        np.concatenate([c.view(np.uint8).reshape(len(observations), -1) for c in columns], axis=1)
+        if len(observations)
+        else np.zeros((0, 0), np.uint8)
+    )
     path = Path(path)
     with open(path, "wb") as stream:
         stream.write(("\n".join(lines) + "\n").encode())

@@ -45,12 +45,15 @@ def check_signature(policy_dir: Path, spec: FeatureSpec) -> None:
     try:
         proto.ParseFromString((policy_dir / "saved_model.pb").read_bytes())
     except (OSError, ValueError) as error:
-        raise ExportError(f"{policy_dir} holds no readable SavedModel ({error}); is it a saved policy "
-                          "folder?") from error
+        raise ExportError(
+            f"{policy_dir} holds no readable SavedModel ({error}); is it a saved policy folder?"
+        ) from error
     graphs = [g for g in proto.meta_graphs if "serve" in g.meta_info_def.tags]
     if not graphs or SIGNATURE not in graphs[0].signature_def:
-        raise ExportError(f"{policy_dir}: the SavedModel has no {SIGNATURE!r} signature under the 'serve' tag; "
-                          "save the policy with compiler_opt.policy.saved.save_policy")
+        raise ExportError(
+            f"{policy_dir}: the SavedModel has no {SIGNATURE!r} signature under the 'serve' tag; "
+            "save the policy with compiler_opt.policy.saved.save_policy"
+        )
     signature = graphs[0].signature_def[SIGNATURE]
 
     def shape(info) -> tuple[int, ...] | None:
@@ -63,11 +66,13 @@ def check_signature(policy_dir: Path, spec: FeatureSpec) -> None:
         if info is None:
             problems.append(f"no input named {feature.name!r}")
         elif dtypes.as_dtype(info.dtype).as_numpy_dtype != feature.dtype.newbyteorder("="):
-            problems.append(f"input {feature.name!r} is {dtypes.as_dtype(info.dtype).name}, the compiler sends "
-                            f"{feature.type}")
+            problems.append(
+                f"input {feature.name!r} is {dtypes.as_dtype(info.dtype).name}, the compiler sends {feature.type}"
+            )
         elif shape(info) != expected:
-            problems.append(f"input {feature.name!r} has shape {shape(info)}, LLVM feeds {expected} "
-                            "(static batch size 1)")
+            problems.append(
+                f"input {feature.name!r} has shape {shape(info)}, LLVM feeds {expected} (static batch size 1)"
+            )
     advice = signature.outputs.get(spec.advice.name)
     if advice is None:
         problems.append(f"no output named {spec.advice.name!r} (outputs: {', '.join(signature.outputs)})")
@@ -84,6 +89,11 @@ def write_saved_model(policy_dir: Path, destination: Path, spec: FeatureSpec) ->
         raise ExportError(f"{policy_dir} has no {OUTPUT_SPEC_FILE}, which LLVM's development mode needs")
     if destination.exists():
         shutil.rmtree(destination)
-    shutil.copytree(policy_dir, destination, ignore=lambda folder, names: [
-        n for n in names if Path(folder) == policy_dir and (n in _FAST_FORM or n.startswith("."))])
+    shutil.copytree(
+        policy_dir,
+        destination,
+        ignore=lambda folder, names: [
+            n for n in names if Path(folder) == policy_dir and (n in _FAST_FORM or n.startswith("."))
+        ],
+    )
     return destination

@@ -59,8 +59,10 @@ def check_names(model: bytes, spec: FeatureSpec, output_spec: list[dict]) -> Non
     wanted = [f"{o['tensor_spec']['name']}:{o['tensor_spec'].get('port', 0)}" for o in output_spec]
     missing += [name for name in wanted if name not in outputs]
     if missing:
-        raise ExportError(f"the TFLite model lacks tensors LLVM's development mode binds by name: "
-                          f"{', '.join(missing)} (it has inputs {sorted(inputs)}, outputs {sorted(outputs)})")
+        raise ExportError(
+            f"the TFLite model lacks tensors LLVM's development mode binds by name: "
+            f"{', '.join(missing)} (it has inputs {sorted(inputs)}, outputs {sorted(outputs)})"
+        )
 
 
 def write_tflite(saved_model: Path, destination: Path, spec: FeatureSpec) -> Path:
@@ -85,14 +87,18 @@ class TfliteModel:
         self._runner = interpreter.get_signature_runner(SIGNATURE)
         details = self._runner.get_input_details()
         # tf-agents' time-step fields: step type and reward 0, discount 1 (what LLVM's development mode feeds).
-        self._extra = {name: (np.ones if name == "discount" else np.zeros)(d["shape"], d["dtype"])
-                       for name, d in details.items() if name not in spec.names}
+        self._extra = {
+            name: (np.ones if name == "discount" else np.zeros)(d["shape"], d["dtype"])
+            for name, d in details.items()
+            if name not in spec.names
+        }
         self._dtypes = {name: d["dtype"] for name, d in details.items()}
 
     def __call__(self, features: Mapping[str, np.ndarray]):
         feeds = dict(self._extra)
         for feature in self.spec.features:
             feeds[feature.name] = np.asarray(features[feature.name], self._dtypes[feature.name]).reshape(
-                (1, *policy_shape(feature)))
+                (1, *policy_shape(feature))
+            )
         result = self._runner(**feeds)[self.spec.advice.name]
         return result.reshape(-1)[0].item()

@@ -56,13 +56,27 @@ class VerifyReport:
     aot_runtime: str | None = None
 
     def to_json(self) -> dict:
-        return {"observations": self.observations, "modules": self.modules, "failed_modules": self.failed_modules,
-                "agreed": self.agreed, "seconds": {k: round(v, 3) for k, v in self.seconds.items()},
-                "decision_counts": self.decision_counts, "aot_runtime": self.aot_runtime}
+        return {
+            "observations": self.observations,
+            "modules": self.modules,
+            "failed_modules": self.failed_modules,
+            "agreed": self.agreed,
+            "seconds": {k: round(v, 3) for k, v in self.seconds.items()},
+            "decision_counts": self.decision_counts,
+            "aot_runtime": self.aot_runtime,
+        }
 
 
-def record_observations(policy: FastPolicy, problem: Problem, corpus: Corpus, clang: str, count: int, *,
-                        seed: int = 0, timeout: float | None = None) -> tuple[ObservationSet, dict[str, str]]:
+def record_observations(
+    policy: FastPolicy,
+    problem: Problem,
+    corpus: Corpus,
+    clang: str,
+    count: int,
+    *,
+    seed: int = 0,
+    timeout: float | None = None,
+) -> tuple[ObservationSet, dict[str, str]]:
     """The first `count` observations of compiling `corpus` (seeded order) under `policy`, greedy.
 
     Modules that fail to compile are skipped and returned with their errors.
@@ -89,18 +103,20 @@ def record_observations(policy: FastPolicy, problem: Problem, corpus: Corpus, cl
                 total += take
                 bar.update(take)
     if total < count:
-        raise ExportError(f"compiling all {len(corpus)} modules of {corpus.root} gave {total} observations, "
-                          f"fewer than the {count} asked for; verify fewer or use a larger corpus")
-    features = {name: np.concatenate([t.features[name][:take] for _, t, take in parts])
-                for name in policy.spec.names}
+        raise ExportError(
+            f"compiling all {len(corpus)} modules of {corpus.root} gave {total} observations, "
+            f"fewer than the {count} asked for; verify fewer or use a larger corpus"
+        )
+    features = {name: np.concatenate([t.features[name][:take] for _, t, take in parts]) for name in policy.spec.names}
     modules = tuple(name for name, _, take in parts for _ in range(take))
     steps = tuple(step for _, _, take in parts for step in range(take))
     decisions = np.concatenate([np.asarray(t.actions[:take]).reshape(take) for _, t, take in parts])
     return ObservationSet(policy.spec, features, modules, steps, decisions), failed
 
 
-def check_forms(observations: ObservationSet, forms: Mapping[str, Callable[[ObservationSet], np.ndarray]],
-                policy: FastPolicy) -> tuple[dict[str, int], dict[str, float]]:
+def check_forms(
+    observations: ObservationSet, forms: Mapping[str, Callable[[ObservationSet], np.ndarray]], policy: FastPolicy
+) -> tuple[dict[str, int], dict[str, float]]:
     """Run every form on `observations`; raise `VerifyMismatch` at the first disagreement with the compile.
 
     Returns each form's agreement count (all of them) and seconds.
@@ -113,19 +129,21 @@ def check_forms(observations: ObservationSet, forms: Mapping[str, Callable[[Obse
         answers[name] = np.asarray(form(observations)).reshape(-1)
         seconds[name] = time.monotonic() - started
         if answers[name].shape != reference.shape:
-            raise VerifyMismatch(f"the {name} form gave {answers[name].size} decisions for "
-                                 f"{reference.size} observations")
+            raise VerifyMismatch(
+                f"the {name} form gave {answers[name].size} decisions for {reference.size} observations"
+            )
     differing = [int(np.flatnonzero(a != reference)[0]) for a in answers.values() if np.any(a != reference)]
     if differing:
         index = min(differing)
-        logits = policy.logits_batch({k: v[index: index + 1] for k, v in observations.features.items()})[0]
+        logits = policy.logits_batch({k: v[index : index + 1] for k, v in observations.features.items()})[0]
         verdicts = ", ".join(f"{name} {answers[name][index].item()}" for name in answers)
         counts = ", ".join(f"{name} {int(np.sum(a != reference))}" for name, a in answers.items())
         raise VerifyMismatch(
             f"the exported forms do not decide as the policy did. First difference at "
             f"{observations.describe(index)}\n  decisions: {REFERENCE} {reference[index].item()}, {verdicts}"
             f"\n  policy logits: {np.array2string(logits, precision=9)}"
-            f"\n  observations that differ, per form: {counts} of {reference.size}")
+            f"\n  observations that differ, per form: {counts} of {reference.size}"
+        )
     return {name: int(reference.size) for name in answers}, seconds
 
 
@@ -134,12 +152,17 @@ def numpy_form(policy: FastPolicy) -> Callable[[ObservationSet], np.ndarray]:
     return lambda observations: np.argmax(policy.logits_batch(observations.features), axis=-1)
 
 
-def one_at_a_time(model: Callable[[Mapping[str, np.ndarray]], object], dtype: np.dtype,
-                  desc: str) -> Callable[[ObservationSet], np.ndarray]:
+def one_at_a_time(
+    model: Callable[[Mapping[str, np.ndarray]], object], dtype: np.dtype, desc: str
+) -> Callable[[ObservationSet], np.ndarray]:
     """A form called once per observation (SavedModel, TFLite), with a progress bar."""
+
     def run(observations: ObservationSet) -> np.ndarray:
-        return np.array([model(row) for row in progress(observations.rows(), total=len(observations),
-                                                         desc=desc, unit="obs")], dtype=dtype)
+        return np.array(
+            [model(row) for row in progress(observations.rows(), total=len(observations), desc=desc, unit="obs")],
+            dtype=dtype,
+        )
+
     return run
 
 

@@ -88,9 +88,7 @@ def dump_embedded(
     message = stderr.strip().splitlines()[-1] if stderr.strip() else "no message"
     message = re.sub(r"^\S*llvm-objcopy\S*: error: ", "", message)
     if re.search(r"section '[^']*' not found", message):
-        raise NoEmbeddedBitcode(
-            f"{obj}: no embedded bitcode ({message}); rebuild it with -Xclang -fembed-bitcode=all"
-        )
+        raise NoEmbeddedBitcode(f"{obj}: no embedded bitcode ({message}); rebuild it with -Xclang -fembed-bitcode=all")
     raise UnreadableObject(f"{obj}: unreadable object ({message})")
 
 
@@ -121,7 +119,9 @@ def compile_embedding(
         raise CompileFailed(f"{source}: clang failed (exit {result.returncode}):\n{stderr_tail(result, _STDERR_TAIL)}")
 
 
-def count_inlining_remarks(toolchain: Toolchain, cc1_args: Sequence[str], bitcode: Path, *, timeout: float = 600) -> int:
+def count_inlining_remarks(
+    toolchain: Toolchain, cc1_args: Sequence[str], bitcode: Path, *, timeout: float = 600
+) -> int:
     """How many call sites the inliner considered compiling `bitcode` (inline remarks, passed + missed).
 
     A cheap proxy for the number of inlining decisions that needs no channel;

@@ -77,30 +77,46 @@ class OptionTable:
             return OptionMatch(arg, "flag")
         for name in self._prefixes:
             if arg.startswith(name) and len(arg) > len(name):
-                return OptionMatch(name, "joined", arg[len(name):])
+                return OptionMatch(name, "joined", arg[len(name) :])
         if arg in self.joined:
             return OptionMatch(arg, "joined", "")
         name, equals, value = arg.partition("=")
         return OptionMatch(name + equals, "unknown", value if equals else None)
 
     def to_json(self, sources: Sequence[str]) -> str:
-        return json.dumps(
-            {"generated_from": list(sources), "separate": sorted(self.separate), "joined": sorted(self.joined),
-             "flags": sorted(self.flags), "file_valued": sorted(self.file_valued)},
-            indent=0,
-        ) + "\n"
+        return (
+            json.dumps(
+                {
+                    "generated_from": list(sources),
+                    "separate": sorted(self.separate),
+                    "joined": sorted(self.joined),
+                    "flags": sorted(self.flags),
+                    "file_valued": sorted(self.file_valued),
+                },
+                indent=0,
+            )
+            + "\n"
+        )
 
     @classmethod
     def from_json(cls, text: str) -> OptionTable:
         data = json.loads(text)
-        return cls(frozenset(data["separate"]), frozenset(data["joined"]), frozenset(data["flags"]),
-                   frozenset(data["file_valued"]))
+        return cls(
+            frozenset(data["separate"]),
+            frozenset(data["joined"]),
+            frozenset(data["flags"]),
+            frozenset(data["file_valued"]),
+        )
 
     def union(self, other: OptionTable) -> OptionTable:
         """Both tables' options; a name that takes a separate value in either takes one here."""
         separate = self.separate | other.separate
-        return OptionTable(separate, (self.joined | other.joined), (self.flags | other.flags) - separate,
-                           self.file_valued | other.file_valued)
+        return OptionTable(
+            separate,
+            (self.joined | other.joined),
+            (self.flags | other.flags) - separate,
+            self.file_valued | other.file_valued,
+        )
 
 
 @functools.lru_cache(maxsize=1)
@@ -154,8 +170,9 @@ def table_of(clang: str) -> OptionTable:
     for name in sorted(n for n in candidates - known if n.startswith("-")):
         kind = probe_option(clang, name)
         {"separate": separate, "joined": joined, "flag": flags}.get(kind, set()).add(name)
-    return OptionTable(frozenset(separate), frozenset(joined), frozenset(flags - separate),
-                       help_table.file_valued | driver.file_valued)
+    return OptionTable(
+        frozenset(separate), frozenset(joined), frozenset(flags - separate), help_table.file_valued | driver.file_valued
+    )
 
 
 def _output(argv: list[str]) -> str:

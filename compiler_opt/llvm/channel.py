@@ -211,9 +211,11 @@ class InteractiveCompile:
         self._started = time.monotonic()
         try:
             self._process = subprocess.Popen(
-                command, stdin=None if self._passthrough else subprocess.DEVNULL,
+                command,
+                stdin=None if self._passthrough else subprocess.DEVNULL,
                 stdout=None if self._passthrough else subprocess.DEVNULL,
-                stderr=self._stderr, start_new_session=True
+                stderr=self._stderr,
+                start_new_session=True,
             )
         except OSError as error:
             raise_start_failure(self.module, command, error)
@@ -320,7 +322,7 @@ class InteractiveCompile:
             if any(fd == self._pidfd for fd, _ in events):
                 self._raise_for_exit("exited without reading the advice")
             try:
-                data = data[os.write(self._in_fd, data):]
+                data = data[os.write(self._in_fd, data) :]
             except BlockingIOError:
                 continue
 

@@ -57,45 +57,130 @@ class UnsafeCommandLine(MlgoError):
 # (`=` ends a joined option's name).
 _WRITES = frozenset(
     {
-        "-o", "-dependency-file", "-dependency-dot", "-header-include-file", "-header-include-file=",
-        "-module-dependency-dir", "-opt-record-file", "-opt-record-passes", "-opt-record-format",
-        "-serialize-diagnostic-file", "-diagnostic-log-file", "-split-dwarf-output", "-coverage-data-file",
-        "-coverage-notes-file", "-coverage-data-file=", "-coverage-notes-file=", "-stack-usage-file", "-MT", "-MQ",
-        "-fprofile-instrument-path=", "-fprofile-generate=", "-fcs-profile-generate=", "-fmodules-cache-path=",
-        "-fcrash-diagnostics-dir=", "-ftime-trace=", "-stats-file=", "-fproc-stat-report=",
-        "-split-dwarf-output=", "-stack-usage-file=", "-opt-record-file=", "-fembed-bitcode=", "-fthinlto-index=",
-        "-dependency-file=", "-MD", "-MMD", "-MP", "-MG", "-sys-header-deps", "-module-file-deps", "-ftime-trace",
-        "-fembed-bitcode", "-save-temps", "-emit-llvm-uselists", "-ftime-trace-granularity=",
+        "-o",
+        "-dependency-file",
+        "-dependency-dot",
+        "-header-include-file",
+        "-header-include-file=",
+        "-module-dependency-dir",
+        "-opt-record-file",
+        "-opt-record-passes",
+        "-opt-record-format",
+        "-serialize-diagnostic-file",
+        "-diagnostic-log-file",
+        "-split-dwarf-output",
+        "-coverage-data-file",
+        "-coverage-notes-file",
+        "-coverage-data-file=",
+        "-coverage-notes-file=",
+        "-stack-usage-file",
+        "-MT",
+        "-MQ",
+        "-fprofile-instrument-path=",
+        "-fprofile-generate=",
+        "-fcs-profile-generate=",
+        "-fmodules-cache-path=",
+        "-fcrash-diagnostics-dir=",
+        "-ftime-trace=",
+        "-stats-file=",
+        "-fproc-stat-report=",
+        "-split-dwarf-output=",
+        "-stack-usage-file=",
+        "-opt-record-file=",
+        "-fembed-bitcode=",
+        "-fthinlto-index=",
+        "-dependency-file=",
+        "-MD",
+        "-MMD",
+        "-MP",
+        "-MG",
+        "-sys-header-deps",
+        "-module-file-deps",
+        "-ftime-trace",
+        "-fembed-bitcode",
+        "-save-temps",
+        "-emit-llvm-uselists",
+        "-ftime-trace-granularity=",
     }
 )
 # Options for the preprocessor and module loader: they read files, and cannot
 # change how LLVM IR compiles. Dropped, value and all.
 _PREPROCESSOR = frozenset(
     {
-        "-D", "-U", "-I", "-F", "-include", "-include-pch", "-imacros", "-isystem", "-iquote", "-idirafter",
-        "-iprefix", "-iwithprefix", "-iwithprefixbefore", "-isysroot", "-internal-isystem",
-        "-internal-externc-isystem", "-resource-dir", "-ivfsoverlay", "-iframework", "-iframeworkwithsysroot",
-        "-cxx-isystem", "-c-isystem", "-objc-isystem", "-objcxx-isystem", "-isystem-after", "-stdlib++-isystem",
-        "-fmodule-map-file=", "-fmodule-file=", "-fprebuilt-module-path=", "-working-directory",
-        "-working-directory=", "-fbuild-session-file=", "-iembed-dir=", "-embed-dir=",
+        "-D",
+        "-U",
+        "-I",
+        "-F",
+        "-include",
+        "-include-pch",
+        "-imacros",
+        "-isystem",
+        "-iquote",
+        "-idirafter",
+        "-iprefix",
+        "-iwithprefix",
+        "-iwithprefixbefore",
+        "-isysroot",
+        "-internal-isystem",
+        "-internal-externc-isystem",
+        "-resource-dir",
+        "-ivfsoverlay",
+        "-iframework",
+        "-iframeworkwithsysroot",
+        "-cxx-isystem",
+        "-c-isystem",
+        "-objc-isystem",
+        "-objcxx-isystem",
+        "-isystem-after",
+        "-stdlib++-isystem",
+        "-fmodule-map-file=",
+        "-fmodule-file=",
+        "-fprebuilt-module-path=",
+        "-working-directory",
+        "-working-directory=",
+        "-fbuild-session-file=",
+        "-iembed-dir=",
+        "-embed-dir=",
         "-x",
     }
 )
 # Actions that would make something other than an object file: the job adds -emit-obj.
 _ACTIONS = frozenset(
     {
-        "-emit-obj", "-emit-llvm", "-emit-llvm-bc", "-emit-llvm-only", "-emit-codegen-only", "-S", "-E",
-        "-fsyntax-only", "-emit-pch", "-emit-module", "-emit-module-interface", "-ast-dump", "-ast-print",
+        "-emit-obj",
+        "-emit-llvm",
+        "-emit-llvm-bc",
+        "-emit-llvm-only",
+        "-emit-codegen-only",
+        "-S",
+        "-E",
+        "-fsyntax-only",
+        "-emit-pch",
+        "-emit-module",
+        "-emit-module-interface",
+        "-ast-dump",
+        "-ast-print",
     }
 )
 # Value-taking options that only record their value as text (debug info,
 # diagnostics), so a path there is a name, not a file that is read.
 _RECORDS_TEXT = frozenset(
     {
-        "-main-file-name", "-fdebug-compilation-dir", "-fdebug-compilation-dir=", "-fcoverage-compilation-dir=",
-        "-ffile-compilation-dir=", "-fdebug-prefix-map=", "-fmacro-prefix-map=", "-fcoverage-prefix-map=",
-        "-ffile-prefix-map=", "-fprofile-prefix-map=", "-dwarf-debug-flags", "-record-command-line",
-        "-split-dwarf-file", "-object-file-name=", "-object-file-name",
+        "-main-file-name",
+        "-fdebug-compilation-dir",
+        "-fdebug-compilation-dir=",
+        "-fcoverage-compilation-dir=",
+        "-ffile-compilation-dir=",
+        "-fdebug-prefix-map=",
+        "-fmacro-prefix-map=",
+        "-fcoverage-prefix-map=",
+        "-ffile-prefix-map=",
+        "-fprofile-prefix-map=",
+        "-dwarf-debug-flags",
+        "-record-command-line",
+        "-split-dwarf-file",
+        "-object-file-name=",
+        "-object-file-name",
     }
 )
 # Options that load code into the compiler (`-mmlir` forwards MLIR's options, which load pass plugins).
@@ -123,7 +208,8 @@ def read_cmd_file(path: Path) -> list[str]:
     if len(data) > MAX_CMD_FILE_BYTES:
         raise UnsafeCommandLine(
             f"{path}: command file larger than {MAX_CMD_FILE_BYTES} bytes; a cc1 command line is a few KiB, "
-            "so this is not one (extract the corpus again or remove the module)")
+            "so this is not one (extract the corpus again or remove the module)"
+        )
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as error:
@@ -218,8 +304,9 @@ def build_compile_command(
     extra_args: Sequence[str] = (),
 ) -> list[str]:
     """The full argv compiling `bitcode` to the object `output` with already sanitized `cc1_args`."""
-    command = CompileCommand(str(toolchain.clang), tuple(cc1_args), str(bitcode), True,
-                             None if thinlto_index is None else str(thinlto_index))
+    command = CompileCommand(
+        str(toolchain.clang), tuple(cc1_args), str(bitcode), True, None if thinlto_index is None else str(thinlto_index)
+    )
     return command.argv(output, extra_args)
 
 
@@ -234,11 +321,22 @@ class CompileCommand:
     thinlto_index: str | None = None
 
     @classmethod
-    def from_cc1(cls, toolchain: Toolchain, cc1_args: Sequence[str], bitcode: Path, origin: str,
-                 thinlto_index: Path | None = None) -> CompileCommand:
+    def from_cc1(
+        cls,
+        toolchain: Toolchain,
+        cc1_args: Sequence[str],
+        bitcode: Path,
+        origin: str,
+        thinlto_index: Path | None = None,
+    ) -> CompileCommand:
         """A corpus module's command: `cc1_args` are sanitized here."""
-        return cls(str(toolchain.clang), tuple(sanitize_cc1(cc1_args, origin)), str(bitcode), True,
-                   None if thinlto_index is None else str(thinlto_index))
+        return cls(
+            str(toolchain.clang),
+            tuple(sanitize_cc1(cc1_args, origin)),
+            str(bitcode),
+            True,
+            None if thinlto_index is None else str(thinlto_index),
+        )
 
     @classmethod
     def plain(cls, toolchain: Toolchain, bitcode: Path, optimization: str = "-Oz") -> CompileCommand:

@@ -37,20 +37,38 @@ class AnsweredCompile:
     decisions: int
 
 
-def compile_answering(argv: Sequence[str], advisor: Advisor, make_decide: Callable[[LogHeader], Decide] | None, *,
-                      module: str = "", include_default: bool = False, timeout: float = 600.0,
-                      read_timeout: float = 120.0, temp_parent: str | os.PathLike | None = None,
-                      cpu: int | None | bool = True, expect_header: bool = True,
-                      passthrough: bool = False) -> AnsweredCompile:
+def compile_answering(
+    argv: Sequence[str],
+    advisor: Advisor,
+    make_decide: Callable[[LogHeader], Decide] | None,
+    *,
+    module: str = "",
+    include_default: bool = False,
+    timeout: float = 600.0,
+    read_timeout: float = 120.0,
+    temp_parent: str | os.PathLike | None = None,
+    cpu: int | None | bool = True,
+    expect_header: bool = True,
+    passthrough: bool = False,
+) -> AnsweredCompile:
     """Run `argv` with `advisor` in interactive mode, answering each decision with `make_decide(header)`.
 
     With `make_decide` None the compile is stopped as soon as its header
     arrives (reading what the compiler would show a policy) and counts no
     decisions. The other options are `InteractiveCompile`'s.
     """
-    with InteractiveCompile(argv, advisor, module=module, include_default=include_default, timeout=timeout,
-                            read_timeout=read_timeout, temp_parent=temp_parent, cpu=cpu,
-                            expect_header=expect_header, passthrough=passthrough) as compile_:
+    with InteractiveCompile(
+        argv,
+        advisor,
+        module=module,
+        include_default=include_default,
+        timeout=timeout,
+        read_timeout=read_timeout,
+        temp_parent=temp_parent,
+        cpu=cpu,
+        expect_header=expect_header,
+        passthrough=passthrough,
+    ) as compile_:
         header = compile_.header
         if make_decide is None:
             return AnsweredCompile(header, 0)
@@ -64,10 +82,12 @@ def compile_plainly(argv: Sequence[str], module: str, timeout: float) -> None:
     try:
         result = run_captured(argv, timeout=timeout)
     except subprocess.TimeoutExpired as error:
-        raise CompilerTimeout(module, f"compiler timed out after {timeout:g} s; its process group was killed") \
-            from error
+        raise CompilerTimeout(
+            module, f"compiler timed out after {timeout:g} s; its process group was killed"
+        ) from error
     except OSError as error:
         raise_start_failure(module, argv, error)
     if result.returncode != 0:
-        raise CompilerCrash(module, f"compiler failed: exit status {result.returncode}", result.returncode,
-                            stderr_tail(result))
+        raise CompilerCrash(
+            module, f"compiler failed: exit status {result.returncode}", result.returncode, stderr_tail(result)
+        )

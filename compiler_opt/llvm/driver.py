@@ -79,8 +79,9 @@ def _kind(argv: Sequence[str]) -> str:
     return TOOL
 
 
-def plan_jobs(clang: str, args: Sequence[str], private_dir: Path, *, driver_mode: str | None = None,
-              timeout: float = 120.0) -> list[DriverJob] | None:
+def plan_jobs(
+    clang: str, args: Sequence[str], private_dir: Path, *, driver_mode: str | None = None, timeout: float = 120.0
+) -> list[DriverJob] | None:
     """The jobs `clang ARGS` would run, intermediates redirected into `private_dir`; None if it runs none."""
     driver = [clang, *([f"--driver-mode={driver_mode}"] if driver_mode else [])]
     result = run_captured([*driver, "-###", *args], timeout=timeout)
@@ -99,9 +100,8 @@ def _redirect_intermediates(jobs: list[DriverJob], private_dir: Path) -> list[Dr
     renames: dict[str, str] = {}
     for index, job in enumerate(jobs[:-1]):
         output = job.output
-        if output and output != final and any(output in later.argv for later in jobs[index + 1:]):
+        if output and output != final and any(output in later.argv for later in jobs[index + 1 :]):
             renames[output] = str(private_dir / f"{index}-{os.path.basename(output)}")
     if not renames:
         return jobs
     return [replace(job, argv=tuple(renames.get(arg, arg) for arg in job.argv)) for job in jobs]
-

@@ -47,6 +47,9 @@ def raise_start_failure(module: str, argv: Sequence[str], error: OSError) -> NoR
     if error.errno != errno.E2BIG:
         raise error
     longest = max(argv, key=len, default="")
-    raise CompilerFailure(module, f"cannot start the compiler: its command line is too long for the operating "
-                          f"system ({len(argv)} arguments, {sum(len(arg) + 1 for arg in argv)} bytes; the longest "
-                          f"has {len(longest)} bytes and starts {longest[:40]!r})") from error
+    raise CompilerFailure(
+        module,
+        f"cannot start the compiler: its command line is too long for the operating "
+        f"system ({len(argv)} arguments, {sum(len(arg) + 1 for arg in argv)} bytes; the longest "
+        f"has {len(longest)} bytes and starts {longest[:40]!r})",
+    ) from error

@@ -31,31 +31,64 @@ class LinkError(MlgoError):
 
 def link_command(toolchain: Toolchain, objects: Sequence[Path], output: Path) -> list[str]:
     """The argv linking `objects` into the shared library `output`, unused sections dropped."""
-    return [str(toolchain.clang), "-shared", "-nostdlib", f"--ld-path={toolchain.tool('ld.lld')}",
-            "-Wl,--gc-sections", "-o", str(output), *map(str, objects)]
+    return [
+        str(toolchain.clang),
+        "-shared",
+        "-nostdlib",
+        f"--ld-path={toolchain.tool('ld.lld')}",
+        "-Wl,--gc-sections",
+        "-o",
+        str(output),
+        *map(str, objects),
+    ]
 
 
-def link_shared(toolchain: Toolchain, objects: Sequence[Path], output: Path, *, name: str = "",
-                timeout: float = 600.0) -> Path:
+def link_shared(
+    toolchain: Toolchain, objects: Sequence[Path], output: Path, *, name: str = "", timeout: float = 600.0
+) -> Path:
     """Link `objects` into `output` (see the module docstring); raises `LinkError` naming `name`."""
     name = name or str(output)
     if not objects:
         raise LinkError(f"{name}: no objects to link")
-    run_tool(link_command(toolchain, objects, output), f"{name}: linking {len(objects)} objects", LinkError,
-             timeout=timeout)
+    run_tool(
+        link_command(toolchain, objects, output), f"{name}: linking {len(objects)} objects", LinkError, timeout=timeout
+    )
     return output
 
 
 def compile_c(toolchain: Toolchain, source: Path, output: Path, *, name: str = "", timeout: float = 600.0) -> Path:
     """Compile one C source to an object at `-O2` (a benchmark driver, the same on both sides of a comparison)."""
-    run_tool([str(toolchain.clang), "-O2", "-c", str(source), "-o", str(output)],
-             f"{name or source}: compiling {source.name}", LinkError, timeout=timeout)
+    run_tool(
+        [str(toolchain.clang), "-O2", "-c", str(source), "-o", str(output)],
+        f"{name or source}: compiling {source.name}",
+        LinkError,
+        timeout=timeout,
+    )
     return output
 
 
-def link_executable(toolchain: Toolchain, objects: Sequence[Path], output: Path, flags: Sequence[str] = (), *,
-                    name: str = "", timeout: float = 600.0) -> Path:
+def link_executable(
+    toolchain: Toolchain,
+    objects: Sequence[Path],
+    output: Path,
+    flags: Sequence[str] = (),
+    *,
+    name: str = "",
+    timeout: float = 600.0,
+) -> Path:
     """Link `objects` into the program `output` with the C runtime, `flags` (libraries) and libm."""
-    run_tool([str(toolchain.clang), f"--ld-path={toolchain.tool('ld.lld')}", "-o", str(output), *map(str, objects),
-              *flags, "-lm"], f"{name or output}: linking {len(objects)} objects", LinkError, timeout=timeout)
+    run_tool(
+        [
+            str(toolchain.clang),
+            f"--ld-path={toolchain.tool('ld.lld')}",
+            "-o",
+            str(output),
+            *map(str, objects),
+            *flags,
+            "-lm",
+        ],
+        f"{name or output}: linking {len(objects)} objects",
+        LinkError,
+        timeout=timeout,
+    )
     return output

@@ -77,8 +77,12 @@ class TensorSpec:
     @classmethod
     def from_json(cls, data: Mapping) -> TensorSpec:
         try:
-            return cls(name=str(data["name"]), shape=tuple(int(d) for d in data["shape"]),
-                       type=str(data["type"]), port=int(data.get("port", 0)))
+            return cls(
+                name=str(data["name"]),
+                shape=tuple(int(d) for d in data["shape"]),
+                type=str(data["type"]),
+                port=int(data.get("port", 0)),
+            )
         except (KeyError, TypeError, ValueError) as error:
             raise LogFormatError(f"bad tensor spec {data!r}: {error}") from error
 
@@ -99,8 +103,9 @@ class _Slot:
 class LogHeader:
     """The parsed header: feature specs, optional score and advice specs, byte layout."""
 
-    def __init__(self, features: Sequence[TensorSpec], score: TensorSpec | None = None,
-                 advice: TensorSpec | None = None) -> None:
+    def __init__(
+        self, features: Sequence[TensorSpec], score: TensorSpec | None = None, advice: TensorSpec | None = None
+    ) -> None:
         self.features = tuple(features)
         self.score = score
         self.advice = advice
@@ -257,7 +262,7 @@ class RecordParser:
 
 def _json_int(line: bytes, prefix: bytes) -> int:
     try:
-        return int(line[len(prefix):].strip().rstrip(b"}"))
+        return int(line[len(prefix) :].strip().rstrip(b"}"))
     except ValueError as error:
         raise LogFormatError(f"malformed record line {line[:200]!r}") from error
 

@@ -76,8 +76,7 @@ def _inliner_trace(toolchain: Toolchain, source: Path, include_default: bool) ->
 
         return decide
 
-    compile_answering(argv, INLINING, make_decide, module="inliner probe", include_default=include_default,
-                      timeout=120)
+    compile_answering(argv, INLINING, make_decide, module="inliner probe", include_default=include_default, timeout=120)
     return names, rows
 
 

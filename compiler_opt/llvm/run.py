@@ -29,16 +29,24 @@ __all__ = ["STDERR_TAIL_BYTES", "run_attached", "run_captured", "run_tool", "std
 STDERR_TAIL_BYTES = 4000
 
 
-def run_captured(argv: Sequence[str], *, timeout: float, cwd: str | os.PathLike | None = None,
-                 env: Mapping[str, str] | None = None) -> subprocess.CompletedProcess:
+def run_captured(
+    argv: Sequence[str], *, timeout: float, cwd: str | os.PathLike | None = None, env: Mapping[str, str] | None = None
+) -> subprocess.CompletedProcess:
     """`argv` run to its end in a session of its own, with no stdin and stdout/stderr captured as bytes.
 
     Past `timeout` seconds, or when this process is interrupted, the tool's
     whole process group is killed; then `subprocess.TimeoutExpired` (or the
     interruption) propagates. A tool that cannot start raises `OSError`.
     """
-    with subprocess.Popen(list(argv), cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                          stderr=subprocess.PIPE, start_new_session=True) as process:
+    with subprocess.Popen(
+        list(argv),
+        cwd=cwd,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    ) as process:
         try:
             stdout, stderr = process.communicate(timeout=timeout)
         except BaseException:
@@ -55,8 +63,15 @@ def stderr_tail(result: subprocess.CompletedProcess, limit: int = STDERR_TAIL_BY
     return result.stderr[-limit:].decode("utf-8", "replace")
 
 
-def run_tool(argv: Sequence[str], what: str, error: type[MlgoError], *, cwd: str | os.PathLike | None = None,
-             env: Mapping[str, str] | None = None, timeout: float = 600.0) -> subprocess.CompletedProcess:
+def run_tool(
+    argv: Sequence[str],
+    what: str,
+    error: type[MlgoError],
+    *,
+    cwd: str | os.PathLike | None = None,
+    env: Mapping[str, str] | None = None,
+    timeout: float = 600.0,
+) -> subprocess.CompletedProcess:
     """`argv` run with `run_captured`; raises `error` starting with `what` when it times out or fails.
 
     A failure's message ends with the tail of the tool's stderr.

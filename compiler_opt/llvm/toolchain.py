@@ -134,8 +134,9 @@ def _version_output(path: Path, resolved: Path) -> str:
     try:
         result = run_captured([str(resolved), "--version"], timeout=VERSION_TIMEOUT)
     except subprocess.TimeoutExpired as error:
-        raise ToolchainError(f"{path} --version did not answer within {VERSION_TIMEOUT:g} s (killed); "
-                             f"is it a clang? {INSTALL_HINT}") from error
+        raise ToolchainError(
+            f"{path} --version did not answer within {VERSION_TIMEOUT:g} s (killed); is it a clang? {INSTALL_HINT}"
+        ) from error
     except OSError as error:
         raise ToolchainError(f"cannot run {path} --version: {error}. {INSTALL_HINT}") from error
     if result.returncode != 0:
@@ -197,8 +198,9 @@ def _run_probe(toolchain: Toolchain) -> ToolchainProbe:
     try:
         listing = run_captured(argv, timeout=PROBE_TIMEOUT).stdout.decode("utf-8", "replace")
     except subprocess.TimeoutExpired as error:
-        raise ToolchainError(f"{toolchain.clang} did not list its options within {PROBE_TIMEOUT:g} s "
-                             "(killed)") from error
+        raise ToolchainError(
+            f"{toolchain.clang} did not list its options within {PROBE_TIMEOUT:g} s (killed)"
+        ) from error
     options = frozenset(re.findall(r"^\s+--?([A-Za-z0-9][\w.-]*)", listing, flags=re.MULTILINE))
     advisors = frozenset(a.name for a in ALL_ADVISORS if a.channel_option in options)
     facts = probes.probe_facts(toolchain, advisors, options)

@@ -53,16 +53,19 @@ def candidate_layout(transforms: Sequence[FeatureTransform], mask: str) -> Candi
     """The per-candidate columns of the input vector `transforms` lay out; `mask` names the mask feature."""
     by_name = {t.name: t for t in transforms}
     if mask not in by_name:
-        raise MlgoError(f"the masked-candidate head needs the mask feature {mask!r}, which the policy's features "
-                        f"lack (network_config.mask names it)")
+        raise MlgoError(
+            f"the masked-candidate head needs the mask feature {mask!r}, which the policy's features "
+            f"lack (network_config.mask names it)"
+        )
     if by_name[mask].kind != IDENTITY:
-        raise MlgoError(f"the mask feature {mask!r} must pass through unbucketized: add it to "
-                        "network_config.identity")
+        raise MlgoError(f"the mask feature {mask!r} must pass through unbucketized: add it to network_config.identity")
     count = by_name[mask].size
     odd = [f"{t.name} ({t.size} elements)" for t in transforms if t.kind != CONSTANT and t.size not in (1, count)]
     if odd:
-        raise MlgoError(f"the masked-candidate head takes features of {count} elements (one per candidate) or "
-                        f"scalars; these are neither: {', '.join(odd)}")
+        raise MlgoError(
+            f"the masked-candidate head takes features of {count} elements (one per candidate) or "
+            f"scalars; these are neither: {', '.join(odd)}"
+        )
     candidate = np.arange(count)
     bucket_offset, q_columns = 0, []
     for t in transforms:

@@ -43,20 +43,32 @@ class NetworkConfig:
         if self.head not in HEADS:
             raise MlgoError(f"unknown network head {self.head!r}; choose one of: {', '.join(HEADS)}")
         if (self.head == "masked_candidates") != bool(self.mask):
-            raise MlgoError("network_config.mask names the feature that marks valid candidates: the "
-                            "masked_candidates head needs it, and only that head takes one")
+            raise MlgoError(
+                "network_config.mask names the feature that marks valid candidates: the "
+                "masked_candidates head needs it, and only that head takes one"
+            )
 
     def to_json(self) -> dict:
         return dataclasses.asdict(self)
 
     @classmethod
     def from_json(cls, data: Mapping) -> NetworkConfig:
-        return cls(tuple(int(n) for n in data["fc_layer_params"]), str(data["activation"]),
-                   tuple(data.get("identity", ())), str(data.get("head", "categorical")), str(data.get("mask", "")))
+        return cls(
+            tuple(int(n) for n in data["fc_layer_params"]),
+            str(data["activation"]),
+            tuple(data.get("identity", ())),
+            str(data.get("head", "categorical")),
+            str(data.get("mask", "")),
+        )
 
 
 @gin.configurable(module="policy")
-def network_config(fc_layer_params: Sequence[int] = (40, 40, 20), activation: str = "relu",
-                   identity: Sequence[str] = (), head: str = "categorical", mask: str = "") -> NetworkConfig:
+def network_config(
+    fc_layer_params: Sequence[int] = (40, 40, 20),
+    activation: str = "relu",
+    identity: Sequence[str] = (),
+    head: str = "categorical",
+    mask: str = "",
+) -> NetworkConfig:
     """The actor's configuration, from gin bindings (defaults: MLGO's inlining actor, (40, 40, 20), relu)."""
     return NetworkConfig(tuple(int(n) for n in fc_layer_params), activation, tuple(identity), head, mask)

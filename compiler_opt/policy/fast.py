@@ -72,8 +72,11 @@ class _HeaderReader:
         self.header = header
         slots = header.slots
         needed = preprocessor.int_features + preprocessor.identity_features
-        self.fast = not preprocessor.float_features and header.observation_size % 8 == 0 and all(
-            slots[n].spec.dtype == np.dtype("<i8") and slots[n].offset % 8 == 0 for n in needed)
+        self.fast = (
+            not preprocessor.float_features
+            and header.observation_size % 8 == 0
+            and all(slots[n].spec.dtype == np.dtype("<i8") and slots[n].offset % 8 == 0 for n in needed)
+        )
         self._slots = [(n, slots[n].offset, slots[n].spec.element_count, slots[n].spec.dtype) for n in spec.names]
         self._preprocessor = preprocessor
         if self.fast:
@@ -120,15 +123,17 @@ class _HeaderReader:
 class FastPolicy:
     """The actor's forward pass in numpy: logits, greedy action, seeded sampling."""
 
-    def __init__(self, spec: FeatureSpec, vocab: Vocab, config: NetworkConfig,
-                 weights: Sequence[tuple[np.ndarray, np.ndarray]]) -> None:
+    def __init__(
+        self, spec: FeatureSpec, vocab: Vocab, config: NetworkConfig, weights: Sequence[tuple[np.ndarray, np.ndarray]]
+    ) -> None:
         self.spec = spec
         self.vocab = vocab
         self.config = config
         transforms = feature_transforms(spec, vocab, config.identity)
         self.preprocessor = Preprocessor(transforms)
-        self._layout: CandidateLayout | None = (candidate_layout(transforms, config.mask)
-                                                if config.head == "masked_candidates" else None)
+        self._layout: CandidateLayout | None = (
+            candidate_layout(transforms, config.mask) if config.head == "masked_candidates" else None
+        )
         self._relu = config.activation == "relu"
         self._tanh = config.activation == "tanh"
         self._reader: _HeaderReader | None = None
@@ -138,8 +143,10 @@ class FastPolicy:
         self.weights = [(np.ascontiguousarray(k, np.float32), np.ascontiguousarray(b, np.float32)) for k, b in weights]
         width = self._layout.width if self._layout is not None else self.preprocessor.width
         if not self.weights or self.weights[0][0].shape[0] != width:
-            raise MlgoError(f"the actor's first layer takes {self.weights[0][0].shape[0] if self.weights else 0} "
-                            f"inputs, the preprocessing gives {width}")
+            raise MlgoError(
+                f"the actor's first layer takes {self.weights[0][0].shape[0] if self.weights else 0} "
+                f"inputs, the preprocessing gives {width}"
+            )
         self._hidden = self.weights[:-1]
         self._kernel, self._bias = self.weights[-1]
         self.num_outputs = self._layout.candidates if self._layout is not None else int(self._bias.shape[0])
@@ -160,7 +167,7 @@ class FastPolicy:
         for kernel, bias in self.weights:
             layer = []
             for array in (kernel, bias):
-                layer.append(flat[offset:offset + array.size].reshape(array.shape))
+                layer.append(flat[offset : offset + array.size].reshape(array.shape))
                 offset += array.size
             weights.append((layer[0], layer[1]))
         copy = object.__new__(FastPolicy)

@@ -96,8 +96,9 @@ class FeatureSpec:
             features = tuple(TensorSpec.from_json(f) for f in data["features"])
             advice = TensorSpec.from_json(data["advice"])
             num_actions = data.get("num_actions")
-            return cls(features, advice, None if num_actions is None else int(num_actions),
-                       tuple(data.get("excluded", ())))
+            return cls(
+                features, advice, None if num_actions is None else int(num_actions), tuple(data.get("excluded", ()))
+            )
         except (KeyError, TypeError, ValueError) as error:
             raise FeatureSpecError(f"malformed feature spec: {error}") from error
 
@@ -142,19 +143,30 @@ class FeatureSpec:
             problems.append(f"retyped features: {'; '.join(retyped)}")
         advice = header.advice
         if advice is not None and (advice.name, advice.type, advice.shape) != (
-                self.advice.name, self.advice.type, self.advice.shape):
-            problems.append(f"advice {advice.name} {advice.type}{list(advice.shape)} from {source}, the policy answers "
-                            f"{self.advice.name} {self.advice.type}{list(self.advice.shape)}")
+            self.advice.name,
+            self.advice.type,
+            self.advice.shape,
+        ):
+            problems.append(
+                f"advice {advice.name} {advice.type}{list(advice.shape)} from {source}, the policy answers "
+                f"{self.advice.name} {self.advice.type}{list(self.advice.shape)}"
+            )
         if problems:
             raise FeatureSpecError(
-                f"this policy does not fit {source}: " + "; ".join(problems)
+                f"this policy does not fit {source}: "
+                + "; ".join(problems)
                 + ". Retrain (or rebuild the vocabulary and spec) with this compiler, or use the compiler the "
                 "policy was trained with."
             )
 
 
-def build_feature_spec(header: LogHeader, *, exclude: Collection[str] = (), num_actions: int | None = None,
-                       advice: TensorSpec | None = None) -> FeatureSpec:
+def build_feature_spec(
+    header: LogHeader,
+    *,
+    exclude: Collection[str] = (),
+    num_actions: int | None = None,
+    advice: TensorSpec | None = None,
+) -> FeatureSpec:
     """The spec of `header`'s features minus `exclude` (names absent from the header are ignored).
 
     `advice` defaults to the header's; a feature named as the advice (trace
@@ -168,4 +180,3 @@ def build_feature_spec(header: LogHeader, *, exclude: Collection[str] = (), num_
     features = tuple(spec for spec in header.features if spec.name not in dropped)
     excluded = tuple(spec.name for spec in header.features if spec.name in set(exclude))
     return FeatureSpec(features, advice, num_actions, excluded)
-

@@ -35,8 +35,9 @@ class ObservationPreprocessing(tf.keras.layers.Layer):
 
     def __init__(self, transforms: Sequence[FeatureTransform | Mapping], **kwargs) -> None:
         super().__init__(**kwargs)
-        self.transforms = [t if isinstance(t, FeatureTransform) else FeatureTransform.from_config(t)
-                           for t in transforms]
+        self.transforms = [
+            t if isinstance(t, FeatureTransform) else FeatureTransform.from_config(t) for t in transforms
+        ]
 
     def get_config(self) -> dict:
         return {**super().get_config(), "transforms": [t.to_config() for t in self.transforms]}

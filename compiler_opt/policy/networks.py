@@ -60,8 +60,13 @@ def action_spec(spec: FeatureSpec) -> tensor_spec.BoundedTensorSpec:
     """tf-agents action spec: the advice, named as the compiler names it, in [0, num_actions)."""
     if not spec.num_actions:
         raise MlgoError(f"the feature spec does not say how many values {spec.advice.name!r} can take")
-    return tensor_spec.BoundedTensorSpec(policy_shape(spec.action), tf.as_dtype(spec.action.dtype),
-                                         minimum=0, maximum=spec.num_actions - 1, name=spec.advice.name)
+    return tensor_spec.BoundedTensorSpec(
+        policy_shape(spec.action),
+        tf.as_dtype(spec.action.dtype),
+        minimum=0,
+        maximum=spec.num_actions - 1,
+        name=spec.advice.name,
+    )
 
 
 def time_step_spec(spec: FeatureSpec) -> ts.TimeStep:
@@ -91,27 +96,36 @@ def _categorical_head(spec: FeatureSpec, vocab: Vocab, config: NetworkConfig) ->
 class MaskedCandidateNetwork(network.DistributionNetwork):
     """Scores every candidate with one shared MLP; a Categorical over the candidates the mask marks valid."""
 
-    def __init__(self, spec: FeatureSpec, vocab: Vocab, config: NetworkConfig,
-                 name: str = "MaskedCandidateNetwork") -> None:
+    def __init__(
+        self, spec: FeatureSpec, vocab: Vocab, config: NetworkConfig, name: str = "MaskedCandidateNetwork"
+    ) -> None:
         actions = action_spec(spec)
-        self.layout: CandidateLayout = candidate_layout(feature_transforms(spec, vocab, config.identity),
-                                                        config.mask)
+        self.layout: CandidateLayout = candidate_layout(feature_transforms(spec, vocab, config.identity), config.mask)
         if self.layout.candidates != spec.num_actions:
-            raise MlgoError(f"the mask {config.mask!r} has {self.layout.candidates} candidates but the advice "
-                            f"{spec.advice.name!r} takes {spec.num_actions} values")
-        logits_spec = tensor_spec.TensorSpec(actions.shape.concatenate([self.layout.candidates]), tf.float32,
-                                             name=f"{name}_logits")
-        output_spec = distribution_spec.DistributionSpec(tfp.distributions.Categorical, {"logits": logits_spec},
-                                                         sample_spec=actions, dtype=actions.dtype)
-        super().__init__(input_tensor_spec=observation_spec(spec), state_spec=(), output_spec=output_spec,
-                         name=name)
+            raise MlgoError(
+                f"the mask {config.mask!r} has {self.layout.candidates} candidates but the advice "
+                f"{spec.advice.name!r} takes {spec.num_actions} values"
+            )
+        logits_spec = tensor_spec.TensorSpec(
+            actions.shape.concatenate([self.layout.candidates]), tf.float32, name=f"{name}_logits"
+        )
+        output_spec = distribution_spec.DistributionSpec(
+            tfp.distributions.Categorical, {"logits": logits_spec}, sample_spec=actions, dtype=actions.dtype
+        )
+        super().__init__(input_tensor_spec=observation_spec(spec), state_spec=(), output_spec=output_spec, name=name)
         self._preprocessing = preprocessing_layer(spec, vocab, config)
-        self._hidden = [tf.keras.layers.Dense(
-            units, activation=_tf_activation(config.activation), name=f"candidate_dense_{index}",
-            kernel_initializer=tf.keras.initializers.VarianceScaling(2.0, "fan_in", "truncated_normal"))
-            for index, units in enumerate(config.fc_layer_params)]
-        self._score = tf.keras.layers.Dense(1, kernel_initializer=tf.keras.initializers.VarianceScaling(0.1),
-                                            name="candidate_score")
+        self._hidden = [
+            tf.keras.layers.Dense(
+                units,
+                activation=_tf_activation(config.activation),
+                name=f"candidate_dense_{index}",
+                kernel_initializer=tf.keras.initializers.VarianceScaling(2.0, "fan_in", "truncated_normal"),
+            )
+            for index, units in enumerate(config.fc_layer_params)
+        ]
+        self._score = tf.keras.layers.Dense(
+            1, kernel_initializer=tf.keras.initializers.VarianceScaling(0.1), name="candidate_score"
+        )
         self._columns = tf.constant(self.layout.columns)
         self._mask_columns = tf.constant(self.layout.mask_columns)
         self._action_dtype = actions.dtype
@@ -136,7 +150,9 @@ class MaskedCandidateNetwork(network.DistributionNetwork):
 
 # One builder per `config.HEADS` entry.
 _HEADS: dict[str, Callable[[FeatureSpec, Vocab, NetworkConfig], tf.Module]] = {
-    "categorical": _categorical_head, "masked_candidates": MaskedCandidateNetwork}
+    "categorical": _categorical_head,
+    "masked_candidates": MaskedCandidateNetwork,
+}
 
 
 def actor_network(spec: FeatureSpec, vocab: Vocab, config: NetworkConfig | None = None) -> tf.Module:
@@ -148,8 +164,13 @@ def actor_network(spec: FeatureSpec, vocab: Vocab, config: NetworkConfig | None 
 
 
 @gin.configurable(module="policy")
-def value_network(spec: FeatureSpec, vocab: Vocab, fc_layer_params: Sequence[int] = (40, 40, 20),
-                  activation: str = "relu", identity: Sequence[str] | None = None) -> tf.Module:
+def value_network(
+    spec: FeatureSpec,
+    vocab: Vocab,
+    fc_layer_params: Sequence[int] = (40, 40, 20),
+    activation: str = "relu",
+    identity: Sequence[str] | None = None,
+) -> tf.Module:
     """The PPO value network: the same preprocessing, its own fully connected layers, one scalar.
 
     `identity` defaults to the actor's (`network_config().identity`).
@@ -172,10 +193,16 @@ def dense_layers(network: tf.Module) -> list[tf.keras.layers.Dense]:
     if isinstance(network, MaskedCandidateNetwork):
         return network.dense_layers()
     encoder = network._encoder  # pylint: disable=protected-access
-    hidden = [layer for layer in encoder._postprocessing_layers  # pylint: disable=protected-access
-              if isinstance(layer, tf.keras.layers.Dense)]
-    unexpected = [layer for layer in encoder._postprocessing_layers  # pylint: disable=protected-access
-                  if not isinstance(layer, (tf.keras.layers.Dense, tf.keras.layers.Flatten))]
+    hidden = [
+        layer
+        for layer in encoder._postprocessing_layers  # pylint: disable=protected-access
+        if isinstance(layer, tf.keras.layers.Dense)
+    ]
+    unexpected = [
+        layer
+        for layer in encoder._postprocessing_layers  # pylint: disable=protected-access
+        if not isinstance(layer, (tf.keras.layers.Dense, tf.keras.layers.Flatten))
+    ]
     if unexpected:
         raise MlgoError(f"the fast form cannot run these actor layers: {[type(x).__name__ for x in unexpected]}")
     projection = network._projection_networks._projection_layer  # pylint: disable=protected-access
@@ -194,7 +221,8 @@ def set_actor_weights(network: tf.Module, weights: Sequence[tuple[np.ndarray, np
         raise MlgoError(f"the weights have {len(weights)} layers, the network {len(layers)}")
     for layer, (kernel, bias) in zip(layers, weights):
         if tuple(layer.kernel.shape) != tuple(kernel.shape):
-            raise MlgoError(f"layer {layer.name}: a kernel of shape {tuple(kernel.shape)} does not fit "
-                            f"{tuple(layer.kernel.shape)}")
+            raise MlgoError(
+                f"layer {layer.name}: a kernel of shape {tuple(kernel.shape)} does not fit {tuple(layer.kernel.shape)}"
+            )
         layer.kernel.assign(kernel)
         layer.bias.assign(bias)

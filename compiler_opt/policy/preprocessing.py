@@ -58,14 +58,24 @@ class FeatureTransform:
         return {BUCKETS: 3, IDENTITY: 1, CONSTANT: 0}[self.kind] * self.size
 
     def to_config(self) -> dict:
-        return {"name": self.name, "kind": self.kind, "size": self.size, "integer": self.integer,
-                "boundaries": self.boundaries.tolist()}
+        return {
+            "name": self.name,
+            "kind": self.kind,
+            "size": self.size,
+            "integer": self.integer,
+            "boundaries": self.boundaries.tolist(),
+        }
 
     @classmethod
     def from_config(cls, config: Mapping) -> FeatureTransform:
         dtype = np.int64 if config["integer"] else np.float64
-        return cls(config["name"], config["kind"], int(config["size"]), bool(config["integer"]),
-                   np.asarray(config["boundaries"], dtype=dtype).reshape(-1))
+        return cls(
+            config["name"],
+            config["kind"],
+            int(config["size"]),
+            bool(config["integer"]),
+            np.asarray(config["boundaries"], dtype=dtype).reshape(-1),
+        )
 
 
 def feature_transforms(spec: FeatureSpec, vocab: Vocab, identity: Collection[str] = ()) -> list[FeatureTransform]:
@@ -171,15 +181,19 @@ class Preprocessor:
             self._int_high = per_element(highs, np.int64)
             self._int_shift = per_element(shifts, np.int64)
             self._int_start = per_element(starts, np.int64)
-            self._int_sorted = (np.concatenate(segments).astype(np.int64) if segments else np.zeros(0, np.int64))
+            self._int_sorted = np.concatenate(segments).astype(np.int64) if segments else np.zeros(0, np.int64)
 
     def _float_setup(self, transforms: list[FeatureTransform]) -> None:
         sizes = [t.size for t in transforms]
         starts = np.cumsum([0, *sizes[:-1]]) if transforms else np.zeros(0, np.int64)
-        self._float_segments = [(t.boundaries.astype(np.float64), int(start), t.size)
-                                for t, start in zip(transforms, starts)]
-        self._float_denominator = (np.repeat(np.array([len(t.boundaries) for t in transforms], np.float32), sizes)
-                                   if transforms else np.zeros(0, np.float32))
+        self._float_segments = [
+            (t.boundaries.astype(np.float64), int(start), t.size) for t, start in zip(transforms, starts)
+        ]
+        self._float_denominator = (
+            np.repeat(np.array([len(t.boundaries) for t in transforms], np.float32), sizes)
+            if transforms
+            else np.zeros(0, np.float32)
+        )
 
     def int_counts(self, values: np.ndarray) -> np.ndarray:
         """Bucket indices of int elements `[..., E]` (int64): one clip, one add, one searchsorted."""
@@ -189,8 +203,8 @@ class Preprocessor:
             return np.searchsorted(self._int_sorted, keys, side="right") - self._int_start
         counts, position = np.empty(values.shape, np.int64), 0
         for bounds, size in zip(self._int_boundaries, self._int_sizes):
-            part = values[..., position: position + size]
-            counts[..., position: position + size] = np.searchsorted(bounds, part, side="right")
+            part = values[..., position : position + size]
+            counts[..., position : position + size] = np.searchsorted(bounds, part, side="right")
             position += size
         return counts
 
@@ -199,14 +213,15 @@ class Preprocessor:
         values = values.astype(np.float64, copy=False)
         counts = np.empty(values.shape, np.int64)
         for bounds, start, size in self._float_segments:
-            counts[..., start: start + size] = np.searchsorted(bounds, values[..., start: start + size], side="right")
+            counts[..., start : start + size] = np.searchsorted(bounds, values[..., start : start + size], side="right")
         nan = np.isnan(values)
         if nan.any():  # `NaN >= b` is false for every boundary, as in the Keras layer
             counts[nan] = 0
         return counts
 
-    def __call__(self, ints: np.ndarray | None, floats: np.ndarray | None = None,
-                 identity: np.ndarray | None = None) -> np.ndarray:
+    def __call__(
+        self, ints: np.ndarray | None, floats: np.ndarray | None = None, identity: np.ndarray | None = None
+    ) -> np.ndarray:
         """Network inputs `[..., width]` (float32) from the element groups (each `[..., E]`)."""
         parts = []
         if self.int_features:

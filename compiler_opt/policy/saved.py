@@ -57,12 +57,23 @@ OUTPUT_TENSOR = "StatefulPartitionedCall"
 def output_spec(spec: FeatureSpec) -> list[dict]:
     """LLVM's `output_spec.json` contents for `spec`'s advice (the policy's action: its name, type and shape)."""
     action = spec.action
-    return [{"logging_name": action.name,
-             "tensor_spec": {"name": OUTPUT_TENSOR, "port": 0, "type": action.type, "shape": list(action.shape)}}]
+    return [
+        {
+            "logging_name": action.name,
+            "tensor_spec": {"name": OUTPUT_TENSOR, "port": 0, "type": action.type, "shape": list(action.shape)},
+        }
+    ]
 
 
-def save_policy(directory: str | os.PathLike, actor: tf.Module, spec: FeatureSpec, vocab: Vocab,
-                config: NetworkConfig, *, greedy: bool = True) -> Path:
+def save_policy(
+    directory: str | os.PathLike,
+    actor: tf.Module,
+    spec: FeatureSpec,
+    vocab: Vocab,
+    config: NetworkConfig,
+    *,
+    greedy: bool = True,
+) -> Path:
     """Save `actor` (greedy by default, else its stochastic policy) as a policy folder at `directory`, atomically.
 
     An existing folder at `directory` is replaced.

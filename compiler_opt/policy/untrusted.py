@@ -63,17 +63,53 @@ from compiler_opt.policy.features import FeatureSpec
 # by `save_policy` for inlining ((40, 40, 20) relu; (8,) tanh; (8,) linear; no hidden layer), regalloc-eviction
 # (the masked_candidates head) and regalloc-priority, with TensorFlow 2.19 and tf-agents (plus PartitionedCall,
 # which their get_initial_state and get_metadata signatures call). Math, array and variable-read ops only.
-ACTION_OPS = frozenset({
-    "ArgMax", "BiasAdd", "BroadcastArgs", "BroadcastTo", "Cast", "ConcatV2", "Const", "GatherV2", "Greater",
-    "GreaterEqual", "Identity", "MatMul", "Maximum", "Minimum", "Mul", "NoOp", "Pack", "PartitionedCall",
-    "Placeholder", "ReadVariableOp", "RealDiv", "Relu", "Reshape", "SelectV2", "Sqrt", "Squeeze",
-    "StatefulPartitionedCall", "StridedSlice", "Sum", "Tanh", "VarHandleOp",
-})
+ACTION_OPS = frozenset(
+    {
+        "ArgMax",
+        "BiasAdd",
+        "BroadcastArgs",
+        "BroadcastTo",
+        "Cast",
+        "ConcatV2",
+        "Const",
+        "GatherV2",
+        "Greater",
+        "GreaterEqual",
+        "Identity",
+        "MatMul",
+        "Maximum",
+        "Minimum",
+        "Mul",
+        "NoOp",
+        "Pack",
+        "PartitionedCall",
+        "Placeholder",
+        "ReadVariableOp",
+        "RealDiv",
+        "Relu",
+        "Reshape",
+        "SelectV2",
+        "Sqrt",
+        "Squeeze",
+        "StatefulPartitionedCall",
+        "StridedSlice",
+        "Sum",
+        "Tanh",
+        "VarHandleOp",
+    }
+)
 # What the same policies' restore op adds: reading the variables from variables/ and assigning them.
 RESTORE_OPS = ACTION_OPS | {"AssignVariableOp", "RestoreV2"}
 # What the same policies' save function adds (never run by loading, converting or calling a policy).
-FILE_OPS = RESTORE_OPS | {"DisableCopyOnRead", "MergeV2Checkpoints", "SaveV2", "Select", "ShardedFilename",
-                          "StaticRegexFullMatch", "StringJoin"}
+FILE_OPS = RESTORE_OPS | {
+    "DisableCopyOnRead",
+    "MergeV2Checkpoints",
+    "SaveV2",
+    "Select",
+    "ShardedFilename",
+    "StaticRegexFullMatch",
+    "StringJoin",
+}
 # The kinds of object-graph objects `tf.saved_model.load` rebuilds without running a function of theirs.
 OBJECT_KINDS = frozenset({"user_object", "variable", "function", "bare_concrete_function", "constant"})
 
@@ -96,7 +132,8 @@ def _refuse(folder: Path, where: str, ops: Iterable[str]) -> None:
         raise UnsafePolicyError(
             f"policy {folder}: {where} contains op{'s' if len(ops) > 1 else ''} {named}, which no policy needs; "
             "refusing to run or convert it: retrain it, or re-save it from its weights "
-            "(compiler_opt.policy.saved.load_actor_network, then save_policy)")
+            "(compiler_opt.policy.saved.load_actor_network, then save_policy)"
+        )
 
 
 def check_policy_graph(folder: str | os.PathLike) -> None:
@@ -105,10 +142,15 @@ def check_policy_graph(folder: str | os.PathLike) -> None:
     meta_graph = _meta_graph(folder)
     graph = _Graph(folder, meta_graph.graph_def)
     nodes, functions = _object_roots(folder, meta_graph.object_graph_def)
-    nodes += [name for signature in meta_graph.signature_def.values() for info in signature.outputs.values()
-              for name in _tensor_nodes(info)]
-    nodes += [_node_name(name) for collection in meta_graph.collection_def.values()
-              for name in collection.node_list.value]
+    nodes += [
+        name
+        for signature in meta_graph.signature_def.values()
+        for info in signature.outputs.values()
+        for name in _tensor_nodes(info)
+    ]
+    nodes += [
+        _node_name(name) for collection in meta_graph.collection_def.values() for name in collection.node_list.value
+    ]
     _refuse(folder, "its action graph", graph.ops(nodes, functions) - ACTION_OPS)
     restore = meta_graph.saver_def.restore_op_name
     _refuse(folder, "its variable restore", graph.ops([_node_name(restore)] if restore else []) - RESTORE_OPS)
@@ -133,17 +175,21 @@ def _meta_graph(folder: Path):
 
     others = [name for name in OTHER_FORMS if (folder / name).exists()]
     if others:
-        raise UnsafePolicyError(f"policy {folder}: holds {others[0]} beside {SAVED_MODEL_FILE}, which TensorFlow "
-                                "could load instead of the checked file; a saved policy has only the latter")
+        raise UnsafePolicyError(
+            f"policy {folder}: holds {others[0]} beside {SAVED_MODEL_FILE}, which TensorFlow "
+            "could load instead of the checked file; a saved policy has only the latter"
+        )
     proto = saved_model_pb2.SavedModel()
     try:
         proto.ParseFromString((folder / SAVED_MODEL_FILE).read_bytes())
     except (OSError, DecodeError) as error:
-        raise MlgoError(f"{folder} holds no readable {SAVED_MODEL_FILE} ({error}); is it a saved policy "
-                        "folder?") from error
+        raise MlgoError(
+            f"{folder} holds no readable {SAVED_MODEL_FILE} ({error}); is it a saved policy folder?"
+        ) from error
     if len(proto.meta_graphs) != 1:
-        raise UnsafePolicyError(f"policy {folder}: its SavedModel holds {len(proto.meta_graphs)} meta graphs, a "
-                                "saved policy one")
+        raise UnsafePolicyError(
+            f"policy {folder}: its SavedModel holds {len(proto.meta_graphs)} meta graphs, a saved policy one"
+        )
     return proto.meta_graphs[0]
 
 
@@ -154,8 +200,10 @@ def _object_roots(folder: Path, objects) -> tuple[list[str], list[str]]:
         kind = obj.WhichOneof("kind")
         if kind not in OBJECT_KINDS or obj.saveable_objects or obj.registered_saver:
             what = kind if kind not in OBJECT_KINDS else "custom saveable"
-            raise UnsafePolicyError(f"policy {folder}: its SavedModel's object {index} is a {what}, whose "
-                                    "restoring runs functions of its own; no policy has one, refusing to load it")
+            raise UnsafePolicyError(
+                f"policy {folder}: its SavedModel's object {index} is a {what}, whose "
+                "restoring runs functions of its own; no policy has one, refusing to load it"
+            )
         if kind == "function":
             functions += obj.function.concrete_functions
         elif kind == "bare_concrete_function":
@@ -177,8 +225,9 @@ def _tensor_nodes(info) -> Iterator[str]:
         yield _node_name(info.name)
     elif encoding == "coo_sparse":
         sparse = info.coo_sparse
-        yield from map(_node_name, (sparse.values_tensor_name, sparse.indices_tensor_name,
-                                    sparse.dense_shape_tensor_name))
+        yield from map(
+            _node_name, (sparse.values_tensor_name, sparse.indices_tensor_name, sparse.dense_shape_tensor_name)
+        )
     elif encoding == "composite_tensor":
         for component in info.composite_tensor.components:
             yield from _tensor_nodes(component)
@@ -213,8 +262,10 @@ class _Graph:
         self.nodes = {node.name: node for node in graph_def.node}
         self.library = {function.signature.name: function for function in graph_def.library.function}
         if len(self.nodes) != len(graph_def.node) or len(self.library) != len(graph_def.library.function):
-            raise UnsafePolicyError(f"policy {folder}: its SavedModel names two graph nodes or two functions alike, "
-                                    "which hides one of them from the check; refusing to load it")
+            raise UnsafePolicyError(
+                f"policy {folder}: its SavedModel names two graph nodes or two functions alike, "
+                "which hides one of them from the check; refusing to load it"
+            )
 
     def _is_op(self, name: str) -> bool:
         """Whether TensorFlow could run `name` as an op: not a library function, or one named like an op."""
@@ -237,8 +288,9 @@ class _Graph:
     def ops(self, nodes: Iterable[str], functions: Sequence[str] = ()) -> set[str]:
         """The op types that computing graph `nodes` and calling `functions` can run."""
         reached = _closure((name for name in nodes if name in self.nodes), self._inputs)
-        names = _closure([*functions, *(run for name in reached for run in self._runs(self.nodes[name]))],
-                         self._callees)
+        names = _closure(
+            [*functions, *(run for name in reached for run in self._runs(self.nodes[name]))], self._callees
+        )
         return set(filter(self._is_op, names))
 
     def all_ops(self) -> set[str]:
@@ -253,8 +305,10 @@ def check_feature_sizes(folder: Path, spec: FeatureSpec) -> None:
     shapes = [tuple(map(int, feature.shape)) for feature in (*spec.features, spec.advice)]
     elements = sum(math.prod(shape) for shape in shapes)  # Python ints: a product cannot wrap around
     if elements > MAX_FEATURE_ELEMENTS or any(size < 0 for shape in shapes for size in shape):
-        raise UnsafePolicyError(f"{folder}: feature_spec.json declares {elements:,} feature elements, more than the "
-                                f"{MAX_FEATURE_ELEMENTS:,} any policy reads; refusing to load it")
+        raise UnsafePolicyError(
+            f"{folder}: feature_spec.json declares {elements:,} feature elements, more than the "
+            f"{MAX_FEATURE_ELEMENTS:,} any policy reads; refusing to load it"
+        )
 
 
 def check_weights_file(path: Path) -> None:
@@ -271,8 +325,9 @@ def check_weights_file(path: Path) -> None:
     except (ValueError, zipfile.BadZipFile) as error:
         raise MlgoError(f"{path} is not a readable weights file: {error}") from error
     if total > MAX_WEIGHTS:
-        raise UnsafePolicyError(f"{path} holds {total:.4g} weights, more than the {MAX_WEIGHTS:,} any policy may "
-                                "have; refusing to load it")
+        raise UnsafePolicyError(
+            f"{path} holds {total:.4g} weights, more than the {MAX_WEIGHTS:,} any policy may have; refusing to load it"
+        )
 
 
 def _npy_shape(member) -> tuple[int, ...]:
@@ -284,8 +339,9 @@ def _npy_shape(member) -> tuple[int, ...]:
     return readers[version](member)[0]
 
 
-def check_network_fits(folder: Path, config: NetworkConfig, num_actions: int | None,
-                       weights: Sequence[tuple[np.ndarray, np.ndarray]]) -> None:
+def check_network_fits(
+    folder: Path, config: NetworkConfig, num_actions: int | None, weights: Sequence[tuple[np.ndarray, np.ndarray]]
+) -> None:
     """Refuse a `network.json` (`config`) whose layers are not exactly the Dense layers in `weights.npz`."""
     fc_layer_params = config.fc_layer_params
     sizes = [(kernel.shape, bias.shape) for kernel, bias in weights]
@@ -299,7 +355,9 @@ def check_network_fits(folder: Path, config: NetworkConfig, num_actions: int | N
         inputs = [kernel[0] for kernel, _ in sizes[1:]]
         last = 1 if config.head == "masked_candidates" else num_actions
         if outputs[:-1] != list(fc_layer_params) or inputs != outputs[:-1] or last not in (None, outputs[-1]):
-            problem = (f"layers of {list(fc_layer_params)} units and {last} outputs, but the weights' kernels "
-                       f"are {[kernel for kernel, _ in sizes]}")
+            problem = (
+                f"layers of {list(fc_layer_params)} units and {last} outputs, but the weights' kernels "
+                f"are {[kernel for kernel, _ in sizes]}"
+            )
     if problem is not None:
         raise UnsafePolicyError(f"{folder}: network.json asks for {problem}; refusing to build the policy")

@@ -59,8 +59,11 @@ class Vocab:
         return name in self.boundaries
 
     def __eq__(self, other: object) -> bool:
-        return (isinstance(other, Vocab) and self.boundaries.keys() == other.boundaries.keys()
-                and all(np.array_equal(v, other.boundaries[k]) for k, v in self.boundaries.items()))
+        return (
+            isinstance(other, Vocab)
+            and self.boundaries.keys() == other.boundaries.keys()
+            and all(np.array_equal(v, other.boundaries[k]) for k, v in self.boundaries.items())
+        )
 
     def save(self, folder: str | os.PathLike) -> Path:
         """Write one `.buckets` file per feature into `folder` (created; files replaced atomically)."""
@@ -87,8 +90,9 @@ class Vocab:
             try:
                 text = path.read_text()
             except OSError as error:
-                raise VocabError(f"vocabulary {folder} lacks feature {name!r} ({error.strerror}); "
-                                 "rebuild it with `mlgo vocab`") from error
+                raise VocabError(
+                    f"vocabulary {folder} lacks feature {name!r} ({error.strerror}); rebuild it with `mlgo vocab`"
+                ) from error
             boundaries[name] = _parse_buckets(text, path)
         return cls(boundaries)
 
@@ -107,12 +111,14 @@ def _parse_buckets(text: str, path: Path) -> np.ndarray:
 
 def _structured_dtype(header: LogHeader, spec: FeatureSpec) -> np.dtype:
     """A numpy record type reading `spec`'s features straight out of `header`'s raw observation bytes."""
-    return np.dtype({
-        "names": spec.names,
-        "formats": [(f.dtype, (f.element_count,)) for f in spec.features],
-        "offsets": [header.slots[f.name].offset for f in spec.features],
-        "itemsize": header.observation_size,
-    })
+    return np.dtype(
+        {
+            "names": spec.names,
+            "formats": [(f.dtype, (f.element_count,)) for f in spec.features],
+            "offsets": [header.slots[f.name].offset for f in spec.features],
+            "itemsize": header.observation_size,
+        }
+    )
 
 
 def compute_vocab(

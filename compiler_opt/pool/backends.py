@@ -13,8 +13,14 @@ from compiler_opt.pool.base import WorkerPool
 BACKENDS = ("local", "ray")
 
 
-def make_pool(backend: str = "local", workers: int | None = None, ray_address: str | None = None,
-              ship_modules: bool = False, *, clang: str | None = None) -> WorkerPool:
+def make_pool(
+    backend: str = "local",
+    workers: int | None = None,
+    ray_address: str | None = None,
+    ship_modules: bool = False,
+    *,
+    clang: str | None = None,
+) -> WorkerPool:
     """A worker pool of `backend` with `workers` workers (default: one per CPU, on Ray every CPU of the cluster).
 
     Ray: `ray_address` is the head node's HOST:PORT (None: a private Ray

@@ -49,9 +49,17 @@ def packed_reply(key: str, reply: Reply, worker: str = "") -> bytes:
     try:
         return pickle.dumps((*reply, worker), protocol=pickle.HIGHEST_PROTOCOL)
     except Exception as error:
-        return pickle.dumps((False, JobException(
-            key, f"the job's result cannot be pickled: {type(error).__name__}: {error}", type(error).__name__),
-            reply[2], "", worker))
+        return pickle.dumps(
+            (
+                False,
+                JobException(
+                    key, f"the job's result cannot be pickled: {type(error).__name__}: {error}", type(error).__name__
+                ),
+                reply[2],
+                "",
+                worker,
+            )
+        )
 
 
 def unpacked_result(key: str, data: bytes, worker: str | None = None) -> JobResult:
@@ -59,9 +67,14 @@ def unpacked_result(key: str, data: bytes, worker: str | None = None) -> JobResu
     try:
         ok, value, seconds, trace, sender = pickle.loads(data)
     except Exception as error:
-        return JobResult(key, JobStatus.FAILED, error=JobException(
-            key, f"the job's result cannot be unpickled: {type(error).__name__}: {error}", type(error).__name__),
-            worker=worker or "")
+        return JobResult(
+            key,
+            JobStatus.FAILED,
+            error=JobException(
+                key, f"the job's result cannot be unpickled: {type(error).__name__}: {error}", type(error).__name__
+            ),
+            worker=worker or "",
+        )
     worker = sender if worker is None else worker
     if ok:
         return JobResult(key, JobStatus.OK, value=value, seconds=seconds, worker=worker)

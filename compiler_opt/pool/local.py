@@ -79,8 +79,9 @@ class LocalPool(WorkerPool):
         if count < 1:
             raise ValueError(f"a pool needs at least one worker, got {count}")
         if start_method not in ("forkserver", "spawn"):
-            raise ValueError(f"start method must be 'forkserver' or 'spawn' (forking the caller is unsafe), "
-                             f"got {start_method!r}")
+            raise ValueError(
+                f"start method must be 'forkserver' or 'spawn' (forking the caller is unsafe), got {start_method!r}"
+            )
         self._context: ForkServerContext | SpawnContext
         if start_method == "forkserver":
             self._context = multiprocessing.get_context("forkserver")
@@ -151,9 +152,17 @@ class LocalPool(WorkerPool):
                         job, seconds = slot.job, now - slot.job_started
                         worker = slot.name
                         self._kill(slot)
-                        ready.append(JobResult(job.key, JobStatus.TIMEOUT, error=JobTimeout(
-                            job.key, f"job ran past its {_limit(job, timeout):g} s limit; its worker was killed"),
-                            seconds=seconds, worker=worker))
+                        ready.append(
+                            JobResult(
+                                job.key,
+                                JobStatus.TIMEOUT,
+                                error=JobTimeout(
+                                    job.key, f"job ran past its {_limit(job, timeout):g} s limit; its worker was killed"
+                                ),
+                                seconds=seconds,
+                                worker=worker,
+                            )
+                        )
                 if clock.expired(now):
                     ready += self._cancel_all(pending, now, "the iteration's deadline expired")
                     left -= len(ready)
@@ -204,13 +213,23 @@ class LocalPool(WorkerPool):
         refs = [a for a in (*job.args, *job.kwargs.values()) if isinstance(a, SharedRef)]
         for ref in refs:
             if ref.pool != self._id or ref.id not in self._shared:
-                return JobResult(job.key, JobStatus.FAILED, error=JobException(
-                    job.key, "the job uses a shared object this pool does not hold (released, or another pool's)"))
+                return JobResult(
+                    job.key,
+                    JobStatus.FAILED,
+                    error=JobException(
+                        job.key, "the job uses a shared object this pool does not hold (released, or another pool's)"
+                    ),
+                )
         try:
             payload = pickle.dumps((job.fn, job.args, dict(job.kwargs)), protocol=pickle.HIGHEST_PROTOCOL)
         except Exception as error:
-            return JobResult(job.key, JobStatus.FAILED, error=JobException(
-                job.key, f"the job cannot be pickled: {type(error).__name__}: {error}", type(error).__name__))
+            return JobResult(
+                job.key,
+                JobStatus.FAILED,
+                error=JobException(
+                    job.key, f"the job cannot be pickled: {type(error).__name__}: {error}", type(error).__name__
+                ),
+            )
         if not slot.alive():
             self._start(slot)
         try:
@@ -223,8 +242,12 @@ class LocalPool(WorkerPool):
         except OSError:
             worker = slot.name
             self._kill(slot)
-            return JobResult(job.key, JobStatus.LOST, error=WorkerLost(
-                job.key, "its worker died before the job could be sent"), worker=worker)
+            return JobResult(
+                job.key,
+                JobStatus.LOST,
+                error=WorkerLost(job.key, "its worker died before the job could be sent"),
+                worker=worker,
+            )
         limit = _limit(job, timeout)
         slot.job = job
         slot.job_started = time.monotonic()
@@ -255,10 +278,20 @@ class LocalPool(WorkerPool):
                 slot.process.join(_STOP_WAIT_SECONDS)  # the pipe's EOF can come before the exit
                 code = slot.process.exitcode
                 self._kill(slot)
-                how = (f"killed by signal {-code}" if code is not None and code < 0
-                       else "still running; killed" if code is None else f"exit status {code}")
-                result = JobResult(job.key, JobStatus.LOST, error=WorkerLost(job.key, f"its worker died ({how})"),
-                                   seconds=time.monotonic() - slot.job_started, worker=worker)
+                how = (
+                    f"killed by signal {-code}"
+                    if code is not None and code < 0
+                    else "still running; killed"
+                    if code is None
+                    else f"exit status {code}"
+                )
+                result = JobResult(
+                    job.key,
+                    JobStatus.LOST,
+                    error=WorkerLost(job.key, f"its worker died ({how})"),
+                    seconds=time.monotonic() - slot.job_started,
+                    worker=worker,
+                )
             done.add(slot.index)
             results.append(result)
         return results
@@ -280,8 +313,15 @@ class LocalPool(WorkerPool):
             if slot.job is not None:
                 job, worker = slot.job, slot.name
                 self._kill(slot)
-                results.append(JobResult(job.key, JobStatus.CANCELLED, error=JobCancelled(job.key, f"{why}; killed"),
-                                         seconds=now - slot.job_started, worker=worker))
+                results.append(
+                    JobResult(
+                        job.key,
+                        JobStatus.CANCELLED,
+                        error=JobCancelled(job.key, f"{why}; killed"),
+                        seconds=now - slot.job_started,
+                        worker=worker,
+                    )
+                )
         while pending:
             job = pending.popleft()
             results.append(JobResult(job.key, JobStatus.CANCELLED, error=JobCancelled(job.key, f"{why}; not started")))
@@ -295,8 +335,10 @@ class LocalPool(WorkerPool):
         os.makedirs(slot.tempdir)
         parent_end, child_end = self._context.Pipe(duplex=True)
         process = self._context.Process(
-            target=serve, args=(child_end, slot.cpu, slot.tempdir),
-            name=f"mlgo-worker-{slot.index}", daemon=True,
+            target=serve,
+            args=(child_end, slot.cpu, slot.tempdir),
+            name=f"mlgo-worker-{slot.index}",
+            daemon=True,
         )
         process.start()
         child_end.close()

@@ -57,11 +57,13 @@ PROBLEM = InliningProblem(
     num_actions=2,
     vocab_policy="default",
     default_decision_feature=_default_decision_feature,
-    embedded_model=EmbeddedModel("llvm::InlinerSizeModel", "InlinerSizeModel", "LLVM_INLINER_MODEL_PATH",
-                                 "inlining_decision"),
+    embedded_model=EmbeddedModel(
+        "llvm::InlinerSizeModel", "InlinerSizeModel", "LLVM_INLINER_MODEL_PATH", "inlining_decision"
+    ),
     policies={
-        "default": BuiltinPolicy("default", "clang's own -Oz decision, replayed through the channel",
-                                 _replay_default, include_default=True),
+        "default": BuiltinPolicy(
+            "default", "clang's own -Oz decision, replayed through the channel", _replay_default, include_default=True
+        ),
         "always": BuiltinPolicy("always", "inline every call site the inliner offers", lambda _: lambda _o: 1),
         "never": BuiltinPolicy("never", "inline nothing", lambda _: lambda _o: 0),
     },

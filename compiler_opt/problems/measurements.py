@@ -66,11 +66,16 @@ COST_TERMS = ("spills_cost", "reloads_cost", "folded_reloads_cost", "copies_cost
 
 
 @gin.configurable(module="regalloc")
-def cost_weights(spills_cost: float = 1.0, reloads_cost: float = 1.0, folded_reloads_cost: float = 1.0,
-                 copies_cost: float = 1.0) -> dict[str, float]:
+def cost_weights(
+    spills_cost: float = 1.0, reloads_cost: float = 1.0, folded_reloads_cost: float = 1.0, copies_cost: float = 1.0
+) -> dict[str, float]:
     """The weights of the remarks' four frequency-weighted cost terms (`regalloc.cost_weights.<term> = w`)."""
-    return {"spills_cost": float(spills_cost), "reloads_cost": float(reloads_cost),
-            "folded_reloads_cost": float(folded_reloads_cost), "copies_cost": float(copies_cost)}
+    return {
+        "spills_cost": float(spills_cost),
+        "reloads_cost": float(reloads_cost),
+        "folded_reloads_cost": float(folded_reloads_cost),
+        "copies_cost": float(copies_cost),
+    }
 
 
 class RegallocCostMeasurement(Measurement):

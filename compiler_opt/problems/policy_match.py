@@ -21,8 +21,10 @@ def policy_problem(spec: FeatureSpec, name: str | None = None) -> Problem:
         return problem
     matches = _problems_answered_by(spec)
     if len(matches) != 1:
-        raise MlgoError(f"cannot tell which problem a policy answering {spec.advice.name!r} belongs to; "
-                        f"name it with --problem ({', '.join(problem_names())})")
+        raise MlgoError(
+            f"cannot tell which problem a policy answering {spec.advice.name!r} belongs to; "
+            f"name it with --problem ({', '.join(problem_names())})"
+        )
     return matches[0]
 
 
@@ -31,9 +33,11 @@ def check_policy_problem(spec: FeatureSpec, problem: Problem) -> None:
     owners = [other.name for other in _problems_answered_by(spec)]
     if spec.advice.name == problem.advice or not owners:  # a foreign advice is left to the feature checks
         return
-    raise MlgoError(f"this policy is for problem {owners[0]} (it answers {spec.advice.name!r}), not for "
-                    f"{problem.name} (which asks for {problem.advice!r}): give a policy trained for {problem.name}, "
-                    f"or use --problem {owners[0]}")
+    raise MlgoError(
+        f"this policy is for problem {owners[0]} (it answers {spec.advice.name!r}), not for "
+        f"{problem.name} (which asks for {problem.advice!r}): give a policy trained for {problem.name}, "
+        f"or use --problem {owners[0]}"
+    )
 
 
 def _problems_answered_by(spec: FeatureSpec) -> list[Problem]:

@@ -39,8 +39,9 @@ PROBLEM = Problem(
     advice="index_to_evict",
     num_actions=CANDIDATES,
     vocab_policy="random",
-    embedded_model=EmbeddedModel("llvm::RegAllocEvictModel", "RegAllocEvictModel", "LLVM_RAEVICT_MODEL_PATH",
-                                 "index_to_evict"),
+    embedded_model=EmbeddedModel(
+        "llvm::RegAllocEvictModel", "RegAllocEvictModel", "LLVM_RAEVICT_MODEL_PATH", "index_to_evict"
+    ),
     policies={
         "default": BuiltinPolicy("default", "the greedy allocator's own heuristic (no decisions logged)", None),
         "first": BuiltinPolicy("first", "evict the first valid candidate", _first),

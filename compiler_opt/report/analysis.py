@@ -12,8 +12,16 @@ from dataclasses import dataclass
 
 from compiler_opt.report.inputs import Evaluation, ModuleResult, SearchResult
 
-__all__ = ["FigureTotal", "Headroom", "ProjectTotal", "extremes", "figure_totals", "headroom", "projects",
-           "redundant_figures"]
+__all__ = [
+    "FigureTotal",
+    "Headroom",
+    "ProjectTotal",
+    "extremes",
+    "figure_totals",
+    "headroom",
+    "projects",
+    "redundant_figures",
+]
 
 
 @dataclass(frozen=True)
@@ -102,11 +110,16 @@ def projects(modules: Sequence[ModuleResult]) -> list[ProjectTotal]:
     totals = []
     for project, members in groups.items():
         ok = [m for m in members if m.ok]
-        totals.append(ProjectTotal(
-            project, len(members), len(members) - len(ok),
-            sum(_ok_figures(m)[0] for m in ok), sum(_ok_figures(m)[1] for m in ok),
-            _geomean(m.ratio for m in ok if m.ratio is not None),
-        ))
+        totals.append(
+            ProjectTotal(
+                project,
+                len(members),
+                len(members) - len(ok),
+                sum(_ok_figures(m)[0] for m in ok),
+                sum(_ok_figures(m)[1] for m in ok),
+                _geomean(m.ratio for m in ok if m.ratio is not None),
+            )
+        )
     return sorted(totals, key=lambda t: (-t.default_total, t.project))
 
 

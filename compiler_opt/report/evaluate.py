@@ -83,18 +83,22 @@ def load_policy(problem: Problem, policy: str) -> str | FastPolicy:
         fast = FastPolicy.load(policy)
         check_policy_problem(fast.spec, problem)
         return fast
-    raise MlgoError(f"--policy {policy!r} is neither a built-in policy of {problem.name} "
-                    f"({', '.join(problem.policies)}) nor a saved policy folder")
+    raise MlgoError(
+        f"--policy {policy!r} is neither a built-in policy of {problem.name} "
+        f"({', '.join(problem.policies)}) nor a saved policy folder"
+    )
 
 
-def check_policy_fits(policy: FastPolicy, toolchain: Toolchain, problem: Problem,
-                      modules: Sequence[ModuleSpec]) -> None:
+def check_policy_fits(
+    policy: FastPolicy, toolchain: Toolchain, problem: Problem, modules: Sequence[ModuleSpec]
+) -> None:
     """Refuse, before any job runs, a policy whose features this compiler does not send (asked on `modules`)."""
     from compiler_opt.collect.compile_job import problem_feature_spec
 
     theirs = problem_feature_spec(toolchain, problem, modules)
-    policy.spec.check_compatible(LogHeader(theirs.features, advice=theirs.advice),
-                                 source=f"{toolchain.clang} ({toolchain.version_text})")
+    policy.spec.check_compatible(
+        LogHeader(theirs.features, advice=theirs.advice), source=f"{toolchain.clang} ({toolchain.version_text})"
+    )
 
 
 def evaluate(
@@ -134,26 +138,62 @@ def evaluate(
     compiled = modules + [corpus.module(name) for name in sorted(program_members - evaluated)]
     recording = None
     if partial is not None:
-        header = _partial_header(corpus, problem, policy, toolchain, modules, linked, programs, runtime_runs, seed,
-                                 timeout)
+        header = _partial_header(
+            corpus, problem, policy, toolchain, modules, linked, programs, runtime_runs, seed, timeout
+        )
         recording = PartialResults.open(partial, header, resume=resume)
     if isinstance(policy, FastPolicy):
         check_policy_fits(policy, toolchain, problem, modules)
     with _objects_folder(recording) as objects:
         reused = {side: _reusable(recording, side, keep, objects / side) for side in ("default", "policy")}
         if resume and recording is not None:
-            print(f"resuming from {recording.folder}: reusing the results of {len(reused['policy'])} of "
-                  f"{len(compiled)} modules under the policy and {len(reused['default'])} under the default; "
-                  "compiling the rest", file=sys.stderr)
-        default_scores, default_errors = _default_scores(compiled, problem, toolchain, pool, baselines, timeout,
-                                                          keep, objects / "default", reused["default"], recording)
-        policy_results, policy_errors = _policy_results(compiled, problem, policy, toolchain, pool, seed, timeout,
-                                                        keep, objects / "policy", reused["policy"], recording)
-        entries = [module_entry(spec.name, default_scores.get(spec.name), policy_results.get(spec.name),
-                                 default_errors.get(spec.name), policy_errors.get(spec.name)) for spec in modules]
+            print(
+                f"resuming from {recording.folder}: reusing the results of {len(reused['policy'])} of "
+                f"{len(compiled)} modules under the policy and {len(reused['default'])} under the default; "
+                "compiling the rest",
+                file=sys.stderr,
+            )
+        default_scores, default_errors = _default_scores(
+            compiled,
+            problem,
+            toolchain,
+            pool,
+            baselines,
+            timeout,
+            keep,
+            objects / "default",
+            reused["default"],
+            recording,
+        )
+        policy_results, policy_errors = _policy_results(
+            compiled,
+            problem,
+            policy,
+            toolchain,
+            pool,
+            seed,
+            timeout,
+            keep,
+            objects / "policy",
+            reused["policy"],
+            recording,
+        )
+        entries = [
+            module_entry(
+                spec.name,
+                default_scores.get(spec.name),
+                policy_results.get(spec.name),
+                default_errors.get(spec.name),
+                policy_errors.get(spec.name),
+            )
+            for spec in modules
+        ]
         linked_entries = _link_libraries(toolchain, libraries, entries, objects) if linked else None
-        runtime_entries = (_runtime(corpus, programs, toolchain, objects, default_errors, policy_errors,
-                                    runtime_runs, timeout) if programs else None)
+        runtime_entries = (
+            _runtime(corpus, programs, toolchain, objects, default_errors, policy_errors, runtime_runs, timeout)
+            if programs
+            else None
+        )
     report = {
         "problem": problem.name,
         "policy": policy_label or (policy if isinstance(policy, str) else "fast policy"),
@@ -172,9 +212,18 @@ def evaluate(
     return report
 
 
-def _partial_header(corpus: Corpus, problem: Problem, policy: str | FastPolicy, toolchain: Toolchain,
-                    modules: Sequence[ModuleSpec], linked: bool, programs: Sequence[Program], runtime_runs: int,
-                    seed: int, timeout: float) -> dict:
+def _partial_header(
+    corpus: Corpus,
+    problem: Problem,
+    policy: str | FastPolicy,
+    toolchain: Toolchain,
+    modules: Sequence[ModuleSpec],
+    linked: bool,
+    programs: Sequence[Program],
+    runtime_runs: int,
+    seed: int,
+    timeout: float,
+) -> dict:
     """What an evaluation is, as its partial results record it (resuming needs the same)."""
     return {
         "problem": problem.name,
@@ -201,34 +250,61 @@ def _objects_folder(partial: PartialResults | None) -> Iterator[Path]:
         yield Path(tmp)
 
 
-def _runtime(corpus: Corpus, programs: Sequence[Program], toolchain: Toolchain, objects: Path,
-             default_errors: Mapping[str, str], policy_errors: Mapping[str, str], runs: int,
-             timeout: float) -> list[dict]:
+def _runtime(
+    corpus: Corpus,
+    programs: Sequence[Program],
+    toolchain: Toolchain,
+    objects: Path,
+    default_errors: Mapping[str, str],
+    policy_errors: Mapping[str, str],
+    runs: int,
+    timeout: float,
+) -> list[dict]:
     """Build, run and count each program from its library's objects under both sides (in `objects/<side>`)."""
     entries = []
     for program in progress(programs, desc="runtime", unit="program"):
         members = corpus.libraries[program.library]
-        failed = [f"{name} ({side})" for side, errors in (("default", default_errors), ("policy", policy_errors))
-                  for name in members if name in errors]
+        failed = [
+            f"{name} ({side})"
+            for side, errors in (("default", default_errors), ("policy", policy_errors))
+            for name in members
+            if name in errors
+        ]
         if failed:
-            entries.append({"program": program.name, "library": program.library, "ok": False,
-                            "error": f"modules of {program.library} did not compile: {', '.join(failed)}"})
+            entries.append(
+                {
+                    "program": program.name,
+                    "library": program.library,
+                    "ok": False,
+                    "error": f"modules of {program.library} did not compile: {', '.join(failed)}",
+                }
+            )
             continue
-        entries.append(measure_program(toolchain, program,
-                                       {side: [_object_path(objects / side, name) for name in members]
-                                        for side in ("default", "policy")},
-                                       runs=runs, timeout=timeout))
+        entries.append(
+            measure_program(
+                toolchain,
+                program,
+                {side: [_object_path(objects / side, name) for name in members] for side in ("default", "policy")},
+                runs=runs,
+                timeout=timeout,
+            )
+        )
     return entries
 
 
 def _libraries(corpus: Corpus, modules: Sequence[ModuleSpec]) -> dict[str, tuple[set[str], int]]:
     """Each library with evaluated members: (those members, how many members it has in the corpus)."""
     if not corpus.libraries:
-        raise MlgoError(f"{corpus.root}: the corpus records no libraries (no \"libraries\" in "
-                        "corpus_description.json), so there is nothing to link; leave out --linked")
+        raise MlgoError(
+            f'{corpus.root}: the corpus records no libraries (no "libraries" in '
+            "corpus_description.json), so there is nothing to link; leave out --linked"
+        )
     names = {spec.name for spec in modules}
-    return {library: (set(members) & names, len(members)) for library, members in sorted(corpus.libraries.items())
-            if set(members) & names}
+    return {
+        library: (set(members) & names, len(members))
+        for library, members in sorted(corpus.libraries.items())
+        if set(members) & names
+    }
 
 
 def _object_path(folder: Path, name: str) -> Path:
@@ -239,14 +315,25 @@ def _reusable(partial: PartialResults | None, side: str, keep: set[str], folder:
     """The results `partial` recorded for `side` that can be reused (a kept module's only with its object)."""
     if partial is None:
         return {}
-    return {name: line for name, line in partial.recorded[side].items()
-            if name not in keep or "error" in line or _object_path(folder, name).exists()}
+    return {
+        name: line
+        for name, line in partial.recorded[side].items()
+        if name not in keep or "error" in line or _object_path(folder, name).exists()
+    }
 
 
-def _default_scores(modules: Sequence[ModuleSpec], problem: Problem, toolchain: Toolchain, pool: WorkerPool,
-                    baselines: BaselineCache, timeout: float, keep: set[str], folder: Path,
-                    recorded: Mapping[str, dict], partial: PartialResults | None,
-                    ) -> tuple[dict[str, Score], dict[str, str]]:
+def _default_scores(
+    modules: Sequence[ModuleSpec],
+    problem: Problem,
+    toolchain: Toolchain,
+    pool: WorkerPool,
+    baselines: BaselineCache,
+    timeout: float,
+    keep: set[str],
+    folder: Path,
+    recorded: Mapping[str, dict],
+    partial: PartialResults | None,
+) -> tuple[dict[str, Score], dict[str, str]]:
     """Default scores (and errors) by module: as `recorded`, else from the cache, except the modules in `keep`,
     which are compiled plainly here so their objects can be linked (their scores refresh the cache); the new
     ones are recorded in `partial` (if any)."""
@@ -265,8 +352,19 @@ def _default_scores(modules: Sequence[ModuleSpec], problem: Problem, toolchain: 
         return scores, errors
     folder.mkdir(exist_ok=True)
     commands = BaselineCache.commands(toolchain, kept)
-    tasks = [CompileTask(spec, problem.name, str(toolchain.clang), BASELINE_POLICY, explore=False, record=False,
-                         timeout=timeout, keep_object=True) for spec in kept]
+    tasks = [
+        CompileTask(
+            spec,
+            problem.name,
+            str(toolchain.clang),
+            BASELINE_POLICY,
+            explore=False,
+            record=False,
+            timeout=timeout,
+            keep_object=True,
+        )
+        for spec in kept
+    ]
     for result in pool.run(compile_jobs(tasks), desc="default"):
         if not result.ok:
             errors[result.key] = _keep_error(partial, "default", result.key, result.error)
@@ -294,21 +392,44 @@ def _keep_error(partial: PartialResults | None, side: str, name: str, error: Bas
     return described
 
 
-def _policy_results(modules: Sequence[ModuleSpec], problem: Problem, policy: str | FastPolicy, toolchain: Toolchain,
-                    pool: WorkerPool, seed: int, timeout: float, keep: set[str], folder: Path,
-                    recorded: Mapping[str, dict], partial: PartialResults | None,
-                    ) -> tuple[dict[str, CompileResult], dict[str, str]]:
+def _policy_results(
+    modules: Sequence[ModuleSpec],
+    problem: Problem,
+    policy: str | FastPolicy,
+    toolchain: Toolchain,
+    pool: WorkerPool,
+    seed: int,
+    timeout: float,
+    keep: set[str],
+    folder: Path,
+    recorded: Mapping[str, dict],
+    partial: PartialResults | None,
+) -> tuple[dict[str, CompileResult], dict[str, str]]:
     """Policy compile results (and errors) by module: as `recorded`, else compiled here and recorded in `partial`
     (if any)."""
-    results = {name: CompileResult(name, score_from_json(line["score"]), None, line["decisions"], line["seconds"])
-               for name, line in recorded.items() if "score" in line}
+    results = {
+        name: CompileResult(name, score_from_json(line["score"]), None, line["decisions"], line["seconds"])
+        for name, line in recorded.items()
+        if "score" in line
+    }
     errors = {name: line["error"] for name, line in recorded.items() if "error" in line}
     modules = [spec for spec in modules if spec.name not in recorded]
     folder.mkdir(exist_ok=True)
     shared = isinstance(policy, FastPolicy)
-    tasks = [CompileTask(spec, problem.name, str(toolchain.clang), None if shared else policy, explore=False,
-                         seed=seed, record=False, timeout=timeout, keep_object=spec.name in keep)
-             for spec in modules]
+    tasks = [
+        CompileTask(
+            spec,
+            problem.name,
+            str(toolchain.clang),
+            None if shared else policy,
+            explore=False,
+            seed=seed,
+            record=False,
+            timeout=timeout,
+            keep_object=spec.name in keep,
+        )
+        for spec in modules
+    ]
     ref = pool.share(policy) if shared else None
     try:
         for result in pool.run(compile_jobs(tasks, ref), desc="policy"):
@@ -321,8 +442,13 @@ def _policy_results(modules: Sequence[ModuleSpec], problem: Problem, policy: str
                 compiled.object = None
             results[result.key] = compiled
             if partial is not None:
-                partial.record("policy", result.key, score=score_to_json(compiled.score),
-                               decisions=compiled.decisions, seconds=compiled.seconds)
+                partial.record(
+                    "policy",
+                    result.key,
+                    score=score_to_json(compiled.score),
+                    decisions=compiled.decisions,
+                    seconds=compiled.seconds,
+                )
     finally:
         if ref is not None:
             pool.release(ref)
@@ -333,8 +459,9 @@ def _describe(error: BaseException | None) -> str:
     return f"{type(error).__name__}: {error}" if error is not None else "unknown error"
 
 
-def _link_libraries(toolchain: Toolchain, libraries: Mapping[str, tuple[set[str], int]], entries: list[dict],
-                    objects: Path) -> list[dict]:
+def _link_libraries(
+    toolchain: Toolchain, libraries: Mapping[str, tuple[set[str], int]], entries: list[dict], objects: Path
+) -> list[dict]:
     """Link every library whose modules all compiled under both; the others are listed as skipped, with why."""
     ok = {entry["name"] for entry in entries if entry["ok"]}
     linked = []
@@ -343,21 +470,35 @@ def _link_libraries(toolchain: Toolchain, libraries: Mapping[str, tuple[set[str]
         entry = {"library": library, "modules": len(usable), "default": None, "policy": None, "ratio": None}
         if len(usable) < size:
             # A part of a library does not link (its hidden symbols are defined in the missing objects).
-            entry["skipped"] = (f"{len(usable)} of its {size} modules evaluated and compiled under both; "
-                                "evaluate the whole library to link it")
+            entry["skipped"] = (
+                f"{len(usable)} of its {size} modules evaluated and compiled under both; "
+                "evaluate the whole library to link it"
+            )
             linked.append(entry)
             continue
         sizes = {}
         try:
             for side in ("default", "policy"):
                 output = objects / f"lib{library.replace('/', '__')}.{side}.so"
-                link_shared(toolchain, [_object_path(objects / side, name) for name in usable], output,
-                            name=f"library {library} ({side})")
+                link_shared(
+                    toolchain,
+                    [_object_path(objects / side, name) for name in usable],
+                    output,
+                    name=f"library {library} ({side})",
+                )
                 sizes[side] = object_sizes(toolchain, [output])[0]
         except LinkError as error:
             linked.append({**entry, "error": str(error)})
             continue
         default, policy = sizes["default"].text_section, sizes["policy"].text_section
-        linked.append({**entry, "default": default, "policy": policy, "ratio": policy / default if default else None,
-                       "default_text": sizes["default"].text, "policy_text": sizes["policy"].text})
+        linked.append(
+            {
+                **entry,
+                "default": default,
+                "policy": policy,
+                "ratio": policy / default if default else None,
+                "default_text": sizes["default"].text,
+                "policy_text": sizes["policy"].text,
+            }
+        )
     return linked

@@ -23,8 +23,9 @@ from compiler_opt.problems.measurements import Score
 __all__ = ["check_output", "format_summary", "module_entry", "summarize", "write_report"]
 
 
-def module_entry(name: str, default: Score | None, policy: CompileResult | None, default_error: str | None,
-                 policy_error: str | None) -> dict:
+def module_entry(
+    name: str, default: Score | None, policy: CompileResult | None, default_error: str | None, policy_error: str | None
+) -> dict:
     """Module `name`'s entry: both sides' scores (None where that side failed), errors, figures, functions."""
     figures: dict[str, float] = {}
     if default is not None:
@@ -86,8 +87,10 @@ def check_output(path: str | os.PathLike) -> Path:
         with tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.", suffix=".probe"):
             pass
     except OSError as error:
-        raise MlgoError(f"--output {path}: cannot write in {path.parent} ({error.strerror or error}); create that "
-                        "folder or make it writable, or choose another --output") from error
+        raise MlgoError(
+            f"--output {path}: cannot write in {path.parent} ({error.strerror or error}); create that "
+            "folder or make it writable, or choose another --output"
+        ) from error
     return path
 
 
@@ -133,32 +136,43 @@ def format_summary(report: Mapping) -> str:
     linked = report.get("linked")
     if linked:
         name_width = max(len("library"), *(len(e["library"]) for e in linked))
-        lines += ["", f"{'library':<{name_width}}  {'modules':>7}  {'default .text':>13}  {'policy .text':>12}  "
-                      f"{'ratio':>6}"]
+        lines += [
+            "",
+            f"{'library':<{name_width}}  {'modules':>7}  {'default .text':>13}  {'policy .text':>12}  {'ratio':>6}",
+        ]
         for e in linked:
             ratio = _ratio(e["ratio"])
-            lines.append(f"{e['library']:<{name_width}}  {e['modules']:>7}  {_number(e['default']):>13}  "
-                         f"{_number(e['policy']):>12}  {ratio:>6}")
+            lines.append(
+                f"{e['library']:<{name_width}}  {e['modules']:>7}  {_number(e['default']):>13}  "
+                f"{_number(e['policy']):>12}  {ratio:>6}"
+            )
             if e.get("error") or e.get("skipped"):
                 lines.append(f"  {(e.get('error') or e['skipped']).splitlines()[0]}")
         defaults = [e["default"] for e in linked if e["ratio"] is not None]
         policies = [e["policy"] for e in linked if e["ratio"] is not None]
         if defaults and sum(defaults):
-            lines.append(f"{'all':<{name_width}}  {'':>7}  {_number(sum(defaults)):>13}  {_number(sum(policies)):>12}  "
-                         f"{sum(policies) / sum(defaults):>6.4f}")
+            lines.append(
+                f"{'all':<{name_width}}  {'':>7}  {_number(sum(defaults)):>13}  {_number(sum(policies)):>12}  "
+                f"{sum(policies) / sum(defaults):>6.4f}"
+            )
     runtime = report.get("runtime")
     if runtime:
         name_width = max(len("program"), *(len(e["program"]) for e in runtime))
-        lines += ["", f"{'program':<{name_width}}  {'default instr':>14}  {'policy instr':>14}  {'ratio':>6}  "
-                      f"{'default s':>9}  {'policy s':>9}  {'ratio':>6}"]
+        lines += [
+            "",
+            f"{'program':<{name_width}}  {'default instr':>14}  {'policy instr':>14}  {'ratio':>6}  "
+            f"{'default s':>9}  {'policy s':>9}  {'ratio':>6}",
+        ]
         for e in runtime:
             if not e["ok"]:
                 lines.append(f"{e['program']:<{name_width}}  error: {(e['error'] or '').splitlines()[0]}")
                 continue
             d, q = e["default"], e["policy"]
-            lines.append(f"{e['program']:<{name_width}}  {d['instructions']:>14,}  {q['instructions']:>14,}  "
-                         f"{q['instructions'] / d['instructions']:>6.4f}  {d['seconds']:>9.4f}  "
-                         f"{q['seconds']:>9.4f}  {q['seconds'] / d['seconds']:>6.4f}")
+            lines.append(
+                f"{e['program']:<{name_width}}  {d['instructions']:>14,}  {q['instructions']:>14,}  "
+                f"{q['instructions'] / d['instructions']:>6.4f}  {d['seconds']:>9.4f}  "
+                f"{q['seconds']:>9.4f}  {q['seconds'] / d['seconds']:>6.4f}"
+            )
     failed = [e for e in report["modules"] if not e["ok"]]
     for entry in failed[:10]:
         lines.append(f"failed: {entry['name']}: {(entry['error'] or '').splitlines()[0]}")

@@ -29,8 +29,19 @@ from compiler_opt.errors import MlgoError
 from compiler_opt.problems.measurements import RegallocCostMeasurement, TextSize
 
 __all__ = [
-    "Evaluation", "LinkedLibrary", "ModuleResult", "ReportInputError", "RunLog", "RuntimeProgram", "SearchResult",
-    "Summary", "load_evaluation", "load_run", "load_search", "measurement_label", "paired_figures",
+    "Evaluation",
+    "LinkedLibrary",
+    "ModuleResult",
+    "ReportInputError",
+    "RunLog",
+    "RuntimeProgram",
+    "SearchResult",
+    "Summary",
+    "load_evaluation",
+    "load_run",
+    "load_search",
+    "measurement_label",
+    "paired_figures",
 ]
 
 _MEASUREMENTS = {cls.key: (cls.name, cls.unit) for cls in (TextSize, RegallocCostMeasurement)}
@@ -192,41 +203,50 @@ def paired_figures(entry: Mapping[str, Any], where: str) -> dict[str, Pair]:
     pairs: dict[str, list] = {}
     nested = {side: entry.get(side) for side in _SIDES if isinstance(entry.get(side), Mapping)}
     for index, side in enumerate(_SIDES):
-        values = nested.get(side) or {key[len(side) + 1:]: value for key, value in entry.items()
-                                      if isinstance(key, str) and key.startswith(side + "_")}
+        values = nested.get(side) or {
+            key[len(side) + 1 :]: value
+            for key, value in entry.items()
+            if isinstance(key, str) and key.startswith(side + "_")
+        }
         for name, value in values.items():
             if isinstance(value, (int, float)) or value is None:
-                pairs.setdefault(name, [None, None])[index] = _number(value, f"{where}: {side}_{name}",
-                                                                      optional=True)
+                pairs.setdefault(name, [None, None])[index] = _number(value, f"{where}: {side}_{name}", optional=True)
     return {name: (pair[0], pair[1]) for name, pair in pairs.items()}
 
 
 def _module(entry: Any, where: str) -> ModuleResult:
     if not isinstance(entry, Mapping) or not isinstance(entry.get("name"), str):
-        raise ReportInputError(f"{where}: a module must be an object with a string \"name\"")
+        raise ReportInputError(f'{where}: a module must be an object with a string "name"')
     where = f"{where} ({entry['name']!r})"
     if not isinstance(entry.get("ok"), bool):
-        raise ReportInputError(f"{where}: \"ok\" must be true or false")
+        raise ReportInputError(f'{where}: "ok" must be true or false')
     default = _number(entry.get("default"), f"{where}: default", optional=True)
     policy = _number(entry.get("policy"), f"{where}: policy", optional=True)
     if entry["ok"] and (default is None or policy is None):
-        raise ReportInputError(f"{where}: a module with \"ok\": true needs numbers for default and policy")
+        raise ReportInputError(f'{where}: a module with "ok": true needs numbers for default and policy')
     figures = entry.get("figures") or {}
     if not isinstance(figures, Mapping):
-        raise ReportInputError(f"{where}: \"figures\" must be an object")
+        raise ReportInputError(f'{where}: "figures" must be an object')
     error = entry.get("error")
-    return ModuleResult(entry["name"], entry["ok"], default, policy, None if error is None else str(error),
-                        paired_figures(figures, f"{where}: figures"))
+    return ModuleResult(
+        entry["name"],
+        entry["ok"],
+        default,
+        policy,
+        None if error is None else str(error),
+        paired_figures(figures, f"{where}: figures"),
+    )
 
 
 def _summary(value: Any, where: str) -> Summary:
     if not isinstance(value, Mapping) or any(key not in value for key in _SUMMARY_KEYS):
-        raise ReportInputError(f"{where}: \"summary\" must hold {', '.join(_SUMMARY_KEYS)}")
+        raise ReportInputError(f'{where}: "summary" must hold {", ".join(_SUMMARY_KEYS)}')
     counts = [value[key] for key in ("modules", "failed")]
     if any(isinstance(c, bool) or not isinstance(c, int) or c < 0 for c in counts):
-        raise ReportInputError(f"{where}: summary \"modules\" and \"failed\" must be counts")
+        raise ReportInputError(f'{where}: summary "modules" and "failed" must be counts')
     return Summary(
-        counts[0], counts[1],
+        counts[0],
+        counts[1],
         _number(value["default_total"], f"{where}: summary default_total"),
         _number(value["policy_total"], f"{where}: summary policy_total"),
         _number(value["total_ratio"], f"{where}: summary total_ratio", optional=True),
@@ -236,33 +256,35 @@ def _summary(value: Any, where: str) -> Summary:
 
 def _linked(value: Any, where: str) -> tuple[LinkedLibrary, ...]:
     if not isinstance(value, list):
-        raise ReportInputError(f"{where}: \"linked\" must be a list")
+        raise ReportInputError(f'{where}: "linked" must be a list')
     libraries = []
     for index, entry in enumerate(value):
         here = f"{where}: linked[{index}]"
         if not isinstance(entry, Mapping) or not isinstance(entry.get("library"), str):
-            raise ReportInputError(f"{here}: must be an object with a string \"library\"")
+            raise ReportInputError(f'{here}: must be an object with a string "library"')
         modules = entry.get("modules")
-        libraries.append(LinkedLibrary(
-            entry["library"],
-            _number(entry.get("default"), f"{here}: default", optional=True),
-            _number(entry.get("policy"), f"{here}: policy", optional=True),
-            _number(entry.get("ratio"), f"{here}: ratio", optional=True),
-            modules if isinstance(modules, int) and not isinstance(modules, bool) else None,
-            None if entry.get("error") is None else str(entry["error"]),
-        ))
+        libraries.append(
+            LinkedLibrary(
+                entry["library"],
+                _number(entry.get("default"), f"{here}: default", optional=True),
+                _number(entry.get("policy"), f"{here}: policy", optional=True),
+                _number(entry.get("ratio"), f"{here}: ratio", optional=True),
+                modules if isinstance(modules, int) and not isinstance(modules, bool) else None,
+                None if entry.get("error") is None else str(entry["error"]),
+            )
+        )
     return tuple(libraries)
 
 
 def _runtime(value: Any, where: str) -> tuple[RuntimeProgram, ...]:
     if not isinstance(value, list):
-        raise ReportInputError(f"{where}: \"runtime\" must be a list")
+        raise ReportInputError(f'{where}: "runtime" must be a list')
     programs = []
     for index, entry in enumerate(value):
         here = f"{where}: runtime[{index}]"
         name = entry.get("program", entry.get("name")) if isinstance(entry, Mapping) else None
         if not isinstance(name, str):
-            raise ReportInputError(f"{here}: must be an object with a string \"program\"")
+            raise ReportInputError(f'{here}: must be an object with a string "program"')
         programs.append(RuntimeProgram(name, paired_figures(entry, here)))
     return tuple(programs)
 
@@ -275,10 +297,11 @@ def load_evaluation(path: str | Path) -> Evaluation:
         raise ReportInputError(f"{path}: an evaluation file holds one JSON object, found {type(data).__name__}")
     missing = [key for key in ("problem", "policy", "modules", "summary") if key not in data]
     if missing:
-        raise ReportInputError(f"{path}: not an evaluation file (missing {', '.join(missing)}); "
-                               "make one with `mlgo eval --output`")
+        raise ReportInputError(
+            f"{path}: not an evaluation file (missing {', '.join(missing)}); make one with `mlgo eval --output`"
+        )
     if not isinstance(data["modules"], list):
-        raise ReportInputError(f"{path}: \"modules\" must be a list")
+        raise ReportInputError(f'{path}: "modules" must be a list')
     modules = tuple(_module(entry, f"{path}: modules[{index}]") for index, entry in enumerate(data["modules"]))
     linked = data.get("linked")
     runtime = data.get("runtime")
@@ -336,14 +359,16 @@ def load_search(path: str | Path) -> SearchResult:
     data = _read_json(path, "search file (mlgo search --output)")
     entries = data.get("modules") if isinstance(data, Mapping) else None
     if not isinstance(entries, list):
-        raise ReportInputError(f"{path}: not a search file (no \"modules\" list); make one with `mlgo search`")
+        raise ReportInputError(f'{path}: not a search file (no "modules" list); make one with `mlgo search`')
     modules = {}
     for index, entry in enumerate(entries):
         where = f"{path}: modules[{index}]"
         if not isinstance(entry, Mapping) or not isinstance(entry.get("name"), str):
-            raise ReportInputError(f"{where}: a module must be an object with a string \"name\"")
+            raise ReportInputError(f'{where}: a module must be an object with a string "name"')
         if entry.get("ok") is False:
             continue
-        modules[entry["name"]] = (_number(entry.get("default"), f"{where}: default"),
-                                  _number(entry.get("best"), f"{where}: best"))
+        modules[entry["name"]] = (
+            _number(entry.get("default"), f"{where}: default"),
+            _number(entry.get("best"), f"{where}: best"),
+        )
     return SearchResult(path, modules, str(data.get("problem", "")), str(data.get("measurement", "")))

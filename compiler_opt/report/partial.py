@@ -72,14 +72,15 @@ class PartialResults:
         results = folder / RESULTS
         header = {"format": FORMAT_VERSION, **header}
         if results.exists() and not resume:
-            raise PartialResultsError(f"{folder} holds the results of an interrupted evaluation; pass --resume to "
-                                      "go on with them, or delete that folder to start over")
+            raise PartialResultsError(
+                f"{folder} holds the results of an interrupted evaluation; pass --resume to "
+                "go on with them, or delete that folder to start over"
+            )
         recorded = _read(results, header) if results.exists() else None
         if recorded is not None:
             return cls(folder, recorded)
         if resume:
-            _LOG.warning("--resume: %s holds no results of an interrupted evaluation; evaluating every module",
-                         folder)
+            _LOG.warning("--resume: %s holds no results of an interrupted evaluation; evaluating every module", folder)
         shutil.rmtree(folder, ignore_errors=True)
         folder.mkdir(parents=True)
         _append(results, {"header": header})
@@ -106,16 +107,20 @@ def _read(results: Path, header: Mapping[str, Any]) -> dict[str, dict[str, dict]
     data = results.read_bytes()
     complete, _, torn = data.rpartition(b"\n")
     if torn:
-        _LOG.warning("%s: its last line was torn (the evaluation was killed while writing it); ignoring it, "
-                     "that module is compiled again", results)
+        _LOG.warning(
+            "%s: its last line was torn (the evaluation was killed while writing it); ignoring it, "
+            "that module is compiled again",
+            results,
+        )
         os.truncate(results, len(complete) + 1 if complete else 0)
     lines = []
     for number, text in enumerate(complete.decode(errors="replace").splitlines(), 1):
         try:
             lines.append(json.loads(text))
         except ValueError as error:
-            raise PartialResultsError(f"{results}: line {number} is not JSON ({error}); delete "
-                                      f"{results.parent} to start the evaluation over") from error
+            raise PartialResultsError(
+                f"{results}: line {number} is not JSON ({error}); delete {results.parent} to start the evaluation over"
+            ) from error
     if not lines:
         return None
     if "header" not in lines[0]:
@@ -133,8 +138,10 @@ def _check_header(folder: Path, theirs: Mapping[str, Any], ours: Mapping[str, An
     if not differ:
         return
     shown = "; ".join(f"{key}: recorded {_short(theirs.get(key))}, asked {_short(ours.get(key))}" for key in differ)
-    raise PartialResultsError(f"--resume: {folder} holds results of another evaluation ({shown}); resume with the "
-                              "same policy, corpus, compiler and options, or delete that folder to start over")
+    raise PartialResultsError(
+        f"--resume: {folder} holds results of another evaluation ({shown}); resume with the "
+        "same policy, corpus, compiler and options, or delete that folder to start over"
+    )
 
 
 def _short(value: Any) -> str:

@@ -22,8 +22,17 @@ from compiler_opt.report.analysis import projects
 from compiler_opt.report.formatting import plot_text
 from compiler_opt.report.inputs import Evaluation, RunLog
 
-__all__ = ["Panel", "Plot", "loss_series", "project_chart", "ratio_histogram", "runtime_chart", "step_name",
-           "training_curves", "training_panels"]
+__all__ = [
+    "Panel",
+    "Plot",
+    "loss_series",
+    "project_chart",
+    "ratio_histogram",
+    "runtime_chart",
+    "step_name",
+    "training_curves",
+    "training_panels",
+]
 
 _MAX_PROJECTS = 25
 # BC's agreement figures as the plot names them (other `*accuracy` keys keep their own names).
@@ -56,8 +65,9 @@ def ratio_histogram(evaluation: Evaluation, label: str, filename: str) -> Plot:
         axes.hist(changes, bins=min(40, max(5, int(math.sqrt(len(changes))) * 2)), color="#4c72b0")
     axes.axvline(0.0, color="black", linewidth=0.8)
     if evaluation.summary.total_ratio is not None:
-        axes.axvline((evaluation.summary.total_ratio - 1.0) * 100.0, color="#c44e52", linestyle="--",
-                     label="total change")
+        axes.axvline(
+            (evaluation.summary.total_ratio - 1.0) * 100.0, color="#c44e52", linestyle="--", label="total change"
+        )
         axes.legend()
     axes.set_xlabel(f"change of {evaluation.measurement_name} vs default heuristic (%)")
     axes.set_ylabel("modules")
@@ -88,10 +98,11 @@ def runtime_chart(evaluation: Evaluation, label: str, filename: str) -> Plot:
     axes = figure.add_subplot()
     height = 0.8 / max(1, len(metrics))
     for index, metric in enumerate(metrics):
-        values = [(policy / default - 1.0) * 100.0 if default and policy is not None else 0.0
-                  for default, policy in (p.figures.get(metric, (None, None)) for p in programs)]
-        axes.barh([i + index * height for i in range(len(programs))], values, height=height,
-                  label=plot_text(metric))
+        values = [
+            (policy / default - 1.0) * 100.0 if default and policy is not None else 0.0
+            for default, policy in (p.figures.get(metric, (None, None)) for p in programs)
+        ]
+        axes.barh([i + index * height for i in range(len(programs))], values, height=height, label=plot_text(metric))
     axes.set_yticks([i + 0.4 - height / 2 for i in range(len(programs))], [plot_text(p.program) for p in programs])
     axes.invert_yaxis()
     axes.axvline(0.0, color="black", linewidth=0.8)
@@ -127,8 +138,12 @@ def loss_series(iterations: Sequence[Mapping[str, Any]]) -> dict[str, list[float
 def _line(axes, xs: Sequence[float], ys: Sequence[float | None], label: str | None = None) -> bool:
     points = [(x, y) for x, y in zip(xs, ys) if y is not None]
     if points:
-        axes.plot([p[0] for p in points], [p[1] for p in points], marker="." if len(points) < 50 else None,
-                  label=None if label is None else plot_text(label))
+        axes.plot(
+            [p[0] for p in points],
+            [p[1] for p in points],
+            marker="." if len(points) < 50 else None,
+            label=None if label is None else plot_text(label),
+        )
     return bool(points)
 
 
@@ -156,7 +171,9 @@ def training_panels(records: Sequence[Mapping[str, Any]]) -> list[Panel]:
         Panel("mean reward", {"mean reward": _figure(records, "mean_reward")}),
         Panel("total vs default (policy / default)", {"total ratio": _figure(records, "total_ratio")}, 1.0),
         Panel("losses", loss_series(records)),
-        Panel("agreement with the labels", {_ACCURACY_NAMES.get(key, key): _figure(records, key) for key in accuracies}),
+        Panel(
+            "agreement with the labels", {_ACCURACY_NAMES.get(key, key): _figure(records, key) for key in accuracies}
+        ),
     ]
     return [panel for panel in panels if panel.has_data()]
 

@@ -45,8 +45,17 @@ from compiler_opt.report.tables import (
     sources_table,
 )
 
-__all__ = ["ReportFiles", "ReportOutputError", "Section", "make_report", "render_csv", "render_html",
-           "render_markdown", "runs_table", "write_report"]
+__all__ = [
+    "ReportFiles",
+    "ReportOutputError",
+    "Section",
+    "make_report",
+    "render_csv",
+    "render_html",
+    "render_markdown",
+    "runs_table",
+    "write_report",
+]
 
 _STYLE = """
 body { font: 14px/1.45 system-ui, sans-serif; margin: 2em auto; max-width: 1200px; padding: 0 1em; color: #1f2328; }
@@ -96,8 +105,10 @@ _SCRIPT = """
 })();
 """
 
-_POLICY = ("default-src 'none'; img-src data:; style-src 'unsafe-inline'; script-src 'unsafe-inline'; "
-           "base-uri 'none'; form-action 'none'")
+_POLICY = (
+    "default-src 'none'; img-src data:; style-src 'unsafe-inline'; script-src 'unsafe-inline'; "
+    "base-uri 'none'; form-action 'none'"
+)
 
 
 class ReportOutputError(MlgoError):
@@ -135,27 +146,41 @@ def runs_table(runs: Sequence[RunLog]) -> Table:
     """Per training run: problem, algorithm, iterations, and the last and best logged figures."""
     rows = []
     for run in runs:
-        ratios = [r["total_ratio"] for r in run.iterations
-                  if isinstance(r.get("total_ratio"), (int, float)) and not isinstance(r.get("total_ratio"), bool)]
+        ratios = [
+            r["total_ratio"]
+            for r in run.iterations
+            if isinstance(r.get("total_ratio"), (int, float)) and not isinstance(r.get("total_ratio"), bool)
+        ]
         best = min(ratios) if ratios else None
         reward = _last(run, "mean_reward")
         last = _last(run, "total_ratio")
-        rows.append([
-            Cell(run.name), Cell(str(run.config.get("problem", fmt.MISSING))),
-            Cell(str(run.config.get("algorithm", fmt.MISSING))), Cell(fmt.count(len(run.iterations)),
-                                                                     len(run.iterations), numeric=True),
-            Cell(fmt.MISSING if reward is None else f"{reward:+.4f}", reward, numeric=True),
-            Cell(fmt.change(last), last, "" if last is None or last == 1 else "good" if last < 1 else "bad",
-                 numeric=True),
-            Cell(fmt.change(best), best, numeric=True),
-        ])
-    return Table("Training runs", ["Run", "Problem", "Algorithm", "Iterations", "Last mean reward",
-                                   "Last total change", "Best total change"], rows,
-                 note="Changes of the training modules' total vs the default heuristic, as the run logged them.")
+        rows.append(
+            [
+                Cell(run.name),
+                Cell(str(run.config.get("problem", fmt.MISSING))),
+                Cell(str(run.config.get("algorithm", fmt.MISSING))),
+                Cell(fmt.count(len(run.iterations)), len(run.iterations), numeric=True),
+                Cell(fmt.MISSING if reward is None else f"{reward:+.4f}", reward, numeric=True),
+                Cell(
+                    fmt.change(last),
+                    last,
+                    "" if last is None or last == 1 else "good" if last < 1 else "bad",
+                    numeric=True,
+                ),
+                Cell(fmt.change(best), best, numeric=True),
+            ]
+        )
+    return Table(
+        "Training runs",
+        ["Run", "Problem", "Algorithm", "Iterations", "Last mean reward", "Last total change", "Best total change"],
+        rows,
+        note="Changes of the training modules' total vs the default heuristic, as the run logged them.",
+    )
 
 
-def _summary_tables(evaluations: Sequence[Evaluation], runs: Sequence[RunLog],
-                    search: SearchResult | None) -> list[Table]:
+def _summary_tables(
+    evaluations: Sequence[Evaluation], runs: Sequence[RunLog], search: SearchResult | None
+) -> list[Table]:
     """The headline tables: per policy, the headroom (with a search), the runs, where the figures come from."""
     tables = [headline_table(evaluations)] if evaluations else []
     if search is not None and evaluations:
@@ -169,23 +194,36 @@ def _summary_tables(evaluations: Sequence[Evaluation], runs: Sequence[RunLog],
 
 def _detail_tables(evaluation: Evaluation, label: str) -> list[Table]:
     """An evaluation's figure totals (costs, sizes), runtime figures and linked sizes, those it has."""
-    return [table for table in (figures_table(evaluation, label), runtime_table(evaluation, label),
-                                linked_table(evaluation, label)) if table is not None]
+    return [
+        table
+        for table in (
+            figures_table(evaluation, label),
+            runtime_table(evaluation, label),
+            linked_table(evaluation, label),
+        )
+        if table is not None
+    ]
 
 
-def _sections(evaluations: Sequence[Evaluation], runs: Sequence[RunLog], summary: Sequence[Table],
-              plot_list: dict[str, draw.Plot]) -> list[Section]:
+def _sections(
+    evaluations: Sequence[Evaluation], runs: Sequence[RunLog], summary: Sequence[Table], plot_list: dict[str, draw.Plot]
+) -> list[Section]:
     sections = [Section("Summary", "summary", tuple(summary))]
     for index, (label, evaluation) in enumerate(zip(labels(evaluations), evaluations), start=1):
         parts: list = _detail_tables(evaluation, label)
         if f"runtime-{index}" in plot_list:
             parts.append(plot_list[f"runtime-{index}"])
-        parts += [plot_list[f"distribution-{index}"], projects_table(evaluation, label),
-                  plot_list[f"projects-{index}"], modules_table(evaluation, label, f"modules-{index}")]
+        parts += [
+            plot_list[f"distribution-{index}"],
+            projects_table(evaluation, label),
+            plot_list[f"projects-{index}"],
+            modules_table(evaluation, label, f"modules-{index}"),
+        ]
         sections.append(Section(f"Policy: {label}", f"policy-{index}", tuple(parts)))
     if runs:
-        sections.append(Section("Training curves", "training",
-                                 tuple(plot_list[f"training-{i}"] for i in range(1, len(runs) + 1))))
+        sections.append(
+            Section("Training curves", "training", tuple(plot_list[f"training-{i}"] for i in range(1, len(runs) + 1)))
+        )
     return sections
 
 
@@ -224,15 +262,19 @@ def _html_table(table: Table) -> str:
     ident = f' id="{fmt.html_text(table.key)}"' if table.key else ""
     note = f'<p class="note">{fmt.html_text(table.note)}</p>' if table.note else ""
     wrapper = ' class="wide scroll"' if len(table.rows) > 25 else ' class="wide"'
-    return (f"<h3>{fmt.html_text(table.title)}</h3>{note}<div{wrapper}><table{kind}{ident}><thead><tr>{heading}"
-            f"</tr></thead><tbody>{''.join(body)}</tbody></table></div>")
+    return (
+        f"<h3>{fmt.html_text(table.title)}</h3>{note}<div{wrapper}><table{kind}{ident}><thead><tr>{heading}"
+        f"</tr></thead><tbody>{''.join(body)}</tbody></table></div>"
+    )
 
 
 def _html_plot(plot: draw.Plot) -> str:
     data = base64.b64encode(plot.png).decode("ascii")
     caption = fmt.html_text(plot.caption)
-    return (f'<figure><img alt="{caption}" src="data:image/png;base64,{data}">'
-            f"<figcaption class=\"note\">{caption} ({fmt.html_text(plot.filename)})</figcaption></figure>")
+    return (
+        f'<figure><img alt="{caption}" src="data:image/png;base64,{data}">'
+        f'<figcaption class="note">{caption} ({fmt.html_text(plot.filename)})</figcaption></figure>'
+    )
 
 
 def render_html(sections: Sequence[Section], subtitle: str) -> str:
@@ -240,16 +282,23 @@ def render_html(sections: Sequence[Section], subtitle: str) -> str:
     nav = " · ".join(f'<a href="#{s.anchor}">{fmt.html_text(s.title)}</a>' for s in sections)
     body = []
     for section in sections:
-        parts = [_html_table(p) if isinstance(p, Table) else _html_plot(p) if isinstance(p, draw.Plot)
-                 else f"<p>{fmt.html_text(p)}</p>" for p in section.parts]
-        body.append(f'<section id="{section.anchor}"><h2>{fmt.html_text(section.title)}</h2>{"".join(parts)}'
-                    "</section>")
-    return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
-            f'<meta http-equiv="Content-Security-Policy" content="{_POLICY}">'
-            '<meta name="viewport" content="width=device-width, initial-scale=1">'
-            f"<title>mlgo report</title><style>{_STYLE}</style></head><body>"
-            f'<h1>mlgo report</h1><p class="note">{fmt.html_text(subtitle)}</p><nav>{nav}</nav>'
-            f"{''.join(body)}<script>{_SCRIPT}</script></body></html>\n")
+        parts = [
+            _html_table(p)
+            if isinstance(p, Table)
+            else _html_plot(p)
+            if isinstance(p, draw.Plot)
+            else f"<p>{fmt.html_text(p)}</p>"
+            for p in section.parts
+        ]
+        body.append(f'<section id="{section.anchor}"><h2>{fmt.html_text(section.title)}</h2>{"".join(parts)}</section>')
+    return (
+        f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        f'<meta http-equiv="Content-Security-Policy" content="{_POLICY}">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>mlgo report</title><style>{_STYLE}</style></head><body>"
+        f'<h1>mlgo report</h1><p class="note">{fmt.html_text(subtitle)}</p><nav>{nav}</nav>'
+        f"{''.join(body)}<script>{_SCRIPT}</script></body></html>\n"
+    )
 
 
 def _markdown_table(table: Table) -> str:
@@ -273,9 +322,23 @@ def render_csv(evaluations: Sequence[Evaluation]) -> str:
     figures = list(dict.fromkeys(name for e in evaluations for m in e.modules for name in m.figures))
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["policy", "file", "problem", "measurement", "module", "project", "ok", "default", "policy_value",
-                     "difference", "ratio", "error",
-                     *(f"{side}_{name}" for name in figures for side in ("default", "policy"))])
+    writer.writerow(
+        [
+            "policy",
+            "file",
+            "problem",
+            "measurement",
+            "module",
+            "project",
+            "ok",
+            "default",
+            "policy_value",
+            "difference",
+            "ratio",
+            "error",
+            *(f"{side}_{name}" for name in figures for side in ("default", "policy")),
+        ]
+    )
 
     def raw(value):
         return "" if value is None else repr(value) if not float(value).is_integer() else str(int(value))
@@ -283,24 +346,43 @@ def render_csv(evaluations: Sequence[Evaluation]) -> str:
     for label, e in zip(labels(evaluations), evaluations):
         for m in e.modules:
             pairs = [raw(side) for name in figures for side in m.figures.get(name, (None, None))]
-            writer.writerow([fmt.csv_text(label), fmt.csv_text(e.path.name), e.problem, e.measurement,
-                             fmt.csv_text(m.name), fmt.csv_text(m.project), "true" if m.ok else "false",
-                             raw(m.default), raw(m.policy), raw(m.delta),
-                             "" if m.ratio is None else repr(m.ratio), fmt.csv_text(m.error or ""), *pairs])
+            writer.writerow(
+                [
+                    fmt.csv_text(label),
+                    fmt.csv_text(e.path.name),
+                    e.problem,
+                    e.measurement,
+                    fmt.csv_text(m.name),
+                    fmt.csv_text(m.project),
+                    "true" if m.ok else "false",
+                    raw(m.default),
+                    raw(m.policy),
+                    raw(m.delta),
+                    "" if m.ratio is None else repr(m.ratio),
+                    fmt.csv_text(m.error or ""),
+                    *pairs,
+                ]
+            )
     return buffer.getvalue()
 
 
 def _subtitle(evaluations: Sequence[Evaluation], runs: Sequence[RunLog]) -> str:
-    parts = [f"{len(evaluations)} evaluation{'s' * (len(evaluations) != 1)}",
-             f"{len(runs)} training run{'s' * (len(runs) != 1)}"]
+    parts = [
+        f"{len(evaluations)} evaluation{'s' * (len(evaluations) != 1)}",
+        f"{len(runs)} training run{'s' * (len(runs) != 1)}",
+    ]
     compilers = sorted({e.compiler for e in evaluations if e.compiler})
     if compilers:
         parts.append("compiler: " + "; ".join(compilers))
     return ", ".join(parts)
 
 
-def write_report(evaluations: Sequence[Evaluation], output: str | Path, runs: Sequence[RunLog] = (),
-                 search: SearchResult | None = None) -> ReportFiles:
+def write_report(
+    evaluations: Sequence[Evaluation],
+    output: str | Path,
+    runs: Sequence[RunLog] = (),
+    search: SearchResult | None = None,
+) -> ReportFiles:
     """Write report.html, report.md, modules.csv and the plots into `output` (created if needed)."""
     if not evaluations and not runs:
         raise MlgoError("nothing to report: give at least one evaluation file or one --runs folder")
@@ -316,8 +398,12 @@ def write_report(evaluations: Sequence[Evaluation], output: str | Path, runs: Se
     markdown_tables = list(summary)
     for evaluation, label in zip(evaluations, labels(evaluations)):
         markdown_tables += _detail_tables(evaluation, label)
-    files = ReportFiles(output / "report.html", output / "report.md", output / "modules.csv",
-                        tuple(output / plot.filename for plot in plot_list.values()))
+    files = ReportFiles(
+        output / "report.html",
+        output / "report.md",
+        output / "modules.csv",
+        tuple(output / plot.filename for plot in plot_list.values()),
+    )
     try:
         for plot in plot_list.values():
             (output / plot.filename).write_bytes(plot.png)
@@ -329,8 +415,12 @@ def write_report(evaluations: Sequence[Evaluation], output: str | Path, runs: Se
     return files
 
 
-def make_report(eval_paths: Sequence[str | Path], output: str | Path, run_paths: Sequence[str | Path] = (),
-                search_path: str | Path | None = None) -> ReportFiles:
+def make_report(
+    eval_paths: Sequence[str | Path],
+    output: str | Path,
+    run_paths: Sequence[str | Path] = (),
+    search_path: str | Path | None = None,
+) -> ReportFiles:
     """Load the evaluation files, run folders and search file, then `write_report`."""
     evaluations = [load_evaluation(path) for path in eval_paths]
     runs = [load_run(path) for path in run_paths]

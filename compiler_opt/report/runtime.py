@@ -38,37 +38,47 @@ _COLLECTED = re.compile(rb"Collected\s*:\s*(\d+)")
 def check_runtime_tools() -> None:
     """Refuse, before anything is compiled, to run without valgrind."""
     if shutil.which("valgrind") is None:
-        raise MlgoError("--runtime counts instructions with valgrind, which is not installed: "
-                        "apt-get install valgrind (scripts/bootstrap.sh does), or leave out --runtime")
+        raise MlgoError(
+            "--runtime counts instructions with valgrind, which is not installed: "
+            "apt-get install valgrind (scripts/bootstrap.sh does), or leave out --runtime"
+        )
 
 
 def _instructions(binary: Path, program: Program, workdir: Path, timeout: float) -> tuple[int, bytes]:
     out = workdir / "callgrind.out"
-    result = run_tool(["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", str(binary), *program.args],
-                      f"{program.name}: running under callgrind", ProgramError, cwd=workdir, timeout=timeout)
+    result = run_tool(
+        ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", str(binary), *program.args],
+        f"{program.name}: running under callgrind",
+        ProgramError,
+        cwd=workdir,
+        timeout=timeout,
+    )
     found = _COLLECTED.search(result.stderr)
     if found is None:
         raise ProgramError(f"{program.name}: callgrind printed no instruction count")
     return int(found.group(1)), result.stdout
 
 
-def _median_seconds(builds: Mapping[str, tuple[Path, Path]], program: Program, runs: int,
-                    timeout: float) -> dict[str, float]:
+def _median_seconds(
+    builds: Mapping[str, tuple[Path, Path]], program: Program, runs: int, timeout: float
+) -> dict[str, float]:
     """Per side, the median wall time of `runs` runs; the sides alternate (after one untimed warm-up run each),
     so neither gains from running second (a warm page cache, a settled clock)."""
     seconds: dict[str, list[float]] = {side: [] for side in builds}
     for index in range(runs + 1):
         for side, (binary, workdir) in builds.items():
             started = time.perf_counter()
-            run_tool([str(binary), *program.args], f"{program.name}: running", ProgramError, cwd=workdir,
-                     timeout=timeout)
+            run_tool(
+                [str(binary), *program.args], f"{program.name}: running", ProgramError, cwd=workdir, timeout=timeout
+            )
             if index:
                 seconds[side].append(time.perf_counter() - started)
     return {side: statistics.median(values) for side, values in seconds.items()}
 
 
-def measure_program(toolchain, program: Program, objects: Mapping[str, Sequence[Path]], *, runs: int = 5,
-                    timeout: float = 600.0) -> dict:
+def measure_program(
+    toolchain, program: Program, objects: Mapping[str, Sequence[Path]], *, runs: int = 5, timeout: float = 600.0
+) -> dict:
     """Build `program` from each side's library objects (`{"default": [...], "policy": [...]}`), run and count.
 
     Returns the evaluation's runtime entry: `{"program", "library", "default": {"instructions", "seconds"},
@@ -78,22 +88,32 @@ def measure_program(toolchain, program: Program, objects: Mapping[str, Sequence[
     try:
         with tempfile.TemporaryDirectory(prefix="mlgo-runtime-") as tmp:
             folder = Path(tmp)
-            drivers = [compile_c(toolchain, source, folder / f"driver{index}.o", name=program.name, timeout=timeout)
-                       for index, source in enumerate(program.sources)]
+            drivers = [
+                compile_c(toolchain, source, folder / f"driver{index}.o", name=program.name, timeout=timeout)
+                for index, source in enumerate(program.sources)
+            ]
             outputs, builds = {}, {}
             for side in ("default", "policy"):
                 workdir = folder / side
                 workdir.mkdir()
                 for path in program.data:
                     shutil.copy(path, workdir / path.name)
-                binary = link_executable(toolchain, [*drivers, *objects[side]], folder / f"{side}.bin",
-                                         program.link_flags, name=f"{program.name} ({side})", timeout=timeout)
+                binary = link_executable(
+                    toolchain,
+                    [*drivers, *objects[side]],
+                    folder / f"{side}.bin",
+                    program.link_flags,
+                    name=f"{program.name} ({side})",
+                    timeout=timeout,
+                )
                 builds[side] = binary, workdir
                 instructions, outputs[side] = _instructions(binary, program, workdir, timeout)
                 entry[side] = {"instructions": instructions}
             if outputs["default"] != outputs["policy"]:
-                raise ProgramError(f"{program.name}: the policy's build printed other output than the default's "
-                                   "(a miscompile, or a program whose output is not deterministic)")
+                raise ProgramError(
+                    f"{program.name}: the policy's build printed other output than the default's "
+                    "(a miscompile, or a program whose output is not deterministic)"
+                )
             for side, median in _median_seconds(builds, program, runs, timeout).items():
                 entry[side]["seconds"] = median
     except (ProgramError, LinkError) as error:

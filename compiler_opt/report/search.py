@@ -69,8 +69,10 @@ class ModuleSearch:
 def check_searchable(problem: Problem) -> None:
     """Refuse a problem the flip search cannot handle, saying why."""
     if problem.num_actions != 2 or problem.default_replay() is None:
-        raise MlgoError(f"the flip search needs two-valued decisions and a compiler that sends its default decision; "
-                        f"problem {problem.name} has neither or only one of them")
+        raise MlgoError(
+            f"the flip search needs two-valued decisions and a compiler that sends its default decision; "
+            f"problem {problem.name} has neither or only one of them"
+        )
 
 
 def _replayed_actions(result: CompileResult) -> list[int]:
@@ -79,8 +81,9 @@ def _replayed_actions(result: CompileResult) -> list[int]:
     return [int(a) for a in result.actions]
 
 
-def search_module(module: ModuleSpec, problem: str, clang: str, *, max_flips: int = DEFAULT_MAX_FLIPS,
-                  timeout: float | None = None) -> ModuleSearch:
+def search_module(
+    module: ModuleSpec, problem: str, clang: str, *, max_flips: int = DEFAULT_MAX_FLIPS, timeout: float | None = None
+) -> ModuleSearch:
     """The greedy flip search on one module (see the module docstring); raises the compile's typed errors."""
     check_searchable(get_problem(problem))
     started = time.monotonic()
@@ -98,8 +101,9 @@ def search_module(module: ModuleSpec, problem: str, clang: str, *, max_flips: in
                 break
             position, kept_this_pass = 0, False
             continue
-        trial = replay_actions(module, problem, clang, [*actions[:position], 1 - actions[position]],
-                               default_tail=True, timeout=timeout)
+        trial = replay_actions(
+            module, problem, clang, [*actions[:position], 1 - actions[position]], default_tail=True, timeout=timeout
+        )
         tried += 1
         if trial.score.value < best:
             best = trial.score.value
@@ -107,26 +111,54 @@ def search_module(module: ModuleSpec, problem: str, clang: str, *, max_flips: in
             kept += 1
             kept_this_pass = True
         position += 1
-    return ModuleSearch(module.name, default, best, int(start.decisions), tried, kept, exhausted,
-                        time.monotonic() - started, "".join(map(str, actions)))
+    return ModuleSearch(
+        module.name,
+        default,
+        best,
+        int(start.decisions),
+        tried,
+        kept,
+        exhausted,
+        time.monotonic() - started,
+        "".join(map(str, actions)),
+    )
 
 
-def search_corpus(corpus: Corpus, modules: Sequence[ModuleSpec], problem: Problem, *, toolchain: Toolchain,
-                  pool: WorkerPool, max_flips: int = DEFAULT_MAX_FLIPS, timeout: float = 600.0) -> dict:
+def search_corpus(
+    corpus: Corpus,
+    modules: Sequence[ModuleSpec],
+    problem: Problem,
+    *,
+    toolchain: Toolchain,
+    pool: WorkerPool,
+    max_flips: int = DEFAULT_MAX_FLIPS,
+    timeout: float = 600.0,
+) -> dict:
     """The search JSON for `modules` (one pool job per module); a module that fails is recorded, the rest go on."""
     check_searchable(problem)
     if max_flips < 0:
         raise MlgoError(f"--max-flips must be at least 0 (got {max_flips})")
-    jobs = [Job(spec.name, search_module, (spec, problem.name, str(toolchain.clang)),
-                {"max_flips": max_flips, "timeout": timeout}, files=spec.files) for spec in modules]
+    jobs = [
+        Job(
+            spec.name,
+            search_module,
+            (spec, problem.name, str(toolchain.clang)),
+            {"max_flips": max_flips, "timeout": timeout},
+            files=spec.files,
+        )
+        for spec in modules
+    ]
     found: dict[str, dict] = {}
     for result in pool.run(jobs, desc="search"):
         if result.ok:
             entry = asdict(result.value)
             found[result.key] = {"ok": True, "error": None, **entry, "ratio": result.value.ratio}
         else:
-            found[result.key] = {"name": result.key, "ok": False,
-                                 "error": f"{type(result.error).__name__}: {result.error}"}
+            found[result.key] = {
+                "name": result.key,
+                "ok": False,
+                "error": f"{type(result.error).__name__}: {result.error}",
+            }
     entries = [found[spec.name] for spec in sorted(modules, key=lambda spec: spec.name)]
     return {
         "problem": problem.name,

@@ -14,8 +14,19 @@ from compiler_opt.report import formatting as fmt
 from compiler_opt.report.analysis import extremes, figure_totals, headroom, projects, redundant_figures
 from compiler_opt.report.inputs import Evaluation, ModuleResult, SearchResult
 
-__all__ = ["Cell", "Table", "figures_table", "headline_table", "headroom_table", "labels", "linked_table",
-           "modules_table", "projects_table", "runtime_table", "sources_table"]
+__all__ = [
+    "Cell",
+    "Table",
+    "figures_table",
+    "headline_table",
+    "headroom_table",
+    "labels",
+    "linked_table",
+    "modules_table",
+    "projects_table",
+    "runtime_table",
+    "sources_table",
+]
 
 
 @dataclass(frozen=True)
@@ -72,9 +83,18 @@ def _module_with_change(module: ModuleResult) -> str:
 
 
 def sources_table(evaluations: Sequence[Evaluation]) -> Table:
-    rows = [[Cell(label), Cell(e.path.name), Cell(e.problem), Cell(e.measurement_name), Cell(e.corpus),
-             Cell(e.compiler), Cell(e.created)]
-            for label, e in zip(labels(evaluations), evaluations)]
+    rows = [
+        [
+            Cell(label),
+            Cell(e.path.name),
+            Cell(e.problem),
+            Cell(e.measurement_name),
+            Cell(e.corpus),
+            Cell(e.compiler),
+            Cell(e.created),
+        ]
+        for label, e in zip(labels(evaluations), evaluations)
+    ]
     return Table("Evaluations", ["Policy", "File", "Problem", "Measurement", "Corpus", "Compiler", "Created"], rows)
 
 
@@ -83,18 +103,39 @@ def headline_table(evaluations: Sequence[Evaluation]) -> Table:
     rows = []
     for label, e in zip(labels(evaluations), evaluations):
         best, worst = extremes(e.modules)
-        rows.append([
-            Cell(label), Cell(e.problem), Cell(e.measurement_name), _count(e.summary.modules),
-            _count(e.summary.failed), _amount(e.summary.default_total, e.unit),
-            _amount(e.summary.policy_total, e.unit), _change(e.summary.total_ratio),
-            _change(e.summary.geomean_ratio),
-            Cell(_module_with_change(best[0]) if best else fmt.MISSING),
-            Cell(_module_with_change(worst[0]) if worst else fmt.MISSING),
-        ])
-    return Table("Headline: policy vs the default heuristic",
-                 ["Policy", "Problem", "Measurement", "Modules", "Failed", "Default total", "Policy total",
-                  "Total change", "Geomean change", "Best module", "Worst module"], rows,
-                 note="Totals and changes cover the modules that compiled under both; lower is better.")
+        rows.append(
+            [
+                Cell(label),
+                Cell(e.problem),
+                Cell(e.measurement_name),
+                _count(e.summary.modules),
+                _count(e.summary.failed),
+                _amount(e.summary.default_total, e.unit),
+                _amount(e.summary.policy_total, e.unit),
+                _change(e.summary.total_ratio),
+                _change(e.summary.geomean_ratio),
+                Cell(_module_with_change(best[0]) if best else fmt.MISSING),
+                Cell(_module_with_change(worst[0]) if worst else fmt.MISSING),
+            ]
+        )
+    return Table(
+        "Headline: policy vs the default heuristic",
+        [
+            "Policy",
+            "Problem",
+            "Measurement",
+            "Modules",
+            "Failed",
+            "Default total",
+            "Policy total",
+            "Total change",
+            "Geomean change",
+            "Best module",
+            "Worst module",
+        ],
+        rows,
+        note="Totals and changes cover the modules that compiled under both; lower is better.",
+    )
 
 
 def figures_table(evaluation: Evaluation, label: str) -> Table | None:
@@ -102,11 +143,22 @@ def figures_table(evaluation: Evaluation, label: str) -> Table | None:
     totals = figure_totals(evaluation)
     if not totals:
         return None
-    rows = [[Cell(t.name), _count(t.modules), _amount(t.default_total), _amount(t.policy_total),
-             Cell(fmt.difference(t.policy_total - t.default_total), t.policy_total - t.default_total, numeric=True),
-             _change(t.ratio)] for t in totals]
-    return Table(f"{label}: figures, summed over modules",
-                 ["Figure", "Modules", "Default", "Policy", "Difference", "Change"], rows)
+    rows = [
+        [
+            Cell(t.name),
+            _count(t.modules),
+            _amount(t.default_total),
+            _amount(t.policy_total),
+            Cell(fmt.difference(t.policy_total - t.default_total), t.policy_total - t.default_total, numeric=True),
+            _change(t.ratio),
+        ]
+        for t in totals
+    ]
+    return Table(
+        f"{label}: figures, summed over modules",
+        ["Figure", "Modules", "Default", "Policy", "Difference", "Change"],
+        rows,
+    )
 
 
 def runtime_table(evaluation: Evaluation, label: str) -> Table | None:
@@ -117,8 +169,9 @@ def runtime_table(evaluation: Evaluation, label: str) -> Table | None:
     for program in evaluation.runtime:
         for name, (default, policy) in program.figures.items():
             ratio = policy / default if default and policy is not None else None
-            rows.append([Cell(program.program), Cell(name), _metric(name, default), _metric(name, policy),
-                         _change(ratio)])
+            rows.append(
+                [Cell(program.program), Cell(name), _metric(name, default), _metric(name, policy), _change(ratio)]
+            )
     return Table(f"{label}: runtime", ["Program", "Figure", "Default", "Policy", "Change"], rows)
 
 
@@ -126,8 +179,17 @@ def linked_table(evaluation: Evaluation, label: str) -> Table | None:
     """Linked library sizes (.text of each shared library); None if the evaluation has none."""
     if not evaluation.linked:
         return None
-    rows = [[Cell(lib.library), _count(lib.modules), _amount(lib.default, "bytes"), _amount(lib.policy, "bytes"),
-             _change(lib.ratio), Cell(lib.error.splitlines()[0] if lib.error else "")] for lib in evaluation.linked]
+    rows = [
+        [
+            Cell(lib.library),
+            _count(lib.modules),
+            _amount(lib.default, "bytes"),
+            _amount(lib.policy, "bytes"),
+            _change(lib.ratio),
+            Cell(lib.error.splitlines()[0] if lib.error else ""),
+        ]
+        for lib in evaluation.linked
+    ]
     usable = [lib for lib in evaluation.linked if lib.ratio is not None]
     default = policy = 0.0
     for lib in usable:
@@ -135,12 +197,22 @@ def linked_table(evaluation: Evaluation, label: str) -> Table | None:
         assert lib.default is not None and lib.policy is not None, f"{lib.library}: a ratio without both sizes"
         default, policy = default + lib.default, policy + lib.policy
     if usable:
-        rows.append([Cell("all libraries"), _count(sum(lib.modules or 0 for lib in usable)),
-                     _amount(default, "bytes"), _amount(policy, "bytes"),
-                     _change(policy / default if default else None), Cell("")])
-    return Table(f"{label}: linked libraries (.text)", ["Library", "Modules", "Default", "Policy", "Change", "Error"],
-                 rows, note="Linked size is the honest code-size figure: the linker merges the copies that "
-                            "per-object sizes count.")
+        rows.append(
+            [
+                Cell("all libraries"),
+                _count(sum(lib.modules or 0 for lib in usable)),
+                _amount(default, "bytes"),
+                _amount(policy, "bytes"),
+                _change(policy / default if default else None),
+                Cell(""),
+            ]
+        )
+    return Table(
+        f"{label}: linked libraries (.text)",
+        ["Library", "Modules", "Default", "Policy", "Change", "Error"],
+        rows,
+        note="Linked size is the honest code-size figure: the linker merges the copies that per-object sizes count.",
+    )
 
 
 def headroom_table(evaluations: Sequence[Evaluation], search: SearchResult) -> Table:
@@ -154,19 +226,35 @@ def headroom_table(evaluations: Sequence[Evaluation], search: SearchResult) -> T
         reached = None if room.reached is None else 1.0 - room.reached
         share = Cell(fmt.MISSING if room.share is None else f"{room.share * 100.0:.1f}%", room.share, numeric=True)
         rows.append([Cell(label), _count(room.modules), _change(found), _change(reached), share])
-    return Table(f"Headroom found by the search ({search.path.name})",
-                 ["Policy", "Shared modules", "Search best change", "Policy change", "Share of headroom reached"], rows,
-                 note="Changes vs the default heuristic on the modules both the search and the evaluation cover "
-                      "(evaluations of another measurement are left out); the search is a greedy "
-                      "one-flip-at-a-time lower bound on what is possible.")
+    return Table(
+        f"Headroom found by the search ({search.path.name})",
+        ["Policy", "Shared modules", "Search best change", "Policy change", "Share of headroom reached"],
+        rows,
+        note="Changes vs the default heuristic on the modules both the search and the evaluation cover "
+        "(evaluations of another measurement are left out); the search is a greedy "
+        "one-flip-at-a-time lower bound on what is possible.",
+    )
 
 
 def projects_table(evaluation: Evaluation, label: str) -> Table:
-    rows = [[Cell(t.project), _count(t.modules), _count(t.failed), _amount(t.default_total, evaluation.unit),
-             _amount(t.policy_total, evaluation.unit), _change(t.total_ratio), _change(t.geomean_ratio)]
-            for t in projects(evaluation.modules)]
-    return Table(f"{label}: per project", ["Project", "Modules", "Failed", "Default total", "Policy total",
-                                           "Total change", "Geomean change"], rows, sortable=True)
+    rows = [
+        [
+            Cell(t.project),
+            _count(t.modules),
+            _count(t.failed),
+            _amount(t.default_total, evaluation.unit),
+            _amount(t.policy_total, evaluation.unit),
+            _change(t.total_ratio),
+            _change(t.geomean_ratio),
+        ]
+        for t in projects(evaluation.modules)
+    ]
+    return Table(
+        f"{label}: per project",
+        ["Project", "Modules", "Failed", "Default total", "Policy total", "Total change", "Geomean change"],
+        rows,
+        sortable=True,
+    )
 
 
 def modules_table(evaluation: Evaluation, label: str, key: str) -> Table:
@@ -177,14 +265,35 @@ def modules_table(evaluation: Evaluation, label: str, key: str) -> Table:
     for m in evaluation.modules:
         error = (m.error or "").strip()
         status = "ok" if m.ok else f"failed: {error.splitlines()[0]}" if error else "failed"
-        row = [Cell(m.name), Cell(m.project), Cell(status, tone="" if m.ok else "bad"), _amount(m.default),
-               _amount(m.policy), Cell(fmt.difference(m.delta), m.delta, numeric=True), _change(m.ratio)]
+        row = [
+            Cell(m.name),
+            Cell(m.project),
+            Cell(status, tone="" if m.ok else "bad"),
+            _amount(m.default),
+            _amount(m.policy),
+            Cell(fmt.difference(m.delta), m.delta, numeric=True),
+            _change(m.ratio),
+        ]
         for name in extra:
             default, policy = m.figures.get(name, (None, None))
             delta = None if default is None or policy is None else policy - default
             row.append(Cell(fmt.difference(delta), delta, numeric=True))
         rows.append(row)
     unit = f" ({evaluation.unit})" if evaluation.unit else ""
-    return Table(f"{label}: modules", ["Module", "Project", "Status", f"Default{unit}", f"Policy{unit}",
-                                       "Difference", "Change", *(f"Δ {name}" for name in extra)], rows,
-                 note="Click a column heading to sort.", sortable=True, key=key)
+    return Table(
+        f"{label}: modules",
+        [
+            "Module",
+            "Project",
+            "Status",
+            f"Default{unit}",
+            f"Policy{unit}",
+            "Difference",
+            "Change",
+            *(f"Δ {name}" for name in extra),
+        ],
+        rows,
+        note="Click a column heading to sort.",
+        sortable=True,
+        key=key,
+    )

@@ -53,13 +53,16 @@ class BCConfig:
 
     def __post_init__(self) -> None:
         if self.batch_size < 1 or self.sequence_length < 1:
-            raise MlgoError(f"bc_config.batch_size and sequence_length must be at least 1, got "
-                            f"{self.batch_size} and {self.sequence_length}")
+            raise MlgoError(
+                f"bc_config.batch_size and sequence_length must be at least 1, got "
+                f"{self.batch_size} and {self.sequence_length}"
+            )
 
 
 @gin.configurable(module="bc")
-def bc_config(learning_rate: float = 1e-3, batch_size: int = 64, sequence_length: int = 16,
-              l2: float = 0.0) -> BCConfig:
+def bc_config(
+    learning_rate: float = 1e-3, batch_size: int = 64, sequence_length: int = 16, l2: float = 0.0
+) -> BCConfig:
     """The behavioral-cloning hyper-parameters from gin bindings."""
     return BCConfig(float(learning_rate), int(batch_size), int(sequence_length), float(l2))
 
@@ -92,8 +95,15 @@ class Agreement:
 class BCLearner:
     """An actor trained by cross-entropy against default labels; `fast_policy` gives its numpy form."""
 
-    def __init__(self, spec: FeatureSpec, vocab: Vocab, network_config: NetworkConfig, *,
-                 actor: tf.Module | None = None, config: BCConfig | None = None) -> None:
+    def __init__(
+        self,
+        spec: FeatureSpec,
+        vocab: Vocab,
+        network_config: NetworkConfig,
+        *,
+        actor: tf.Module | None = None,
+        config: BCConfig | None = None,
+    ) -> None:
         self.spec = spec
         self.vocab = vocab
         self.network_config = network_config
@@ -117,13 +127,13 @@ class BCLearner:
             logits = distribution.logits_parameter()
             loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=logits))
             if self.config.l2:
-                loss += self.config.l2 * tf.add_n([tf.nn.l2_loss(v) for v in self.actor.trainable_variables
-                                                   if "kernel" in v.name])
+                loss += self.config.l2 * tf.add_n(
+                    [tf.nn.l2_loss(v) for v in self.actor.trainable_variables if "kernel" in v.name]
+                )
         variables = self.actor.trainable_variables
         self.optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
         self.step.assign_add(1)
-        agree = tf.reduce_sum(tf.cast(tf.equal(tf.argmax(logits, axis=-1, output_type=labels.dtype), labels),
-                                      tf.int64))
+        agree = tf.reduce_sum(tf.cast(tf.equal(tf.argmax(logits, axis=-1, output_type=labels.dtype), labels), tf.int64))
         return loss, agree
 
     def train_epoch(self, files: Sequence[str], steps: int, *, seed: int = 0) -> EpochStats:
@@ -132,20 +142,28 @@ class BCLearner:
         batch_size, sequence_length = self.config.batch_size, self.config.sequence_length
         per_batch = batch_size * sequence_length
         batches = max(1, math.ceil(steps / per_batch))
-        dataset = trajectory_dataset(files, None, batch_size=batch_size, sequence_length=sequence_length, seed=seed,
-                                     repeat=True, policy_info="none", drop_remainder=True).take(batches)
+        dataset = trajectory_dataset(
+            files,
+            None,
+            batch_size=batch_size,
+            sequence_length=sequence_length,
+            seed=seed,
+            repeat=True,
+            policy_info="none",
+            drop_remainder=True,
+        ).take(batches)
         loss_sum, agree_sum, count = 0.0, 0, 0
         for experience in dataset:
-            observation = {name: tf.reshape(experience.observation[name], [per_batch])
-                           for name in self._names}
+            observation = {name: tf.reshape(experience.observation[name], [per_batch]) for name in self._names}
             labels = tf.reshape(experience.action, [per_batch])
             loss, agree = self._train_step(observation, labels)
             loss_sum += float(loss)
             agree_sum += int(agree)
             count += 1
         seen = count * per_batch
-        return EpochStats(loss_sum / max(count, 1), agree_sum / seen if seen else math.nan, count, seen,
-                          time.monotonic() - started)
+        return EpochStats(
+            loss_sum / max(count, 1), agree_sum / seen if seen else math.nan, count, seen, time.monotonic() - started
+        )
 
 
 def agreement(policy: FastPolicy, files: Iterable[str] | str) -> Agreement:

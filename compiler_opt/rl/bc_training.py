@@ -39,8 +39,10 @@ class BCTraining:
 
     def prepare(self, run: Run, state: Mapping | None) -> None:
         if run.problem.default_replay() is None:
-            raise MlgoError(f"problem {run.problem.name} cannot replay the compiler's own decisions through the "
-                            "channel, so there are no labels to clone; train it with --algorithm ppo")
+            raise MlgoError(
+                f"problem {run.problem.name} cannot replay the compiler's own decisions through the "
+                "channel, so there are no labels to clone; train it with --algorithm ppo"
+            )
         self.labels = dict(state["labels"]) if state is not None else self._collect_labels()
 
     def _collect_labels(self) -> dict:
@@ -51,17 +53,30 @@ class BCTraining:
         if config.label_modules is not None and config.label_modules < len(modules):
             modules = run.training.sample(config.label_modules, run.seed)
         sample = ObservationSample(run.spec, DEFAULT_SAMPLE_SIZE, run.seed) if run.vocab is None else None
-        labels = collect_labels(run.pool, modules, run.problem, run.toolchain, self.fit, self.holdout,
-                                holdout_fraction=config.holdout_fraction, timeout=config.compile_timeout,
-                                sample=sample)
+        labels = collect_labels(
+            run.pool,
+            modules,
+            run.problem,
+            run.toolchain,
+            self.fit,
+            self.holdout,
+            holdout_fraction=config.holdout_fraction,
+            timeout=config.compile_timeout,
+            sample=sample,
+        )
         if labels["failures"]:
-            book = ModuleBook(set_aside={name: {"error": error, "failures": 1, "iteration": 0}
-                                         for name, error in labels["failures"].items()})
+            book = ModuleBook(
+                set_aside={
+                    name: {"error": error, "failures": 1, "iteration": 0} for name, error in labels["failures"].items()
+                }
+            )
             run.folder.write_failed_modules(book.set_aside)
         if not labels["fit_steps"]:
-            raise MlgoError(f"none of the {len(modules)} training modules gave default labels "
-                            f"({labels['modules_failed']} failed, {labels['modules_without_decisions']} made no "
-                            f"decision); see {run.folder.failed_modules}")
+            raise MlgoError(
+                f"none of the {len(modules)} training modules gave default labels "
+                f"({labels['modules_failed']} failed, {labels['modules_without_decisions']} made no "
+                f"decision); see {run.folder.failed_modules}"
+            )
         if sample is not None:
             observations = sample.observations()
             run.vocab = compute_vocab(observations, run.spec, sample_size=len(observations), seed=run.seed)
@@ -84,25 +99,39 @@ class BCTraining:
         run, labels, learner = self.run, self.labels, self._learner()
         stats = learner.train_epoch(collected, labels["fit_steps"], seed=run.iteration_seed(iteration))
         first = iteration == 1
-        record = {"iteration": iteration, "algorithm": "bc", "modules_ok": labels["modules_ok"],
-                  "modules_failed": labels["modules_failed"], "mean_reward": None, "total_ratio": None,
-                  "policy_total": None, "baseline_total": None,
-                  "seconds_collect": labels["seconds"] if first else 0.0,
-                  "seconds_compile": labels["seconds_compile"] if first else 0.0,
-                  "seconds_policy": labels["seconds_policy"] if first else 0.0,
-                  "seconds_train": stats.seconds, "decisions": labels["fit_steps"], "loss": stats.loss,
-                  "accuracy": stats.accuracy, "train_batches": stats.batches, "train_steps": stats.steps}
+        record = {
+            "iteration": iteration,
+            "algorithm": "bc",
+            "modules_ok": labels["modules_ok"],
+            "modules_failed": labels["modules_failed"],
+            "mean_reward": None,
+            "total_ratio": None,
+            "policy_total": None,
+            "baseline_total": None,
+            "seconds_collect": labels["seconds"] if first else 0.0,
+            "seconds_compile": labels["seconds_compile"] if first else 0.0,
+            "seconds_policy": labels["seconds_policy"] if first else 0.0,
+            "seconds_train": stats.seconds,
+            "decisions": labels["fit_steps"],
+            "loss": stats.loss,
+            "accuracy": stats.accuracy,
+            "train_batches": stats.batches,
+            "train_steps": stats.steps,
+        }
         holdout = [str(p) for p in sorted(self.holdout.glob("*.tfrecord"))]
         if holdout:
             agree = agreement(learner.fast_policy(), holdout)
             record.update({"holdout_accuracy": agree.accuracy, "holdout_steps": agree.steps})
             for side, counts in (("label", agree.labels), ("policy", agree.decisions)):
-                record.update({f"holdout_{side}_{name}": value
-                               for name, value in run.problem.decision_figures(counts).items()})
-        line = (f"iteration {iteration}/{run.config.iterations}: loss {stats.loss:.4f}, accuracy "
-                f"{stats.accuracy:.4f}, hold-out accuracy {fmt(record.get('holdout_accuracy'), '.4f')} "
-                f"({labels['fit_steps']:,} training and {labels['holdout_steps']:,} hold-out decisions), "
-                f"train {stats.seconds:.1f} s")
+                record.update(
+                    {f"holdout_{side}_{name}": value for name, value in run.problem.decision_figures(counts).items()}
+                )
+        line = (
+            f"iteration {iteration}/{run.config.iterations}: loss {stats.loss:.4f}, accuracy "
+            f"{stats.accuracy:.4f}, hold-out accuracy {fmt(record.get('holdout_accuracy'), '.4f')} "
+            f"({labels['fit_steps']:,} training and {labels['holdout_steps']:,} hold-out decisions), "
+            f"train {stats.seconds:.1f} s"
+        )
         return IterationFigures(record, line)
 
     def state(self) -> dict:

@@ -30,23 +30,50 @@ def holdout_side(name: str, fraction: float) -> bool:
 
 def _summary(figures: CollectFigures, fit: tuple[int, int], holdout: tuple[int, int]) -> dict:
     """The labels' figures as the run's state keeps them; `fit` and `holdout` are (modules, steps) per side."""
-    return {"modules": figures.modules, "modules_ok": figures.modules_ok, "modules_failed": figures.modules_failed,
-            "modules_without_decisions": figures.modules_without_decisions, "fit_steps": fit[1],
-            "holdout_steps": holdout[1], "fit_modules": fit[0], "holdout_modules": holdout[0],
-            "seconds": figures.seconds_collect, "seconds_compile": figures.seconds_compile,
-            "seconds_policy": figures.seconds_policy, "failures": dict(figures.failures)}
+    return {
+        "modules": figures.modules,
+        "modules_ok": figures.modules_ok,
+        "modules_failed": figures.modules_failed,
+        "modules_without_decisions": figures.modules_without_decisions,
+        "fit_steps": fit[1],
+        "holdout_steps": holdout[1],
+        "fit_modules": fit[0],
+        "holdout_modules": holdout[0],
+        "seconds": figures.seconds_collect,
+        "seconds_compile": figures.seconds_compile,
+        "seconds_policy": figures.seconds_policy,
+        "failures": dict(figures.failures),
+    }
 
 
-def collect_labels(pool: WorkerPool, modules: Sequence[ModuleSpec], problem: Problem, toolchain: Toolchain,
-                   fit_folder: Path, holdout_folder: Path, *, holdout_fraction: float, timeout: float,
-                   sample: ObservationSample | None = None) -> dict:
+def collect_labels(
+    pool: WorkerPool,
+    modules: Sequence[ModuleSpec],
+    problem: Problem,
+    toolchain: Toolchain,
+    fit_folder: Path,
+    holdout_folder: Path,
+    *,
+    holdout_fraction: float,
+    timeout: float,
+    sample: ObservationSample | None = None,
+) -> dict:
     """Default-label trajectories of `modules`, written to `fit_folder` or `holdout_folder` (by name); their
     `labels_summary`. Every trajectory is also offered to `sample` (for a vocabulary) when given."""
     figures = CollectFigures(modules=len(modules))
     sides = {False: [0, 0], True: [0, 0]}  # held out -> [modules, steps]
     started = time.monotonic()
-    jobs = [Job(m.name, default_label_trajectory, (m, problem.name, str(toolchain.clang)), {"timeout": timeout},
-                timeout=2 * timeout + 60.0, files=m.files) for m in modules]
+    jobs = [
+        Job(
+            m.name,
+            default_label_trajectory,
+            (m, problem.name, str(toolchain.clang)),
+            {"timeout": timeout},
+            timeout=2 * timeout + 60.0,
+            files=m.files,
+        )
+        for m in modules
+    ]
     writers: dict[bool, TrajectoryWriter] = {}
     try:
         for result in pool.run(jobs, desc="default labels"):

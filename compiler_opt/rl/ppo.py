@@ -74,26 +74,48 @@ class PPOConfig:
 
     def __post_init__(self) -> None:
         if self.value_network not in VALUE_NETWORKS:
-            raise MlgoError(f"unknown PPO value network {self.value_network!r}; choose one of: "
-                            f"{', '.join(VALUE_NETWORKS)}")
+            raise MlgoError(
+                f"unknown PPO value network {self.value_network!r}; choose one of: {', '.join(VALUE_NETWORKS)}"
+            )
         if self.epochs < 1 or self.batch_size < 1:
-            raise MlgoError(f"ppo_config.epochs and batch_size must be at least 1, got {self.epochs} and "
-                            f"{self.batch_size}")
+            raise MlgoError(
+                f"ppo_config.epochs and batch_size must be at least 1, got {self.epochs} and {self.batch_size}"
+            )
         if self.sequence_length < 2:
-            raise MlgoError(f"ppo_config.sequence_length must be at least 2 (the last step of each window only "
-                            f"bootstraps), got {self.sequence_length}")
+            raise MlgoError(
+                f"ppo_config.sequence_length must be at least 2 (the last step of each window only "
+                f"bootstraps), got {self.sequence_length}"
+            )
 
 
 @gin.configurable(module="ppo")
-def ppo_config(learning_rate: float = 3e-4, adam_epsilon: float = 3.125e-4, importance_ratio_clipping: float = 0.2,
-               entropy_regularization: float = 0.003, policy_l2_reg: float = 1e-6, value_network: str = "constant",
-               value_pred_loss_coef: float = 0.0, gradient_clipping: float | None = None,
-               epochs: int = 1, batch_size: int = 64, sequence_length: int = 16) -> PPOConfig:
+def ppo_config(
+    learning_rate: float = 3e-4,
+    adam_epsilon: float = 3.125e-4,
+    importance_ratio_clipping: float = 0.2,
+    entropy_regularization: float = 0.003,
+    policy_l2_reg: float = 1e-6,
+    value_network: str = "constant",
+    value_pred_loss_coef: float = 0.0,
+    gradient_clipping: float | None = None,
+    epochs: int = 1,
+    batch_size: int = 64,
+    sequence_length: int = 16,
+) -> PPOConfig:
     """The PPO hyper-parameters from gin bindings (`ppo.ppo_config.<name> = ...`)."""
-    return PPOConfig(float(learning_rate), float(adam_epsilon), float(importance_ratio_clipping),
-                     float(entropy_regularization), float(policy_l2_reg), str(value_network),
-                     float(value_pred_loss_coef), None if gradient_clipping is None else float(gradient_clipping),
-                     int(epochs), int(batch_size), int(sequence_length))
+    return PPOConfig(
+        float(learning_rate),
+        float(adam_epsilon),
+        float(importance_ratio_clipping),
+        float(entropy_regularization),
+        float(policy_l2_reg),
+        str(value_network),
+        float(value_pred_loss_coef),
+        None if gradient_clipping is None else float(gradient_clipping),
+        int(epochs),
+        int(batch_size),
+        int(sequence_length),
+    )
 
 
 class ConstantValueNetwork(network.Network):
@@ -122,8 +144,15 @@ class TrainStats:
 class PPOLearner:
     """A PPO agent over the problem's actor; `train` on trajectory files, `fast_policy` for collection."""
 
-    def __init__(self, spec: FeatureSpec, vocab: Vocab, network_config: NetworkConfig, *,
-                 actor: tf.Module | None = None, config: PPOConfig | None = None) -> None:
+    def __init__(
+        self,
+        spec: FeatureSpec,
+        vocab: Vocab,
+        network_config: NetworkConfig,
+        *,
+        actor: tf.Module | None = None,
+        config: PPOConfig | None = None,
+    ) -> None:
         self.spec = spec
         self.vocab = vocab
         self.network_config = network_config
@@ -133,21 +162,30 @@ class PPOLearner:
             self.value = ConstantValueNetwork(networks.observation_spec(spec))
         else:
             self.value = networks.value_network(spec, vocab)
-        self.optimizer = tf.keras.optimizers.Adam(learning_rate=self.config.learning_rate,
-                                                  epsilon=self.config.adam_epsilon)
+        self.optimizer = tf.keras.optimizers.Adam(
+            learning_rate=self.config.learning_rate, epsilon=self.config.adam_epsilon
+        )
         self.step = tf.Variable(0, dtype=tf.int64, name="train_step")
         self.agent = ppo_clip_agent.PPOClipAgent(
-            networks.time_step_spec(spec), networks.action_spec(spec),
-            optimizer=self.optimizer, actor_net=self.actor, value_net=self.value,
+            networks.time_step_spec(spec),
+            networks.action_spec(spec),
+            optimizer=self.optimizer,
+            actor_net=self.actor,
+            value_net=self.value,
             importance_ratio_clipping=self.config.importance_ratio_clipping,
-            lambda_value=0.0, discount_factor=0.0,
+            lambda_value=0.0,
+            discount_factor=0.0,
             entropy_regularization=self.config.entropy_regularization,
             policy_l2_reg=self.config.policy_l2_reg,
             value_pred_loss_coef=self.config.value_pred_loss_coef,
-            num_epochs=1, use_gae=False, use_td_lambda_return=False,
-            normalize_rewards=False, normalize_observations=False,
+            num_epochs=1,
+            use_gae=False,
+            use_td_lambda_return=False,
+            normalize_rewards=False,
+            normalize_observations=False,
             gradient_clipping=self.config.gradient_clipping,
-            compute_value_and_advantage_in_train=True, update_normalizers_in_train=False,
+            compute_value_and_advantage_in_train=True,
+            update_normalizers_in_train=False,
             train_step_counter=self.step,
         )
         self.agent.initialize()
@@ -170,8 +208,16 @@ class PPOLearner:
         """
         started = time.monotonic()
         batch_size, sequence_length = self.config.batch_size, self.config.sequence_length
-        dataset = trajectory_dataset(files, None, batch_size=batch_size, sequence_length=sequence_length, seed=seed,
-                                     repeat=True, policy_info="logged", drop_remainder=True)
+        dataset = trajectory_dataset(
+            files,
+            None,
+            batch_size=batch_size,
+            sequence_length=sequence_length,
+            seed=seed,
+            repeat=True,
+            policy_info="logged",
+            drop_remainder=True,
+        )
         windows = max(1, steps // sequence_length)
         batches = self.config.epochs * max(1, math.ceil(windows / batch_size))
         dataset = dataset.map(_behaviour_logits).take(batches)

@@ -51,34 +51,51 @@ class PPOTraining:
         run = self.run
         seed = run.iteration_seed(iteration)
         modules = run.sample_training(self.book, run.config.modules_per_iteration, seed)
-        figures = collect_iteration(run.pool, modules, run.problem, run.toolchain, self._agent().fast_policy(),
-                                    run.baselines, self.tracker, self.book, run.folder.iteration_trajectories(iteration),
-                                    iteration=iteration, seed=seed, settings=run.config)
+        figures = collect_iteration(
+            run.pool,
+            modules,
+            run.problem,
+            run.toolchain,
+            self._agent().fast_policy(),
+            run.baselines,
+            self.tracker,
+            self.book,
+            run.folder.iteration_trajectories(iteration),
+            iteration=iteration,
+            seed=seed,
+            settings=run.config,
+        )
         if figures.set_aside:
             run.folder.write_failed_modules(self.book.set_aside)
         return figures
 
     def update(self, iteration: int, collected: CollectFigures) -> IterationFigures:
         run, figures = self.run, collected
-        record = {"iteration": iteration, "algorithm": "ppo", **figures.record(run.pool.workers),
-                  "modules_without_decisions": figures.modules_without_decisions,
-                  "mean_centered_reward": mean(figures.rewards), "seconds_measure": figures.seconds_measure,
-                  "modules_per_second": figures.per_second(figures.modules_ok),
-                  "decisions_per_second": figures.per_second(figures.decisions)}
+        record = {
+            "iteration": iteration,
+            "algorithm": "ppo",
+            **figures.record(run.pool.workers),
+            "modules_without_decisions": figures.modules_without_decisions,
+            "mean_centered_reward": mean(figures.rewards),
+            "seconds_measure": figures.seconds_measure,
+            "modules_per_second": figures.per_second(figures.modules_ok),
+            "decisions_per_second": figures.per_second(figures.decisions),
+        }
         if figures.steps:
             stats = self._agent().train(figures.shards, figures.steps, seed=run.iteration_seed(iteration))
             record.update(stats.losses)
-            record.update({"seconds_train": stats.seconds, "train_batches": stats.batches,
-                           "train_steps": stats.steps})
+            record.update({"seconds_train": stats.seconds, "train_batches": stats.batches, "train_steps": stats.steps})
         else:
             record.update({"loss": None, "seconds_train": 0.0, "train_batches": 0, "train_steps": 0})
-        line = (f"iteration {iteration}/{run.config.iterations}: {figures.modules_ok}/{figures.modules} ok, "
-                f"{figures.modules_failed} failed, {figures.modules_cancelled} cancelled, "
-                f"reward {fmt(record['mean_reward'], '+.4f')}, ratio {fmt(record['total_ratio'], '.4f')}, "
-                f"{figures.decisions:,} decisions, collect {figures.seconds_collect:.1f} s "
-                f"(jobs: compile {figures.seconds_compile:.1f} s, policy {figures.seconds_policy:.1f} s), "
-                f"train {record['seconds_train']:.1f} s, "
-                f"{fmt(record['decisions_per_second_per_worker'], '.0f')} decisions/s/worker")
+        line = (
+            f"iteration {iteration}/{run.config.iterations}: {figures.modules_ok}/{figures.modules} ok, "
+            f"{figures.modules_failed} failed, {figures.modules_cancelled} cancelled, "
+            f"reward {fmt(record['mean_reward'], '+.4f')}, ratio {fmt(record['total_ratio'], '.4f')}, "
+            f"{figures.decisions:,} decisions, collect {figures.seconds_collect:.1f} s "
+            f"(jobs: compile {figures.seconds_compile:.1f} s, policy {figures.seconds_policy:.1f} s), "
+            f"train {record['seconds_train']:.1f} s, "
+            f"{fmt(record['decisions_per_second_per_worker'], '.0f')} decisions/s/worker"
+        )
         return IterationFigures(record, line)
 
     def state(self) -> dict:

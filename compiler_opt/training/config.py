@@ -48,8 +48,14 @@ class TrainerConfig:
     holdout_fraction: float = 0.1
 
     def __post_init__(self) -> None:
-        for name in ("iterations", "modules_per_iteration", "max_failures", "keep_checkpoints", "policy_every",
-                     "vocab_modules"):
+        for name in (
+            "iterations",
+            "modules_per_iteration",
+            "max_failures",
+            "keep_checkpoints",
+            "policy_every",
+            "vocab_modules",
+        ):
             if getattr(self, name) < 1:
                 raise MlgoError(f"trainer_config.{name} must be at least 1, got {getattr(self, name)}")
         if self.keep_trajectory_iterations < 0:
@@ -68,18 +74,40 @@ class TrainerConfig:
 
 
 @gin.configurable(module="train")
-def trainer_config(iterations: int = 100, modules_per_iteration: int = 64, compile_timeout: float = 300.0,
-                   deadline_quorum: float = 0.9, deadline_grace_seconds: float | None = 30.0,
-                   deadline_median_factor: float | None = None, max_failures: int = 2,
-                   keep_trajectory_iterations: int = 1, keep_checkpoints: int = 2, policy_every: int = 1,
-                   vocab_modules: int = 200,
-                   reward_delta: float = 10.0, reward_decay: float = 0.8, reward_per_function: bool = False,
-                   label_modules: int | None = None, holdout_fraction: float = 0.1) -> TrainerConfig:
+def trainer_config(
+    iterations: int = 100,
+    modules_per_iteration: int = 64,
+    compile_timeout: float = 300.0,
+    deadline_quorum: float = 0.9,
+    deadline_grace_seconds: float | None = 30.0,
+    deadline_median_factor: float | None = None,
+    max_failures: int = 2,
+    keep_trajectory_iterations: int = 1,
+    keep_checkpoints: int = 2,
+    policy_every: int = 1,
+    vocab_modules: int = 200,
+    reward_delta: float = 10.0,
+    reward_decay: float = 0.8,
+    reward_per_function: bool = False,
+    label_modules: int | None = None,
+    holdout_fraction: float = 0.1,
+) -> TrainerConfig:
     """The loop's settings from gin bindings (`train.trainer_config.iterations = 50`)."""
-    return TrainerConfig(int(iterations), int(modules_per_iteration), float(compile_timeout), float(deadline_quorum),
-                         None if deadline_grace_seconds is None else float(deadline_grace_seconds),
-                         None if deadline_median_factor is None else float(deadline_median_factor),
-                         int(max_failures), int(keep_trajectory_iterations), int(keep_checkpoints),
-                         int(policy_every), int(vocab_modules), float(reward_delta), float(reward_decay),
-                         bool(reward_per_function), None if label_modules is None else int(label_modules),
-                         float(holdout_fraction))
+    return TrainerConfig(
+        int(iterations),
+        int(modules_per_iteration),
+        float(compile_timeout),
+        float(deadline_quorum),
+        None if deadline_grace_seconds is None else float(deadline_grace_seconds),
+        None if deadline_median_factor is None else float(deadline_median_factor),
+        int(max_failures),
+        int(keep_trajectory_iterations),
+        int(keep_checkpoints),
+        int(policy_every),
+        int(vocab_modules),
+        float(reward_delta),
+        float(reward_decay),
+        bool(reward_per_function),
+        None if label_modules is None else int(label_modules),
+        float(holdout_fraction),
+    )

@@ -26,8 +26,9 @@ def default_gin_file(problem: str, algorithm: str) -> Path:
     """The problem's gin file for `algorithm` (`compiler_opt/problems/gin/<problem>/<algorithm>.gin`)."""
     path = GIN_DIR / problem / f"{algorithm}.gin"
     if not path.exists():
-        raise MlgoError(f"problem {problem} has no {algorithm} configuration ({path} is missing); "
-                        f"pass one with --gin_file")
+        raise MlgoError(
+            f"problem {problem} has no {algorithm} configuration ({path} is missing); pass one with --gin_file"
+        )
     return path
 
 

@@ -47,8 +47,9 @@ class TrainSummary:
     records: list[dict] = field(default_factory=list)
 
 
-def run_training(options: RunRequest, pool: WorkerPool, load_gin: LoadGin,
-                 make_learner: Callable[[Run], Learner]) -> TrainSummary:
+def run_training(
+    options: RunRequest, pool: WorkerPool, load_gin: LoadGin, make_learner: Callable[[Run], Learner]
+) -> TrainSummary:
     """Run (or resume) the run `options` ask for with the learner `make_learner` makes (after gin is parsed, before
     anything is written), compile jobs on `pool`; see the module docstring."""
     return _Loop(options, pool).execute(load_gin, make_learner)
@@ -108,18 +109,24 @@ class _Loop:
         """Restore `learner` from the checkpoint at `prefix`; a missing or unreadable one is a RunFolderError."""
         import tensorflow as tf
 
-        advice = (f"restore that checkpoint's files, or start a new run (another --output; --warmstart "
-                  f"{self.folder.policy} starts from the run's last saved policy)")
+        advice = (
+            f"restore that checkpoint's files, or start a new run (another --output; --warmstart "
+            f"{self.folder.policy} starts from the run's last saved policy)"
+        )
         if not prefix.with_name(prefix.name + ".index").exists():
-            raise RunFolderError(f"--resume: {self.folder.root} cannot go on: the checkpoint of iteration {done}, "
-                                 f"the last complete one ({self.folder.state.name}), is missing ({prefix}.*); "
-                                 f"{advice}")
+            raise RunFolderError(
+                f"--resume: {self.folder.root} cannot go on: the checkpoint of iteration {done}, "
+                f"the last complete one ({self.folder.state.name}), is missing ({prefix}.*); "
+                f"{advice}"
+            )
         try:
             learner.checkpoint().read(str(prefix)).expect_partial()
         except (tf.errors.OpError, ValueError, IndexError) as error:
             reason = (str(error).strip().splitlines() or [""])[0]
-            raise RunFolderError(f"--resume: {self.folder.root} cannot go on: the checkpoint of iteration {done} "
-                                 f"({prefix}.*) is unreadable ({type(error).__name__}: {reason}); {advice}") from error
+            raise RunFolderError(
+                f"--resume: {self.folder.root} cannot go on: the checkpoint of iteration {done} "
+                f"({prefix}.*) is unreadable ({type(error).__name__}: {reason}); {advice}"
+            ) from error
 
     # ---- the iterations --------------------------------------------------------------------------------
     def _iterate(self, learner: Learner, done: int) -> TrainSummary:
@@ -145,8 +152,14 @@ class _Loop:
             bar.close()
         if done >= 1 and self.policy_iteration != done:  # the loop stopped between saves
             self._save_policy(learner, done)
-        return TrainSummary(self.folder.root, done, stopped, self.records[-1] if self.records else None,
-                            self.memory.peak(), list(self.records))
+        return TrainSummary(
+            self.folder.root,
+            done,
+            stopped,
+            self.records[-1] if self.records else None,
+            self.memory.peak(),
+            list(self.records),
+        )
 
     def _budget_left(self, durations: list[float]) -> bool:
         if self.options.max_seconds is None:
@@ -182,8 +195,9 @@ class _Loop:
                     tf.summary.scalar(name, value, step=iteration)
         self.summaries.flush()
         relative = str(Path(checkpoint).relative_to(self.folder.root))
-        self.folder.write_state({**learner.state(), "iteration": iteration, "checkpoint": relative,
-                                 "record": record, "line": line})
+        self.folder.write_state(
+            {**learner.state(), "iteration": iteration, "checkpoint": relative, "record": record, "line": line}
+        )
         self._prune(iteration)
         self.records.append(record)
         progress_write(line)
@@ -199,8 +213,10 @@ class _Loop:
 
     def _prune(self, done: int) -> None:
         config = self.run.config
-        self.folder.prune(range(done - config.keep_checkpoints + 1, done + 1),
-                          range(done - config.keep_trajectory_iterations + 1, done + 1))
+        self.folder.prune(
+            range(done - config.keep_checkpoints + 1, done + 1),
+            range(done - config.keep_trajectory_iterations + 1, done + 1),
+        )
 
 
 def progress_write(line: str) -> None:

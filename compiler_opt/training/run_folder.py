@@ -81,8 +81,9 @@ class RunFolder:
     def create(self, config: Mapping[str, Any]) -> None:
         """Start a new run: refuse a folder that already holds one, write `config.json`."""
         if self.started():
-            raise RunFolderError(f"{self.root} already holds a training run; pass --resume to continue it, "
-                                 "or choose another --output")
+            raise RunFolderError(
+                f"{self.root} already holds a training run; pass --resume to continue it, or choose another --output"
+            )
         self.root.mkdir(parents=True, exist_ok=True)
         for path in (self.log, self.human_log, self.state, self.failed_modules):
             path.unlink(missing_ok=True)
@@ -92,8 +93,10 @@ class RunFolder:
         try:
             return json.loads(self.config.read_text())
         except (OSError, ValueError) as error:
-            raise RunFolderError(f"cannot read the run's config {self.config}: {error}; is {self.root} a run "
-                                 "folder written by `mlgo train`?") from error
+            raise RunFolderError(
+                f"cannot read the run's config {self.config}: {error}; is {self.root} a run "
+                "folder written by `mlgo train`?"
+            ) from error
 
     # ---- state: the last complete iteration ---------------------------------------------------------
     def read_state(self) -> dict | None:
@@ -138,24 +141,38 @@ class RunFolder:
                 bad.append(number)
         return records, bad
 
-    def trim_logs(self, last_iteration: int, last_record: Mapping[str, Any] | None = None,
-                  last_line: str | None = None) -> None:
+    def trim_logs(
+        self, last_iteration: int, last_record: Mapping[str, Any] | None = None, last_line: str | None = None
+    ) -> None:
         """Keep the logs of the complete iterations, up to `last_iteration`, and drop those of later ones (the one
         in flight at a kill). A torn line is reported; the record and human line of `last_iteration`, when its
         own are missing or torn, are restored from `last_record` and `last_line` (what state.json keeps)."""
         records, bad = self._read_log_lines()
         kept = [r for r in records if int(r.get("iteration", 0)) <= last_iteration]
         if bad:
-            _LOG.warning("%s: dropping line %s, torn or not JSON (a kill while it was written); the run goes on "
-                         "after iteration %d, the last complete one (%s)", self.log, ", ".join(map(str, bad)),
-                         last_iteration, self.state.name)
+            _LOG.warning(
+                "%s: dropping line %s, torn or not JSON (a kill while it was written); the run goes on "
+                "after iteration %d, the last complete one (%s)",
+                self.log,
+                ", ".join(map(str, bad)),
+                last_iteration,
+                self.state.name,
+            )
         if last_iteration >= 1 and not any(int(r.get("iteration", 0)) == last_iteration for r in kept):
             if last_record is None:
-                _LOG.warning("%s: the record of iteration %d (complete) is missing and state.json holds no copy; "
-                             "that iteration's log record is lost", self.log, last_iteration)
+                _LOG.warning(
+                    "%s: the record of iteration %d (complete) is missing and state.json holds no copy; "
+                    "that iteration's log record is lost",
+                    self.log,
+                    last_iteration,
+                )
             else:
-                _LOG.warning("%s: the record of iteration %d (complete) was missing; restored from %s", self.log,
-                             last_iteration, self.state)
+                _LOG.warning(
+                    "%s: the record of iteration %d (complete) was missing; restored from %s",
+                    self.log,
+                    last_iteration,
+                    self.state,
+                )
                 kept.append(dict(last_record))
         temporary = self.log.with_name(f".{self.log.name}.tmp")
         temporary.write_text("".join(json.dumps(r) + "\n" for r in kept))
@@ -165,8 +182,9 @@ class RunFolder:
     def _trim_human_log(self, last_iteration: int, last_line: str | None) -> None:
         """Drop train.log's lines of iterations after `last_iteration`; restore that iteration's from `last_line`."""
         text = self.human_log.read_text(errors="replace") if self.human_log.exists() else ""
-        lines = [line for line in text.splitlines()
-                 if (number := _human_iteration(line)) is None or number <= last_iteration]
+        lines = [
+            line for line in text.splitlines() if (number := _human_iteration(line)) is None or number <= last_iteration
+        ]
         if last_line is not None and not any(_human_iteration(line) == last_iteration for line in lines):
             lines.append(last_line)
         self.human_log.write_text("".join(line + "\n" for line in lines))

@@ -92,8 +92,9 @@ class Run:
     network: NetworkConfig
     vocab: Vocab | None = None
 
-    def __init__(self, options: RunRequest, pool: WorkerPool, folder: RunFolder, toolchain: Toolchain,
-                 problem: Problem) -> None:
+    def __init__(
+        self, options: RunRequest, pool: WorkerPool, folder: RunFolder, toolchain: Toolchain, problem: Problem
+    ) -> None:
         self.options, self.pool, self.folder, self.toolchain, self.problem = options, pool, folder, toolchain, problem
         self.gin_text = ""
         self.config = TrainerConfig()
@@ -110,15 +111,18 @@ class Run:
         """A seeded, size-stratified sample of `count` training modules that are not set aside."""
         eligible = book.eligible(self.training.modules)
         if not eligible:
-            raise MlgoError(f"every training module was set aside (see {self.folder.failed_modules}); fix the "
-                            "corpus or the compiler and start a new run")
+            raise MlgoError(
+                f"every training module was set aside (see {self.folder.failed_modules}); fix the "
+                "corpus or the compiler and start a new run"
+            )
         return self.training.subset(eligible).sample(min(count, len(eligible)), seed)
 
     def default_vocab(self) -> Vocab:
         """A vocabulary from default traces of a seeded sample of training modules."""
         modules = self.training.sample(min(self.config.vocab_modules, len(self.training)), self.seed)
-        return collect_vocab(modules, self.problem, self.toolchain, self.pool, seed=self.seed,
-                             timeout=self.config.compile_timeout).vocab
+        return collect_vocab(
+            modules, self.problem, self.toolchain, self.pool, seed=self.seed, timeout=self.config.compile_timeout
+        ).vocab
 
     def save_vocab(self) -> None:
         assert self.vocab is not None
@@ -136,12 +140,15 @@ def open_run(options: RunRequest, pool: WorkerPool, load_gin: LoadGin) -> Run:
         _check_resumable(run, saved)
         text = saved_gin_text(saved["gin"])
         if options.gin_files or options.gin_bindings:
-            asked = load_gin([default_gin_file(options.problem, options.algorithm), *options.gin_files],
-                             options.gin_bindings, None)
+            asked = load_gin(
+                [default_gin_file(options.problem, options.algorithm), *options.gin_files], options.gin_bindings, None
+            )
             if asked != text:
-                raise MlgoError("--resume: the gin files and bindings given make another configuration than "
-                                f"the one {folder.root} started with (config.json); resume without --gin_file "
-                                "and --gin_bindings to use the run's own, or start a new run")
+                raise MlgoError(
+                    "--resume: the gin files and bindings given make another configuration than "
+                    f"the one {folder.root} started with (config.json); resume without --gin_file "
+                    "and --gin_bindings to use the run's own, or start a new run"
+                )
         run.gin_text = load_gin((), (), text)
         fields: dict[str, Any] = {k: (tuple(v) if isinstance(v, list) else v) for k, v in saved["trainer"].items()}
         base = TrainerConfig(**fields)
@@ -154,35 +161,47 @@ def open_run(options: RunRequest, pool: WorkerPool, load_gin: LoadGin) -> Run:
         if options.resume:
             raise RunFolderError(f"--resume: {folder.root} holds no training run to resume (no config.json)")
         if folder.started():
-            raise RunFolderError(f"{folder.root} already holds a training run; pass --resume to continue it, "
-                                 "or choose another --output")
+            raise RunFolderError(
+                f"{folder.root} already holds a training run; pass --resume to continue it, or choose another --output"
+            )
         files = [default_gin_file(options.problem, options.algorithm), *options.gin_files]
         run.gin_text = load_gin(files, options.gin_bindings, None)
         base = trainer_config()
-    run.config = base.with_overrides(iterations=options.iterations,
-                                     modules_per_iteration=options.modules_per_iteration,
-                                     label_modules=options.max_modules)
+    run.config = base.with_overrides(
+        iterations=options.iterations,
+        modules_per_iteration=options.modules_per_iteration,
+        label_modules=options.max_modules,
+    )
     corpus = load_corpus(options.corpus)
     run.training, run.validation = corpus.split(run.validation_fraction)
     if not len(run.training):
-        raise MlgoError(f"the corpus {options.corpus} has no training modules with validation fraction "
-                        f"{run.validation_fraction}; lower --validation-fraction")
+        raise MlgoError(
+            f"the corpus {options.corpus} has no training modules with validation fraction "
+            f"{run.validation_fraction}; lower --validation-fraction"
+        )
     run.baselines = BaselineCache(options.baseline_cache or BaselineCache.shared_folder(), run.toolchain, run.problem)
     return run
 
 
 def _check_resumable(run: Run, saved: Mapping) -> None:
     options, root = run.options, run.folder.root
-    for key, value in (("problem", options.problem), ("algorithm", options.algorithm),
-                       ("corpus", str(Path(options.corpus).resolve()))):
+    for key, value in (
+        ("problem", options.problem),
+        ("algorithm", options.algorithm),
+        ("corpus", str(Path(options.corpus).resolve())),
+    ):
         if saved.get(key) != value:
-            raise RunFolderError(f"--resume: {root} is a {saved.get('algorithm')} run of problem "
-                                 f"{saved.get('problem')} on corpus {saved.get('corpus')}, not {key} {value}; "
-                                 "resume it with its own settings")
+            raise RunFolderError(
+                f"--resume: {root} is a {saved.get('algorithm')} run of problem "
+                f"{saved.get('problem')} on corpus {saved.get('corpus')}, not {key} {value}; "
+                "resume it with its own settings"
+            )
     compiler = saved.get("compiler", {})
     if compiler.get("identity") != run.toolchain.identity:
-        raise RunFolderError(f"--resume: {root} was trained with {compiler.get('clang')} ({compiler.get('identity')}), "
-                             f"not {run.toolchain.clang}; resume with the same compiler (--clang)")
+        raise RunFolderError(
+            f"--resume: {root} was trained with {compiler.get('clang')} ({compiler.get('identity')}), "
+            f"not {run.toolchain.clang}; resume with the same compiler (--clang)"
+        )
 
 
 def _new_config(run: Run) -> dict:
@@ -227,9 +246,11 @@ def prepare_policy(run: Run, state: Mapping | None) -> Any:
         actor, spec, run.vocab, run.network = load_actor_network(run.warmstart)
         check_policy_problem(spec, run.problem)
         if (spec.features, spec.advice) != (run.spec.features, run.spec.advice):
-            raise MlgoError(f"the warm-start policy {run.warmstart} reads other features than "
-                            f"{run.toolchain.clang} sends for problem {run.problem.name}; train it with this "
-                            "compiler, or start without --warmstart")
+            raise MlgoError(
+                f"the warm-start policy {run.warmstart} reads other features than "
+                f"{run.toolchain.clang} sends for problem {run.problem.name}; train it with this "
+                "compiler, or start without --warmstart"
+            )
     else:
         run.network = network_config()
     if run.vocab_source is not None:

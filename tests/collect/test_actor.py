@@ -16,13 +16,20 @@ INLINING = get_problem("inlining")
 
 
 def _opens_interactive_compile(path: Path) -> bool:
-    return any(isinstance(node, ast.Call) and getattr(node.func, "id", getattr(node.func, "attr", None))
-               == "InteractiveCompile" for node in ast.walk(ast.parse(path.read_text())))
+    return any(
+        isinstance(node, ast.Call)
+        and getattr(node.func, "id", getattr(node.func, "attr", None)) == "InteractiveCompile"
+        for node in ast.walk(ast.parse(path.read_text()))
+    )
 
 
 def test_only_llvm_compile_opens_an_interactive_compile():
-    openers = sorted(str(path.relative_to(REPO)) for folder in ("compiler_opt", "corpus_tools", "mlgo", "benchmarks")
-                     for path in (REPO / folder).rglob("*.py") if _opens_interactive_compile(path))
+    openers = sorted(
+        str(path.relative_to(REPO))
+        for folder in ("compiler_opt", "corpus_tools", "mlgo", "benchmarks")
+        for path in (REPO / folder).rglob("*.py")
+        if _opens_interactive_compile(path)
+    )
     assert openers == ["compiler_opt/llvm/compile.py"]
 
 

@@ -60,8 +60,11 @@ def test_computed_once_then_reused(toolchain, pool, copied, counter, tmp_path):
     for name, command in copied.items():
         plain = tmp_path / f"{name}.o"
         subprocess.run(command.argv(plain), check=True)
-        size = subprocess.run([str(toolchain.tool("llvm-size")), str(plain)], capture_output=True, text=True,
-                              check=True).stdout.splitlines()[1].split()[0]
+        size = (
+            subprocess.run([str(toolchain.tool("llvm-size")), str(plain)], capture_output=True, text=True, check=True)
+            .stdout.splitlines()[1]
+            .split()[0]
+        )
         assert first.scores[name].value == float(size) == first.scores[name].figures["text"]
     again = BaselineCache(tmp_path / "baselines", toolchain, get_problem("inlining"))
     second = again.get_many(copied, pool, compute=counter.compute)
@@ -93,8 +96,9 @@ def test_changed_bitcode_compiler_or_command_is_recomputed(toolchain, pool, copi
     longer = {"calls": dataclasses.replace(command, args=(*command.args, "-fmerge-all-constants"))}
     assert cache.get_many(longer, pool, compute=counter.compute).computed == 1 and counter() == 1
     # A different measurement (problem) is its own entry too.
-    assert cache.key(command) != BaselineCache(tmp_path / "baselines", toolchain,
-                                               get_problem("regalloc-priority")).key(command)
+    assert cache.key(command) != BaselineCache(tmp_path / "baselines", toolchain, get_problem("regalloc-priority")).key(
+        command
+    )
     # The moved module (same bytes, same command, other path) reuses its entry.
     moved = tmp_path / "elsewhere.bc"
     shutil.copy(command.bitcode, moved)
@@ -137,9 +141,14 @@ def test_commands_of_corpus_modules(toolchain, modules, monkeypatch, tmp_path):
     from compiler_opt.llvm.cmdline import read_cmd_file, sanitize_cc1
 
     built = modules["calls"]
-    spec = ModuleSpec("lib/calls", built.bitcode, tuple(sanitize_cc1(read_cmd_file(built.cmd), "calls")), None,
-                      built.bitcode.stat().st_size)
-    (name, command), = BaselineCache.commands(toolchain, [spec]).items()
+    spec = ModuleSpec(
+        "lib/calls",
+        built.bitcode,
+        tuple(sanitize_cc1(read_cmd_file(built.cmd), "calls")),
+        None,
+        built.bitcode.stat().st_size,
+    )
+    ((name, command),) = BaselineCache.commands(toolchain, [spec]).items()
     assert name == "lib/calls" and command == built.command(toolchain)
     monkeypatch.setenv("MLGO_CACHE_DIR", str(tmp_path))
     assert BaselineCache.shared_folder() == tmp_path / "baselines"
@@ -150,10 +159,12 @@ def test_hung_plain_compile_is_killed_with_its_children(toolchain, modules, tmp_
     """A baseline compile past its limit goes with every process it started (they hold its output pipes)."""
     marker = tmp_path / "child.pid"
     fake = tmp_path / "clang"
-    fake.write_text(f"#!{sys.executable}\nimport os, subprocess, sys, time\n"
-                    f"if '--version' in sys.argv:\n    os.execv({str(toolchain.clang)!r}, sys.argv)\n"
-                    "child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(600)'])\n"
-                    f"open({str(marker)!r}, 'w').write(str(child.pid))\ntime.sleep(600)\n")
+    fake.write_text(
+        f"#!{sys.executable}\nimport os, subprocess, sys, time\n"
+        f"if '--version' in sys.argv:\n    os.execv({str(toolchain.clang)!r}, sys.argv)\n"
+        "child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(600)'])\n"
+        f"open({str(marker)!r}, 'w').write(str(child.pid))\ntime.sleep(600)\n"
+    )
     fake.chmod(0o755)
     command = dataclasses.replace(modules["calls"].command(toolchain), clang=str(fake))
     started = time.monotonic()

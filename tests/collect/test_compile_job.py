@@ -113,8 +113,9 @@ def test_default_labels_replayed_give_the_oz_object_on_the_small_sample(toolchai
     with LocalPool(2) as pool:
         labels = pool.run_all(compile_jobs([task(m, toolchain, "default") for m in modules]))
         plain = pool.run_all(compile_jobs([task(m, toolchain, BASELINE_POLICY) for m in modules]))
-        replays = pool.run_all([Job(m.name, replay_actions, (m, "inlining", clang, labels[m.name].unwrap().actions))
-                                for m in modules])
+        replays = pool.run_all(
+            [Job(m.name, replay_actions, (m, "inlining", clang, labels[m.name].unwrap().actions)) for m in modules]
+        )
     for spec in modules:
         label = labels[spec.name].unwrap()
         assert label.decisions == len(label.trajectory) == len(label.actions)

@@ -21,8 +21,7 @@ def test_relative_reward_sign_and_scale():
     assert relative_reward(0, 0, 10) == 0.0  # an empty text section stays finite
 
 
-@pytest.mark.parametrize("policy, baseline, delta", [(10, 0, 0), (10, -20, 10), (math.nan, 10, 1),
-                                                     (10, math.inf, 1)])
+@pytest.mark.parametrize("policy, baseline, delta", [(10, 0, 0), (10, -20, 10), (math.nan, 10, 1), (10, math.inf, 1)])
 def test_relative_reward_refuses_meaningless_scores(policy, baseline, delta):
     with pytest.raises(ValueError):
         relative_reward(policy, baseline, delta)

@@ -49,8 +49,13 @@ def test_recorder_decodes_the_compiler_features(recorded, toolchain, modules, tm
     assert set(always.actions.tolist()) == {1} and set(trajectories[2].actions.tolist()) == {0}
     assert always.features["callee_users"].dtype == np.int64 and always.features["callee_users"].shape == (len(always),)
     # The decoded values are the ones LogReader decodes one by one.
-    trace_module(toolchain, get_problem("inlining"), "always", modules["calls"].command(toolchain),
-                 log_path=tmp_path / "check.log")
+    trace_module(
+        toolchain,
+        get_problem("inlining"),
+        "always",
+        modules["calls"].command(toolchain),
+        log_path=tmp_path / "check.log",
+    )
     with open(tmp_path / "check.log", "rb") as stream:
         records = list(LogReader(stream))
     for name in ("callee_users", "cost_estimate", "node_count"):
@@ -104,6 +109,7 @@ def test_windowed_batches_are_tf_agents_trajectories(recorded, tmp_path):
     assert first.step_type.dtype.name == "int32"
     assert first.policy_info["dist_params"]["logits"].shape == (batch, length, 2)
     assert first.policy_info["log_probability"].shape == (batch, length)
+
     # In file order, the windows are the concatenated steps of the modules.
     def flat(name):
         return np.concatenate([b.observation[name].numpy().reshape(-1) for b in batches])
@@ -120,11 +126,11 @@ def test_windowed_batches_are_tf_agents_trajectories(recorded, tmp_path):
         if begin >= len(step_types):
             break
         assert step_types[begin] == ts.StepType.FIRST
-        assert (step_types[begin + 1:end] == ts.StepType.MID).all()
+        assert (step_types[begin + 1 : end] == ts.StepType.MID).all()
         assert (rewards[begin:end] == trajectory.rewards[0]).all()
         if end == starts[index + 1]:
             assert next_types[end - 1] == ts.StepType.LAST and discounts[end - 1] == 0.0
-            assert (discounts[begin:end - 1] == 1.0).all()
+            assert (discounts[begin : end - 1] == 1.0).all()
     assert not any(bool(np.any(b.is_boundary().numpy())) for b in batches)
     # Shuffled and repeated with a seed: the same batches every time.
     one = trajectory_dataset(tmp_path, batch_size=2, sequence_length=3, shuffle_buffer=8, seed=7, repeat=True)
@@ -136,9 +142,11 @@ def test_windowed_batches_are_tf_agents_trajectories(recorded, tmp_path):
 def _synthetic(module: str, steps: int, rng) -> ModuleTrajectory:
     return ModuleTrajectory(
         module,
-        {"mask": rng.integers(0, 2, (steps, 33)).astype(np.int64),
-         "weight": rng.normal(size=(steps, 33)).astype(np.float32),
-         "progress": rng.random(steps).astype(np.float32)},
+        {
+            "mask": rng.integers(0, 2, (steps, 33)).astype(np.int64),
+            "weight": rng.normal(size=(steps, 33)).astype(np.float32),
+            "progress": rng.random(steps).astype(np.float32),
+        },
         rng.integers(0, 33, steps).astype(np.int64),
         logits=rng.normal(size=(steps, 33)).astype(np.float32),
         score=float(steps),
@@ -149,9 +157,13 @@ def test_padded_sequences_and_gin_bindings(tmp_path):
     import gin
 
     spec = TrajectorySpec(
-        (TensorSpec("mask", (33,), "int64_t"), TensorSpec("weight", (33,), "float"),
-         TensorSpec("progress", (), "float")),
-        TensorSpec("index_to_evict", (), "int64_t"), logits=33,
+        (
+            TensorSpec("mask", (33,), "int64_t"),
+            TensorSpec("weight", (33,), "float"),
+            TensorSpec("progress", (), "float"),
+        ),
+        TensorSpec("index_to_evict", (), "int64_t"),
+        logits=33,
     )
     rng = np.random.default_rng(1)
     trajectories = [_synthetic("a", 5, rng).with_reward(-1.0), _synthetic("b", 3, rng).with_reward(2.0)]
@@ -174,8 +186,7 @@ def test_padded_sequences_and_gin_bindings(tmp_path):
     np.testing.assert_array_equal(traj.reward.numpy(), [[-1] * 4, [-1, 0, 0, 0], [2, 2, 2, 0]])
     np.testing.assert_array_equal(traj.observation["mask"].numpy()[0], trajectories[0].features["mask"][:4])
     np.testing.assert_array_equal(traj.observation["mask"].numpy()[2, :3], trajectories[1].features["mask"])
-    np.testing.assert_allclose(traj.policy_info["dist_params"]["logits"].numpy()[1, 0],
-                               trajectories[0].logits[4])
+    np.testing.assert_allclose(traj.policy_info["dist_params"]["logits"].numpy()[1, 0], trajectories[0].logits[4])
     assert traj.discount.numpy().tolist() == [[1, 1, 1, 1], [0, 0, 0, 0], [1, 1, 0, 0]]
 
 
@@ -189,9 +200,11 @@ def test_incomplete_trajectories_are_refused(tmp_path):
 
 
 def test_worker_side_does_not_import_tensorflow():
-    code = ("import sys; import compiler_opt.collect, compiler_opt.collect.trajectories, compiler_opt.collect.baseline;"
-            "import compiler_opt.collect.trajectory_files, compiler_opt.collect.trajectory_dataset;"
-            "print('tensorflow' in sys.modules)")
+    code = (
+        "import sys; import compiler_opt.collect, compiler_opt.collect.trajectories, compiler_opt.collect.baseline;"
+        "import compiler_opt.collect.trajectory_files, compiler_opt.collect.trajectory_dataset;"
+        "print('tensorflow' in sys.modules)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False"
 
@@ -225,22 +238,33 @@ def test_numpy_encoding_matches_protobuf(steps):
     from compiler_opt.collect.trajectory_files import to_sequence_example
 
     spec = TrajectorySpec(
-        (TensorSpec("small", (), "int64_t"), TensorSpec("wide", (3,), "int64_t"), TensorSpec("grid", (2, 5), "float"),
-         TensorSpec("narrow", (), "int32_t")),
-        TensorSpec("choice", (), "int64_t"), logits=40, log_probability=True,
+        (
+            TensorSpec("small", (), "int64_t"),
+            TensorSpec("wide", (3,), "int64_t"),
+            TensorSpec("grid", (2, 5), "float"),
+            TensorSpec("narrow", (), "int32_t"),
+        ),
+        TensorSpec("choice", (), "int64_t"),
+        logits=40,
+        log_probability=True,
     )
     rng = np.random.default_rng(steps)
-    wide = rng.integers(-2**62, 2**62, (steps, 3))
+    wide = rng.integers(-(2**62), 2**62, (steps, 3))
     if steps:
         wide[0] = [0, -1, 2**63 - 1]
     trajectory = ModuleTrajectory(
         "lib/dir/m\u00e9.cc",
-        {"small": rng.integers(0, 100, steps), "wide": wide, "grid": rng.normal(size=(steps, 2, 5)).astype(np.float32),
-         "narrow": rng.integers(-2**31, 2**31, steps).astype(np.int32)},
+        {
+            "small": rng.integers(0, 100, steps),
+            "wide": wide,
+            "grid": rng.normal(size=(steps, 2, 5)).astype(np.float32),
+            "narrow": rng.integers(-(2**31), 2**31, steps).astype(np.int32),
+        },
         rng.integers(0, 2**20, steps),
         log_probability=rng.normal(size=steps).astype(np.float32),
         logits=rng.normal(size=(steps, 40)).astype(np.float32),
-        score=1234.5, context={"baseline": 99.0},
+        score=1234.5,
+        context={"baseline": 99.0},
     ).with_reward(-0.125)
     encoded = tf.train.SequenceExample.FromString(to_sequence_example(trajectory, spec))
     assert encoded == _reference_example(trajectory, spec)
@@ -250,9 +274,14 @@ def test_workers_record_and_serialize_without_tensorflow(toolchain, modules, tmp
     from compiler_opt.pool import Job, LocalPool
     from tests.pool import jobs
 
-    batch = [Job(f"calls-{policy}", jobs.record_trajectory,
-                 (toolchain, policy, modules["calls"].command(toolchain), f"calls-{policy}"))
-             for policy in ("always", "never")]
+    batch = [
+        Job(
+            f"calls-{policy}",
+            jobs.record_trajectory,
+            (toolchain, policy, modules["calls"].command(toolchain), f"calls-{policy}"),
+        )
+        for policy in ("always", "never")
+    ]
     with LocalPool(2) as pool:
         results = pool.run_all(batch, timeout=120)
     assert all(r.ok for r in results.values()), [str(r.error) for r in results.values()]

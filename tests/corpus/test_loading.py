@@ -99,6 +99,5 @@ def test_missing_or_broken_description(tmp_path):
     with pytest.raises(CorpusError, match="not valid JSON"):
         load_corpus(tmp_path)
     (tmp_path / "corpus_description.json").write_text('{"modules": "a"}')
-    with pytest.raises(CorpusError, match="\"modules\" list"):
+    with pytest.raises(CorpusError, match='"modules" list'):
         load_corpus(tmp_path)
-

@@ -22,12 +22,15 @@ def test_the_sample_corpus_lists_its_programs(small_sample):
     assert all(source.is_relative_to(small_sample) and source.is_file() for source in programs["lz4-roundtrip"].sources)
 
 
-@pytest.mark.parametrize("change, message", [
-    ({"link_flags": ["-Wl,-plugin,/tmp/evil.so"]}, "link flags may only be"),
-    ({"sources": ["../../etc/passwd"]}, "outside the corpus folder"),
-    ({"sources": []}, "at least one driver source"),
-    ({"library": "nonesuch"}, "not one of the corpus's libraries"),
-])
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"link_flags": ["-Wl,-plugin,/tmp/evil.so"]}, "link flags may only be"),
+        ({"sources": ["../../etc/passwd"]}, "outside the corpus folder"),
+        ({"sources": []}, "at least one driver source"),
+        ({"library": "nonesuch"}, "not one of the corpus's libraries"),
+    ],
+)
 def test_hostile_or_broken_programs_are_refused(small_sample, change, message):
     corpus = load_corpus(small_sample)
     entry = {**corpus.programs[0], **change}

@@ -121,12 +121,24 @@ def cmake_build(toolchain: Toolchain, source: Path, build: Path) -> Path:
     flags = "-Oz -Xclang -fembed-bitcode=all"
     subprocess.run(
         [
-            "cmake", "-S", str(source), "-B", str(build), "-G", "Ninja",
-            f"-DCMAKE_C_COMPILER={clang}", f"-DCMAKE_CXX_COMPILER={clangxx}", f"-DCMAKE_ASM_COMPILER={clang}",
-            f"-DCMAKE_C_FLAGS={flags}", f"-DCMAKE_CXX_FLAGS={flags}", "-DCMAKE_EXPORT_COMPILE_COMMANDS=ON",
+            "cmake",
+            "-S",
+            str(source),
+            "-B",
+            str(build),
+            "-G",
+            "Ninja",
+            f"-DCMAKE_C_COMPILER={clang}",
+            f"-DCMAKE_CXX_COMPILER={clangxx}",
+            f"-DCMAKE_ASM_COMPILER={clang}",
+            f"-DCMAKE_C_FLAGS={flags}",
+            f"-DCMAKE_CXX_FLAGS={flags}",
+            "-DCMAKE_EXPORT_COMPILE_COMMANDS=ON",
             "-DCMAKE_BUILD_TYPE=",
         ],
-        check=True, capture_output=True, text=True,
+        check=True,
+        capture_output=True,
+        text=True,
     )
     subprocess.run(["cmake", "--build", str(build)], check=True, capture_output=True, text=True)
     return build
@@ -139,9 +151,7 @@ def text_size(toolchain: Toolchain, obj: Path) -> int:
 
 def recompile(toolchain: Toolchain, spec, output: Path) -> Path:
     """Compile a corpus module (a `ModuleSpec`) back to an object."""
-    argv = build_compile_command(
-        toolchain, spec.cc1_args, spec.bitcode, output, thinlto_index=spec.thinlto_index
-    )
+    argv = build_compile_command(toolchain, spec.cc1_args, spec.bitcode, output, thinlto_index=spec.thinlto_index)
     result = subprocess.run(argv, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     return output

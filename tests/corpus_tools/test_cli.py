@@ -26,8 +26,21 @@ def test_every_flag_has_help():
 def test_extract_then_stats(project_build, tmp_path, capsys):
     _, build = project_build
     corpus = tmp_path / "corpus"
-    assert main(["corpus", "extract", "--compile-commands", str(build / "compile_commands.json"),
-                 "--output", str(corpus), "--workers", "2"]) == 0
+    assert (
+        main(
+            [
+                "corpus",
+                "extract",
+                "--compile-commands",
+                str(build / "compile_commands.json"),
+                "--output",
+                str(corpus),
+                "--workers",
+                "2",
+            ]
+        )
+        == 0
+    )
     out = capsys.readouterr().out
     assert "extracted 4 modules" in out and "skipped 1 (assembly source)" in out
     (corpus / "CMakeFiles/geometry.dir/src/vec.c.cmd").write_bytes(b"-cc1\0-load\0evil.so")

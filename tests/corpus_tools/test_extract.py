@@ -118,22 +118,39 @@ def thinlto_build(lto_toolchain, tmp_path_factory):
     toolchain = lto_toolchain
     root = tmp_path_factory.mktemp("thinlto")
     (root / "lib").mkdir()
-    (root / "lib/util.c").write_text("static int twice(int x) { return 2 * x; }\nint util(int x) { return twice(x) + 1; }\n")
+    (root / "lib/util.c").write_text(
+        "static int twice(int x) { return 2 * x; }\nint util(int x) { return twice(x) + 1; }\n"
+    )
     (root / "main.c").write_text("int util(int);\nint main(int argc, char **argv) { return util(argc); }\n")
     for source in ("lib/util.c", "main.c"):
-        subprocess.run([str(toolchain.clang), "-Oz", "-flto=thin", "-c", source, "-o", source[:-2] + ".o"],
-                       cwd=root, check=True)
+        subprocess.run(
+            [str(toolchain.clang), "-Oz", "-flto=thin", "-c", source, "-o", source[:-2] + ".o"], cwd=root, check=True
+        )
     (root / "link.params").write_text("lib/util.o\nmain.o\n")
-    subprocess.run([str(toolchain.clang), "-flto=thin", f"-fuse-ld={toolchain.tool('ld.lld')}", "-Wl,--save-temps=import",
-                    "-Wl,--thinlto-emit-index-files", "lib/util.o", "main.o", "-o", "prog"], cwd=root, check=True)
+    subprocess.run(
+        [
+            str(toolchain.clang),
+            "-flto=thin",
+            f"-fuse-ld={toolchain.tool('ld.lld')}",
+            "-Wl,--save-temps=import",
+            "-Wl,--thinlto-emit-index-files",
+            "lib/util.o",
+            "main.o",
+            "-o",
+            "prog",
+        ],
+        cwd=root,
+        check=True,
+    )
     return root
 
 
 def test_thinlto_local_extracts_index_files(lto_toolchain, thinlto_build, tmp_path):
     toolchain = lto_toolchain
     corpus_dir = tmp_path / "corpus"
-    result = extract(objects_from_params(thinlto_build / "link.params"), corpus_dir, toolchain=toolchain,
-                     thinlto="local")
+    result = extract(
+        objects_from_params(thinlto_build / "link.params"), corpus_dir, toolchain=toolchain, thinlto="local"
+    )
     assert sorted(result.modules) == ["lib/util", "main"] and not result.skipped
     description = json.loads((corpus_dir / "corpus_description.json").read_text())
     assert description["has_thinlto"] is True
@@ -149,8 +166,13 @@ def test_thinlto_local_with_command_override_compiles(lto_toolchain, thinlto_bui
     toolchain = lto_toolchain
     corpus_dir = tmp_path / "corpus"
     override = ["-cc1", "-triple", "x86_64-pc-linux-gnu", "-Oz", "-mrelocation-model", "pic", "-pic-level", "2"]
-    extract(objects_from_params(thinlto_build / "link.params"), corpus_dir, toolchain=toolchain,
-            thinlto="local", command_override=override)
+    extract(
+        objects_from_params(thinlto_build / "link.params"),
+        corpus_dir,
+        toolchain=toolchain,
+        thinlto="local",
+        command_override=override,
+    )
     corpus = load_corpus(corpus_dir)
     assert corpus.has_thinlto and all(spec.thinlto_index is not None for spec in corpus)
     for spec in corpus:
@@ -160,19 +182,50 @@ def test_thinlto_local_with_command_override_compiles(lto_toolchain, thinlto_bui
 def test_thinlto_distributed_recompiles_to_same_text(lto_toolchain, tmp_path):
     toolchain = lto_toolchain
     clang = str(toolchain.clang)
-    (tmp_path / "util.c").write_text("static int twice(int x) { return 2 * x; }\nint util(int x) { return twice(x) + 1; }\n")
-    (tmp_path / "main.c").write_text("int util(int);\nint main(int argc, char **argv) { return util(argc) + util(3); }\n")
+    (tmp_path / "util.c").write_text(
+        "static int twice(int x) { return 2 * x; }\nint util(int x) { return twice(x) + 1; }\n"
+    )
+    (tmp_path / "main.c").write_text(
+        "int util(int);\nint main(int argc, char **argv) { return util(argc) + util(3); }\n"
+    )
     for name in ("util", "main"):
         subprocess.run([clang, "-Oz", "-flto=thin", "-c", f"{name}.c", "-o", f"{name}.o"], cwd=tmp_path, check=True)
-    subprocess.run([clang, "-flto=thin", f"-fuse-ld={toolchain.tool('ld.lld')}", "-Wl,--thinlto-index-only",
-                    "util.o", "main.o", "-o", "prog"], cwd=tmp_path, check=True)
+    subprocess.run(
+        [
+            clang,
+            "-flto=thin",
+            f"-fuse-ld={toolchain.tool('ld.lld')}",
+            "-Wl,--thinlto-index-only",
+            "util.o",
+            "main.o",
+            "-o",
+            "prog",
+        ],
+        cwd=tmp_path,
+        check=True,
+    )
     for name in ("util", "main"):
-        subprocess.run([clang, "-Oz", "-c", "-x", "ir", f"{name}.o", f"-fthinlto-index={name}.o.thinlto.bc",
-                        "-mllvm", "-lto-embed-bitcode=post-merge-pre-opt", "-o", f"{name}.native.o"],
-                       cwd=tmp_path, check=True)
+        subprocess.run(
+            [
+                clang,
+                "-Oz",
+                "-c",
+                "-x",
+                "ir",
+                f"{name}.o",
+                f"-fthinlto-index={name}.o.thinlto.bc",
+                "-mllvm",
+                "-lto-embed-bitcode=post-merge-pre-opt",
+                "-o",
+                f"{name}.native.o",
+            ],
+            cwd=tmp_path,
+            check=True,
+        )
     (tmp_path / "link.params").write_text("util.native.o\nmain.native.o\n")
-    result = extract(objects_from_params(tmp_path / "link.params"), tmp_path / "corpus", toolchain=toolchain,
-                     thinlto="distributed")
+    result = extract(
+        objects_from_params(tmp_path / "link.params"), tmp_path / "corpus", toolchain=toolchain, thinlto="distributed"
+    )
     assert sorted(result.modules) == ["main.native", "util.native"] and not result.skipped
     corpus = load_corpus(tmp_path / "corpus")
     for spec in corpus:
@@ -184,7 +237,9 @@ def test_thinlto_distributed_recompiles_to_same_text(lto_toolchain, tmp_path):
 def test_params_file_lists_only_input_objects(tmp_path):
     (tmp_path / "link.params").write_text("-shared -o libx.o\n'sub dir/a.o' b.obj -Wl,--gc-sections c.o.d -lm\n")
     assert [(o.module, o.path.name) for o in objects_from_params(tmp_path / "link.params")] == [
-        ("sub dir/a", "a.o"), ("b", "b.obj")]
+        ("sub dir/a", "a.o"),
+        ("b", "b.obj"),
+    ]
 
 
 def test_object_failing_midway_is_skipped_and_others_kept(toolchain, project_build, tmp_path):
@@ -193,8 +248,10 @@ def test_object_failing_midway_is_skipped_and_others_kept(toolchain, project_bui
     shutil.copytree(build / "CMakeFiles", objects_dir / "CMakeFiles")
     poisoned = objects_dir / "CMakeFiles/geometry.dir/src/vec.c.o"
     (tmp_path / "bad.cmd").write_bytes(b"-cc1\0\xff\xfe not utf-8")
-    subprocess.run([str(toolchain.tool("llvm-objcopy")), f"--update-section=.llvmcmd={tmp_path / 'bad.cmd'}",
-                    str(poisoned)], check=True)
+    subprocess.run(
+        [str(toolchain.tool("llvm-objcopy")), f"--update-section=.llvmcmd={tmp_path / 'bad.cmd'}", str(poisoned)],
+        check=True,
+    )
     result = extract(objects_from_directory(objects_dir), tmp_path / "corpus", toolchain=toolchain, cmd_filter="-O")
     assert set(result.modules) == EXPECTED - {"CMakeFiles/geometry.dir/src/vec.c"}
     failed = [s for s in result.skipped if Path(s.object) == poisoned]

@@ -21,8 +21,12 @@ from tests.corpus_tools.helpers import recompile, text_size
 def extracted(toolchain, project_build, tmp_path):
     _, build = project_build
     root = tmp_path / "corpus"
-    extract(objects_from_compile_commands(build / "compile_commands.json"), root, toolchain=toolchain,
-            libraries={"geometry": ["CMakeFiles/geometry.dir/src/vec.c", "CMakeFiles/geometry.dir/src/poly.c"]})
+    extract(
+        objects_from_compile_commands(build / "compile_commands.json"),
+        root,
+        toolchain=toolchain,
+        libraries={"geometry": ["CMakeFiles/geometry.dir/src/vec.c", "CMakeFiles/geometry.dir/src/poly.c"]},
+    )
     return root
 
 
@@ -30,8 +34,10 @@ def test_make_from_bitcode_folder(toolchain, tmp_path):
     source = tmp_path / "bitcode"
     (source / "sub").mkdir(parents=True)
     (tmp_path / "a.c").write_text("static int g(int x) { return x + 2; }\nint f(int x) { return g(x) * 3; }\n")
-    subprocess.run([str(toolchain.clang), "-Oz", "-c", "-emit-llvm", str(tmp_path / "a.c"), "-o",
-                    str(source / "sub/a.bc")], check=True)
+    subprocess.run(
+        [str(toolchain.clang), "-Oz", "-c", "-emit-llvm", str(tmp_path / "a.c"), "-o", str(source / "sub/a.bc")],
+        check=True,
+    )
     (source / "junk.bc").write_bytes(b"definitely not bitcode")
     result = make_corpus(source, tmp_path / "corpus", ["-O2"])
     assert result.modules == ["sub/a"] and [r for _, r in result.skipped] == ["not LLVM bitcode"]

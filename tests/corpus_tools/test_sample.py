@@ -80,8 +80,11 @@ def test_small_sample_builds_links_and_caches(toolchain, tmp_path, capsys, monke
     objects.mkdir()
     for library, members in corpus.libraries.items():
         built = [recompile(toolchain, corpus.module(name), objects / f"{name.replace('/', '_')}.o") for name in members]
-        link = subprocess.run([str(toolchain.clang), "-shared", "-o", str(objects / f"lib{library}.so"), *map(str, built)],
-                              capture_output=True, text=True)
+        link = subprocess.run(
+            [str(toolchain.clang), "-shared", "-o", str(objects / f"lib{library}.so"), *map(str, built)],
+            capture_output=True,
+            text=True,
+        )
         assert link.returncode == 0, f"library {library} does not link:\n{link.stderr[-2000:]}"
     started = time.monotonic()
     assert main(["corpus", "sample", "--size", "small", "--output", str(output)]) == 0
@@ -94,8 +97,11 @@ def test_small_sample_builds_links_and_caches(toolchain, tmp_path, capsys, monke
     assert build_sample(toolchain, output, size="small")[1] == figures
     monkeypatch.setattr(sample_module, "count_decisions", lambda *args, **kwargs: 2)
     recounted = build_sample(toolchain, output, size="small", problem="regalloc-priority")[1]
-    assert (recounted.problem, recounted.decisions, recounted.modules) == ("regalloc-priority", 2 * len(corpus),
-                                                                           figures.modules)
+    assert (recounted.problem, recounted.decisions, recounted.modules) == (
+        "regalloc-priority",
+        2 * len(corpus),
+        figures.modules,
+    )
     assert set(module_decisions(output, "regalloc-priority").values()) == {2}
     assert module_decisions(output, "inlining") == {}
 
@@ -133,8 +139,11 @@ def test_concurrent_unpacks_wait_and_reuse_one_tree(tmp_path, monkeypatch):
         return extract(self, member, path, **options)
 
     monkeypatch.setattr(tarfile.TarFile, "extract", slow_extract)
-    monkeypatch.setattr(tarfile.TarFile, "extractall",
-                        lambda self, path=".", filter=None: [self.extract(m, path, filter=filter) for m in self])
+    monkeypatch.setattr(
+        tarfile.TarFile,
+        "extractall",
+        lambda self, path=".", filter=None: [self.extract(m, path, filter=filter) for m in self],
+    )
     results, errors = [], []
 
     def call():
@@ -179,7 +188,7 @@ def test_concurrent_fetches_download_once(tmp_path, monkeypatch):
         calls.append(argv)
         with open(downloads / archive.name, "wb") as stream:
             for offset in range(0, len(data), 64):
-                stream.write(data[offset:offset + 64])
+                stream.write(data[offset : offset + 64])
                 stream.flush()
                 time.sleep(0.01)
         return subprocess.CompletedProcess(argv, 0, "", "")

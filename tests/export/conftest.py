@@ -29,7 +29,15 @@ def exported(policy_dir, sample_corpus, toolchain, tmp_path_factory):
 
     root = tmp_path_factory.mktemp("export")
     lines: list[str] = []
-    result = export_policy(policy_dir, root / "out", aot=True, tflite=True, verify=VERIFY_OBSERVATIONS,
-                           corpus=sample_corpus, clang=str(toolchain.clang), harness_build_dir=root / "harness",
-                           log=lines.append)
+    result = export_policy(
+        policy_dir,
+        root / "out",
+        aot=True,
+        tflite=True,
+        verify=VERIFY_OBSERVATIONS,
+        corpus=sample_corpus,
+        clang=str(toolchain.clang),
+        harness_build_dir=root / "harness",
+        log=lines.append,
+    )
     return root / "out", result, lines

@@ -25,8 +25,7 @@ from compiler_opt.policy.vocab import compute_vocab
 PROBLEM = "inlining"
 
 
-def build_random_policy(toolchain: Toolchain, corpus: Corpus, folder: Path, *, modules: int = 6,
-                        seed: int = 7) -> Path:
+def build_random_policy(toolchain: Toolchain, corpus: Corpus, folder: Path, *, modules: int = 6, seed: int = 7) -> Path:
     """Save a seeded random inlining policy for `toolchain` at `folder` (see the module docstring)."""
     import tensorflow as tf
 
@@ -44,8 +43,10 @@ def build_random_policy(toolchain: Toolchain, corpus: Corpus, folder: Path, *, m
     tf.random.set_seed(seed)
     actor = actor_network(spec, vocab, config)
     rng = np.random.default_rng(seed)
-    weights = [(k + rng.normal(0, 0.3, k.shape).astype(np.float32), b + rng.normal(0, 0.3, b.shape).astype(np.float32))
-               for k, b in actor_weights(actor)]
+    weights = [
+        (k + rng.normal(0, 0.3, k.shape).astype(np.float32), b + rng.normal(0, 0.3, b.shape).astype(np.float32))
+        for k, b in actor_weights(actor)
+    ]
     set_actor_weights(actor, weights)
     logits = FastPolicy(spec, vocab, config, weights).observations_logits(observations)
     kernel, bias = weights[-1]

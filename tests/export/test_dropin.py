@@ -47,32 +47,52 @@ def project(root: Path) -> Path:
 
 def text_section(toolchain, obj: Path, workdir: Path) -> bytes:
     out = workdir / (obj.name + ".text")
-    subprocess.run([str(toolchain.tool("llvm-objcopy")), "-O", "binary", "--only-section=.text", str(obj), str(out)],
-                   check=True)
+    subprocess.run(
+        [str(toolchain.tool("llvm-objcopy")), "-O", "binary", "--only-section=.text", str(obj), str(out)], check=True
+    )
     return out.read_bytes()
 
 
 def env_with(policy_dir: Path, toolchain, **extra: str) -> dict:
-    return {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}", "MLGO_POLICY": str(policy_dir),
-            "MLGO_CLANG": str(toolchain.clang), **extra}
+    return {
+        **os.environ,
+        "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}",
+        "MLGO_POLICY": str(policy_dir),
+        "MLGO_CLANG": str(toolchain.clang),
+        **extra,
+    }
 
 
 def mlgo_cc(policy_dir: Path, *clang_args: str, cwd: Path, env: dict | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "mlgo.cli", "cc", "--policy", str(policy_dir), "--", *clang_args],
-                          capture_output=True, text=True, cwd=cwd, env=env)
+    return subprocess.run(
+        [sys.executable, "-m", "mlgo.cli", "cc", "--policy", str(policy_dir), "--", *clang_args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env=env,
+    )
 
 
 @pytest.mark.slow
 def test_make_j2_with_mlgo_clang_gives_the_objects_mlgo_eval_compiles(policy_dir, small_sample, toolchain, tmp_path):
     policy_build = project(tmp_path / "policy")
-    run = subprocess.run(["make", "-j2", "CC=mlgo-clang"], cwd=policy_build, capture_output=True, text=True,
-                         env=env_with(policy_dir, toolchain))
+    run = subprocess.run(
+        ["make", "-j2", "CC=mlgo-clang"],
+        cwd=policy_build,
+        capture_output=True,
+        text=True,
+        env=env_with(policy_dir, toolchain),
+    )
     assert run.returncode == 0, run.stderr
     assert (policy_build / "liblz4.a").is_file()
     # The same project, built with clang's own heuristic and embedded bitcode, then extracted as a corpus.
     embedded = project(tmp_path / "embedded")
-    run = subprocess.run(["make", "-j2", f"CC={toolchain.clang}", "CFLAGS=-Oz -Xclang -fembed-bitcode=all"],
-                         cwd=embedded, capture_output=True, text=True)
+    run = subprocess.run(
+        ["make", "-j2", f"CC={toolchain.clang}", "CFLAGS=-Oz -Xclang -fembed-bitcode=all"],
+        cwd=embedded,
+        capture_output=True,
+        text=True,
+    )
     assert run.returncode == 0, run.stderr
     extract(objects_from_directory(embedded / "obj"), tmp_path / "corpus", toolchain=toolchain)
     corpus = load_corpus(tmp_path / "corpus")
@@ -82,8 +102,9 @@ def test_make_j2_with_mlgo_clang_gives_the_objects_mlgo_eval_compiles(policy_dir
     differs_from_default = 0
     for module in corpus:
         name = module.name.rsplit("/", 1)[-1]
-        result = run_compile_task(CompileTask(module, "inlining", str(toolchain.clang), policy, explore=False,
-                                              record=False, keep_object=True))
+        result = run_compile_task(
+            CompileTask(module, "inlining", str(toolchain.clang), policy, explore=False, record=False, keep_object=True)
+        )
         assert result.decisions > 0
         (tmp_path / f"{name}.eval.o").write_bytes(result.object)
         expected = text_section(toolchain, tmp_path / f"{name}.eval.o", tmp_path)
@@ -94,8 +115,9 @@ def test_make_j2_with_mlgo_clang_gives_the_objects_mlgo_eval_compiles(policy_dir
 
 def test_a_program_from_two_files_links_and_runs_leaving_no_temporaries(policy_dir, toolchain, tmp_path):
     (tmp_path / "a.c").write_text("int twice(int);\nint main(void) { return twice(21) == 42 ? 0 : 1; }\n")
-    (tmp_path / "b.c").write_text("static int add(int a, int b) { return a + b; }\n"
-                                  "int twice(int x) { return add(x, x); }\n")
+    (tmp_path / "b.c").write_text(
+        "static int add(int a, int b) { return a + b; }\nint twice(int x) { return add(x, x); }\n"
+    )
     temp = tmp_path / "tmp"
     temp.mkdir()
     env = env_with(policy_dir, toolchain, TMPDIR=str(temp))
@@ -132,17 +154,33 @@ def test_mlgo_clang_without_a_policy_says_what_to_set(tmp_path):
 def test_mlgo_cc_compiles_nothing_without_a_policy_but_answers_version(toolchain, tmp_path):
     env = {k: v for k, v in os.environ.items() if k != "MLGO_POLICY"}
     (tmp_path / "x.c").write_text("int f(void) { return 1; }\n")
-    run = subprocess.run([str(BIN / "mlgo"), "cc", "--clang", str(toolchain.clang), "--", "-Oz", "-c", "x.c"],
-                         capture_output=True, text=True, cwd=tmp_path, env=env)
+    run = subprocess.run(
+        [str(BIN / "mlgo"), "cc", "--clang", str(toolchain.clang), "--", "-Oz", "-c", "x.c"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=env,
+    )
     assert run.returncode != 0 and "mlgo cc --policy" in run.stderr and not (tmp_path / "x.o").exists()
-    run = subprocess.run([str(BIN / "mlgo"), "cc", "--clang", str(toolchain.clang), "--version"],
-                         capture_output=True, text=True, cwd=tmp_path, env=env)
+    run = subprocess.run(
+        [str(BIN / "mlgo"), "cc", "--clang", str(toolchain.clang), "--version"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=env,
+    )
     assert run.returncode == 0 and "clang version" in run.stdout
 
 
 def test_job_lines_are_parsed_with_clangs_escapes():
     assert parse_job_line(' "/usr/bin/clang" "-cc1" "-D" "X=\\"$a\\\\b\\"" "-o" "a b.o"') == (
-        "/usr/bin/clang", "-cc1", "-D", 'X="$a\\b"', "-o", "a b.o")
+        "/usr/bin/clang",
+        "-cc1",
+        "-D",
+        'X="$a\\b"',
+        "-o",
+        "a b.o",
+    )
     assert parse_job_line("Target: x86_64-pc-linux-gnu") is None
     assert parse_job_line(" (in-process)") is None
 
@@ -164,17 +202,23 @@ def test_intermediate_objects_move_into_the_private_folder(toolchain, tmp_path):
 def test_cmake_accepts_mlgo_clang_as_its_c_and_cxx_compilers(policy_dir, toolchain, tmp_path):
     (tmp_path / "CMakeLists.txt").write_text(
         "cmake_minimum_required(VERSION 3.13)\nproject(demo C CXX)\n"
-        "add_library(demo STATIC a.c b.cc)\nadd_executable(app main.c)\ntarget_link_libraries(app demo)\n")
+        "add_library(demo STATIC a.c b.cc)\nadd_executable(app main.c)\ntarget_link_libraries(app demo)\n"
+    )
     (tmp_path / "a.c").write_text("int a(int x) { return x * 2; }\n")
     (tmp_path / "b.cc").write_text('extern "C" int b(int x) { return x + 1; }\n')
     (tmp_path / "main.c").write_text("int a(int); int b(int);\nint main(void) { return a(b(1)) == 4 ? 0 : 1; }\n")
     env = env_with(policy_dir, toolchain, CC="mlgo-clang", CXX="mlgo-clang++")
-    configure = subprocess.run(["cmake", "-S", str(tmp_path), "-B", str(tmp_path / "build"),
-                                "-DCMAKE_BUILD_TYPE=MinSizeRel"], capture_output=True, text=True, env=env)
+    configure = subprocess.run(
+        ["cmake", "-S", str(tmp_path), "-B", str(tmp_path / "build"), "-DCMAKE_BUILD_TYPE=MinSizeRel"],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
     assert configure.returncode == 0, configure.stdout + configure.stderr
     assert "The C compiler identification is Clang" in configure.stdout
-    build = subprocess.run(["cmake", "--build", str(tmp_path / "build"), "-j2"], capture_output=True, text=True,
-                           env=env)
+    build = subprocess.run(
+        ["cmake", "--build", str(tmp_path / "build"), "-j2"], capture_output=True, text=True, env=env
+    )
     assert build.returncode == 0, build.stdout + build.stderr
     assert subprocess.run([str(tmp_path / "build" / "app")]).returncode == 0
 
@@ -202,10 +246,12 @@ def test_sigterm_to_mlgo_clang_ends_the_compile_and_leaves_nothing(policy_dir, t
     (tmp_path / "sleepy.c").write_text("int f(void) { return 1; }\n")
     tmpdir = tmp_path / "tmp"
     tmpdir.mkdir()
-    env = env_with(policy_dir, toolchain, MLGO_CLANG=str(wrapper), TMPDIR=str(tmpdir),
-                   MLGO_CACHE_DIR=str(tmp_path / "cache"))
-    process = subprocess.Popen([str(BIN / "mlgo-clang"), "-Oz", "-c", "sleepy.c"], cwd=tmp_path, env=env,
-                               stderr=subprocess.PIPE, text=True)
+    env = env_with(
+        policy_dir, toolchain, MLGO_CLANG=str(wrapper), TMPDIR=str(tmpdir), MLGO_CACHE_DIR=str(tmp_path / "cache")
+    )
+    process = subprocess.Popen(
+        [str(BIN / "mlgo-clang"), "-Oz", "-c", "sleepy.c"], cwd=tmp_path, env=env, stderr=subprocess.PIPE, text=True
+    )
     try:
         deadline = time.monotonic() + 60
         while not pid_file.exists():

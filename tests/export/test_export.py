@@ -71,8 +71,11 @@ def test_tflite_tensors_are_named_as_development_mode_binds_them(exported, polic
     interpreter = Interpreter(model_path=str(out / "tflite" / "model.tflite"))
     inputs = {d["name"] for d in interpreter.get_input_details()}
     spec = FeatureSpec.load(policy_dir)
-    assert {f"action_{name}:0" for name in spec.names} | {"action_step_type:0", "action_reward:0",
-                                                          "action_discount:0"} == inputs
+    assert {f"action_{name}:0" for name in spec.names} | {
+        "action_step_type:0",
+        "action_reward:0",
+        "action_discount:0",
+    } == inputs
     output_spec = json.loads((out / "tflite" / "output_spec.json").read_text())
     tensor = output_spec[0]["tensor_spec"]
     assert [d["name"] for d in interpreter.get_output_details()] == [f"{tensor['name']}:{tensor['port']}"]
@@ -114,8 +117,9 @@ def test_aot_model_prunes_nothing_it_needs_and_matches_the_fast_form_off_the_cor
         features[feature.name] = values.astype(feature.dtype)
     expected = np.argmax(fast.logits_batch(features), axis=-1)
     observations = ObservationSet(fast.spec, features, ("random",) * count, tuple(range(count)), expected)
-    decisions, _ = run_harness(harness, write_harness_file(observations, tmp_path / "random.bin"),
-                               fast.spec.advice.dtype)
+    decisions, _ = run_harness(
+        harness, write_harness_file(observations, tmp_path / "random.bin"), fast.spec.advice.dtype
+    )
     assert 0.05 < expected.mean() < 0.95
     np.testing.assert_array_equal(decisions, expected)
 
@@ -130,8 +134,17 @@ def test_a_form_that_decides_differently_fails_the_export_naming_the_observation
     last = max(int(k.split("_")[1]) for k in weights if k.startswith("bias_"))
     weights[f"bias_{last}"] = -weights[f"bias_{last}"]
     np.savez(drifted / "weights.npz", **weights)
-    run = mlgo("export", "--policy", str(drifted), "--output", str(tmp_path / "out"), "--verify", "300",
-               "--corpus", str(small_sample))
+    run = mlgo(
+        "export",
+        "--policy",
+        str(drifted),
+        "--output",
+        str(tmp_path / "out"),
+        "--verify",
+        "300",
+        "--corpus",
+        str(small_sample),
+    )
     assert run.returncode == 2, run.stderr
     assert "do not decide as the policy did. First difference at observation" in run.stderr
     assert "decisions: compile " in run.stderr and "saved_model " in run.stderr
@@ -140,8 +153,7 @@ def test_a_form_that_decides_differently_fails_the_export_naming_the_observation
 
 def test_a_signature_missing_a_feature_is_refused_naming_it(policy_dir):
     spec = FeatureSpec.load(policy_dir)
-    extra = FeatureSpec((*spec.features, TensorSpec("not_a_feature", (1,), "int64_t")), spec.advice,
-                        spec.num_actions)
+    extra = FeatureSpec((*spec.features, TensorSpec("not_a_feature", (1,), "int64_t")), spec.advice, spec.num_actions)
     with pytest.raises(ExportError, match="no input named 'not_a_feature'"):
         check_signature(policy_dir, extra)
 
@@ -151,29 +163,70 @@ def test_bad_requests_get_clear_messages(policy_dir, tmp_path):
     assert run.returncode == 2 and "--verify needs --corpus" in run.stderr
     run = mlgo("export", "--policy", str(tmp_path / "missing"), "--output", str(tmp_path / "b"))
     assert run.returncode == 2 and "missing" in run.stderr
-    run = mlgo("export", "--policy", str(policy_dir), "--output", str(tmp_path / "c"), "--aot",
-               "--problem", "regalloc-priority")
+    run = mlgo(
+        "export",
+        "--policy",
+        str(policy_dir),
+        "--output",
+        str(tmp_path / "c"),
+        "--aot",
+        "--problem",
+        "regalloc-priority",
+    )
     assert run.returncode == 2 and "this policy is for problem inlining" in run.stderr
     assert not (tmp_path / "c").exists()
 
 
 def test_help_explains_every_flag():
     text = mlgo("export", "--help").stdout
-    for flag in ("--policy", "--output", "--aot", "--tflite", "--target-triple", "--target-cpu", "--verify",
-                 "--corpus", "--clang", "--problem", "--seed", "--json"):
+    for flag in (
+        "--policy",
+        "--output",
+        "--aot",
+        "--tflite",
+        "--target-triple",
+        "--target-cpu",
+        "--verify",
+        "--corpus",
+        "--clang",
+        "--problem",
+        "--seed",
+        "--json",
+    ):
         assert flag in text
 
 
 @pytest.mark.slow
 def test_the_aot_target_triple_is_configurable(policy_dir, small_sample, tmp_path):
-    run = mlgo("export", "--policy", str(policy_dir), "--output", str(tmp_path / "arm"), "--aot",
-               "--target-triple", "aarch64-unknown-linux-gnu", "--json")
+    run = mlgo(
+        "export",
+        "--policy",
+        str(policy_dir),
+        "--output",
+        str(tmp_path / "arm"),
+        "--aot",
+        "--target-triple",
+        "aarch64-unknown-linux-gnu",
+        "--json",
+    )
     assert run.returncode == 0, run.stderr
     assert json.loads(run.stdout)["target_triple"] == "aarch64-unknown-linux-gnu"
     header = (tmp_path / "arm" / "aot" / "InlinerSizeModel.o").read_bytes()[:20]
     assert header[:4] == b"\x7fELF" and int.from_bytes(header[18:20], "little") == 183  # EM_AARCH64
-    run = mlgo("export", "--policy", str(policy_dir), "--output", str(tmp_path / "arm2"), "--aot",
-               "--target-triple", "aarch64-unknown-linux-gnu", "--verify", "10", "--corpus", str(small_sample))
+    run = mlgo(
+        "export",
+        "--policy",
+        str(policy_dir),
+        "--output",
+        str(tmp_path / "arm2"),
+        "--aot",
+        "--target-triple",
+        "aarch64-unknown-linux-gnu",
+        "--verify",
+        "10",
+        "--corpus",
+        str(small_sample),
+    )
     assert run.returncode == 2 and "needs the host's target triple" in run.stderr
 
 

@@ -124,13 +124,23 @@ def _fake(tmp_path: Path, body: str) -> list[str]:
     "body, error, words",
     [
         ("time.sleep(600)\n", CompilerTimeout, "per-read limit"),
-        ("out.write(HEADER + b'\\n')\nwhile True:\n    out.write(b'{\"observation\":0}\\n' + bytes(8) + b'\\n')\n"
-         "    inp.read(8)\n    time.sleep(0.05)\n", CompilerTimeout, "wall limit"),
+        (
+            "out.write(HEADER + b'\\n')\nwhile True:\n    out.write(b'{\"observation\":0}\\n' + bytes(8) + b'\\n')\n"
+            "    inp.read(8)\n    time.sleep(0.05)\n",
+            CompilerTimeout,
+            "wall limit",
+        ),
         ("out.write(b'this is not json\\n')\ntime.sleep(600)\n", ChannelProtocolError, "malformed log header"),
-        ("out.write(HEADER + b'\\n{\"observation\":0}\\n' + bytes(3))\nsys.exit(0)\n",
-         ChannelProtocolError, "stream ended mid-record"),
-        ("out.write(HEADER + b'\\n{\"observation\":0}\\n' + bytes(3))\nsys.stderr.write('boom\\n')\nsys.exit(3)\n",
-         CompilerCrash, "exit status 3"),
+        (
+            "out.write(HEADER + b'\\n{\"observation\":0}\\n' + bytes(3))\nsys.exit(0)\n",
+            ChannelProtocolError,
+            "stream ended mid-record",
+        ),
+        (
+            "out.write(HEADER + b'\\n{\"observation\":0}\\n' + bytes(3))\nsys.stderr.write('boom\\n')\nsys.exit(3)\n",
+            CompilerCrash,
+            "exit status 3",
+        ),
         ("out.write(HEADER + b'\\n{\"oops\":0}\\n')\ntime.sleep(600)\n", ChannelProtocolError, "unexpected log line"),
         ("sys.stderr.write('fatal: cannot open\\n')\nos.kill(os.getpid(), 11)\n", CompilerCrash, "signal 11"),
     ],
@@ -140,8 +150,9 @@ def test_faults_are_typed_and_leave_nothing(tmp_path, body, error, words):
     argv = _fake(tmp_path, body)
     parent = tmp_path / "channels"
     parent.mkdir()
-    compile_ = InteractiveCompile(argv, advisors.INLINING, module="m.bc", timeout=1.5, read_timeout=0.5,
-                                  temp_parent=parent)
+    compile_ = InteractiveCompile(
+        argv, advisors.INLINING, module="m.bc", timeout=1.5, read_timeout=0.5, temp_parent=parent
+    )
     with pytest.raises(error) as raised:
         with compile_:
             compile_.run(lambda observation: 0)
@@ -155,12 +166,15 @@ def test_faults_are_typed_and_leave_nothing(tmp_path, body, error, words):
 def test_hung_compiler_children_are_killed_too(tmp_path):
     """The whole process group goes: a grandchild holding the FIFO open does not survive."""
     marker = tmp_path / "child.pid"
-    argv = _fake(tmp_path, f"""
+    argv = _fake(
+        tmp_path,
+        f"""
         import subprocess
         child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
         open({str(marker)!r}, "w").write(str(child.pid))
         time.sleep(600)
-    """)
+    """,
+    )
     compile_ = InteractiveCompile(argv, advisors.INLINING, timeout=5, read_timeout=1)
     with pytest.raises(CompilerTimeout):
         with compile_:
@@ -212,8 +226,9 @@ def test_unread_advice_cannot_block_the_host(tmp_path, after, error, words):
     argv = _fake(tmp_path, _FLOOD + after)
     parent = tmp_path / "channels"
     parent.mkdir()
-    compile_ = InteractiveCompile(argv, advisors.INLINING, module="m.bc", timeout=30, read_timeout=2,
-                                  temp_parent=parent)
+    compile_ = InteractiveCompile(
+        argv, advisors.INLINING, module="m.bc", timeout=30, read_timeout=2, temp_parent=parent
+    )
     with pytest.raises(error) as raised:
         with compile_:
             compile_.run(lambda observation: 0)

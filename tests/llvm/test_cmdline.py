@@ -89,19 +89,37 @@ def test_must_start_with_cc1():
 
 
 def test_harmless_mllvm_and_values_are_kept():
-    args = BASE + ["-mllvm", "-inline-threshold=100", "-fdebug-compilation-dir=/home/me/build", "-target-feature",
-                   "+sse4.2"]
-    assert sanitize_cc1(args, "m")[-5:] == ["-mllvm", "-inline-threshold=100", "-fdebug-compilation-dir=/home/me/build",
-                                            "-target-feature", "+sse4.2"]
+    args = BASE + [
+        "-mllvm",
+        "-inline-threshold=100",
+        "-fdebug-compilation-dir=/home/me/build",
+        "-target-feature",
+        "+sse4.2",
+    ]
+    assert sanitize_cc1(args, "m")[-5:] == [
+        "-mllvm",
+        "-inline-threshold=100",
+        "-fdebug-compilation-dir=/home/me/build",
+        "-target-feature",
+        "+sse4.2",
+    ]
 
 
 @pytest.mark.parametrize(
     "preprocessing",
     [
-        ["-I", "include"], ["-I/usr/include"], ["-D", "NAME=1"], ["-DNAME=/x"], ["-U", "X"],
-        ["-include", "/etc/passwd"], ["-resource-dir", "/usr/lib/llvm-19/lib/clang/19"],
-        ["-internal-isystem", "/usr/include"], ["-ivfsoverlay", "/tmp/overlay.yaml"], ["-x", "c"],
-        ["-fmodule-file=/tmp/m.pcm"], ["-working-directory", "/tmp"],
+        ["-I", "include"],
+        ["-I/usr/include"],
+        ["-D", "NAME=1"],
+        ["-DNAME=/x"],
+        ["-U", "X"],
+        ["-include", "/etc/passwd"],
+        ["-resource-dir", "/usr/lib/llvm-19/lib/clang/19"],
+        ["-internal-isystem", "/usr/include"],
+        ["-ivfsoverlay", "/tmp/overlay.yaml"],
+        ["-x", "c"],
+        ["-fmodule-file=/tmp/m.pcm"],
+        ["-working-directory", "/tmp"],
     ],
 )
 def test_preprocessor_options_are_dropped(preprocessing):

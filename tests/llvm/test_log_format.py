@@ -10,8 +10,18 @@ import pytest
 
 from compiler_opt.llvm.log_format import LogFormatError, LogHeader, LogReader, LogWriter, TensorSpec
 
-ALL_TYPES = ["float", "double", "int8_t", "uint8_t", "int16_t", "uint16_t", "int32_t", "uint32_t", "int64_t",
-             "uint64_t"]
+ALL_TYPES = [
+    "float",
+    "double",
+    "int8_t",
+    "uint8_t",
+    "int16_t",
+    "uint16_t",
+    "int32_t",
+    "uint32_t",
+    "int64_t",
+    "uint64_t",
+]
 
 
 def _header(with_score: bool = True) -> LogHeader:

@@ -18,8 +18,9 @@ from compiler_opt.llvm.measure import (
 
 
 def _text_sections(toolchain, path) -> dict[str, int]:
-    listing = subprocess.run([str(toolchain.tool("llvm-size")), "-A", str(path)], capture_output=True, text=True,
-                             check=True).stdout
+    listing = subprocess.run(
+        [str(toolchain.tool("llvm-size")), "-A", str(path)], capture_output=True, text=True, check=True
+    ).stdout
     rows = (line.split() for line in listing.splitlines())
     return {row[0]: int(row[1]) for row in rows if row and (row[0] == ".text" or row[0].startswith(".text."))}
 
@@ -28,8 +29,9 @@ def test_sizes_agree_with_llvm_size(toolchain, modules):
     objects = [m.original_object for m in modules.values()]
     sizes = object_sizes(toolchain, objects)
     for path, size in zip(objects, sizes):
-        berkeley = subprocess.run([str(toolchain.tool("llvm-size")), str(path)], capture_output=True, text=True,
-                                  check=True).stdout.splitlines()[1]
+        berkeley = subprocess.run(
+            [str(toolchain.tool("llvm-size")), str(path)], capture_output=True, text=True, check=True
+        ).stdout.splitlines()[1]
         assert size.text == int(berkeley.split()[0])
         assert size.text_section == sum(_text_sections(toolchain, path).values())
         assert 0 < size.text_section <= size.text
@@ -39,8 +41,9 @@ def test_function_sections_count_whole(toolchain, tmp_path):
     source = tmp_path / "f.c"
     source.write_text("int a(int x){return x+1;} int b(int x){return x*x+a(x);}\n")
     split = tmp_path / "split.o"
-    subprocess.run([str(toolchain.clang), "-O2", "-c", "-ffunction-sections", str(source), "-o", str(split)],
-                   check=True)
+    subprocess.run(
+        [str(toolchain.clang), "-O2", "-c", "-ffunction-sections", str(source), "-o", str(split)], check=True
+    )
     sections = _text_sections(toolchain, split)
     assert {".text.a", ".text.b"} <= set(sections)
     assert object_size(toolchain, split).text_section == sum(sections.values())
@@ -64,8 +67,20 @@ def test_regalloc_remarks_from_real_clang(toolchain, modules, tmp_path):
     assert cost.spills > 0 and cost.reloads > 0 and cost.spills_cost > 0
     # The driver's spelling of the same request measures the same function the same way.
     driver_remarks = tmp_path / "driver.yaml"
-    subprocess.run([str(toolchain.clang), "-Oz", "-c", "-x", "ir", str(module.bitcode), "-o", str(tmp_path / "d.o"),
-                    *remark_options(driver_remarks, cc1=False)], check=True)
+    subprocess.run(
+        [
+            str(toolchain.clang),
+            "-Oz",
+            "-c",
+            "-x",
+            "ir",
+            str(module.bitcode),
+            "-o",
+            str(tmp_path / "d.o"),
+            *remark_options(driver_remarks, cc1=False),
+        ],
+        check=True,
+    )
     assert read_regalloc_remarks(driver_remarks) == costs
 
 

@@ -43,13 +43,19 @@ def _other_releases() -> list[str]:
 
 
 OTHERS = _other_releases()
-CONFIGURATIONS = [(problem, algorithm) for problem in problem_names() for algorithm in ALGORITHMS
-                  if (GIN_DIR / problem / f"{algorithm}.gin").exists()]
+CONFIGURATIONS = [
+    (problem, algorithm)
+    for problem in problem_names()
+    for algorithm in ALGORITHMS
+    if (GIN_DIR / problem / f"{algorithm}.gin").exists()
+]
 # The algorithm of the policies that eval, export and `mlgo cc` use: the cheapest, and every problem has it.
 EVALUATED = "es"
 
-pytestmark = [pytest.mark.slow,
-              pytest.mark.skipif(not OTHERS, reason="no clang >= 17 installed besides the suite's own")]
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(not OTHERS, reason="no clang >= 17 installed besides the suite's own"),
+]
 
 
 class Release:
@@ -67,8 +73,9 @@ class Release:
     def train(self, problem: str, algorithm: str) -> dict:
         """The summary of one iteration of `algorithm` on `problem` (trained at the first call)."""
         if (problem, algorithm) not in self.runs:
-            result = tiny_runs.train(self.corpus, self.policy_run(problem, algorithm), problem, algorithm,
-                                     self.clang, self.baselines)
+            result = tiny_runs.train(
+                self.corpus, self.policy_run(problem, algorithm), problem, algorithm, self.clang, self.baselines
+            )
             self.runs[problem, algorithm] = json.loads(result.stdout.strip().splitlines()[-1])
         return self.runs[problem, algorithm]
 
@@ -104,8 +111,9 @@ def test_evaluates_exports_and_compiles_with_the_policy(release, problem, tmp_pa
     release.train(problem, EVALUATED)
     policy = release.policy_run(problem, EVALUATED) / "policy"
 
-    tiny_runs.evaluate(release.corpus, policy, problem, release.clang, release.baselines, tmp_path / "eval.json",
-                       "--linked")
+    tiny_runs.evaluate(
+        release.corpus, policy, problem, release.clang, release.baselines, tmp_path / "eval.json", "--linked"
+    )
     evaluation = json.loads((tmp_path / "eval.json").read_text())
     assert evaluation["summary"]["modules"] == len(tiny_runs.MODULES) and evaluation["summary"]["failed"] == 0
     assert [library["library"] for library in evaluation["linked"]] == ["libyaml", "xxhash"]

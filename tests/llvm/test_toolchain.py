@@ -80,9 +80,11 @@ def test_hung_version_probe_is_bounded_and_leaves_no_child(tmp_path, monkeypatch
     """`--version` that never answers (and started a child holding its output) is killed, child and all."""
     marker = tmp_path / "child.pid"
     fake = tmp_path / "clang"
-    fake.write_text(f"#!{sys.executable}\nimport subprocess, sys, time\n"
-                    f"child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(600)'])\n"
-                    f"open({str(marker)!r}, 'w').write(str(child.pid))\ntime.sleep(600)\n")
+    fake.write_text(
+        f"#!{sys.executable}\nimport subprocess, sys, time\n"
+        f"child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(600)'])\n"
+        f"open({str(marker)!r}, 'w').write(str(child.pid))\ntime.sleep(600)\n"
+    )
     fake.chmod(0o755)
     monkeypatch.setattr(toolchain_module, "VERSION_TIMEOUT", 2.0)
     with pytest.raises(ToolchainError, match=f"{fake} --version did not answer within 2 s"):

@@ -27,11 +27,34 @@ def eviction_run(small_sample, tmp_path_factory) -> tuple[Path, subprocess.Compl
     folder = tmp_path_factory.mktemp("elsewhere")
     corpus = sub_corpus(small_sample, ("xxhash/xxhash", "libyaml/api"), folder / "corpus")
     decoy_checkout(folder)
-    bindings = ("train.trainer_config.vocab_modules = 2", "policy.network_config.fc_layer_params = (8,)",
-                "es.es_config.perturbations = 1", "es.es_config.modules_per_perturbation = 1")
-    args = ["train", "--problem", "regalloc-eviction", "--algorithm", "es", "--corpus", corpus, "--output", "run",
-            "--iterations", 1, "--validation-fraction", 0, "--workers", 2, "--baselines", "baselines", "--json",
-            *(arg for binding in bindings for arg in ("--gin-binding", binding))]
-    result = subprocess.run([sys.executable, "-m", "mlgo.cli", *map(str, args)], capture_output=True, text=True,
-                            cwd=folder)
+    bindings = (
+        "train.trainer_config.vocab_modules = 2",
+        "policy.network_config.fc_layer_params = (8,)",
+        "es.es_config.perturbations = 1",
+        "es.es_config.modules_per_perturbation = 1",
+    )
+    args = [
+        "train",
+        "--problem",
+        "regalloc-eviction",
+        "--algorithm",
+        "es",
+        "--corpus",
+        corpus,
+        "--output",
+        "run",
+        "--iterations",
+        1,
+        "--validation-fraction",
+        0,
+        "--workers",
+        2,
+        "--baselines",
+        "baselines",
+        "--json",
+        *(arg for binding in bindings for arg in ("--gin-binding", binding)),
+    ]
+    result = subprocess.run(
+        [sys.executable, "-m", "mlgo.cli", *map(str, args)], capture_output=True, text=True, cwd=folder
+    )
     return folder / "run", result

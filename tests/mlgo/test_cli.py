@@ -24,12 +24,14 @@ HEAVY = re.compile(r"^(tensorflow|tf_agents|keras|tf_keras|matplotlib|compiler_o
 
 def modules_after(code: str, *, env: dict | None = None) -> tuple[set[str], subprocess.CompletedProcess]:
     """The modules a fresh interpreter holds after running `code` (which may exit), and the finished process."""
-    wrapped = (f"import atexit, json, sys\n"
-               f"atexit.register(lambda: print('MODULES=' + json.dumps(sorted(sys.modules)), file=sys.stderr))\n"
-               f"{code}\n")
+    wrapped = (
+        f"import atexit, json, sys\n"
+        f"atexit.register(lambda: print('MODULES=' + json.dumps(sorted(sys.modules)), file=sys.stderr))\n"
+        f"{code}\n"
+    )
     result = subprocess.run([sys.executable, "-c", wrapped], capture_output=True, text=True, cwd=ROOT, env=env)
     line = next(line for line in result.stderr.splitlines() if line.startswith("MODULES="))
-    return set(json.loads(line[len("MODULES="):])), result
+    return set(json.loads(line[len("MODULES=") :])), result
 
 
 def heavy(modules: set[str]) -> list[str]:
@@ -52,8 +54,9 @@ def test_mlgo_help_lists_every_verb_without_importing_them():
 
 
 def test_parsing_a_verb_imports_that_verb_only():
-    modules, _ = modules_after("from mlgo.cli import build_parser; "
-                               "build_parser().parse_args(['cc', '--policy', 'p', '--', '--version'])")
+    modules, _ = modules_after(
+        "from mlgo.cli import build_parser; build_parser().parse_args(['cc', '--policy', 'p', '--', '--version'])"
+    )
     assert {m for m in modules if m.startswith("mlgo.")} == {"mlgo.cli", "mlgo.cc", "mlgo.flags"}
     assert not heavy(modules) and "numpy" not in modules
 
@@ -68,12 +71,16 @@ def tiny_policy(tmp_path_factory) -> Path:
     return save_tiny_policy(tmp_path_factory.mktemp("policy") / "policy")
 
 
-@pytest.mark.parametrize("code", [
-    "import os; from mlgo.cli import main; sys.exit(main(['cc', '--policy', os.environ['MLGO_POLICY'], '--', "
-    "'--version']))",
-    "sys.argv = ['mlgo-clang', '--version']; from mlgo.cc import clang_main; sys.exit(clang_main())",
-    "import os; del os.environ['MLGO_POLICY']; from mlgo.cli import main; sys.exit(main(['cc', '--version']))",
-], ids=["mlgo cc -- --version", "mlgo-clang --version", "mlgo cc --version (no policy)"])
+@pytest.mark.parametrize(
+    "code",
+    [
+        "import os; from mlgo.cli import main; sys.exit(main(['cc', '--policy', os.environ['MLGO_POLICY'], '--', "
+        "'--version']))",
+        "sys.argv = ['mlgo-clang', '--version']; from mlgo.cc import clang_main; sys.exit(clang_main())",
+        "import os; del os.environ['MLGO_POLICY']; from mlgo.cli import main; sys.exit(main(['cc', '--version']))",
+    ],
+    ids=["mlgo cc -- --version", "mlgo-clang --version", "mlgo cc --version (no policy)"],
+)
 def test_the_drop_in_compiler_starts_without_tensorflow_or_the_report(tiny_policy, toolchain, code):
     env = {**os.environ, "MLGO_POLICY": str(tiny_policy), "MLGO_CLANG": str(toolchain.clang)}
     modules, result = modules_after(code, env=env)
@@ -99,8 +106,12 @@ def verb_parsers() -> dict[str, argparse.ArgumentParser]:
 
 
 def visible_options(parser: argparse.ArgumentParser) -> dict[str, argparse.Action]:
-    return {option: action for action in parser._actions if action.help != argparse.SUPPRESS
-            for option in action.option_strings}
+    return {
+        option: action
+        for action in parser._actions
+        if action.help != argparse.SUPPRESS
+        for option in action.option_strings
+    }
 
 
 def flags_table() -> dict[str, set[str]]:
@@ -116,8 +127,20 @@ def flags_table() -> dict[str, set[str]]:
 
 def test_every_verb_follows_the_flag_table():
     table = flags_table()
-    assert {"--output", "--workers", "--problem", "--json", "--budget-minutes", "--gin-file", "--gin-binding",
-            "--verify", "--clang", "--corpus", "--timeout", "--backend"} <= set(table)
+    assert {
+        "--output",
+        "--workers",
+        "--problem",
+        "--json",
+        "--budget-minutes",
+        "--gin-file",
+        "--gin-binding",
+        "--verify",
+        "--clang",
+        "--corpus",
+        "--timeout",
+        "--backend",
+    } <= set(table)
     for verb, parser in verb_parsers().items():
         options = visible_options(parser)
         for flag, verbs in table.items():
@@ -144,15 +167,18 @@ def test_shared_flags_mean_the_same_everywhere():
 TRAIN = ["train", "--problem", "inlining", "--algorithm", "es", "--corpus", "c", "--output", "run"]
 
 
-@pytest.mark.parametrize("old, new", [
-    (["corpus", "stats", "c", "--jobs", "3"], ["corpus", "stats", "c", "--workers", "3"]),
-    (["corpus", "sample", "-j", "2"], ["corpus", "sample", "--workers", "2"]),
-    (["corpus", "stats", "c", "--json", "figures.json"], ["corpus", "stats", "c", "--output", "figures.json"]),
-    ([*TRAIN, "--max-seconds", "90"], [*TRAIN, "--budget-minutes", "1.5"]),
-    ([*TRAIN, "--gin_file", "x.gin"], [*TRAIN, "--gin-file", "x.gin"]),
-    ([*TRAIN, "--gin_bindings", "a.b = 1"], [*TRAIN, "--gin-binding", "a.b = 1"]),
-    ([*TRAIN, "--gin-bindings", "a.b = 1"], [*TRAIN, "--gin-binding", "a.b = 1"]),
-])
+@pytest.mark.parametrize(
+    "old, new",
+    [
+        (["corpus", "stats", "c", "--jobs", "3"], ["corpus", "stats", "c", "--workers", "3"]),
+        (["corpus", "sample", "-j", "2"], ["corpus", "sample", "--workers", "2"]),
+        (["corpus", "stats", "c", "--json", "figures.json"], ["corpus", "stats", "c", "--output", "figures.json"]),
+        ([*TRAIN, "--max-seconds", "90"], [*TRAIN, "--budget-minutes", "1.5"]),
+        ([*TRAIN, "--gin_file", "x.gin"], [*TRAIN, "--gin-file", "x.gin"]),
+        ([*TRAIN, "--gin_bindings", "a.b = 1"], [*TRAIN, "--gin-binding", "a.b = 1"]),
+        ([*TRAIN, "--gin-bindings", "a.b = 1"], [*TRAIN, "--gin-binding", "a.b = 1"]),
+    ],
+)
 def test_an_old_spelling_works_with_one_line_naming_the_new_one(capsys, old, new):
     old_args = build_parser().parse_args(old)
     note = capsys.readouterr().err

@@ -43,8 +43,9 @@ def stuck_clang(toolchain, tmp_path_factory) -> Path:
     """The wrapper; its toolchain probe is cached in a private cache folder (`MLGO_CACHE_DIR`)."""
     folder = tmp_path_factory.mktemp("stuck-clang")
     script = folder / "clang"
-    script.write_text(_STUCK_CLANG.format(python=sys.executable, real=str(toolchain.clang),
-                                          pid_file=str(folder / "stuck.pid")))
+    script.write_text(
+        _STUCK_CLANG.format(python=sys.executable, real=str(toolchain.clang), pid_file=str(folder / "stuck.pid"))
+    )
     script.chmod(0o755)
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("MLGO_CACHE_DIR", str(folder / "cache"))
@@ -94,8 +95,9 @@ def _run_bounded(argv: list[str], env: dict[str, str], limit: float) -> tuple[su
     """Run `mlgo` with a hard limit; on overrun everything it started is killed and the test fails."""
     started = time.monotonic()
     try:
-        result = subprocess.run([sys.executable, "-m", "mlgo.cli", *argv], capture_output=True, text=True, env=env,
-                                timeout=limit)
+        result = subprocess.run(
+            [sys.executable, "-m", "mlgo.cli", *argv], capture_output=True, text=True, env=env, timeout=limit
+        )
     except subprocess.TimeoutExpired:
         _kill_all(Path(env["TMPDIR"]))
         pytest.fail(f"mlgo {argv[0]} still running after {limit:g} s")
@@ -125,8 +127,23 @@ def _wait_for(path: Path, limit: float) -> None:
 
 def test_trace_with_unread_advice_ends_within_its_timeout(stuck_clang, stuck_corpus, tmp_path):
     env = _environment(stuck_clang, tmp_path / "tmp")
-    result, seconds = _run_bounded(["trace", "--problem", "inlining", "--policy", "always", "--clang", stuck_clang,
-                                    "--bitcode", stuck_corpus / "stuck.bc", "--timeout", "5"], env, 60)
+    result, seconds = _run_bounded(
+        [
+            "trace",
+            "--problem",
+            "inlining",
+            "--policy",
+            "always",
+            "--clang",
+            stuck_clang,
+            "--bitcode",
+            stuck_corpus / "stuck.bc",
+            "--timeout",
+            "5",
+        ],
+        env,
+        60,
+    )
     assert result.returncode == 2, result.stderr
     assert "stuck.bc: compiler timed out" in result.stderr and "Traceback" not in result.stderr
     assert seconds < 5 + 10
@@ -136,9 +153,29 @@ def test_trace_with_unread_advice_ends_within_its_timeout(stuck_clang, stuck_cor
 def test_eval_with_unread_advice_fails_that_module_on_time(stuck_clang, stuck_corpus, tmp_path):
     env = _environment(stuck_clang, tmp_path / "tmp")
     output = tmp_path / "eval.json"
-    result, seconds = _run_bounded(["eval", "--problem", "inlining", "--policy", "always", "--clang", stuck_clang,
-                                    "--corpus", stuck_corpus, "--output", output, "--baselines", tmp_path / "b",
-                                    "--workers", "2", "--timeout", "5"], env, 120)
+    result, seconds = _run_bounded(
+        [
+            "eval",
+            "--problem",
+            "inlining",
+            "--policy",
+            "always",
+            "--clang",
+            stuck_clang,
+            "--corpus",
+            stuck_corpus,
+            "--output",
+            output,
+            "--baselines",
+            tmp_path / "b",
+            "--workers",
+            "2",
+            "--timeout",
+            "5",
+        ],
+        env,
+        120,
+    )
     assert result.returncode == 0, result.stderr
     modules = {entry["name"]: entry for entry in json.loads(output.read_text())["modules"]}
     assert modules["calls"]["ok"] and not modules["stuck"]["ok"]
@@ -154,11 +191,30 @@ def test_sigterm_leaves_no_process_or_folder(stuck_clang, stuck_corpus, tmp_path
     env = _environment(stuck_clang, tmpdir)
     pid_file = _stuck_pid(stuck_clang)
     common = ["--problem", "inlining", "--policy", "always", "--clang", str(stuck_clang), "--timeout", "300"]
-    argv = (["trace", *common, "--bitcode", str(stuck_corpus / "stuck.bc")] if verb == "trace" else
-            ["eval", *common, "--corpus", str(stuck_corpus), "--output", str(tmp_path / "eval.json"),
-             "--baselines", str(tmp_path / "b"), "--workers", "2"])
-    process = subprocess.Popen([sys.executable, "-m", "mlgo.cli", *argv], env=env, stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, text=True, start_new_session=True)
+    argv = (
+        ["trace", *common, "--bitcode", str(stuck_corpus / "stuck.bc")]
+        if verb == "trace"
+        else [
+            "eval",
+            *common,
+            "--corpus",
+            str(stuck_corpus),
+            "--output",
+            str(tmp_path / "eval.json"),
+            "--baselines",
+            str(tmp_path / "b"),
+            "--workers",
+            "2",
+        ]
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-m", "mlgo.cli", *argv],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
     try:
         _wait_for(pid_file, 60)
         compiler = int(pid_file.read_text())

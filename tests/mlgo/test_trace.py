@@ -12,8 +12,9 @@ from compiler_opt.llvm.log_format import LogReader
 
 
 def mlgo(*args: str, check: bool = True) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "mlgo.cli", *map(str, args)], capture_output=True, text=True,
-                          check=check)
+    return subprocess.run(
+        [sys.executable, "-m", "mlgo.cli", *map(str, args)], capture_output=True, text=True, check=check
+    )
 
 
 @pytest.mark.parametrize(
@@ -30,8 +31,22 @@ def mlgo(*args: str, check: bool = True) -> subprocess.CompletedProcess:
 def test_trace_logs_every_decision(modules, tmp_path, problem, policy, module, advice):
     built = modules[module]
     log, obj = tmp_path / "trace.log", tmp_path / "m.o"
-    result = mlgo("trace", "--problem", problem, "--policy", policy, "--bitcode", built.bitcode, "--cmd", built.cmd,
-                  "--output", log, "--object", obj, "--json")
+    result = mlgo(
+        "trace",
+        "--problem",
+        problem,
+        "--policy",
+        policy,
+        "--bitcode",
+        built.bitcode,
+        "--cmd",
+        built.cmd,
+        "--output",
+        log,
+        "--object",
+        obj,
+        "--json",
+    )
     report = json.loads(result.stdout)
     with open(log, "rb") as stream:
         reader = LogReader(stream)
@@ -52,8 +67,19 @@ def test_trace_logs_every_decision(modules, tmp_path, problem, policy, module, a
 def test_default_replay_equals_plain_compile(toolchain, modules, tmp_path):
     for built in modules.values():
         obj = tmp_path / f"{built.name}.o"
-        mlgo("trace", "--problem", "inlining", "--policy", "default", "--bitcode", built.bitcode, "--cmd", built.cmd,
-             "--object", obj)
+        mlgo(
+            "trace",
+            "--problem",
+            "inlining",
+            "--policy",
+            "default",
+            "--bitcode",
+            built.bitcode,
+            "--cmd",
+            built.cmd,
+            "--object",
+            obj,
+        )
         plain = tmp_path / f"{built.name}.plain.o"
         subprocess.run(built.command(toolchain).argv(plain), check=True)
         assert obj.read_bytes() == plain.read_bytes(), built.name
@@ -62,8 +88,9 @@ def test_default_replay_equals_plain_compile(toolchain, modules, tmp_path):
 @pytest.mark.parametrize("problem", ["regalloc-eviction", "regalloc-priority"])
 def test_regalloc_default_says_nothing_was_logged(modules, tmp_path, problem):
     built = modules["pressure"]
-    result = mlgo("trace", "--problem", problem, "--bitcode", built.bitcode, "--cmd", built.cmd, "--output",
-                  tmp_path / "t.log")
+    result = mlgo(
+        "trace", "--problem", problem, "--bitcode", built.bitcode, "--cmd", built.cmd, "--output", tmp_path / "t.log"
+    )
     assert "none logged" in result.stdout
     assert "cost:" in result.stdout
     assert not (tmp_path / "t.log").exists()
@@ -72,8 +99,9 @@ def test_regalloc_default_says_nothing_was_logged(modules, tmp_path, problem):
 def test_without_cmd_compiles_at_oz(toolchain, modules, tmp_path):
     built = modules["calls"]
     mlgo("trace", "--problem", "inlining", "--bitcode", built.bitcode, "--object", tmp_path / "m.o")
-    subprocess.run([str(toolchain.clang), "-Oz", "-c", "-x", "ir", str(built.bitcode), "-o", str(tmp_path / "p.o")],
-                   check=True)
+    subprocess.run(
+        [str(toolchain.clang), "-Oz", "-c", "-x", "ir", str(built.bitcode), "-o", str(tmp_path / "p.o")], check=True
+    )
     assert (tmp_path / "m.o").read_bytes() == (tmp_path / "p.o").read_bytes()
 
 
@@ -108,6 +136,16 @@ def test_corrupt_bitcode_names_the_module(tmp_path):
 
 def test_every_flag_has_help():
     text = mlgo("trace", "--help").stdout
-    for flag in ("--problem", "--policy", "--bitcode", "--cmd", "--output", "--object", "--clang", "--seed",
-                 "--timeout", "--json"):
+    for flag in (
+        "--problem",
+        "--policy",
+        "--bitcode",
+        "--cmd",
+        "--output",
+        "--object",
+        "--clang",
+        "--seed",
+        "--timeout",
+        "--json",
+    ):
         assert flag in text

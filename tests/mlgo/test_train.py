@@ -22,24 +22,50 @@ from tests.mlgo.conftest import decoy_checkout
 
 
 def mlgo(*args, check: bool = True, cwd: Path | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "mlgo.cli", *map(str, args)], capture_output=True, text=True,
-                          check=check, cwd=cwd)
+    return subprocess.run(
+        [sys.executable, "-m", "mlgo.cli", *map(str, args)], capture_output=True, text=True, check=check, cwd=cwd
+    )
 
 
 def test_help_explains_every_flag():
     text = mlgo("train", "--help").stdout
-    for flag in ("--problem", "--algorithm", "--corpus", "--output", "--warmstart", "--vocab", "--workers",
-                 "--iterations", "--modules-per-iteration", "--max-modules", "--max-seconds", "--gin_file",
-                 "--gin_bindings", "--budget-minutes", "--gin-file", "--gin-binding", "-o", "--resume", "--seed",
-                 "--validation-fraction", "--baselines", "--backend",
-                 "log.jsonl", "failed_modules.json"):
+    for flag in (
+        "--problem",
+        "--algorithm",
+        "--corpus",
+        "--output",
+        "--warmstart",
+        "--vocab",
+        "--workers",
+        "--iterations",
+        "--modules-per-iteration",
+        "--max-modules",
+        "--max-seconds",
+        "--gin_file",
+        "--gin_bindings",
+        "--budget-minutes",
+        "--gin-file",
+        "--gin-binding",
+        "-o",
+        "--resume",
+        "--seed",
+        "--validation-fraction",
+        "--baselines",
+        "--backend",
+        "log.jsonl",
+        "failed_modules.json",
+    ):
         assert flag in text, flag
 
 
 # Every problem's gin file for every algorithm it has (clang 19's register allocator cannot replay its own
 # decisions, so the regalloc problems have no BC).
-CONFIGURATIONS = [(problem, algorithm) for problem in problem_names() for algorithm in ALGORITHMS
-                  if (GIN_DIR / problem / f"{algorithm}.gin").exists()]
+CONFIGURATIONS = [
+    (problem, algorithm)
+    for problem in problem_names()
+    for algorithm in ALGORITHMS
+    if (GIN_DIR / problem / f"{algorithm}.gin").exists()
+]
 
 
 def test_every_problem_has_a_gin_file_for_ppo_and_es():
@@ -60,8 +86,21 @@ def test_every_gin_configuration_parses_from_any_working_directory(tmp_path, mon
 @pytest.mark.parametrize("problem, algorithm", CONFIGURATIONS)
 def test_an_unknown_gin_setting_is_a_clear_error(small_sample, tmp_path, problem, algorithm):
     # Run from a folder outside the checkout: the problem's gin files and their includes must still be found.
-    result = mlgo("train", "--problem", problem, "--algorithm", algorithm, "--corpus", small_sample, "--output",
-                  tmp_path / "run", "--gin-binding", "train.trainer_config.speed = 11", check=False, cwd=tmp_path)
+    result = mlgo(
+        "train",
+        "--problem",
+        problem,
+        "--algorithm",
+        algorithm,
+        "--corpus",
+        small_sample,
+        "--output",
+        tmp_path / "run",
+        "--gin-binding",
+        "train.trainer_config.speed = 11",
+        check=False,
+        cwd=tmp_path,
+    )
     assert result.returncode == 2 and "speed" in result.stderr and "Traceback" not in result.stderr
 
 
@@ -92,7 +131,7 @@ def _zombie(pid: int) -> bool:
     try:
         with open(f"/proc/{pid}/stat", "rb") as stream:
             stat = stream.read()
-        return stat[stat.rfind(b")") + 2:].split()[0] == b"Z"
+        return stat[stat.rfind(b")") + 2 :].split()[0] == b"Z"
     except OSError:
         return False
 
@@ -100,12 +139,32 @@ def _zombie(pid: int) -> bool:
 @pytest.mark.slow
 def test_resume_after_sigkill_loses_at_most_the_iteration_in_flight(small_sample, tmp_path):
     run = tmp_path / "run"
-    args = ["train", "--problem", "inlining", "--algorithm", "ppo", "--corpus", small_sample, "--output", run,
-            "--iterations", 3, "--modules-per-iteration", 6, "--workers", 2, "--baselines", tmp_path / "baselines",
-            "--gin-binding", "train.trainer_config.vocab_modules = 6",
-            "--gin-binding", "policy.network_config.fc_layer_params = (16, 8)"]
-    process = subprocess.Popen([sys.executable, "-m", "mlgo.cli", *map(str, args)], stdout=subprocess.PIPE,
-                               stderr=subprocess.STDOUT, text=True)
+    args = [
+        "train",
+        "--problem",
+        "inlining",
+        "--algorithm",
+        "ppo",
+        "--corpus",
+        small_sample,
+        "--output",
+        run,
+        "--iterations",
+        3,
+        "--modules-per-iteration",
+        6,
+        "--workers",
+        2,
+        "--baselines",
+        tmp_path / "baselines",
+        "--gin-binding",
+        "train.trainer_config.vocab_modules = 6",
+        "--gin-binding",
+        "policy.network_config.fc_layer_params = (16, 8)",
+    ]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "mlgo.cli", *map(str, args)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
     descendants: list[int] = []
     try:
         deadline = time.monotonic() + 300
@@ -143,8 +202,10 @@ def test_resume_after_sigkill_loses_at_most_the_iteration_in_flight(small_sample
         assert after["train_step"] == before["train_step"] + after["train_batches"]
     assert _state(run)["iteration"] == 3
     assert sorted(p.name for p in (run / "trajectories").iterdir()) == ["iteration-00003"]
-    assert sorted({p.name.split(".")[0] for p in (run / "checkpoints").iterdir()}) == ["iteration-00002",
-                                                                                       "iteration-00003"]
+    assert sorted({p.name.split(".")[0] for p in (run / "checkpoints").iterdir()}) == [
+        "iteration-00002",
+        "iteration-00003",
+    ]
     assert (run / "train.log").read_text().count("\n") == 3
     assert (run / "policy" / "saved_model.pb").exists()
     assert not [p for p in run.iterdir() if p.name.startswith(".")]  # no staging folder or temp file left

@@ -21,9 +21,12 @@ from compiler_opt.policy.vocab import Vocab
 def save_tiny_policy(folder: Path) -> Path:
     """Save the policy into `folder` (created) and return it."""
     folder.mkdir(parents=True, exist_ok=True)
-    spec = FeatureSpec((TensorSpec("callee_users", (1,), "int64_t"),), TensorSpec("inlining_decision", (1,), "int64_t"),
-                       2)
-    weights = [(np.zeros((3, 4), np.float32), np.zeros(4, np.float32)),
-               (np.zeros((4, 2), np.float32), np.zeros(2, np.float32))]
+    spec = FeatureSpec(
+        (TensorSpec("callee_users", (1,), "int64_t"),), TensorSpec("inlining_decision", (1,), "int64_t"), 2
+    )
+    weights = [
+        (np.zeros((3, 4), np.float32), np.zeros(4, np.float32)),
+        (np.zeros((4, 2), np.float32), np.zeros(2, np.float32)),
+    ]
     FastPolicy(spec, Vocab({"callee_users": np.array([0, 1])}), NetworkConfig((4,)), weights).save(folder)
     return folder

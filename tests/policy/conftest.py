@@ -26,8 +26,9 @@ def record(toolchain, built, problem_name: str, policy: str, workdir: Path) -> t
     builtin = problem.policy(policy)
     argv = built.command(toolchain).argv(workdir / f"{built.name}.{problem_name}.{policy}.o")
     observations: list[Observation] = []
-    with InteractiveCompile(argv, problem.advisor, module=built.name, include_default=builtin.include_default,
-                            temp_parent=workdir) as compile_:
+    with InteractiveCompile(
+        argv, problem.advisor, module=built.name, include_default=builtin.include_default, temp_parent=workdir
+    ) as compile_:
         decide = builtin.make(PolicyContext(toolchain, compile_.header, seed=1))
         for observation in compile_:
             observations.append(observation)
@@ -82,5 +83,6 @@ def inlining_actor(inlining_spec, inlining_vocab, config):
 def batch_features(observations: Iterable[Observation], spec: FeatureSpec) -> dict[str, np.ndarray]:
     """Stack observations into feature name -> `[B, *policy_shape]` arrays (for `logits_batch` and TF networks)."""
     rows = [o.as_dict() for o in observations]
-    return {f.name: np.stack([row[f.name] for row in rows]).reshape((len(rows),) + policy_shape(f))
-            for f in spec.features}
+    return {
+        f.name: np.stack([row[f.name] for row in rows]).reshape((len(rows),) + policy_shape(f)) for f in spec.features
+    }

@@ -21,8 +21,9 @@ CONFIG = NetworkConfig(fc_layer_params=(24, 12), identity=("mask",), head="maske
 @pytest.fixture(scope="module")
 def eviction(toolchain, modules, tmp_path_factory):
     """Observations of a high-pressure module under the random built-in policy, its spec and vocabulary."""
-    header, observations = record(toolchain, modules["pressure"], "regalloc-eviction", "random",
-                                  tmp_path_factory.mktemp("evict"))
+    header, observations = record(
+        toolchain, modules["pressure"], "regalloc-eviction", "random", tmp_path_factory.mktemp("evict")
+    )
     assert len(observations) > 10
     spec = build_feature_spec(header, num_actions=33)
     return spec, compute_vocab(observations, spec, quantiles=100), observations

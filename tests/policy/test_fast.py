@@ -33,18 +33,21 @@ def test_logits_and_greedy_actions_equal_tf(fast, inlining_actor, inlining_spec,
     assert expected.shape == (len(inlining_observations), 2)
     one_by_one = np.stack([fast.observation_logits(o) for o in inlining_observations])
     np.testing.assert_allclose(one_by_one, expected, rtol=1e-5, atol=1e-6)
-    np.testing.assert_allclose(fast.observations_logits(inlining_observations[:300]), expected[:300],
-                               rtol=1e-5, atol=1e-6)
-    np.testing.assert_allclose(fast.logits_batch(batch_features(inlining_observations, inlining_spec)), expected,
-                               rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(
+        fast.observations_logits(inlining_observations[:300]), expected[:300], rtol=1e-5, atol=1e-6
+    )
+    np.testing.assert_allclose(
+        fast.logits_batch(batch_features(inlining_observations, inlining_spec)), expected, rtol=1e-5, atol=1e-6
+    )
     np.testing.assert_allclose(fast.logits(inlining_observations[0].as_dict()), expected[0], rtol=1e-5, atol=1e-6)
     greedy = [fast.greedy(o) for o in inlining_observations]
     assert greedy == expected.argmax(axis=1).tolist()
     assert np.ptp(expected[:, 1] - expected[:, 0]) > 1e-3  # the inputs really move the logits
 
 
-def test_seeded_sampling_is_reproducible_and_matches_tf_log_probabilities(fast, inlining_actor, inlining_spec,
-                                                                         inlining_observations):
+def test_seeded_sampling_is_reproducible_and_matches_tf_log_probabilities(
+    fast, inlining_actor, inlining_spec, inlining_observations
+):
     def run(seed):
         rng = np.random.default_rng(seed)
         return [fast.sample(o, rng) for o in inlining_observations]
@@ -70,9 +73,11 @@ def test_pickles_and_loads_in_another_process(fast, inlining_observations):
 
 
 def test_importing_the_fast_form_does_not_import_tensorflow():
-    code = ("import sys, compiler_opt.policy.fast, compiler_opt.policy.saved, compiler_opt.policy.vocab; "
-            "bad = [m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'tf_agents', 'keras', 'tf_keras')]; "
-            "assert not bad, bad")
+    code = (
+        "import sys, compiler_opt.policy.fast, compiler_opt.policy.saved, compiler_opt.policy.vocab; "
+        "bad = [m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'tf_agents', 'keras', 'tf_keras')]; "
+        "assert not bad, bad"
+    )
     subprocess.run([sys.executable, "-c", code], check=True)
 
 

@@ -53,34 +53,47 @@ def test_real_observations_numpy_equals_reference_and_tf(inlining_observations, 
 
 
 def _extreme_case():
-    header = LogHeader([TensorSpec("small", (1,), "int64_t"), TensorSpec("huge", (1,), "int64_t"),
-                        TensorSpec("flag", (1,), "int64_t"), TensorSpec("never", (1,), "int64_t"),
-                        TensorSpec("i32", (1, 3), "int32_t"), TensorSpec("f32", (1, 3), "float"),
-                        TensorSpec("f64", (1,), "double")],
-                       advice=TensorSpec("choice", (1,), "int64_t"))
+    header = LogHeader(
+        [
+            TensorSpec("small", (1,), "int64_t"),
+            TensorSpec("huge", (1,), "int64_t"),
+            TensorSpec("flag", (1,), "int64_t"),
+            TensorSpec("never", (1,), "int64_t"),
+            TensorSpec("i32", (1, 3), "int32_t"),
+            TensorSpec("f32", (1, 3), "float"),
+            TensorSpec("f64", (1,), "double"),
+        ],
+        advice=TensorSpec("choice", (1,), "int64_t"),
+    )
     spec = build_feature_spec(header, num_actions=3)
-    vocab = Vocab({
-        "small": np.array([-3, 0, 1, 2, 10]),
-        # Neighbouring int64 values that float32 (TF's Bucketize) could not tell apart.
-        "huge": np.array([2**62, 2**62 + 1, 2**62 + 3]),
-        "flag": np.array([0, 1]),
-        "never": np.array([], np.int64),
-        "i32": np.array([-1.5, 0.5, 7.0]),  # float boundaries of an int feature round up
-        # 0.7 is no float32 (the nearest is below it): rounded up to one, it keeps `v >= 0.7` for every
-        # float32 v when TF compares in float32.
-        "f32": np.array([-1.0, 0.0, 0.25, 0.7, 1e10]),
-        "f64": np.array([0.1, 0.2]),
-    })
+    vocab = Vocab(
+        {
+            "small": np.array([-3, 0, 1, 2, 10]),
+            # Neighbouring int64 values that float32 (TF's Bucketize) could not tell apart.
+            "huge": np.array([2**62, 2**62 + 1, 2**62 + 3]),
+            "flag": np.array([0, 1]),
+            "never": np.array([], np.int64),
+            "i32": np.array([-1.5, 0.5, 7.0]),  # float boundaries of an int feature round up
+            # 0.7 is no float32 (the nearest is below it): rounded up to one, it keeps `v >= 0.7` for every
+            # float32 v when TF compares in float32.
+            "f32": np.array([-1.0, 0.0, 0.25, 0.7, 1e10]),
+            "f64": np.array([0.1, 0.2]),
+        }
+    )
     rng = np.random.default_rng(0)
     n = 300
     values = {
-        "small": rng.integers(-5, 12, n), "flag": rng.integers(0, 2, n),
+        "small": rng.integers(-5, 12, n),
+        "flag": rng.integers(0, 2, n),
         "huge": np.concatenate([[BIG, -BIG - 1, 2**62, 2**62 + 2], 2**62 + rng.integers(-3, 5, n - 4)]),
         "never": rng.integers(-100, 100, n),
         "i32": rng.integers(-3, 9, (n, 3)).astype(np.int32),
-        "f32": np.concatenate([[[0.0, -0.0, np.inf], [np.float32(0.7), np.nextafter(np.float32(0.7), np.float32(1)),
-                                                       -np.inf]],
-                               rng.normal(size=(n - 2, 3))]).astype(np.float32),
+        "f32": np.concatenate(
+            [
+                [[0.0, -0.0, np.inf], [np.float32(0.7), np.nextafter(np.float32(0.7), np.float32(1)), -np.inf]],
+                rng.normal(size=(n - 2, 3)),
+            ]
+        ).astype(np.float32),
         "f64": rng.random(n) * 0.3,
     }
     return spec, vocab, values
@@ -90,16 +103,23 @@ def test_extremes_mixed_types_identity_and_constant():
     spec, vocab, values = _extreme_case()
     transforms = feature_transforms(spec, vocab, identity=("flag",))
     kinds = {t.name: t.kind for t in transforms}
-    assert kinds == {"small": BUCKETS, "huge": BUCKETS, "flag": IDENTITY, "never": CONSTANT, "i32": BUCKETS,
-                     "f32": BUCKETS, "f64": BUCKETS}
+    assert kinds == {
+        "small": BUCKETS,
+        "huge": BUCKETS,
+        "flag": IDENTITY,
+        "never": CONSTANT,
+        "i32": BUCKETS,
+        "f32": BUCKETS,
+        "f64": BUCKETS,
+    }
     pre = Preprocessor(transforms)
     ours = pre.preprocess(values, batch=True)
     expected_vocab = Vocab({**vocab.boundaries, "i32": np.array([-1, 1, 7])})
     assert np.array_equal(ours, reference(values, spec, expected_vocab, identity=("flag",)))
     assert np.array_equal(ours, tf_preprocess(spec, vocab, values, identity=("flag",)))
     # float32(0.7) is below 0.7, the next float32 above it: buckets 3 and 4 of 5.
-    start = sum(t.size for t in transforms[:[t.name for t in transforms].index("f32")] if t.kind == BUCKETS)
-    f32 = ours[1, start: start + 2]
+    start = sum(t.size for t in transforms[: [t.name for t in transforms].index("f32")] if t.kind == BUCKETS)
+    f32 = ours[1, start : start + 2]
     assert f32.tolist() == [np.float32(3 / 5), np.float32(4 / 5)]
     # NaN is above no boundary, in numpy as in TF.
     nan = {**{name: v[:1] for name, v in values.items()}, "f32": np.array([[np.nan, 0.5, np.nan]], np.float32)}
@@ -110,8 +130,10 @@ def test_extremes_mixed_types_identity_and_constant():
 
 
 def test_unsafe_ranges_fall_back_to_per_feature_search():
-    header = LogHeader([TensorSpec("a", (1,), "int64_t"), TensorSpec("b", (1,), "int64_t")],
-                       advice=TensorSpec("choice", (1,), "int64_t"))
+    header = LogHeader(
+        [TensorSpec("a", (1,), "int64_t"), TensorSpec("b", (1,), "int64_t")],
+        advice=TensorSpec("choice", (1,), "int64_t"),
+    )
     spec = build_feature_spec(header, num_actions=2)
     vocab = Vocab({"a": np.array([-BIG - 1, 0]), "b": np.array([0, BIG])})
     pre = Preprocessor(feature_transforms(spec, vocab))
@@ -124,8 +146,9 @@ def test_unsafe_ranges_fall_back_to_per_feature_search():
 
 @pytest.mark.parametrize("kind", ["int", "float"])
 def test_one_boundary_is_an_indicator(kind):
-    header = LogHeader([TensorSpec("x", (1,), "int64_t" if kind == "int" else "float")],
-                       advice=TensorSpec("choice", (1,), "int64_t"))
+    header = LogHeader(
+        [TensorSpec("x", (1,), "int64_t" if kind == "int" else "float")], advice=TensorSpec("choice", (1,), "int64_t")
+    )
     spec = build_feature_spec(header, num_actions=2)
     pre = Preprocessor(feature_transforms(spec, Vocab({"x": np.array([4])})))
     values = {"x": np.array([3, 4, 5], dtype=spec.features[0].dtype)}

@@ -22,14 +22,19 @@ SAVED_MODEL_CLI = Path(sys.executable).with_name("saved_model_cli")
 
 @pytest.fixture(scope="module")
 def saved(inlining_actor, inlining_spec, inlining_vocab, config, tmp_path_factory) -> Path:
-    return save_policy(tmp_path_factory.mktemp("policies") / "policy", inlining_actor, inlining_spec, inlining_vocab,
-                       config)
+    return save_policy(
+        tmp_path_factory.mktemp("policies") / "policy", inlining_actor, inlining_spec, inlining_vocab, config
+    )
 
 
 def signature(directory: Path) -> tuple[dict, dict]:
     """saved_model_cli's view of the `action` signature: {input name: (dtype, shape)}, same for outputs."""
-    text = subprocess.run([str(SAVED_MODEL_CLI), "show", "--dir", str(directory), "--tag_set", "serve",
-                           "--signature_def", "action"], capture_output=True, text=True, check=True).stdout
+    text = subprocess.run(
+        [str(SAVED_MODEL_CLI), "show", "--dir", str(directory), "--tag_set", "serve", "--signature_def", "action"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     inputs, outputs, current, name = {}, {}, None, None
     for line in text.splitlines():
         line = line.strip()
@@ -47,13 +52,22 @@ def signature(directory: Path) -> tuple[dict, dict]:
 
 
 def test_folder_layout_and_output_spec(saved, inlining_spec):
-    assert {"saved_model.pb", "variables", "output_spec.json", "feature_spec.json", "vocab", "network.json",
-            "weights.npz"} <= set(os.listdir(saved))
+    assert {
+        "saved_model.pb",
+        "variables",
+        "output_spec.json",
+        "feature_spec.json",
+        "vocab",
+        "network.json",
+        "weights.npz",
+    } <= set(os.listdir(saved))
     assert sorted(p.stem for p in (saved / "vocab").glob("*.buckets")) == sorted(inlining_spec.names)
-    assert json.loads((saved / "output_spec.json").read_text()) == [{
-        "logging_name": "inlining_decision",
-        "tensor_spec": {"name": "StatefulPartitionedCall", "port": 0, "type": "int64_t", "shape": [1]},
-    }]
+    assert json.loads((saved / "output_spec.json").read_text()) == [
+        {
+            "logging_name": "inlining_decision",
+            "tensor_spec": {"name": "StatefulPartitionedCall", "port": 0, "type": "int64_t", "shape": [1]},
+        }
+    ]
     assert not [p for p in saved.parent.iterdir() if p.name.startswith(".")]  # no staging folder left
 
 
@@ -67,8 +81,9 @@ def test_signature_has_one_input_per_feature_named_as_the_compiler_names_it(save
     assert outputs == {"inlining_decision": {"dtype": "DT_INT64", "shape": "(1)"}}
 
 
-def test_tf_and_fast_forms_decide_alike_on_recorded_observations(saved, inlining_actor, inlining_spec, config,
-                                                                 inlining_observations):
+def test_tf_and_fast_forms_decide_alike_on_recorded_observations(
+    saved, inlining_actor, inlining_spec, config, inlining_observations
+):
     from compiler_opt.policy.networks import actor_weights
 
     before = FastPolicy(inlining_spec, load_fast_policy(saved).vocab, config, actor_weights(inlining_actor))
@@ -78,8 +93,9 @@ def test_tf_and_fast_forms_decide_alike_on_recorded_observations(saved, inlining
     expected = [before.greedy(o) for o in sample]
     assert [fast.greedy(o) for o in sample] == expected
     assert [tf_policy.observation(o) for o in sample] == expected
-    np.testing.assert_array_equal(np.stack([fast.observation_logits(o) for o in sample]),
-                                  np.stack([before.observation_logits(o) for o in sample]))
+    np.testing.assert_array_equal(
+        np.stack([fast.observation_logits(o) for o in sample]), np.stack([before.observation_logits(o) for o in sample])
+    )
 
 
 def test_fast_form_loads_and_decides_without_tensorflow(saved, inlining_default, tmp_path):
@@ -115,8 +131,9 @@ def test_warm_start_rebuilds_the_same_actor(saved, inlining_actor):
     assert config.fc_layer_params == (40, 40, 20)
 
 
-def test_saving_again_replaces_the_policy_atomically(saved, inlining_actor, inlining_spec, inlining_vocab, config,
-                                                    inlining_observations):
+def test_saving_again_replaces_the_policy_atomically(
+    saved, inlining_actor, inlining_spec, inlining_vocab, config, inlining_observations
+):
     from compiler_opt.policy.networks import actor_network
 
     other = actor_network(inlining_spec, inlining_vocab, config)
@@ -142,8 +159,13 @@ def test_saved_policy_refuses_a_different_compiler(saved, inlining_observations)
     from compiler_opt.llvm.log_format import Observation
 
     header = inlining_observations[0].header
-    renamed = LogHeader([TensorSpec("callee_users_v2" if f.name == "callee_users" else f.name, f.shape, f.type)
-                         for f in header.features], advice=header.advice)
+    renamed = LogHeader(
+        [
+            TensorSpec("callee_users_v2" if f.name == "callee_users" else f.name, f.shape, f.type)
+            for f in header.features
+        ],
+        advice=header.advice,
+    )
     observation = Observation(None, 0, inlining_observations[0].raw, renamed)
     with pytest.raises(MlgoError, match="missing features: callee_users; extra features: callee_users_v2"):
         load_fast_policy(saved).greedy(observation)

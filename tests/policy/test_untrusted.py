@@ -27,8 +27,12 @@ from tests.policy.conftest import record
 POLICIES = {
     "inlining": ("inlining", "calls", "default", NetworkConfig((40, 40, 20))),
     "inlining-tanh": ("inlining", "calls", "default", NetworkConfig((8,), activation="tanh")),
-    "regalloc-eviction": ("regalloc-eviction", "pressure", "random",
-                          NetworkConfig((32, 16), identity=("mask",), head="masked_candidates", mask="mask")),
+    "regalloc-eviction": (
+        "regalloc-eviction",
+        "pressure",
+        "random",
+        NetworkConfig((32, 16), identity=("mask",), head="masked_candidates", mask="mask"),
+    ),
     "regalloc-priority": ("regalloc-priority", "pressure", "weight", NetworkConfig((32, 16))),
 }
 FOLDER_FILES = ("feature_spec.json", "output_spec.json", "network.json", "weights.npz")
@@ -77,7 +81,7 @@ def test_every_problems_policy_still_loads_into_tensorflow_and_exports(policies,
 
     folder, observations = policies[label]
     fast, saved = FastPolicy.load(folder), SavedPolicy(folder)
-    sample = observations[::max(1, len(observations) // 40)]
+    sample = observations[:: max(1, len(observations) // 40)]
     assert [saved.observation(o) for o in sample] == [fast.greedy(o) for o in sample]
     result = export_policy(folder, tmp_path / "out", tflite=True, problem=POLICIES[label][0], log=lambda _: None)
     assert result.forms == ["saved_model", "tflite"]
@@ -89,6 +93,7 @@ def test_every_problems_policy_still_loads_into_tensorflow_and_exports(policies,
 
 
 # --- a policy whose action writes a file: real TensorFlow, tf.saved_model.save ---------------------------------
+
 
 def write_file_policy(real: Path, folder: Path, target: Path) -> Path:
     """A SavedModel whose `action` signature (with the real policy's inputs and advice) writes `target`, with the
@@ -122,16 +127,33 @@ def test_saved_policy_refuses_a_policy_that_writes_a_file(writes_a_file):
     from compiler_opt.policy.saved import SavedPolicy
 
     folder, target = writes_a_file
-    with pytest.raises(UnsafePolicyError, match=rf"policy {folder}: its action graph contains op 'WriteFile', "
-                                                r"which no policy needs; refusing to run or convert it"):
+    with pytest.raises(
+        UnsafePolicyError,
+        match=rf"policy {folder}: its action graph contains op 'WriteFile', "
+        r"which no policy needs; refusing to run or convert it",
+    ):
         SavedPolicy(folder)
     assert not target.exists()
 
 
 def test_mlgo_export_refuses_it_before_anything_runs(writes_a_file, tmp_path):
     folder, target = writes_a_file
-    run = subprocess.run([sys.executable, "-m", "mlgo.cli", "export", "--policy", str(folder), "--output",
-                          str(tmp_path / "out"), "--tflite", "--aot"], capture_output=True, text=True)
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "mlgo.cli",
+            "export",
+            "--policy",
+            str(folder),
+            "--output",
+            str(tmp_path / "out"),
+            "--tflite",
+            "--aot",
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert run.returncode == 2, run.stderr
     assert f"policy {folder}: its action graph contains op 'WriteFile'" in run.stderr
     assert "Traceback" not in run.stderr
@@ -149,6 +171,7 @@ def test_the_crafted_policy_does_write_when_loaded_unchecked(writes_a_file):
 
 
 # --- a real policy's saved_model.pb, altered -----------------------------------------------------------------------
+
 
 def _string_const(name: str, value: str):
     from tensorflow.core.framework import node_def_pb2, types_pb2
@@ -192,8 +215,10 @@ def _calling_node(name: str, *, func: str = "", funcs: tuple[str, ...] = ()):
 
 
 def _action_function(meta_graph):
-    return _called_function(meta_graph, meta_graph.signature_def["action"].outputs[
-        next(iter(meta_graph.signature_def["action"].outputs))].name)
+    return _called_function(
+        meta_graph,
+        meta_graph.signature_def["action"].outputs[next(iter(meta_graph.signature_def["action"].outputs))].name,
+    )
 
 
 def _read_in_action(meta_graph, target: Path) -> None:
@@ -252,10 +277,14 @@ ALTERATIONS = {
     "ReadFile in the action function": (_read_in_action, "its action graph contains op 'ReadFile'"),
     "WriteFile in the restore function": (_write_in_restore, "its variable restore contains op 'WriteFile'"),
     "WriteFile in a function an attr calls": (_write_through_a_func_attr, "its action graph contains op 'WriteFile'"),
-    "WriteFile in a function a list attr calls": (_write_through_a_func_list_attr,
-                                                  "its action graph contains op 'WriteFile'"),
-    "WriteFile in a function passed to a call": (_write_in_a_function_passed_to_a_call,
-                                                 "its action graph contains op 'WriteFile'"),
+    "WriteFile in a function a list attr calls": (
+        _write_through_a_func_list_attr,
+        "its action graph contains op 'WriteFile'",
+    ),
+    "WriteFile in a function passed to a call": (
+        _write_in_a_function_passed_to_a_call,
+        "its action graph contains op 'WriteFile'",
+    ),
     "WriteFile called as a function": (_primitive_write_as_a_function, "its action graph contains op 'WriteFile'"),
     "a function named WriteFile": (_function_named_like_the_op, "its action graph contains op 'WriteFile'"),
     "EagerPyFunc in an unused function": (_py_func_nowhere_called, "its SavedModel contains op 'EagerPyFunc'"),
@@ -311,6 +340,7 @@ def test_another_form_of_the_saved_model_beside_it_is_refused(inlining):
 
 
 # --- the fast form's sizes --------------------------------------------------------------------------------------
+
 
 def test_network_json_asking_for_a_billion_units_is_refused_before_building(inlining):
     from compiler_opt.policy.saved import load_actor_network

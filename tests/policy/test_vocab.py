@@ -79,8 +79,10 @@ def test_from_log_records_streaming_with_a_bounded_sample(inlining_default, inli
 
 
 def test_array_features_and_floats():
-    header = LogHeader([TensorSpec("mask", (1, 4), "int64_t"), TensorSpec("weight", (1,), "float")],
-                       advice=TensorSpec("index", (1,), "int64_t"))
+    header = LogHeader(
+        [TensorSpec("mask", (1, 4), "int64_t"), TensorSpec("weight", (1,), "float")],
+        advice=TensorSpec("index", (1,), "int64_t"),
+    )
     spec = build_feature_spec(header, num_actions=4)
     rng = np.random.default_rng(0)
     stream = io.BytesIO()

@@ -61,11 +61,13 @@ def test_results_stream_as_they_finish(pool):
 
 
 def test_a_raising_job_is_a_failed_result_and_others_complete(pool):
-    results = pool.run_all([
-        Job("bad", jobs.fail, ("broken module",)),
-        Job("odd", jobs.fail_unpicklably),
-        *[Job(f"ok{i}", jobs.sleep_then, (0.0, i)) for i in range(4)],
-    ])
+    results = pool.run_all(
+        [
+            Job("bad", jobs.fail, ("broken module",)),
+            Job("odd", jobs.fail_unpicklably),
+            *[Job(f"ok{i}", jobs.sleep_then, (0.0, i)) for i in range(4)],
+        ]
+    )
     assert results["bad"].status is JobStatus.FAILED
     assert isinstance(results["bad"].error, ValueError) and "broken module" in str(results["bad"].error)
     assert "ValueError" in results["bad"].traceback
@@ -80,10 +82,13 @@ def test_timeout_kills_the_worker_and_what_it_started(pool, tmp_path):
     before = set(pool.worker_pids())
     pid_file = tmp_path / "grandchild.pid"
     started = time.monotonic()
-    results = pool.run_all([
-        Job("hang", jobs.spawn_grandchild_and_hang, (str(pid_file),), timeout=1.5),
-        Job("quick", jobs.sleep_then, (0.0, 1)),
-    ], timeout=60)
+    results = pool.run_all(
+        [
+            Job("hang", jobs.spawn_grandchild_and_hang, (str(pid_file),), timeout=1.5),
+            Job("quick", jobs.sleep_then, (0.0, 1)),
+        ],
+        timeout=60,
+    )
     assert time.monotonic() - started < 10
     hang = results["hang"]
     assert hang.status is JobStatus.TIMEOUT and isinstance(hang.error, JobTimeout) and hang.error.key == "hang"
@@ -203,8 +208,11 @@ def test_jobs_compile_real_modules_in_workers(pool, toolchain, modules):
     from compiler_opt.collect.trace import trace_module
     from compiler_opt.problems import get_problem
 
-    batch = [Job(f"{name}:{policy}", jobs.trace, (toolchain, "inlining", policy, built.command(toolchain)))
-             for name, built in modules.items() for policy in ("default", "never")]
+    batch = [
+        Job(f"{name}:{policy}", jobs.trace, (toolchain, "inlining", policy, built.command(toolchain)))
+        for name, built in modules.items()
+        for policy in ("default", "never")
+    ]
     results = pool.run_all(batch, timeout=120)
     assert all(r.ok for r in results.values()), [str(r.error) for r in results.values() if not r.ok]
     decisions, size = results["calls:default"].value
@@ -231,8 +239,9 @@ def test_interpreter_exit_leaves_no_worker(tmp_path):
     root = Path(__file__).resolve().parents[2]
     env = {**os.environ, "PYTHONPATH": str(root)}
     started = time.monotonic()
-    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, check=True, cwd=root,
-                         env=env, timeout=60).stdout.split()
+    out = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, check=True, cwd=root, env=env, timeout=60
+    ).stdout.split()
     assert time.monotonic() - started < 30
     *pids, tmpdir = out
     assert len(pids) == 2

@@ -33,8 +33,9 @@ SUMMARY_KEYS = {"modules", "failed", "default_total", "policy_total", "total_rat
 @pytest.fixture(scope="module")
 def corpus(small_sample):
     full = load_corpus(small_sample)
-    return full.subset([spec for spec in full if spec.library in ("lz4", "xxhash", "libyaml")
-                        and spec.name != "libyaml/emitter"])
+    return full.subset(
+        [spec for spec in full if spec.library in ("lz4", "xxhash", "libyaml") and spec.name != "libyaml/emitter"]
+    )
 
 
 @pytest.fixture(scope="module")
@@ -54,15 +55,18 @@ def _fast_policy(spec, seed: int) -> FastPolicy:
     config = NetworkConfig(fc_layer_params=(8,))
     width = Preprocessor(feature_transforms(spec, vocab, config.identity)).width
     rng = np.random.default_rng(seed)
-    return FastPolicy(spec, vocab, config, [(rng.normal(0, 0.5, (width, 8)), rng.normal(0, 0.1, 8)),
-                                            (rng.normal(0, 0.5, (8, 2)), np.zeros(2))])
+    return FastPolicy(
+        spec,
+        vocab,
+        config,
+        [(rng.normal(0, 0.5, (width, 8)), rng.normal(0, 0.1, 8)), (rng.normal(0, 0.5, (8, 2)), np.zeros(2))],
+    )
 
 
 def test_json_schema_totals_and_defaults(toolchain, corpus, pool, baselines):
     modules = sample_modules(corpus, 5, seed=1)
     assert modules == sample_modules(corpus, 5, seed=1) and len(modules) == 5
-    report = evaluate(corpus, INLINING, "never", toolchain=toolchain, pool=pool, baselines=baselines,
-                      modules=modules)
+    report = evaluate(corpus, INLINING, "never", toolchain=toolchain, pool=pool, baselines=baselines, modules=modules)
     assert {"problem", "policy", "corpus", "compiler", "created", "measurement", "modules", "summary"} <= set(report)
     assert (report["problem"], report["policy"], report["measurement"]) == ("inlining", "never", "text_size")
     assert "linked" not in report and "19." in report["compiler"]
@@ -106,8 +110,9 @@ def test_a_failing_module_is_recorded_and_the_rest_go_on(toolchain, corpus, pool
 @pytest.mark.slow
 def test_linked_sizes(toolchain, corpus, pool, baselines, tmp_path):
     modules = [spec for spec in corpus if spec.library in ("lz4", "xxhash")]
-    never = evaluate(corpus, INLINING, "never", toolchain=toolchain, pool=pool, baselines=baselines,
-                     modules=modules, linked=True)
+    never = evaluate(
+        corpus, INLINING, "never", toolchain=toolchain, pool=pool, baselines=baselines, modules=modules, linked=True
+    )
     linked = {entry["library"]: entry for entry in never["linked"]}
     assert set(linked) == {"lz4", "xxhash"} and linked["lz4"]["modules"] == 4
     for entry in linked.values():
@@ -118,14 +123,16 @@ def test_linked_sizes(toolchain, corpus, pool, baselines, tmp_path):
     objects = []
     for spec in modules:
         if spec.library == "lz4":
-            result = run_compile_task(CompileTask(spec, "inlining", str(toolchain.clang), BASELINE_POLICY,
-                                                  record=False, keep_object=True))
+            result = run_compile_task(
+                CompileTask(spec, "inlining", str(toolchain.clang), BASELINE_POLICY, record=False, keep_object=True)
+            )
             objects.append(tmp_path / f"{spec.name.replace('/', '_')}.o")
             objects[-1].write_bytes(result.object)
     library = link_shared(toolchain, objects, tmp_path / "liblz4.so")
     assert object_sizes(toolchain, [library])[0].text_section == linked["lz4"]["default"]
-    same = evaluate(corpus, INLINING, "default", toolchain=toolchain, pool=pool, baselines=baselines,
-                    modules=modules, linked=True)
+    same = evaluate(
+        corpus, INLINING, "default", toolchain=toolchain, pool=pool, baselines=baselines, modules=modules, linked=True
+    )
     assert all(entry["ratio"] == 1.0 for entry in same["linked"])
     assert "lz4" in format_summary(same)
 
@@ -150,21 +157,49 @@ def test_saved_policy_is_evaluated_greedily_and_a_misfit_is_refused(toolchain, c
     folder.mkdir()
     _fast_policy(spec, seed=3).save(folder)
     policy = load_policy(INLINING, str(folder))
-    first = evaluate(corpus, INLINING, policy, toolchain=toolchain, pool=pool, baselines=baselines,
-                     policy_label=str(folder), modules=modules)
-    again = evaluate(corpus, INLINING, load_policy(INLINING, str(folder)), toolchain=toolchain, pool=pool,
-                     baselines=baselines, modules=modules)
+    first = evaluate(
+        corpus,
+        INLINING,
+        policy,
+        toolchain=toolchain,
+        pool=pool,
+        baselines=baselines,
+        policy_label=str(folder),
+        modules=modules,
+    )
+    again = evaluate(
+        corpus,
+        INLINING,
+        load_policy(INLINING, str(folder)),
+        toolchain=toolchain,
+        pool=pool,
+        baselines=baselines,
+        modules=modules,
+    )
     assert first["policy"] == str(folder) and first["summary"]["failed"] == 0
     assert [e["policy"] for e in first["modules"]] == [e["policy"] for e in again["modules"]]
     misfit = dataclasses.replace(spec, features=spec.features[1:])
     with pytest.raises(FeatureSpecError, match=spec.features[0].name):
-        evaluate(corpus, INLINING, _fast_policy(misfit, seed=3), toolchain=toolchain, pool=pool,
-                 baselines=baselines, modules=modules)
+        evaluate(
+            corpus,
+            INLINING,
+            _fast_policy(misfit, seed=3),
+            toolchain=toolchain,
+            pool=pool,
+            baselines=baselines,
+            modules=modules,
+        )
     with pytest.raises(MlgoError, match="neither a built-in policy"):
         load_policy(INLINING, str(tmp_path / "missing"))
 
 
 def test_summary_of_nothing_ok():
     summary = summarize([{"name": "a", "default": None, "policy": None, "ok": False, "error": "x", "figures": {}}])
-    assert summary == {"modules": 1, "failed": 1, "default_total": 0.0, "policy_total": 0.0, "total_ratio": None,
-                       "geomean_ratio": None}
+    assert summary == {
+        "modules": 1,
+        "failed": 1,
+        "default_total": 0.0,
+        "policy_total": 0.0,
+        "total_ratio": None,
+        "geomean_ratio": None,
+    }

@@ -47,21 +47,63 @@ def size_eval(seed: int, policy: str, linked: bool = False) -> dict:
     for name in [*names, EVIL, FORMULA]:
         default = rng.randrange(200, 40000)
         policy_size = default // 2 if name == EVIL else max(1, int(default * rng.uniform(0.85, 1.08)))
-        modules.append({"name": name, "default": default, "policy": policy_size, "ok": True, "error": None,
-                        "figures": {"default_text": default, "policy_text": policy_size,
-                                    "default_text_section": default - 50, "policy_text_section": policy_size - 40,
-                                    "decisions": rng.randrange(1, 90), "seconds": 0.25}})
-    modules.append({"name": "lua/src/broken.c", "default": 1234, "policy": None, "ok": False,
-                    "error": "policy: CompilerCrash: clang crashed\nstack dump", "figures": {}})
-    report = {"problem": "inlining", "policy": policy, "corpus": "/corpus", "compiler": "Debian clang 19.1.7",
-              "created": "2025-01-01T00:00:00+00:00", "measurement": "text_size", "seed": 0,
-              "modules": modules, "summary": summarize(modules)}
+        modules.append(
+            {
+                "name": name,
+                "default": default,
+                "policy": policy_size,
+                "ok": True,
+                "error": None,
+                "figures": {
+                    "default_text": default,
+                    "policy_text": policy_size,
+                    "default_text_section": default - 50,
+                    "policy_text_section": policy_size - 40,
+                    "decisions": rng.randrange(1, 90),
+                    "seconds": 0.25,
+                },
+            }
+        )
+    modules.append(
+        {
+            "name": "lua/src/broken.c",
+            "default": 1234,
+            "policy": None,
+            "ok": False,
+            "error": "policy: CompilerCrash: clang crashed\nstack dump",
+            "figures": {},
+        }
+    )
+    report = {
+        "problem": "inlining",
+        "policy": policy,
+        "corpus": "/corpus",
+        "compiler": "Debian clang 19.1.7",
+        "created": "2025-01-01T00:00:00+00:00",
+        "measurement": "text_size",
+        "seed": 0,
+        "modules": modules,
+        "summary": summarize(modules),
+    }
     if linked:
         report["linked"] = [
-            {"library": "libz", "modules": 12, "default": 60000, "policy": 58000, "ratio": 58000 / 60000,
-             "default_text": 70000, "policy_text": 68000},
-            {"library": "liblua", "modules": 11, "default": None, "policy": None, "ratio": None,
-             "error": "ld.lld: error: undefined symbol: main"},
+            {
+                "library": "libz",
+                "modules": 12,
+                "default": 60000,
+                "policy": 58000,
+                "ratio": 58000 / 60000,
+                "default_text": 70000,
+                "policy_text": 68000,
+            },
+            {
+                "library": "liblua",
+                "modules": 11,
+                "default": None,
+                "policy": None,
+                "ratio": None,
+                "error": "ld.lld: error: undefined symbol: main",
+            },
         ]
     return report
 
@@ -74,21 +116,61 @@ def regalloc_eval(seed: int) -> dict:
         default = spills + reloads + copies
         factor = rng.uniform(0.8, 1.1)
         policy = default * factor
-        modules.append({"name": f"bench/m{i}.c", "default": default, "policy": policy, "ok": True, "error": None,
-                        "figures": {"default_cost": default, "policy_cost": policy,
-                                    "default_spills": spills, "policy_spills": spills * factor,
-                                    "default_reloads": reloads, "policy_reloads": reloads * factor,
-                                    "default_copies": copies, "policy_copies": copies * factor,
-                                    "default_text": 1000 + i, "policy_text": 1000 + i + i % 3}})
-    modules.append({"name": "bench/nospill.c", "default": 0.0, "policy": 0.0, "ok": True, "error": None,
-                    "figures": {"default_cost": 0.0, "policy_cost": 0.0}})
-    return {"problem": "regalloc-eviction", "policy": "ppo-eviction", "corpus": "/corpus",
-            "compiler": "Debian clang 19.1.7", "created": "2025-01-02T00:00:00+00:00", "measurement": "regalloc_cost",
-            "modules": modules, "summary": summarize(modules),
-            "runtime": [{"program": "minigzip", "default_instructions": 1_234_567_890,
-                         "policy_instructions": 1_230_000_000, "default_seconds": 0.8123, "policy_seconds": 0.8001},
-                        {"program": "lua-fib", "default": {"instructions": 987_654_321, "seconds": 1.5},
-                         "policy": {"instructions": 990_000_000, "seconds": 1.51}}]}
+        modules.append(
+            {
+                "name": f"bench/m{i}.c",
+                "default": default,
+                "policy": policy,
+                "ok": True,
+                "error": None,
+                "figures": {
+                    "default_cost": default,
+                    "policy_cost": policy,
+                    "default_spills": spills,
+                    "policy_spills": spills * factor,
+                    "default_reloads": reloads,
+                    "policy_reloads": reloads * factor,
+                    "default_copies": copies,
+                    "policy_copies": copies * factor,
+                    "default_text": 1000 + i,
+                    "policy_text": 1000 + i + i % 3,
+                },
+            }
+        )
+    modules.append(
+        {
+            "name": "bench/nospill.c",
+            "default": 0.0,
+            "policy": 0.0,
+            "ok": True,
+            "error": None,
+            "figures": {"default_cost": 0.0, "policy_cost": 0.0},
+        }
+    )
+    return {
+        "problem": "regalloc-eviction",
+        "policy": "ppo-eviction",
+        "corpus": "/corpus",
+        "compiler": "Debian clang 19.1.7",
+        "created": "2025-01-02T00:00:00+00:00",
+        "measurement": "regalloc_cost",
+        "modules": modules,
+        "summary": summarize(modules),
+        "runtime": [
+            {
+                "program": "minigzip",
+                "default_instructions": 1_234_567_890,
+                "policy_instructions": 1_230_000_000,
+                "default_seconds": 0.8123,
+                "policy_seconds": 0.8001,
+            },
+            {
+                "program": "lua-fib",
+                "default": {"instructions": 987_654_321, "seconds": 1.5},
+                "policy": {"instructions": 990_000_000, "seconds": 1.51},
+            },
+        ],
+    }
 
 
 def search_for(evaluation: dict, seed: int) -> dict:
@@ -96,8 +178,15 @@ def search_for(evaluation: dict, seed: int) -> dict:
     modules = []
     for entry in evaluation["modules"][:-3]:
         if entry["ok"]:
-            modules.append({"name": entry["name"], "ok": True, "error": None, "default": entry["default"],
-                            "best": int(entry["default"] * rng.uniform(0.8, 1.0))})
+            modules.append(
+                {
+                    "name": entry["name"],
+                    "ok": True,
+                    "error": None,
+                    "default": entry["default"],
+                    "best": int(entry["default"] * rng.uniform(0.8, 1.0)),
+                }
+            )
     modules.append({"name": "zlib/src/gone.c", "ok": False, "error": "timeout"})
     return {"problem": "inlining", "measurement": "text_size", "modules": modules}
 
@@ -107,11 +196,23 @@ def run_folder(path: Path, iterations: int, partial_last_line: bool = False) -> 
     (path / "config.json").write_text(json.dumps({"problem": "inlining", "algorithm": "ppo", "seed": 3}))
     lines = []
     for i in range(iterations):
-        lines.append(json.dumps({
-            "iteration": i, "modules_ok": 30, "modules_failed": i % 2, "mean_reward": 0.001 * i - 0.01,
-            "total_ratio": 1.01 - 0.004 * i, "policy_total": 100000 - 400 * i, "baseline_total": 100000,
-            "seconds_collect": 10.0, "seconds_train": 2.0, "decisions": 5000,
-            "loss": {"policy_gradient_loss": 1.0 / (i + 1), "value_estimation_loss": 0.5 / (i + 1)}}))
+        lines.append(
+            json.dumps(
+                {
+                    "iteration": i,
+                    "modules_ok": 30,
+                    "modules_failed": i % 2,
+                    "mean_reward": 0.001 * i - 0.01,
+                    "total_ratio": 1.01 - 0.004 * i,
+                    "policy_total": 100000 - 400 * i,
+                    "baseline_total": 100000,
+                    "seconds_collect": 10.0,
+                    "seconds_train": 2.0,
+                    "decisions": 5000,
+                    "loss": {"policy_gradient_loss": 1.0 / (i + 1), "value_estimation_loss": 0.5 / (i + 1)},
+                }
+            )
+        )
     text = "\n".join(lines) + "\n"
     if partial_last_line:
         text += '{"iteration": 99, "mean_rew'
@@ -182,14 +283,20 @@ def inputs(tmp_path):
     search = search_for(first, 5)
     (tmp_path / "search.json").write_text(json.dumps(search))
     run = run_folder(tmp_path / "run-ppo", 7, partial_last_line=True)
-    return {"evals": (first, second), "paths": paths, "search": search, "search_path": tmp_path / "search.json",
-            "run": run}
+    return {
+        "evals": (first, second),
+        "paths": paths,
+        "search": search,
+        "search_path": tmp_path / "search.json",
+        "run": run,
+    }
 
 
 def test_report_figures_match_the_inputs(inputs, tmp_path):
     out = tmp_path / "report"
-    result = mlgo("report", *inputs["paths"], "--runs", inputs["run"], "--search", inputs["search_path"],
-                  "--output", out)
+    result = mlgo(
+        "report", *inputs["paths"], "--runs", inputs["run"], "--search", inputs["search_path"], "--output", out
+    )
     assert result.returncode == 0, result.stderr
     assert str(out / "report.html") in result.stdout
     first, second = inputs["evals"]
@@ -230,8 +337,10 @@ def test_report_figures_match_the_inputs(inputs, tmp_path):
     assert room[0]["Share of headroom reached"] == f"{expected['reached'] * 100:.1f}%"
     assert room[0]["Search best change"] == f"{(expected['best_ratio'] - 1) * 100:+.2f}%"
     assert room[0]["Policy change"] == f"{(expected['policy_ratio'] - 1) * 100:+.2f}%"
-    assert markdown_rows(markdown, "Headroom found by the search (search.json)")[0]["Share of headroom reached"] \
+    assert (
+        markdown_rows(markdown, "Headroom found by the search (search.json)")[0]["Share of headroom reached"]
         == room[0]["Share of headroom reached"]
+    )
 
     linked = rows(page.tables["ppo-final: linked libraries (.text)"])
     assert linked[0]["Default"] == "60,000 bytes" and linked[0]["Change"] == f"{(58000 / 60000 - 1) * 100:+.2f}%"
@@ -294,8 +403,13 @@ def test_page_is_self_contained_and_escapes_names(inputs, tmp_path):
     assert all(src.startswith("data:image/png;base64,") for src in page.images)
     assert embedded == sorted(path.read_bytes() for path in files.plots)
     assert all(data.startswith(PNG) and len(data) > 1000 for data in embedded)
-    assert {path.name for path in files.plots} == {"distribution-1.png", "distribution-2.png", "projects-1.png",
-                                                   "projects-2.png", "training-1.png"}
+    assert {path.name for path in files.plots} == {
+        "distribution-1.png",
+        "distribution-2.png",
+        "projects-1.png",
+        "projects-2.png",
+        "training-1.png",
+    }
     markdown = files.markdown.read_text()
     assert "<script>" not in markdown
     assert "&lt;script&gt;" in markdown and "\\|x.o" in markdown
@@ -322,7 +436,11 @@ def test_regalloc_report_shows_costs_and_runtime(tmp_path):
 
     runtime = rows(page.tables["ppo-eviction: runtime"])
     assert [(r["Program"], r["Figure"]) for r in runtime] == [
-        ("minigzip", "instructions"), ("minigzip", "seconds"), ("lua-fib", "instructions"), ("lua-fib", "seconds")]
+        ("minigzip", "instructions"),
+        ("minigzip", "seconds"),
+        ("lua-fib", "instructions"),
+        ("lua-fib", "seconds"),
+    ]
     assert runtime[0]["Default"] == "1,234,567,890"
     assert runtime[0]["Change"] == f"{(1_230_000_000 / 1_234_567_890 - 1) * 100:+.2f}%"
     assert runtime[1]["Policy"] == "0.800 s" and runtime[3]["Change"] == f"{(1.51 / 1.5 - 1) * 100:+.2f}%"
@@ -345,11 +463,23 @@ def test_training_curves_from_losses_in_any_shape(tmp_path):
 
 
 def test_training_curves_leave_out_panels_without_figures():
-    records = [{"iteration": i, "algorithm": "bc", "loss": 1.0 / i, "accuracy": 0.5, "holdout_accuracy": 0.6,
-                "mean_reward": None, "total_ratio": None} for i in (1, 2, 3)]
+    records = [
+        {
+            "iteration": i,
+            "algorithm": "bc",
+            "loss": 1.0 / i,
+            "accuracy": 0.5,
+            "holdout_accuracy": 0.6,
+            "mean_reward": None,
+            "total_ratio": None,
+        }
+        for i in (1, 2, 3)
+    ]
     panels = training_panels(records)
     assert [(panel.title, list(panel.series)) for panel in panels] == [
-        ("losses", ["loss"]), ("agreement with the labels", ["training labels", "held-out labels"])]
+        ("losses", ["loss"]),
+        ("agreement with the labels", ["training labels", "held-out labels"]),
+    ]
     assert step_name(records) == "epoch" and step_name([{**records[0], "algorithm": "ppo"}]) == "iteration"
     assert training_panels([{"iteration": 1}]) == []
     assert training_curves(RunLog(Path("empty"), (), {}), "empty", "training-1.png").png.startswith(PNG)
@@ -364,11 +494,14 @@ def test_formatting_for_people():
     assert fmt.plot_text("$x$") == r"\$x\$"
 
 
-@pytest.mark.parametrize("content, message", [
-    ("{not json", "not valid JSON"),
-    ("[1, 2]", "holds one JSON object"),
-    ('{"problem": "inlining"}', "missing policy, modules, summary"),
-])
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        ("{not json", "not valid JSON"),
+        ("[1, 2]", "holds one JSON object"),
+        ('{"problem": "inlining"}', "missing policy, modules, summary"),
+    ],
+)
 def test_bad_evaluation_files_are_named(tmp_path, content, message):
     path = tmp_path / "bad eval.json"
     path.write_text(content)
@@ -432,10 +565,23 @@ def test_page_renders_offline_in_headless_chromium(inputs, tmp_path):
     probed = tmp_path / "probed.html"
     probed.write_text(page.replace("</body>", _PROBE))
     result = subprocess.run(
-        ["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--enable-logging=stderr", "--v=0",
-         f"--user-data-dir={tmp_path / 'profile'}", "--host-resolver-rules=MAP * ~NOTFOUND",
-         "--virtual-time-budget=5000", "--dump-dom", probed.as_uri()],
-        capture_output=True, text=True, timeout=120)
+        [
+            "chromium",
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--enable-logging=stderr",
+            "--v=0",
+            f"--user-data-dir={tmp_path / 'profile'}",
+            "--host-resolver-rules=MAP * ~NOTFOUND",
+            "--virtual-time-budget=5000",
+            "--dump-dom",
+            probed.as_uri(),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     console = [line for line in result.stderr.splitlines() if ":CONSOLE" in line]
     assert console == []
     found = re.search(r'data-probe="([^"]*)"', result.stdout)

@@ -35,8 +35,9 @@ def test_search_finds_no_worse_and_its_best_replays(toolchain, corpus):
 
 
 def test_search_on_the_pool_writes_the_json(toolchain, corpus):
-    modules = [corpus.module(name) for name in ("brotli/dec/prefix", "libyaml/dumper",
-                                                "marisa/lib/marisa/grimoire/io/reader")]
+    modules = [
+        corpus.module(name) for name in ("brotli/dec/prefix", "libyaml/dumper", "marisa/lib/marisa/grimoire/io/reader")
+    ]
     with LocalPool(2) as pool:
         report = search_corpus(corpus, modules, INLINING, toolchain=toolchain, pool=pool, max_flips=12)
     entries = {entry["name"]: entry for entry in report["modules"]}
@@ -57,12 +58,20 @@ def test_search_needs_two_valued_decisions_with_default_replay():
 
 
 def test_headroom_reached():
-    evaluation = {"modules": [{"name": "a", "ok": True, "default": 100, "policy": 95},
-                              {"name": "b", "ok": True, "default": 50, "policy": 50},
-                              {"name": "c", "ok": False, "default": None, "policy": None}]}
-    search = {"modules": [{"name": "a", "ok": True, "default": 100, "best": 90},
-                          {"name": "b", "ok": True, "default": 50, "best": 50},
-                          {"name": "c", "ok": True, "default": 10, "best": 5}]}
+    evaluation = {
+        "modules": [
+            {"name": "a", "ok": True, "default": 100, "policy": 95},
+            {"name": "b", "ok": True, "default": 50, "policy": 50},
+            {"name": "c", "ok": False, "default": None, "policy": None},
+        ]
+    }
+    search = {
+        "modules": [
+            {"name": "a", "ok": True, "default": 100, "best": 90},
+            {"name": "b", "ok": True, "default": 50, "best": 50},
+            {"name": "c", "ok": True, "default": 10, "best": 5},
+        ]
+    }
     reached = headroom_reached(evaluation, search)
     assert reached["modules"] == 2 and reached["reached"] == pytest.approx(0.5)
     assert reached["best_ratio"] == pytest.approx(140 / 150) and reached["policy_ratio"] == pytest.approx(145 / 150)

@@ -59,8 +59,9 @@ def small_network() -> NetworkConfig:
 
 def policy_trajectories(toolchain, modules, policy, seed: int = 1) -> list[CompileResult]:
     """Each module compiled under `policy` (a FastPolicy), sampling with `seed`, trajectories recorded."""
-    return [run_compile_task(CompileTask(m, "inlining", str(toolchain.clang), None, seed=seed), policy)
-            for m in modules]
+    return [
+        run_compile_task(CompileTask(m, "inlining", str(toolchain.clang), None, seed=seed), policy) for m in modules
+    ]
 
 
 def write_trajectories(folder: Path, results, rewards) -> list[str]:
@@ -90,8 +91,10 @@ def sub_corpus(source: Path, names, destination: Path, *, corrupt=()) -> Path:
         if name in corrupt:
             (destination / (name + ".bc")).write_bytes(b"BC\xc0\xde" + b"\x00\x01garbage" * 64)
     description["modules"] = list(names)
-    description["libraries"] = {library: [m for m in members if m in names]
-                                for library, members in description.get("libraries", {}).items()
-                                if any(m in names for m in members)}
+    description["libraries"] = {
+        library: [m for m in members if m in names]
+        for library, members in description.get("libraries", {}).items()
+        if any(m in names for m in members)
+    }
     (destination / "corpus_description.json").write_text(json.dumps(description, indent=1))
     return destination

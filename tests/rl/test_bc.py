@@ -19,8 +19,9 @@ def test_cloning_learns_the_default_decisions(labels, label_files, rl_spec, rl_v
     import tensorflow as tf
 
     tf.random.set_seed(1)
-    learner = BCLearner(rl_spec, rl_vocab, small_network,
-                        config=BCConfig(learning_rate=1e-2, batch_size=8, sequence_length=8))
+    learner = BCLearner(
+        rl_spec, rl_vocab, small_network, config=BCConfig(learning_rate=1e-2, batch_size=8, sequence_length=8)
+    )
     steps = sum(len(label.trajectory) for label in labels)
     actions = np.concatenate([label.actions for label in labels])
     majority = max(np.mean(actions == 0), np.mean(actions == 1))
@@ -28,8 +29,10 @@ def test_cloning_learns_the_default_decisions(labels, label_files, rl_spec, rl_v
     epochs = [learner.train_epoch(label_files, steps, seed=epoch) for epoch in range(12)]
     after = agreement(learner.fast_policy(), label_files)
 
-    assert before.steps == after.steps == steps and after.labels == {0: int(np.sum(actions == 0)),
-                                                                     1: int(np.sum(actions == 1))}
+    assert before.steps == after.steps == steps and after.labels == {
+        0: int(np.sum(actions == 0)),
+        1: int(np.sum(actions == 1)),
+    }
     assert sum(after.decisions.values()) == steps
     assert all(e.batches == -(-steps // 64) and e.steps == e.batches * 64 for e in epochs)
     assert epochs[-1].loss < epochs[0].loss

@@ -38,16 +38,16 @@ def collected(toolchain, rl_modules, rl_spec, rl_vocab, small_network):
 
 
 @pytest.mark.parametrize("rewarded", [1, 0])
-def test_positive_reward_makes_its_action_more_likely(rewarded, collected, rl_spec, rl_vocab, small_network,
-                                                      tmp_path):
+def test_positive_reward_makes_its_action_more_likely(rewarded, collected, rl_spec, rl_vocab, small_network, tmp_path):
     """Per module, one copy answers 1 everywhere and one 0; only `rewarded`'s copy gets a positive reward."""
     import tensorflow as tf
 
     tf.random.set_seed(3)
     learner = PPOLearner(rl_spec, rl_vocab, small_network, config=CONFIG)
     before = learner.fast_policy()
-    np.testing.assert_allclose(before.logits_batch(collected[0].trajectory.features), collected[0].trajectory.logits,
-                               rtol=1e-5, atol=1e-6)  # same seed, same actor as the one that collected
+    np.testing.assert_allclose(
+        before.logits_batch(collected[0].trajectory.features), collected[0].trajectory.logits, rtol=1e-5, atol=1e-6
+    )  # same seed, same actor as the one that collected
     results, rewards = [], []
     for result in collected:
         for action in (0, 1):

@@ -28,15 +28,17 @@ REMARK_TERMS = ("TotalSpillsCost", "TotalReloadsCost", "TotalFoldedReloadsCost",
 def remark_costs(toolchain, module, tmp_path) -> dict[str, float]:
     """Per function, the sum of the four cost terms of its SpillReloadCopies remark, from a plain compile."""
     remarks = tmp_path / f"{module.name.replace('/', '_')}.yaml"
-    argv = module.command(toolchain.clang).argv(tmp_path / "out.o", ["-opt-record-file", str(remarks),
-                                                                     "-opt-record-passes", "regalloc"])
+    argv = module.command(toolchain.clang).argv(
+        tmp_path / "out.o", ["-opt-record-file", str(remarks), "-opt-record-passes", "regalloc"]
+    )
     subprocess.run(argv, check=True, capture_output=True)
     costs = {}
     for document in remarks.read_text().split("\n---"):
         if re.search(r"^Name:\s+SpillReloadCopies$", document, re.M):
             function = re.search(r"^Function:\s+'?([^'\n]+)'?$", document, re.M).group(1)
-            costs[function] = sum(float(value) for term in REMARK_TERMS
-                                  for value in re.findall(rf"{term}:\s+'?([-0-9.e+]+)'?", document))
+            costs[function] = sum(
+                float(value) for term in REMARK_TERMS for value in re.findall(rf"{term}:\s+'?([-0-9.e+]+)'?", document)
+            )
     return costs
 
 
@@ -58,11 +60,18 @@ def baselines(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def ppo_run(corpus_dir, pool, baselines, tmp_path_factory):
-    options = TrainOptions("regalloc-eviction", "ppo", corpus_dir, tmp_path_factory.mktemp("runs") / "ppo",
-                           iterations=2, modules_per_iteration=4, validation_fraction=0.0, seed=3,
-                           gin_bindings=(*SMALL, "ppo.ppo_config.batch_size = 8",
-                                         "train.trainer_config.keep_trajectory_iterations = 2"),
-                           baseline_cache=baselines)
+    options = TrainOptions(
+        "regalloc-eviction",
+        "ppo",
+        corpus_dir,
+        tmp_path_factory.mktemp("runs") / "ppo",
+        iterations=2,
+        modules_per_iteration=4,
+        validation_fraction=0.0,
+        seed=3,
+        gin_bindings=(*SMALL, "ppo.ppo_config.batch_size = 8", "train.trainer_config.keep_trajectory_iterations = 2"),
+        baseline_cache=baselines,
+    )
     return train(options, pool)
 
 
@@ -91,8 +100,10 @@ def test_ppo_rewards_the_remarks_cost_against_the_default(ppo_run, corpus_dir, t
         assert replayed.score.value == pytest.approx(trajectory.score, rel=1e-6)
         policy = replayed.score.per_function
         functions = replayed.trajectory.functions
-        expected = [1.0 - (policy.get(f, 0.0) + 10.0) / (default.get(f, 0.0) + 10.0)
-                    for f in np.asarray(functions)[replayed.trajectory.step_function]]
+        expected = [
+            1.0 - (policy.get(f, 0.0) + 10.0) / (default.get(f, 0.0) + 10.0)
+            for f in np.asarray(functions)[replayed.trajectory.step_function]
+        ]
         assert trajectory.rewards == pytest.approx(expected, rel=1e-4, abs=1e-6)
         assert len(set(np.round(trajectory.rewards, 6))) > 1  # functions differ
         # Every action is a candidate the mask offered.
@@ -109,8 +120,14 @@ def test_eval_reports_costs_per_module_and_function(ppo_run, corpus_dir, toolcha
 
     problem = get_problem("regalloc-eviction")
     corpus = load_corpus(corpus_dir)
-    report = evaluate(corpus, problem, FastPolicy.load(ppo_run.output / "policy"), toolchain=toolchain, pool=pool,
-                      baselines=BaselineCache(baselines, toolchain, problem))
+    report = evaluate(
+        corpus,
+        problem,
+        FastPolicy.load(ppo_run.output / "policy"),
+        toolchain=toolchain,
+        pool=pool,
+        baselines=BaselineCache(baselines, toolchain, problem),
+    )
     assert report["measurement"] == "regalloc_cost" and report["summary"]["failed"] == 0
     for entry in report["modules"]:
         expected = remark_costs(toolchain, corpus.module(entry["name"]), tmp_path)
@@ -119,17 +136,30 @@ def test_eval_reports_costs_per_module_and_function(ppo_run, corpus_dir, toolcha
         assert {name: f["default"] for name, f in functions.items() if f["default"]} == pytest.approx(expected)
         assert sum(f["policy"] for f in functions.values()) == pytest.approx(entry["policy"], rel=1e-6)
         assert entry["figures"]["policy_cost"] == pytest.approx(
-            sum(entry["figures"][f"policy_{term}"] for term in COST_TERMS))
+            sum(entry["figures"][f"policy_{term}"] for term in COST_TERMS)
+        )
 
 
 @pytest.mark.slow
 def test_es_steps_train_eviction_and_cost_weights_come_from_gin(corpus_dir, pool, baselines, tmp_path):
     runs = {}
     for label, weights in (("plain", ()), ("copies-free", ("regalloc.cost_weights.copies_cost = 0.0",))):
-        options = TrainOptions("regalloc-eviction", "es", corpus_dir, tmp_path / label, iterations=2,
-                               validation_fraction=0.0, seed=4, baseline_cache=baselines,
-                               gin_bindings=(*SMALL, *weights, "es.es_config.perturbations = 2",
-                                             "es.es_config.modules_per_perturbation = 3"))
+        options = TrainOptions(
+            "regalloc-eviction",
+            "es",
+            corpus_dir,
+            tmp_path / label,
+            iterations=2,
+            validation_fraction=0.0,
+            seed=4,
+            baseline_cache=baselines,
+            gin_bindings=(
+                *SMALL,
+                *weights,
+                "es.es_config.perturbations = 2",
+                "es.es_config.modules_per_perturbation = 3",
+            ),
+        )
         run = train(options, pool)
         assert run.iterations == 2
         runs[label] = [json.loads(line) for line in (run.output / "log.jsonl").read_text().splitlines()]
@@ -141,18 +171,30 @@ def test_es_steps_train_eviction_and_cost_weights_come_from_gin(corpus_dir, pool
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("algorithm, bindings", [
-    ("ppo", ("ppo.ppo_config.batch_size = 8",)),
-    ("es", ("es.es_config.perturbations = 2", "es.es_config.modules_per_perturbation = 3")),
-])
+@pytest.mark.parametrize(
+    "algorithm, bindings",
+    [
+        ("ppo", ("ppo.ppo_config.batch_size = 8",)),
+        ("es", ("es.es_config.perturbations = 2", "es.es_config.modules_per_perturbation = 3")),
+    ],
+)
 def test_priority_levels_train_with_ppo_and_es(corpus_dir, pool, baselines, tmp_path, algorithm, bindings):
     """The priority problem's float advice is chosen as one of its levels; the saved policy answers levels."""
     from compiler_opt.policy.fast import FastPolicy
     from compiler_opt.problems.regalloc_priority import PRIORITY_LEVELS
 
-    options = TrainOptions("regalloc-priority", algorithm, corpus_dir, tmp_path / algorithm, iterations=2,
-                           modules_per_iteration=4, validation_fraction=0.0, seed=2, baseline_cache=baselines,
-                           gin_bindings=(*SMALL, *bindings))
+    options = TrainOptions(
+        "regalloc-priority",
+        algorithm,
+        corpus_dir,
+        tmp_path / algorithm,
+        iterations=2,
+        modules_per_iteration=4,
+        validation_fraction=0.0,
+        seed=2,
+        baseline_cache=baselines,
+        gin_bindings=(*SMALL, *bindings),
+    )
     run = train(options, pool)
     records = [json.loads(line) for line in (run.output / "log.jsonl").read_text().splitlines()]
     assert [r["iteration"] for r in records] == [1, 2]

@@ -68,8 +68,13 @@ def test_response_file_in_a_value_slot_is_refused(module_files, toolchain, tmp_p
     assert statuses == [0]
 
 
-def test_module_named_like_an_option_is_compiled_as_a_file(module_files, toolchain, tmp_path, monkeypatch,  # noqa: F811
-                                                          evil_library):
+def test_module_named_like_an_option_is_compiled_as_a_file(
+    module_files,
+    toolchain,
+    tmp_path,
+    monkeypatch,  # noqa: F811
+    evil_library,
+):
     """`-fpass-plugin=./evil` as a module name, the corpus given as `.`: clang must not load ./evil.bc."""
     library, marker = evil_library
     root = tmp_path / "corpus"

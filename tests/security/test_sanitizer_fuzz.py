@@ -30,10 +30,22 @@ from tests.security.test_hostile_corpus import plant_library
 # `  -name <meta>`, `  -name=<meta>`, `  -name<meta>`, `  -flag`: clang's own help, parsed here independently.
 _HELP = re.compile(r"^  (-[^\s<]+)(<[^>]*>)?\S*( <([^>]*)>)?")
 # Options that only record their value as text (debug info): a path there is a name, not a file.
-TEXT_ONLY = {"-main-file-name", "-fdebug-compilation-dir", "-fdebug-compilation-dir=", "-fcoverage-compilation-dir=",
-             "-ffile-compilation-dir=", "-fdebug-prefix-map=", "-fmacro-prefix-map=", "-fcoverage-prefix-map=",
-             "-ffile-prefix-map=", "-fprofile-prefix-map=", "-dwarf-debug-flags", "-record-command-line",
-             "-split-dwarf-file", "-object-file-name="}
+TEXT_ONLY = {
+    "-main-file-name",
+    "-fdebug-compilation-dir",
+    "-fdebug-compilation-dir=",
+    "-fcoverage-compilation-dir=",
+    "-ffile-compilation-dir=",
+    "-fdebug-prefix-map=",
+    "-fmacro-prefix-map=",
+    "-fcoverage-prefix-map=",
+    "-ffile-prefix-map=",
+    "-fprofile-prefix-map=",
+    "-dwarf-debug-flags",
+    "-record-command-line",
+    "-split-dwarf-file",
+    "-object-file-name=",
+}
 FILE_METAVARS = {"file", "dir", "directory", "path", "filename"}
 
 
@@ -68,9 +80,25 @@ def help_table(request) -> HelpTable:
 
 def hostile_values(planted: Path) -> list[str]:
     return [
-        f"@{planted}/evil.rsp", "@evil.rsp", f"{planted}/evil.so", "/etc/passwd", "../../etc/shadow", "./evil.so",
-        "evil.so", "-load", f"-load={planted}/evil.so", f"-fpass-plugin={planted}/evil.so", "-o",
-        f"{planted}/outside/written", "-mllvm", "x86_64-pc-linux-gnu", "1", "", "-Oz", "a=b", f"-I{planted}",
+        f"@{planted}/evil.rsp",
+        "@evil.rsp",
+        f"{planted}/evil.so",
+        "/etc/passwd",
+        "../../etc/shadow",
+        "./evil.so",
+        "evil.so",
+        "-load",
+        f"-load={planted}/evil.so",
+        f"-fpass-plugin={planted}/evil.so",
+        "-o",
+        f"{planted}/outside/written",
+        "-mllvm",
+        "x86_64-pc-linux-gnu",
+        "1",
+        "",
+        "-Oz",
+        "a=b",
+        f"-I{planted}",
     ]
 
 
@@ -81,8 +109,12 @@ def argument_lists(table: HelpTable, values: list[str]) -> st.SearchStrategy[lis
         st.tuples(st.sampled_from(sorted(table.separate)), value).map(list),
         st.tuples(st.sampled_from(table.joined), value).map(lambda pair: [pair[0] + pair[1]]),
         st.sampled_from(table.flags).map(lambda flag: [flag]),
-        st.tuples(st.just("-mllvm"), st.sampled_from(["-inline-threshold=100", "-load", f"-x={values[2]}",
-                                                        "-info-output-file=/tmp/x", values[0]])).map(list),
+        st.tuples(
+            st.just("-mllvm"),
+            st.sampled_from(
+                ["-inline-threshold=100", "-load", f"-x={values[2]}", "-info-output-file=/tmp/x", values[0]]
+            ),
+        ).map(list),
         value.map(lambda v: [v]),
     )
     return st.lists(item, max_size=12).map(lambda items: ["-cc1"] + [arg for part in items for arg in part])
@@ -104,7 +136,7 @@ def check_invariant(table: HelpTable, survivors: list[str]) -> None:
             index += 2
         else:
             name = next((j for j in table.joined if arg.startswith(j)), arg)
-            value = arg[len(name):] if name != arg else None
+            value = arg[len(name) :] if name != arg else None
             index += 1
         if name == "-mllvm":
             assert "/" not in value and not value.startswith(("@", "-load")), survivors
@@ -123,8 +155,9 @@ def planted(tmp_path_factory) -> Path:
     return folder
 
 
-@settings(max_examples=4000, derandomize=True, database=None, deadline=None,
-          suppress_health_check=[HealthCheck.too_slow])
+@settings(
+    max_examples=4000, derandomize=True, database=None, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
 @given(data=st.data())
 def test_survivors_name_no_outside_file_and_load_nothing(help_table, planted, data):
     args = data.draw(argument_lists(help_table, hostile_values(planted)))
@@ -136,8 +169,13 @@ def test_survivors_name_no_outside_file_and_load_nothing(help_table, planted, da
     check_invariant(help_table, survivors)
 
 
-@settings(max_examples=60, derandomize=True, database=None, deadline=None,
-          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=60,
+    derandomize=True,
+    database=None,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
 @given(data=st.data())
 def test_real_clang_never_loads_the_planted_library(help_table, planted, modules, toolchain, tmp_path, data):
     survivors = None

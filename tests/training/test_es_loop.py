@@ -18,11 +18,16 @@ from tests.rl.conftest import sub_corpus
 
 # Modules where inlining every call site is far larger than inlining none (30-50% here with clang-19).
 NEVER_BETTER = ("libyaml/api", "libyaml/parser", "lz4/lz4frame")
-ES_BINDINGS = ("policy.network_config.fc_layer_params = (16, 8)", "train.trainer_config.vocab_modules = 3",
-               # Wait for every compile, so runs with equal seeds see equal results whatever the machine's load.
-               "train.trainer_config.deadline_quorum = 1.0",
-               "es.es_config.perturbations = 4", "es.es_config.modules_per_perturbation = 3",
-               "es.es_config.noise_scale = 0.05", "es.es_config.step_size = 0.05")
+ES_BINDINGS = (
+    "policy.network_config.fc_layer_params = (16, 8)",
+    "train.trainer_config.vocab_modules = 3",
+    # Wait for every compile, so runs with equal seeds see equal results whatever the machine's load.
+    "train.trainer_config.deadline_quorum = 1.0",
+    "es.es_config.perturbations = 4",
+    "es.es_config.modules_per_perturbation = 3",
+    "es.es_config.noise_scale = 0.05",
+    "es.es_config.step_size = 0.05",
+)
 
 
 @pytest.fixture(scope="module")
@@ -58,28 +63,40 @@ def initial_policy(rl_spec, rl_vocab, small_network, tmp_path_factory):
 
 
 def _es(corpus, output, baselines, pool, *, iterations, resume=False, seed=0, warmstart=None, bindings=()):
-    options = TrainOptions("inlining", "es", corpus, output, iterations=iterations, validation_fraction=0.0,
-                           seed=seed, resume=resume, warmstart=None if resume else warmstart,
-                           gin_bindings=() if resume else ES_BINDINGS + tuple(bindings), baseline_cache=baselines)
+    options = TrainOptions(
+        "inlining",
+        "es",
+        corpus,
+        output,
+        iterations=iterations,
+        validation_fraction=0.0,
+        seed=seed,
+        resume=resume,
+        warmstart=None if resume else warmstart,
+        gin_bindings=() if resume else ES_BINDINGS + tuple(bindings),
+        baseline_cache=baselines,
+    )
     return train(options, pool)
 
 
 def _greedy(toolchain, modules, policy: FastPolicy) -> tuple[int, float]:
     """(text bytes in all, fraction of call sites inlined) of `modules` compiled greedily under `policy`."""
-    results = [run_compile_task(CompileTask(m, "inlining", str(toolchain.clang), None, explore=False, record=False),
-                                policy) for m in modules]
+    results = [
+        run_compile_task(CompileTask(m, "inlining", str(toolchain.clang), None, explore=False, record=False), policy)
+        for m in modules
+    ]
     actions = np.concatenate([r.actions for r in results])
     return sum(r.score.value for r in results), float(actions.mean())
 
 
 @pytest.mark.slow
-def test_es_moves_toward_the_known_better_direction(toolchain, sample_corpus, corpus, baselines, pool,
-                                                    initial_policy, tmp_path):
+def test_es_moves_toward_the_known_better_direction(
+    toolchain, sample_corpus, corpus, baselines, pool, initial_policy, tmp_path
+):
     modules = [sample_corpus.module(name) for name in NEVER_BETTER]
     initial = FastPolicy.load(initial_policy)
     initial_size, initial_inlined = _greedy(toolchain, modules, initial)
-    never = [run_compile_task(CompileTask(m, "inlining", str(toolchain.clang), "never", record=False))
-             for m in modules]
+    never = [run_compile_task(CompileTask(m, "inlining", str(toolchain.clang), "never", record=False)) for m in modules]
     # The premise: the initial policy inlines most call sites, and inlining none is much smaller.
     assert initial_inlined > 0.7 and sum(r.score.value for r in never) < 0.8 * initial_size
 
@@ -91,21 +108,47 @@ def test_es_moves_toward_the_known_better_direction(toolchain, sample_corpus, co
     final_size, final_inlined = _greedy(toolchain, modules, FastPolicy.load(summary.output / "policy"))
     assert final_size < initial_size and final_inlined < initial_inlined
     log = [json.loads(line) for line in (summary.output / "log.jsonl").read_text().splitlines()]
-    assert {"gradient_norm", "update_norm", "mean_perturbed_reward", "best_perturbed_reward", "total_ratio",
-            "seconds_collect", "seconds_train", "peak_rss_bytes"} <= set(log[0])
+    assert {
+        "gradient_norm",
+        "update_norm",
+        "mean_perturbed_reward",
+        "best_perturbed_reward",
+        "total_ratio",
+        "seconds_collect",
+        "seconds_train",
+        "peak_rss_bytes",
+    } <= set(log[0])
 
     evaluation = tmp_path / "eval.json"
-    subprocess.run([sys.executable, "-m", "mlgo.cli", "eval", "--problem", "inlining", "--policy",
-                    summary.output / "policy", "--corpus", corpus, "--output", evaluation, "--baselines", baselines],
-                   check=True, capture_output=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "mlgo.cli",
+            "eval",
+            "--problem",
+            "inlining",
+            "--policy",
+            summary.output / "policy",
+            "--corpus",
+            corpus,
+            "--output",
+            evaluation,
+            "--baselines",
+            baselines,
+        ],
+        check=True,
+        capture_output=True,
+    )
     report = json.loads(evaluation.read_text())
     assert report["summary"]["modules"] == 3 and report["summary"]["failed"] == 0
     assert report["summary"]["policy_total"] == final_size
 
 
 @pytest.mark.slow
-def test_equal_seeds_give_equal_updates_and_a_resumed_run_continues_exactly(corpus, baselines, pool, initial_policy,
-                                                                             tmp_path):
+def test_equal_seeds_give_equal_updates_and_a_resumed_run_continues_exactly(
+    corpus, baselines, pool, initial_policy, tmp_path
+):
     straight = _es(corpus, tmp_path / "straight", baselines, pool, iterations=3, seed=4, warmstart=initial_policy)
     _es(corpus, tmp_path / "resumed", baselines, pool, iterations=2, seed=4, warmstart=initial_policy)
     resumed = _es(corpus, tmp_path / "resumed", baselines, pool, iterations=3, resume=True)
@@ -119,8 +162,9 @@ def test_equal_seeds_give_equal_updates_and_a_resumed_run_continues_exactly(corp
 
 
 @pytest.mark.slow
-def test_a_failing_module_does_not_stall_a_step_and_is_set_aside(small_sample, baselines, pool, initial_policy,
-                                                                  tmp_path):
+def test_a_failing_module_does_not_stall_a_step_and_is_set_aside(
+    small_sample, baselines, pool, initial_policy, tmp_path
+):
     broken = NEVER_BETTER[1]
     folder = sub_corpus(small_sample, NEVER_BETTER, tmp_path / "corpus", corrupt={broken})
     summary = _es(folder, tmp_path / "run", baselines, pool, iterations=2, warmstart=initial_policy)

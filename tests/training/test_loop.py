@@ -26,10 +26,30 @@ from compiler_opt.training.run_folder import RunFolder, RunFolderError
 from tests.rl.conftest import sub_corpus
 
 SMALL_NETWORK = "policy.network_config.fc_layer_params = (16, 8)"
-PPO_KEYS = {"iteration", "modules", "modules_ok", "modules_failed", "modules_cancelled", "modules_without_decisions",
-            "mean_reward", "total_ratio", "policy_total", "baseline_total", "seconds_collect", "seconds_train",
-            "seconds_compile", "seconds_policy", "seconds_save", "decisions", "decisions_per_second_per_worker",
-            "modules_per_second", "loss", "peak_rss_bytes", "train_step", "set_aside"}
+PPO_KEYS = {
+    "iteration",
+    "modules",
+    "modules_ok",
+    "modules_failed",
+    "modules_cancelled",
+    "modules_without_decisions",
+    "mean_reward",
+    "total_ratio",
+    "policy_total",
+    "baseline_total",
+    "seconds_collect",
+    "seconds_train",
+    "seconds_compile",
+    "seconds_policy",
+    "seconds_save",
+    "decisions",
+    "decisions_per_second_per_worker",
+    "modules_per_second",
+    "loss",
+    "peak_rss_bytes",
+    "train_step",
+    "set_aside",
+}
 
 
 @pytest.fixture(scope="module")
@@ -45,19 +65,32 @@ def pool():
 
 @pytest.fixture(scope="module")
 def bc_run(small_sample, baselines, pool, tmp_path_factory):
-    options = TrainOptions("inlining", "bc", small_sample, tmp_path_factory.mktemp("runs") / "bc", iterations=3,
-                           gin_bindings=(SMALL_NETWORK, "bc.bc_config.learning_rate = 0.01"),
-                           baseline_cache=baselines)
+    options = TrainOptions(
+        "inlining",
+        "bc",
+        small_sample,
+        tmp_path_factory.mktemp("runs") / "bc",
+        iterations=3,
+        gin_bindings=(SMALL_NETWORK, "bc.bc_config.learning_rate = 0.01"),
+        baseline_cache=baselines,
+    )
     return train(options, pool)
 
 
 @pytest.fixture(scope="module")
 def ppo_run(small_sample, bc_run, baselines, pool, tmp_path_factory):
-    options = TrainOptions("inlining", "ppo", small_sample, tmp_path_factory.mktemp("runs") / "ppo", iterations=2,
-                           modules_per_iteration=8, warmstart=bc_run.output / "policy", seed=5,
-                           gin_bindings=("train.trainer_config.keep_trajectory_iterations = 2",
-                                         "ppo.ppo_config.batch_size = 16"),
-                           baseline_cache=baselines)
+    options = TrainOptions(
+        "inlining",
+        "ppo",
+        small_sample,
+        tmp_path_factory.mktemp("runs") / "ppo",
+        iterations=2,
+        modules_per_iteration=8,
+        warmstart=bc_run.output / "policy",
+        seed=5,
+        gin_bindings=("train.trainer_config.keep_trajectory_iterations = 2", "ppo.ppo_config.batch_size = 16"),
+        baseline_cache=baselines,
+    )
     return train(options, pool)
 
 
@@ -72,8 +105,11 @@ def test_bc_run_clones_the_default_and_logs_its_agreement(bc_run, small_sample):
     assert [r["iteration"] for r in records] == [1, 2, 3] and records == bc_run.records
     labels = json.loads((bc_run.output / "state.json").read_text())["labels"]
     training, _ = load_corpus(small_sample).split(0.2)
-    assert labels["modules"] == len(training) == labels["modules_ok"] + labels["modules_failed"] + \
-        labels["modules_without_decisions"]
+    assert (
+        labels["modules"]
+        == len(training)
+        == labels["modules_ok"] + labels["modules_failed"] + labels["modules_without_decisions"]
+    )
     for record in records:
         assert record["algorithm"] == "bc" and record["decisions"] == labels["fit_steps"] > 1000
         assert 0.0 <= record["accuracy"] <= 1.0 and 0.0 <= record["holdout_accuracy"] <= 1.0
@@ -100,7 +136,10 @@ def test_bc_run_plots_its_loss_and_agreement_per_epoch(bc_run, ppo_run):
     assert all(value is not None for panel in panels for values in panel.series.values() for value in values)
     assert set(panels[1].series) == {"training labels", "held-out labels"}
     assert [panel.title for panel in training_panels(ppo.iterations)] == [
-        "mean reward", "total vs default (policy / default)", "losses"]
+        "mean reward",
+        "total vs default (policy / default)",
+        "losses",
+    ]
     plot = training_curves(bc, "bc", "training-1.png")
     assert plot.png.startswith(b"\x89PNG") and plot.caption == "training run bc: curves per epoch"
 
@@ -111,8 +150,16 @@ def test_ppo_run_logs_consistent_figures(ppo_run):
     assert [r["iteration"] for r in records] == [1, 2]
     for record in records:
         assert PPO_KEYS <= set(record), PPO_KEYS - set(record)
-        assert record["modules"] == 8 == (record["modules_ok"] + record["modules_failed"] + record["modules_cancelled"]
-                                          + record["modules_without_decisions"])
+        assert (
+            record["modules"]
+            == 8
+            == (
+                record["modules_ok"]
+                + record["modules_failed"]
+                + record["modules_cancelled"]
+                + record["modules_without_decisions"]
+            )
+        )
         assert record["modules_ok"] > 0 and record["decisions"] > 0
         assert record["total_ratio"] == pytest.approx(record["policy_total"] / record["baseline_total"])
         assert math.isfinite(record["loss"]) and math.isfinite(record["mean_reward"])
@@ -159,9 +206,16 @@ def test_a_module_that_keeps_failing_is_set_aside(small_sample, baselines, pool,
     names = [m.name for m in training.modules if m.library in ("lz4", "libyaml", "double-conversion")][:4]
     broken = names[1]
     folder = sub_corpus(small_sample, names, tmp_path / "corpus", corrupt={broken})
-    options = TrainOptions("inlining", "ppo", folder, tmp_path / "run", iterations=2, modules_per_iteration=4,
-                           gin_bindings=(SMALL_NETWORK, "train.trainer_config.vocab_modules = 4"),
-                           baseline_cache=baselines)
+    options = TrainOptions(
+        "inlining",
+        "ppo",
+        folder,
+        tmp_path / "run",
+        iterations=2,
+        modules_per_iteration=4,
+        gin_bindings=(SMALL_NETWORK, "train.trainer_config.vocab_modules = 4"),
+        baseline_cache=baselines,
+    )
     summary = train(options, pool)
     records = _log(summary)
     assert [r["modules_failed"] for r in records] == [1, 1]
@@ -170,8 +224,9 @@ def test_a_module_that_keeps_failing_is_set_aside(small_sample, baselines, pool,
     assert [f["module"] for f in failed] == [broken] and failed[0]["failures"] == 2
     assert broken in failed[0]["error"]
     # A third iteration (resumed, with more iterations) no longer compiles it.
-    more = TrainOptions("inlining", "ppo", folder, tmp_path / "run", iterations=3, resume=True,
-                        baseline_cache=baselines)
+    more = TrainOptions(
+        "inlining", "ppo", folder, tmp_path / "run", iterations=3, resume=True, baseline_cache=baselines
+    )
     third = train(more, pool).records[-1]
     assert third["iteration"] == 3 and third["modules"] == 3 and third["modules_failed"] == 0
 
@@ -183,10 +238,16 @@ def short_run(small_sample, baselines, pool, tmp_path_factory):
     names = [m.name for m in training.modules if m.library in ("lz4", "libyaml", "double-conversion")][:4]
     root = tmp_path_factory.mktemp("short")
     folder = sub_corpus(small_sample, names, root / "corpus")
-    options = TrainOptions("inlining", "ppo", folder, root / "run", iterations=2, modules_per_iteration=4,
-                           gin_bindings=(SMALL_NETWORK, "train.trainer_config.vocab_modules = 4",
-                                         "train.trainer_config.policy_every = 5"),
-                           baseline_cache=baselines)
+    options = TrainOptions(
+        "inlining",
+        "ppo",
+        folder,
+        root / "run",
+        iterations=2,
+        modules_per_iteration=4,
+        gin_bindings=(SMALL_NETWORK, "train.trainer_config.vocab_modules = 4", "train.trainer_config.policy_every = 5"),
+        baseline_cache=baselines,
+    )
     return options, train(options, pool)
 
 
@@ -214,8 +275,11 @@ def test_a_torn_last_log_line_is_reported_and_its_record_kept(short_run, pool, t
         summary = train(options, pool)
     assert f"{log}: dropping line 2" in caplog.text and "iteration 2 (complete) was missing; restored" in caplog.text
     assert [r["iteration"] for r in _log(summary)] == [1, 2, 3] and _log(summary)[:2] == records
-    assert [line.split(":")[0] for line in (options.output / "train.log").read_text().splitlines()] == \
-        ["iteration 1/2", "iteration 2/2", "iteration 3/3"]
+    assert [line.split(":")[0] for line in (options.output / "train.log").read_text().splitlines()] == [
+        "iteration 1/2",
+        "iteration 2/2",
+        "iteration 3/3",
+    ]
 
 
 @pytest.mark.slow
@@ -223,14 +287,18 @@ def test_a_missing_or_corrupt_checkpoint_is_a_clear_error(short_run, pool, tmp_p
     missing = _copy_run(short_run, tmp_path / "missing")
     for path in (missing.output / "checkpoints").glob("iteration-00002.*"):
         path.unlink()
-    with pytest.raises(RunFolderError, match=f"{missing.output} cannot go on: the checkpoint of iteration 2.*"
-                                             "is missing.*start a new run"):
+    with pytest.raises(
+        RunFolderError,
+        match=f"{missing.output} cannot go on: the checkpoint of iteration 2.*is missing.*start a new run",
+    ):
         train(missing, pool)
     corrupt = _copy_run(short_run, tmp_path / "corrupt")
-    data, = (corrupt.output / "checkpoints").glob("iteration-00002.data-*")
+    (data,) = (corrupt.output / "checkpoints").glob("iteration-00002.data-*")
     os.truncate(data, data.stat().st_size // 2)
-    with pytest.raises(RunFolderError, match=f"{corrupt.output} cannot go on: the checkpoint of iteration 2.*"
-                                             "is unreadable.*restore that checkpoint"):
+    with pytest.raises(
+        RunFolderError,
+        match=f"{corrupt.output} cannot go on: the checkpoint of iteration 2.*is unreadable.*restore that checkpoint",
+    ):
         train(corrupt, pool)
     assert [r["iteration"] for r in _log(short_run[1])] == [1, 2]
     assert [r["iteration"] for r in RunFolder(corrupt.output).read_log()] == [1, 2]  # left as it was
@@ -242,5 +310,13 @@ def test_bad_runs_are_refused_with_clear_messages(small_sample, pool, tmp_path):
     with pytest.raises(MlgoError, match="no training run to resume"):
         train(TrainOptions("inlining", "ppo", small_sample, tmp_path / "b", resume=True), pool)
     with pytest.raises(MlgoError, match="bad gin configuration"):
-        train(TrainOptions("inlining", "ppo", small_sample, tmp_path / "c",
-                           gin_bindings=("train.trainer_config.no_such_setting = 1",)), pool)
+        train(
+            TrainOptions(
+                "inlining",
+                "ppo",
+                small_sample,
+                tmp_path / "c",
+                gin_bindings=("train.trainer_config.no_such_setting = 1",),
+            ),
+            pool,
+        )

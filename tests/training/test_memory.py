@@ -8,7 +8,9 @@ import sys
 
 from compiler_opt.training.memory import PeakMemory, process_tree, resident_bytes
 
-HOLD = "import sys, time; block = bytearray(200 * 2**20); sys.stdout.write('ready\\n'); sys.stdout.flush(); time.sleep(30)"
+HOLD = (
+    "import sys, time; block = bytearray(200 * 2**20); sys.stdout.write('ready\\n'); sys.stdout.flush(); time.sleep(30)"
+)
 
 
 def test_a_child_allocation_counts_toward_the_peak():

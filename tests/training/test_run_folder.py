@@ -39,8 +39,10 @@ def test_prune_keeps_the_named_iterations(tmp_path):
         folder.iteration_trajectories(iteration).mkdir(parents=True)
     (folder.trajectories / "labels").mkdir()
     folder.prune(keep_checkpoints=[2], keep_trajectories=[1])
-    assert sorted(p.name for p in folder.checkpoints.iterdir()) == ["iteration-00002.data-00000-of-00001",
-                                                                   "iteration-00002.index"]
+    assert sorted(p.name for p in folder.checkpoints.iterdir()) == [
+        "iteration-00002.data-00000-of-00001",
+        "iteration-00002.index",
+    ]
     assert sorted(p.name for p in folder.trajectories.iterdir()) == ["iteration-00001", "labels"]
 
 
@@ -50,8 +52,9 @@ def test_state_and_failed_modules_are_json(tmp_path):
     folder.write_state({"iteration": 3, "checkpoint": "checkpoints/iteration-00003"})
     assert folder.read_state()["iteration"] == 3
     folder.write_failed_modules({"b/m": {"error": "CompilerCrash: ...", "failures": 2}})
-    assert json.loads(folder.failed_modules.read_text()) == [{"module": "b/m", "error": "CompilerCrash: ...",
-                                                              "failures": 2}]
+    assert json.loads(folder.failed_modules.read_text()) == [
+        {"module": "b/m", "error": "CompilerCrash: ...", "failures": 2}
+    ]
     assert not list(tmp_path.glob(".*.tmp"))
 
 
@@ -64,8 +67,10 @@ def test_a_torn_log_line_is_reported_and_the_last_complete_record_restored(tmp_p
     with caplog.at_level(logging.WARNING):
         folder.trim_logs(2, records[1], "step 2/5: loss 0.5")
     assert folder.read_log() == records
-    assert f"{folder.log}: dropping line 2" in caplog.text and "iteration 2 (complete) was missing; restored" \
-        in caplog.text
+    assert (
+        f"{folder.log}: dropping line 2" in caplog.text
+        and "iteration 2 (complete) was missing; restored" in caplog.text
+    )
     assert folder.human_log.read_text().splitlines() == ["step 1/5: loss 0.5", "step 2/5: loss 0.5"]
     caplog.clear()
     with open(folder.log, "a") as stream:

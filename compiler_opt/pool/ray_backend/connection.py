@@ -22,8 +22,7 @@ from typing import Any
 
 from compiler_opt.errors import MlgoError
 
-__all__ = ["SUBREAPER_VARIABLE", "ClusterError", "RayUnavailable", "connect", "disconnect", "first_line",
-           "ray_module"]
+__all__ = ["SUBREAPER_VARIABLE", "ClusterError", "RayUnavailable", "connect", "disconnect", "first_line", "ray_module"]
 
 SUBREAPER_VARIABLE = "RAY_kill_child_processes_on_worker_exit_with_raylet_subreaper"
 _CONNECT_SECONDS = 10.0
@@ -69,8 +68,10 @@ def connect(address: str | None) -> None:
     if ray.is_initialized():  # one process talks to one cluster: its pools share the connection
         current = ray.get_runtime_context().gcs_address
         if address not in (None, "auto") and current.rpartition(":")[2] != address.rpartition(":")[2]:
-            raise ClusterError(f"this process is connected to the Ray cluster at {current} already; close its "
-                               f"pools before using the one at {address}")
+            raise ClusterError(
+                f"this process is connected to the Ray cluster at {current} already; close its "
+                f"pools before using the one at {address}"
+            )
         _Connection.users += 1
         return
     options: dict[str, Any] = {"logging_level": logging.WARNING, "log_to_driver": False}
@@ -82,8 +83,12 @@ def connect(address: str | None) -> None:
         _Connection.temp = tempfile.mkdtemp(prefix="mlgo-rayl-")
         _Connection.saved_environment = {name: os.environ.get(name) for name in _AUTH_VARIABLES}
         os.environ.setdefault("RAY_AUTH_MODE", "disabled")
-        options.update(address="local", include_dashboard=False, _temp_dir=_Connection.temp,
-                       _system_config={"kill_child_processes_on_worker_exit_with_raylet_subreaper": True})
+        options.update(
+            address="local",
+            include_dashboard=False,
+            _temp_dir=_Connection.temp,
+            _system_config={"kill_child_processes_on_worker_exit_with_raylet_subreaper": True},
+        )
     else:
         _check_reachable(address)
         options["address"] = address
@@ -123,14 +128,17 @@ def _check_reachable(address: str) -> None:
         return
     host, _, port = address.rpartition(":")
     if not host or not port.isdigit():
-        raise ClusterError(f"--ray-address {address!r} is not HOST:PORT (the head's address as `ray start --head` "
-                           "printed it, e.g. 10.0.0.1:6379), nor `auto` (the cluster this machine is a node of)")
+        raise ClusterError(
+            f"--ray-address {address!r} is not HOST:PORT (the head's address as `ray start --head` "
+            "printed it, e.g. 10.0.0.1:6379), nor `auto` (the cluster this machine is a node of)"
+        )
     try:
         socket.create_connection((host, int(port)), timeout=_CONNECT_SECONDS).close()
     except OSError as error:
         raise ClusterError(
             f"no Ray head node answers at {address} ({error}). Start one with `ray start --head --port={port}` "
-            "(docs/distributed.md), or pass the address it printed to --ray-address") from error
+            "(docs/distributed.md), or pass the address it printed to --ray-address"
+        ) from error
 
 
 def disconnect() -> None:

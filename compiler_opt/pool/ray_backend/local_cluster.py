@@ -37,8 +37,11 @@ _START_SECONDS = 120.0
 _STOP_SECONDS = 15.0
 _READY = "Ray runtime started"
 # A head that hears nothing from a node for ~2 s declares it dead (Ray's default is ~15 s).
-_FAST_HEALTH_CHECKS = {"RAY_health_check_period_ms": "500", "RAY_health_check_timeout_ms": "1000",
-                       "RAY_health_check_failure_threshold": "4"}
+_FAST_HEALTH_CHECKS = {
+    "RAY_health_check_period_ms": "500",
+    "RAY_health_check_timeout_ms": "1000",
+    "RAY_health_check_failure_threshold": "4",
+}
 
 
 @dataclass
@@ -60,8 +63,14 @@ class RayNode:
 class LocalRayCluster:
     """A head node plus `nodes - 1` worker nodes on loopback; see the module docstring."""
 
-    def __init__(self, nodes: int = 2, *, cpus_per_node: int = 1, object_store_bytes: int = 80 << 20,
-                 env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        nodes: int = 2,
+        *,
+        cpus_per_node: int = 1,
+        object_store_bytes: int = 80 << 20,
+        env: dict[str, str] | None = None,
+    ) -> None:
         if nodes < 1:
             raise ValueError(f"a cluster needs at least one node, got {nodes}")
         self._count = nodes
@@ -80,9 +89,19 @@ class LocalRayCluster:
         self._temp = tempfile.mkdtemp(prefix="mlgo-rc-")  # short: Ray's socket paths live under it
         try:
             self.port = _free_port()
-            self.nodes.append(self._start_node("head", [
-                "--head", f"--port={self.port}", f"--ray-client-server-port={_free_port()}",
-                "--include-dashboard=false", f"--temp-dir={self._temp}"], _FAST_HEALTH_CHECKS))
+            self.nodes.append(
+                self._start_node(
+                    "head",
+                    [
+                        "--head",
+                        f"--port={self.port}",
+                        f"--ray-client-server-port={_free_port()}",
+                        "--include-dashboard=false",
+                        f"--temp-dir={self._temp}",
+                    ],
+                    _FAST_HEALTH_CHECKS,
+                )
+            )
             for _ in range(self._count - 1):
                 self.add_node()
         except BaseException:
@@ -119,16 +138,35 @@ class LocalRayCluster:
     def _start_node(self, name: str, options: list[str], env: dict[str, str], cpus: int | None = None) -> RayNode:
         # A throwaway cluster on loopback: no token (Ray would otherwise pick up ~/.ray/auth_token if some
         # other run left one, or this process's own token if it runs a private instance).
-        environment = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", SUBREAPER_VARIABLE: "true",
-                       "RAY_AUTH_MODE": "disabled", **self.env, **env}
+        environment = {
+            **os.environ,
+            "RAY_USAGE_STATS_ENABLED": "0",
+            SUBREAPER_VARIABLE: "true",
+            "RAY_AUTH_MODE": "disabled",
+            **self.env,
+            **env,
+        }
         environment.pop("RAY_AUTH_TOKEN", None)
         log = Path(self._temp, f"{name}.log")
-        command = [*_ray_command(), "start", "--block", "--node-ip-address=127.0.0.1",
-                   f"--num-cpus={self.cpus_per_node if cpus is None else cpus}",
-                   f"--object-store-memory={self.object_store_bytes}", "--disable-usage-stats", *options]
+        command = [
+            *_ray_command(),
+            "start",
+            "--block",
+            "--node-ip-address=127.0.0.1",
+            f"--num-cpus={self.cpus_per_node if cpus is None else cpus}",
+            f"--object-store-memory={self.object_store_bytes}",
+            "--disable-usage-stats",
+            *options,
+        ]
         with open(log, "wb") as stream:
-            process = subprocess.Popen(command, stdout=stream, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                       env=environment, start_new_session=True)
+            process = subprocess.Popen(
+                command,
+                stdout=stream,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env=environment,
+                start_new_session=True,
+            )
         node = RayNode(name, process, log)
         end = time.monotonic() + _START_SECONDS
         while _READY not in log.read_text(errors="replace"):

@@ -31,16 +31,17 @@ class ClusterMismatch(ClusterError):
 
 def live_nodes() -> list[dict]:
     """The live nodes that can run jobs (have CPUs)."""
-    return [node for node in ray_module().nodes()
-            if node.get("Alive") and node.get("Resources", {}).get("CPU", 0) > 0]
+    return [node for node in ray_module().nodes() if node.get("Alive") and node.get("Resources", {}).get("CPU", 0) > 0]
 
 
 def cluster_cpus(requested: int | None) -> int:
     """How many jobs may be out at once: the cluster's CPUs, or `requested` when fewer."""
     cpus = int(ray_module().cluster_resources().get("CPU", 0))
     if cpus < 1:
-        raise ClusterError("the Ray cluster has no CPUs to run jobs on: start worker nodes with "
-                           "`ray start --address=HEAD:PORT` (a head started with --num-cpus=0 runs no jobs)")
+        raise ClusterError(
+            "the Ray cluster has no CPUs to run jobs on: start worker nodes with "
+            "`ray start --address=HEAD:PORT` (a head started with --num-cpus=0 runs no jobs)"
+        )
     return cpus if requested is None else min(requested, cpus)
 
 
@@ -49,8 +50,10 @@ def _on_each_node(function, nodes: list[dict], *args, retries: int) -> list:
     from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
     remote = ray_module().remote(num_cpus=0, max_retries=retries)(function)
-    return [remote.options(scheduling_strategy=NodeAffinitySchedulingStrategy(node["NodeID"], soft=False))
-            .remote(*args) for node in nodes]
+    return [
+        remote.options(scheduling_strategy=NodeAffinitySchedulingStrategy(node["NodeID"], soft=False)).remote(*args)
+        for node in nodes
+    ]
 
 
 def remove_pool_dirs(pool: str) -> None:
@@ -81,22 +84,27 @@ class NodeCheck:
         try:
             answers = ray.get(_on_each_node(node_facts, nodes, self.clang, retries=1), timeout=_CHECK_SECONDS)
         except ray.exceptions.GetTimeoutError as error:
-            raise ClusterError(f"some of the Ray nodes {', '.join(_node_name(n) for n in nodes)} did not answer the "
-                               f"version check within {_CHECK_SECONDS:g} s; see `ray status`") from error
+            raise ClusterError(
+                f"some of the Ray nodes {', '.join(_node_name(n) for n in nodes)} did not answer the "
+                f"version check within {_CHECK_SECONDS:g} s; see `ray status`"
+            ) from error
         except ray.exceptions.RayError as error:
             raise ClusterError(f"the version check failed on a Ray node: {first_line(error)}") from error
         problems = []
         for node, answer in zip(nodes, answers):
-            differences = [f"{name}: {self._reference.get(name)!r} here, {answer.get(name)!r} there"
-                           for name in sorted(self._reference) if name != "host"
-                           and answer.get(name) != self._reference.get(name)]
+            differences = [
+                f"{name}: {self._reference.get(name)!r} here, {answer.get(name)!r} there"
+                for name in sorted(self._reference)
+                if name != "host" and answer.get(name) != self._reference.get(name)
+            ]
             if differences:
                 problems.append(f"node {_node_name(node)} ({answer.get('host')}): " + "; ".join(differences))
         if problems:
             raise ClusterMismatch(
                 "these Ray nodes differ from this machine:\n  " + "\n  ".join(problems) + "\nEvery node needs the "
                 f"same clang at {self.clang}, the same mlgo checkout or version and the same Python "
-                "(docs/distributed.md); fix or remove those nodes (`ray stop` on them) and start again")
+                "(docs/distributed.md); fix or remove those nodes (`ray stop` on them) and start again"
+            )
         self._checked.update(node["NodeID"] for node in nodes)
 
 
@@ -117,8 +125,12 @@ def node_facts(clang: str | None) -> dict[str, str]:
     """What must agree between the driver and every node: Python, mlgo, its code, and the clang at `clang`."""
     from compiler_opt.llvm.toolchain import find_toolchain
 
-    facts = {"host": platform.node(), "python": platform.python_version(), "mlgo": _package_version(),
-             "code": _code_digest()}
+    facts = {
+        "host": platform.node(),
+        "python": platform.python_version(),
+        "mlgo": _package_version(),
+        "code": _code_digest(),
+    }
     if clang is not None:
         try:
             toolchain = find_toolchain(clang)
@@ -155,4 +167,3 @@ def _file_digest(path: Path) -> str:
         for block in iter(lambda: stream.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()[:16]
-

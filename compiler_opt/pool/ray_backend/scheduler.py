@@ -66,9 +66,17 @@ class RayPool(WorkerPool):
     a job whose worker dies. `check_nodes=False` skips the node check.
     """
 
-    def __init__(self, address: str | None = None, workers: int | None = None, *, ship_modules: bool = False,
-                 clang: str | os.PathLike | None = None, max_attempts: int = 3, check_nodes: bool = True,
-                 ship_cache_bytes: int = _SHIP_CACHE_BYTES) -> None:
+    def __init__(
+        self,
+        address: str | None = None,
+        workers: int | None = None,
+        *,
+        ship_modules: bool = False,
+        clang: str | os.PathLike | None = None,
+        max_attempts: int = 3,
+        check_nodes: bool = True,
+        ship_cache_bytes: int = _SHIP_CACHE_BYTES,
+    ) -> None:
         if workers is not None and workers < 1:
             raise ValueError(f"a pool needs at least one worker, got {workers}")
         if max_attempts < 1:
@@ -181,22 +189,37 @@ class RayPool(WorkerPool):
         for index, value in enumerate(values):
             if isinstance(value, SharedRef):
                 if value.pool != self._id or value.id not in self._shared:
-                    return JobResult(job.key, JobStatus.FAILED, error=JobException(
-                        job.key, "the job uses a shared object this pool does not hold (released, or another pool's)"))
+                    return JobResult(
+                        job.key,
+                        JobStatus.FAILED,
+                        error=JobException(
+                            job.key,
+                            "the job uses a shared object this pool does not hold (released, or another pool's)",
+                        ),
+                    )
                 values[index] = self._shared[value.id]
                 shared.append(index)
         try:
             staged = self._shipper.ship(job.files, values) if self._shipper is not None else ()
         except OSError as error:
-            return JobResult(job.key, JobStatus.FAILED, error=JobException(
-                job.key, f"cannot read a module file to ship: {error}", type(error).__name__))
+            return JobResult(
+                job.key,
+                JobStatus.FAILED,
+                error=JobException(job.key, f"cannot read a module file to ship: {error}", type(error).__name__),
+            )
         header = TaskHeader(job.key, self._id, len(job.args), tuple(job.kwargs), staged, tuple(shared))
         try:
             ref = self._execute.remote(header, job.fn, *values)
         except Exception as error:
-            return JobResult(job.key, JobStatus.FAILED, error=JobException(
-                job.key, f"the job cannot be pickled: {type(error).__name__}: {first_line(error)}",
-                type(error).__name__))
+            return JobResult(
+                job.key,
+                JobStatus.FAILED,
+                error=JobException(
+                    job.key,
+                    f"the job cannot be pickled: {type(error).__name__}: {first_line(error)}",
+                    type(error).__name__,
+                ),
+            )
         limit = job.timeout if job.timeout is not None else timeout
         now = time.monotonic()
         flights[ref] = _Flight(job, attempt, now, None if limit is None else now + limit)
@@ -228,13 +251,26 @@ class RayPool(WorkerPool):
             try:
                 data = ray.get(ref)
             except ray.exceptions.TaskCancelledError:
-                results.append(JobResult(job.key, JobStatus.CANCELLED, error=JobCancelled(
-                    job.key, "its Ray task was cancelled outside this pool"), seconds=seconds))
+                results.append(
+                    JobResult(
+                        job.key,
+                        JobStatus.CANCELLED,
+                        error=JobCancelled(job.key, "its Ray task was cancelled outside this pool"),
+                        seconds=seconds,
+                    )
+                )
                 continue
             except ray.exceptions.RayTaskError as error:  # the job never ran: its arguments did not load there
                 cause = error.cause if isinstance(error.cause, BaseException) else error
-                results.append(JobResult(job.key, JobStatus.FAILED, error=portable_error(job.key, cause),
-                                         seconds=seconds, traceback=str(error)))
+                results.append(
+                    JobResult(
+                        job.key,
+                        JobStatus.FAILED,
+                        error=portable_error(job.key, cause),
+                        seconds=seconds,
+                        traceback=str(error),
+                    )
+                )
                 continue
             except ray.exceptions.RayError as error:  # worker or node died, result lost, out of memory
                 lost = True
@@ -243,9 +279,18 @@ class RayPool(WorkerPool):
                     pending.appendleft((job, flight.attempt + 1))
                     continue
                 reasons = collections.Counter(failures.pop(job.key))
-                results.append(JobResult(job.key, JobStatus.LOST, error=WorkerLost(
-                    job.key, f"its worker died on each of {flight.attempt} attempts, so it is not tried again: "
-                    + "; ".join(f"{count} x {reason}" for reason, count in reasons.items())), seconds=seconds))
+                results.append(
+                    JobResult(
+                        job.key,
+                        JobStatus.LOST,
+                        error=WorkerLost(
+                            job.key,
+                            f"its worker died on each of {flight.attempt} attempts, so it is not tried again: "
+                            + "; ".join(f"{count} x {reason}" for reason, count in reasons.items()),
+                        ),
+                        seconds=seconds,
+                    )
+                )
                 continue
             results.append(unpacked_result(job.key, data))
         if lost:  # a node may be gone: do not keep more jobs out than there are CPUs left
@@ -263,9 +308,17 @@ class RayPool(WorkerPool):
                 del flights[ref]
                 _cancel(ray, ref)
                 limit = flight.job.timeout if flight.job.timeout is not None else timeout
-                results.append(JobResult(flight.job.key, JobStatus.TIMEOUT, error=JobTimeout(
-                    flight.job.key, f"job ran past its {limit:g} s limit; its Ray task was cancelled (worker killed)"),
-                    seconds=now - flight.submitted))
+                results.append(
+                    JobResult(
+                        flight.job.key,
+                        JobStatus.TIMEOUT,
+                        error=JobTimeout(
+                            flight.job.key,
+                            f"job ran past its {limit:g} s limit; its Ray task was cancelled (worker killed)",
+                        ),
+                        seconds=now - flight.submitted,
+                    )
+                )
         return results
 
     def _cancel_all(self, flights: dict, pending, now: float, why: str) -> list[JobResult]:
@@ -273,8 +326,14 @@ class RayPool(WorkerPool):
         ray = ray_module()
         for ref, flight in list(flights.items()):
             _cancel(ray, ref)
-            results.append(JobResult(flight.job.key, JobStatus.CANCELLED, error=JobCancelled(
-                flight.job.key, f"{why}; killed"), seconds=now - flight.submitted))
+            results.append(
+                JobResult(
+                    flight.job.key,
+                    JobStatus.CANCELLED,
+                    error=JobCancelled(flight.job.key, f"{why}; killed"),
+                    seconds=now - flight.submitted,
+                )
+            )
         flights.clear()
         while pending:
             job, _ = pending.popleft()

@@ -71,8 +71,7 @@ class Shipper:
         return ref
 
 
-def staged_values(values: Sequence, count: int, staged: Sequence[Staged], keep: Iterable[int],
-                  folder: Path) -> list:
+def staged_values(values: Sequence, count: int, staged: Sequence[Staged], keep: Iterable[int], folder: Path) -> list:
     """The task's side: write the staged files' bytes under `folder`; the first `count` values with their paths
     replaced by the copies' (values at the indexes in `keep`, the shared objects, stay as they are)."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -82,8 +81,9 @@ def staged_values(values: Sequence, count: int, staged: Sequence[Staged], keep: 
         copy.write_bytes(values[index])
         copies[path] = str(copy)
     kept = set(keep)
-    return [value if index in kept else with_paths_replaced(value, copies) for index, value in
-            enumerate(values[:count])]
+    return [
+        value if index in kept else with_paths_replaced(value, copies) for index, value in enumerate(values[:count])
+    ]
 
 
 def with_paths_replaced(value: Any, paths: Mapping[str, str]) -> Any:

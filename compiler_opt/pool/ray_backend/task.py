@@ -112,5 +112,5 @@ def _call(header: TaskHeader, fn, values: tuple, workdir: Path):
     count = header.args + len(header.kwargs)
     if header.staged:
         values = tuple(staged_values(values, count, header.staged, header.shared, workdir / "shipped"))
-    kwargs = dict(zip(header.kwargs, values[header.args:count]))
-    return fn(*values[:header.args], **kwargs)
+    kwargs = dict(zip(header.kwargs, values[header.args : count]))
+    return fn(*values[: header.args], **kwargs)

@@ -125,8 +125,13 @@ def pool(cluster):
 def test_jobs_run_on_both_nodes_and_stream_back_as_they_finish(pool):
     assert pool.workers == 2
     started = time.monotonic()
-    results = pool.run([Job("slow", jobs.sleep_then, (3.0, "s")), Job("fast", jobs.sleep_then, (0.05, "f")),
-                        *[Job(f"j{i}", jobs.sleep_then, (0.3, i)) for i in range(4)]])
+    results = pool.run(
+        [
+            Job("slow", jobs.sleep_then, (3.0, "s")),
+            Job("fast", jobs.sleep_then, (0.05, "f")),
+            *[Job(f"j{i}", jobs.sleep_then, (0.3, i)) for i in range(4)],
+        ]
+    )
     first = next(results)
     assert first.key == "fast" and first.value == "f" and time.monotonic() - started < 2.5
     rest = {result.key: result for result in results}
@@ -138,8 +143,13 @@ def test_jobs_run_on_both_nodes_and_stream_back_as_they_finish(pool):
 
 @pytest.mark.slow
 def test_failures_are_typed_results_naming_the_job(pool):
-    results = pool.run_all([Job("bad", jobs.fail, ("broken module",)), Job("odd", jobs.fail_unpicklably),
-                            Job("ok", jobs.sleep_then, (0.0, 1))])
+    results = pool.run_all(
+        [
+            Job("bad", jobs.fail, ("broken module",)),
+            Job("odd", jobs.fail_unpicklably),
+            Job("ok", jobs.sleep_then, (0.0, 1)),
+        ]
+    )
     assert results["bad"].status is JobStatus.FAILED and isinstance(results["bad"].error, ValueError)
     assert "broken module" in str(results["bad"].error) and "ValueError" in results["bad"].traceback
     assert isinstance(results["odd"].error, JobException) and results["odd"].error.type_name == "_Unpicklable"
@@ -182,8 +192,13 @@ def test_shared_objects_reach_jobs_and_released_ones_are_refused(pool, cluster):
 def test_a_job_over_its_limit_is_killed_with_the_process_it_started(pool, tmp_path):
     pid_file = tmp_path / "grandchild.pid"
     started = time.monotonic()
-    results = pool.run_all([Job("hang", jobs.spawn_grandchild_and_hang, (str(pid_file),), timeout=3.0),
-                            Job("quick", jobs.sleep_then, (0.1, "q"))], timeout=60.0)
+    results = pool.run_all(
+        [
+            Job("hang", jobs.spawn_grandchild_and_hang, (str(pid_file),), timeout=3.0),
+            Job("quick", jobs.sleep_then, (0.1, "q")),
+        ],
+        timeout=60.0,
+    )
     assert time.monotonic() - started < 10.0
     assert results["hang"].status is JobStatus.TIMEOUT and isinstance(results["hang"].error, JobTimeout)
     assert "3 s limit" in str(results["hang"].error) and results["quick"].value == "q"
@@ -193,8 +208,11 @@ def test_a_job_over_its_limit_is_killed_with_the_process_it_started(pool, tmp_pa
 
 @pytest.mark.slow
 def test_the_deadline_cancels_running_and_queued_stragglers(pool):
-    batch = [Job("f1", jobs.sleep_then, (0.1, 1)), Job("f2", jobs.sleep_then, (0.1, 2)),
-             *[Job(f"s{i}", jobs.sleep_then, (60.0, i)) for i in range(3)]]
+    batch = [
+        Job("f1", jobs.sleep_then, (0.1, 1)),
+        Job("f2", jobs.sleep_then, (0.1, 2)),
+        *[Job(f"s{i}", jobs.sleep_then, (60.0, i)) for i in range(3)],
+    ]
     started = time.monotonic()
     results = pool.run_all(batch, deadline=DeadlinePolicy(quorum=0.4, grace_seconds=1.0))
     assert time.monotonic() - started < 15.0
@@ -209,8 +227,12 @@ def test_the_deadline_cancels_running_and_queued_stragglers(pool):
 
 @pytest.mark.slow
 def test_abandoning_a_run_cancels_what_it_left_running(pool, tmp_path):
-    results = pool.run([Job("hang", ray_jobs.pid_then_sleep, (str(tmp_path), "hang", 60.0, 0)),
-                        Job("quick", jobs.sleep_then, (0.0, 1))])
+    results = pool.run(
+        [
+            Job("hang", ray_jobs.pid_then_sleep, (str(tmp_path), "hang", 60.0, 0)),
+            Job("quick", jobs.sleep_then, (0.0, 1)),
+        ]
+    )
     assert next(results).key == "quick"
     assert _wait_for(lambda: any(tmp_path.iterdir()), 20.0)
     results.close()
@@ -240,7 +262,9 @@ def test_a_job_whose_worker_is_killed_is_retried(pool, tmp_path):
 
 @pytest.mark.slow
 def test_a_job_that_kills_every_worker_becomes_a_typed_failure(pool):
-    results = pool.run_all([Job("poison", jobs.die, (3,)), *[Job(f"ok{i}", jobs.sleep_then, (0.2, i)) for i in range(3)]])
+    results = pool.run_all(
+        [Job("poison", jobs.die, (3,)), *[Job(f"ok{i}", jobs.sleep_then, (0.2, i)) for i in range(3)]]
+    )
     poison = results["poison"]
     assert poison.status is JobStatus.LOST and isinstance(poison.error, WorkerLost)
     assert "3 attempts" in str(poison.error) and "not tried again" in str(poison.error)
@@ -320,26 +344,41 @@ def test_a_training_iteration_and_an_eval_survive_a_node_killed_mid_run(cluster,
     def kill_node_once_it_compiles():
         def compiling():
             return any(_is_clang_under(extra.pid, pid) for pid in _clang_pids())
+
         if _wait_for(lambda: compiling() or died.is_set(), 120.0) and not died.is_set():
             cluster.kill_node(extra)
             died.set()
 
     killer = threading.Thread(target=kill_node_once_it_compiles, daemon=True)
-    config = TrainerConfig(modules_per_iteration=len(modules), compile_timeout=120.0, deadline_quorum=1.0,
-                           deadline_grace_seconds=None)
+    config = TrainerConfig(
+        modules_per_iteration=len(modules), compile_timeout=120.0, deadline_quorum=1.0, deadline_grace_seconds=None
+    )
     try:
         with RayPool(cluster.address) as pool:
             assert pool.workers == 3
             baselines = BaselineCache(tmp_path / "baselines", toolchain, problem)
             killer.start()
-            figures = collect_iteration(pool, modules, problem, toolchain, policy, baselines, RewardTracker(),
-                                        ModuleBook(), tmp_path / "iteration", iteration=0, seed=1, settings=config)
+            figures = collect_iteration(
+                pool,
+                modules,
+                problem,
+                toolchain,
+                policy,
+                baselines,
+                RewardTracker(),
+                ModuleBook(),
+                tmp_path / "iteration",
+                iteration=0,
+                seed=1,
+                settings=config,
+            )
             killer.join()
             assert died.is_set(), "the extra node never compiled anything"
             assert figures.modules_failed == figures.modules_cancelled == 0
             assert figures.modules_ok + figures.modules_without_decisions == len(modules)
-            report = evaluate(corpus, problem, policy, toolchain=toolchain, pool=pool, baselines=baselines,
-                              modules=modules[:4])
+            report = evaluate(
+                corpus, problem, policy, toolchain=toolchain, pool=pool, baselines=baselines, modules=modules[:4]
+            )
     finally:
         died.set()
         if extra.alive():
@@ -387,11 +426,16 @@ def test_a_node_with_other_code_is_refused_by_name(cluster, tmp_path):
     try:
         driver = subprocess.run(
             [sys.executable, "-c", f"from compiler_opt.pool.ray_backend import RayPool; RayPool({cluster.address!r})"],
-            cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True, timeout=180)
+            cwd=tmp_path,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+            capture_output=True,
+            text=True,
+            timeout=180,
+        )
     finally:
         cluster.kill_node(odd)
     assert "ClusterMismatch" in driver.stderr, driver.stderr[-3000:]
-    message = driver.stderr[driver.stderr.index("ClusterMismatch"):]
+    message = driver.stderr[driver.stderr.index("ClusterMismatch") :]
     assert driver.returncode != 0, driver.stderr[-3000:]
     assert "code:" in message and "same clang" in message
     assert len([line for line in message.splitlines() if line.startswith("  node ")]) == 1  # only the odd one

@@ -69,10 +69,10 @@ def test_response_file_in_a_value_slot_is_refused(module_files, toolchain, tmp_p
 
 
 def test_module_named_like_an_option_is_compiled_as_a_file(
-    module_files,
+    module_files,  # noqa: F811 (the fixture imported above)
     toolchain,
     tmp_path,
-    monkeypatch,  # noqa: F811
+    monkeypatch,
     evil_library,
 ):
     """`-fpass-plugin=./evil` as a module name, the corpus given as `.`: clang must not load ./evil.bc."""

@@ -4,6 +4,7 @@
   advisor off), which everything that compiles a module calls;
 - `trace`, `decision_log`: `mlgo trace`'s compile, its decisions in LLVM's log format;
 - `compile_job`: the compile jobs workers run (one module, one policy);
+- `replay`: replaying decisions into a compile, and the two-compile default labels;
 - `baseline`: `BaselineCache`, the default heuristic's score per module, on disk;
 - `rollouts`: compiling modules under a policy against their baselines, counted (`CollectFigures`);
 - `reward`: the reward of a compile against its baseline, with per-module moving averages;

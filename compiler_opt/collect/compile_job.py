@@ -24,18 +24,11 @@ temp dir removed afterwards; failures are the channel's typed errors
 (`CompilerCrash`, `CompilerTimeout`, `ChannelProtocolError`, all
 `CompilerFailure`s naming the module) or `ReplayMismatch`.
 
-Default labels (behavioral cloning): the compiler can send its own decision
-with each observation (include-default), but LLVM 19 writes it over a real
-feature's slot (`callee_basic_block_count`). When the problem's probed
-default-decision slot is one of the policy's features, `default_label_trajectory`
-compiles twice: once with include-default, answering with the default, to
-read the decisions; once without it, replaying them, so the features
-recorded are the real ones. The two compiles must make the same number of
-decisions and produce objects of the same size, else `ReplayMismatch`. Where
-the slot is a feature the policy excludes (newer LLVM), one compile does.
-`run_compile_task` takes the same path when asked to record a built-in
-policy that replays the default, so no recorded trajectory ever carries the
-overwritten slot.
+Default labels (behavioral cloning) need two compiles under LLVM 19, whose
+include-default overwrites a feature: `run_compile_task`, asked to record a
+built-in policy that replays the default, reads the decisions and replays
+them (`compiler_opt.collect.replay`), so no recorded trajectory ever carries
+the overwritten slot.
 """
 
 from __future__ import annotations
@@ -43,33 +36,32 @@ from __future__ import annotations
 import math
 import tempfile
 import zlib
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from compiler_opt.collect.actor import BASELINE_POLICY, Acted, MakeDecide, act, builtin_decider, builtin_policy
+from compiler_opt.collect.replay import ReplayMismatch, default_overwrites_feature, label_by_replay, replayer
 from compiler_opt.collect.trajectories import ModuleTrajectory, TrajectorySpec
 from compiler_opt.corpus.loading import ModuleSpec
 from compiler_opt.errors import MlgoError
 from compiler_opt.llvm.cmdline import CompileCommand
 from compiler_opt.llvm.compile import compile_answering
-from compiler_opt.llvm.failures import CompilerFailure
-from compiler_opt.llvm.log_format import LogHeader, Observation
+from compiler_opt.llvm.log_format import Observation
 from compiler_opt.llvm.toolchain import Toolchain, find_toolchain
 from compiler_opt.policy.fast import Decision, FastPolicy
 from compiler_opt.policy.features import FeatureSpec, build_feature_spec
 from compiler_opt.pool.base import Job, SharedRef
 from compiler_opt.problems import get_problem
-from compiler_opt.problems.base import BuiltinPolicy, Problem
+from compiler_opt.problems.base import Problem
 from compiler_opt.problems.measurements import Score
 
 __all__ = [
     "BASELINE_POLICY",
     "CompileResult",
     "CompileTask",
-    "ReplayMismatch",
     "compile_jobs",
     "default_label_trajectory",
     "problem_feature_spec",
@@ -80,10 +72,6 @@ __all__ = [
 DEFAULT_TIMEOUT = 600.0
 # The pool's limit on a job is a backstop behind the compile's own limit, which gives the typed failure.
 POOL_TIMEOUT_MARGIN = 60.0
-
-
-class ReplayMismatch(CompilerFailure):
-    """Replayed decisions did not reproduce a compile (decision count or object size differ)."""
 
 
 @dataclass(frozen=True)
@@ -210,9 +198,12 @@ def run_compile_task(task: CompileTask, policy: FastPolicy | str | None = None) 
             task.record
             and builtin.include_default
             and builtin.make is not None
-            and _default_overwrites_feature(toolchain, problem)
+            and default_overwrites_feature(toolchain, problem)
         ):
-            return _label_by_replay(toolchain, problem, builtin, command, name, timeout, task.keep_object, task.seed)
+            return _result(
+                name,
+                label_by_replay(toolchain, problem, builtin, command, name, timeout, task.keep_object, task.seed),
+            )
         make, policy_info, spec = builtin_decider(toolchain, builtin, task.seed), False, None
         include_default = builtin.include_default
     else:
@@ -240,7 +231,7 @@ def default_label_trajectory(
 
     One compile where the default decision arrives in a feature the policy
     excludes, two (read, then replay) where it overwrites a policy feature
-    (LLVM 19); see the module docstring. Raises `MlgoError` for a problem
+    (LLVM 19); see `compiler_opt.collect.replay`. Raises `MlgoError` for a problem
     whose compiler cannot send its default decisions, `ReplayMismatch` when
     the replay does not reproduce the default compile.
     """
@@ -280,12 +271,12 @@ def replay_actions(
     default = problem.default_replay() if default_tail else None
     if default_tail and default is None:
         raise MlgoError(f"problem {problem.name} cannot replay the compiler's default decisions")
-    if default_tail and record and _default_overwrites_feature(toolchain, problem):
+    if default_tail and record and default_overwrites_feature(toolchain, problem):
         raise MlgoError(
             f"with this compiler the default decision overwrites a feature of problem {problem.name}, "
             "so a compile with a default tail cannot record honest features; use its actions"
         )
-    make = _replayer(toolchain, module.name, list(actions), default)
+    make = replayer(toolchain, module.name, list(actions), default)
     acted = act(
         toolchain,
         problem,
@@ -307,29 +298,6 @@ def replay_actions(
 # ---- how the policies answer ---------------------------------------------------------------
 
 
-def _replayer(toolchain: Toolchain, name: str, actions: list, default: BuiltinPolicy | None) -> MakeDecide:
-    make_tail = None if default is None else builtin_decider(toolchain, default)
-
-    def make(header: LogHeader) -> Callable[[Observation], object]:
-        tail = None if make_tail is None else make_tail(header)
-        steps = iter(actions)
-
-        def decide(observation: Observation) -> object:
-            action = next(steps, _END)
-            if action is _END:
-                if tail is None:
-                    raise ReplayMismatch(name, f"replaying {len(actions)} decisions, the compiler asked for more")
-                action = tail(observation)
-            return action
-
-        return decide
-
-    return make
-
-
-_END = object()
-
-
 def _greedy(policy: FastPolicy, observation: Observation) -> Decision:
     logits = policy.observation_logits(observation)
     values = logits.astype(np.float64)
@@ -344,60 +312,6 @@ def _fast_decider(task: CompileTask, policy: FastPolicy) -> MakeDecide:
         rng = np.random.default_rng([task.seed, zlib.crc32(task.module.name.encode())])
         return lambda header: lambda observation: policy.sample(observation, rng)
     return lambda header: lambda observation: _greedy(policy, observation)
-
-
-def _default_overwrites_feature(toolchain: Toolchain, problem: Problem) -> bool:
-    """Whether the default decision, when included, lands in a feature the policy reads (LLVM 19)."""
-    if problem.default_decision_feature is None:
-        return False
-    slot = problem.default_decision_feature(toolchain)
-    return slot is not None and slot not in problem.excluded_features
-
-
-def _label_by_replay(
-    toolchain: Toolchain,
-    problem: Problem,
-    builtin: BuiltinPolicy,
-    command: CompileCommand,
-    name: str,
-    timeout: float,
-    keep_object: bool,
-    seed: int,
-) -> CompileResult:
-    first = act(
-        toolchain,
-        problem,
-        command,
-        builtin_decider(toolchain, builtin, seed),
-        name=name,
-        include_default=True,
-        timeout=timeout,
-    )
-    second = act(
-        toolchain,
-        problem,
-        command,
-        _replayer(toolchain, name, first.actions, None),
-        name=name,
-        record=True,
-        timeout=timeout,
-        keep_object=keep_object,
-    )
-    if second.decisions != first.decisions:
-        raise ReplayMismatch(
-            name,
-            f"the default compile made {first.decisions} decisions, replaying them "
-            f"without the default decision made {second.decisions}",
-        )
-    if second.measured_score.value != first.measured_score.value:
-        raise ReplayMismatch(
-            name,
-            f"replaying the default decisions gave {second.measured_score.value:g} "
-            f"{problem.measurement.unit}, the default compile {first.measured_score.value:g}",
-        )
-    result = _result(name, second)
-    result.seconds = {key: first.seconds.get(key, 0.0) + value for key, value in second.seconds.items()}
-    return result
 
 
 def _result(name: str, acted: Acted) -> CompileResult:

@@ -33,14 +33,12 @@ import multiprocessing
 import multiprocessing.connection
 import os
 import pickle
-import shutil
 import tempfile
 import time
 import uuid
 import weakref
 from collections import deque
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from multiprocessing.context import ForkServerContext, SpawnContext
 from typing import Any
 
@@ -58,12 +56,9 @@ from compiler_opt.pool.base import (
     WorkerPool,
 )
 from compiler_opt.pool.job_call import unpacked_result
-from compiler_opt.pool.local_worker import serve
-from compiler_opt.processes import kill_process_tree
+from compiler_opt.pool.local_slot import STOP_WAIT_SECONDS, WorkerSlot, shut_down
 
 __all__ = ["LocalPool"]
-
-_STOP_WAIT_SECONDS = 2.0
 
 
 class LocalPool(WorkerPool):
@@ -90,12 +85,12 @@ class LocalPool(WorkerPool):
             self._context = multiprocessing.get_context("spawn")
         self._id = uuid.uuid4().hex
         self._temp_root = tempfile.mkdtemp(prefix="mlgo-pool-")
-        self._slots = [_Slot(index, cpus[index % len(cpus)] if pin else None) for index in range(count)]
+        self._slots = [WorkerSlot(index, cpus[index % len(cpus)] if pin else None) for index in range(count)]
         self._shared: dict[int, bytes] = {}
         self._next_shared = itertools.count()
         self._running = False
         self._closed = False
-        self._finalizer = weakref.finalize(self, _shut_down, self._slots, self._temp_root)
+        self._finalizer = weakref.finalize(self, shut_down, self._slots, self._temp_root)
 
     @property
     def workers(self) -> int:
@@ -194,7 +189,7 @@ class LocalPool(WorkerPool):
                 failures.append(failure)
         return failures
 
-    def _idle_slot(self) -> _Slot | None:
+    def _idle_slot(self) -> WorkerSlot | None:
         for slot in self._slots:
             if slot.job is None:
                 return slot
@@ -208,7 +203,7 @@ class LocalPool(WorkerPool):
             limits.append(left)
         return max(min(limits), 0.0) if limits else None
 
-    def _dispatch(self, slot: _Slot, job: Job, timeout: float | None) -> JobResult | None:
+    def _dispatch(self, slot: WorkerSlot, job: Job, timeout: float | None) -> JobResult | None:
         """Send `job` to `slot` (starting its worker if needed); a result if it cannot be sent."""
         refs = [a for a in (*job.args, *job.kwargs.values()) if isinstance(a, SharedRef)]
         for ref in refs:
@@ -231,7 +226,7 @@ class LocalPool(WorkerPool):
                 ),
             )
         if not slot.alive():
-            self._start(slot)
+            slot.start(self._context, self._temp_root)
         try:
             for ref in refs:
                 if ref.id not in slot.has:
@@ -275,7 +270,7 @@ class LocalPool(WorkerPool):
                 result = None
             if result is None:  # the worker died without answering
                 job, worker = slot.job, slot.name
-                slot.process.join(_STOP_WAIT_SECONDS)  # the pipe's EOF can come before the exit
+                slot.process.join(STOP_WAIT_SECONDS)  # the pipe's EOF can come before the exit
                 code = slot.process.exitcode
                 self._kill(slot)
                 how = (
@@ -296,7 +291,7 @@ class LocalPool(WorkerPool):
             results.append(result)
         return results
 
-    def _receive(self, slot: _Slot) -> JobResult | None:
+    def _receive(self, slot: WorkerSlot) -> JobResult | None:
         job = slot.job
         assert job is not None  # only called for a busy slot (the caller skips slots with no job)
         try:
@@ -327,78 +322,8 @@ class LocalPool(WorkerPool):
             results.append(JobResult(job.key, JobStatus.CANCELLED, error=JobCancelled(job.key, f"{why}; not started")))
         return results
 
-    def _start(self, slot: _Slot) -> None:
-        if slot.process is not None:  # died while idle (e.g. out of memory): clean up first
-            slot.stop(graceful=False)
-        slot.generation += 1
-        slot.tempdir = os.path.join(self._temp_root, f"worker-{slot.index}-{slot.generation}")
-        os.makedirs(slot.tempdir)
-        parent_end, child_end = self._context.Pipe(duplex=True)
-        process = self._context.Process(
-            target=serve,
-            args=(child_end, slot.cpu, slot.tempdir),
-            name=f"mlgo-worker-{slot.index}",
-            daemon=True,
-        )
-        process.start()
-        child_end.close()
-        slot.process, slot.conn, slot.has = process, parent_end, set()
-
-    def _kill(self, slot: _Slot) -> None:
+    def _kill(self, slot: WorkerSlot) -> None:
         slot.stop(graceful=False)
-
-
-@dataclass(eq=False)
-class _Slot:
-    """One worker position: the live process (if any) and the job it runs."""
-
-    index: int
-    cpu: int | None
-    process: Any = None
-    conn: Any = None
-    tempdir: str | None = None
-    generation: int = 0
-    has: set = field(default_factory=set)
-    job: Job | None = None
-    job_started: float = 0.0
-    job_deadline: float | None = None
-
-    @property
-    def name(self) -> str:
-        pid = self.process.pid if self.process is not None else None
-        return f"local/{self.index} (pid {pid})"
-
-    def alive(self) -> bool:
-        return self.process is not None and self.process.is_alive()
-
-    def stop(self, graceful: bool) -> None:
-        """End the worker and everything under it; free the slot."""
-        process, conn = self.process, self.conn
-        if process is not None:
-            if graceful and self.job is None and process.is_alive():
-                try:
-                    conn.send(("stop",))
-                except OSError:
-                    pass
-                process.join(_STOP_WAIT_SECONDS)
-            if process.is_alive() or process.exitcode is None:
-                kill_process_tree(process.pid)
-            process.join()
-            process.close()
-        if conn is not None:
-            conn.close()
-        if self.tempdir is not None:
-            shutil.rmtree(self.tempdir, ignore_errors=True)
-        self.process = self.conn = self.tempdir = None
-        self.has = set()
-        self.job = None
-        self.job_deadline = None
-
-
-def _shut_down(slots: list[_Slot], temp_root: str) -> None:
-    for slot in slots:
-        slot.stop(graceful=True)
-    shutil.rmtree(temp_root, ignore_errors=True)
 
 
 def _limit(job: Job, timeout: float | None) -> float | None:

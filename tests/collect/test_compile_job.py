@@ -13,13 +13,13 @@ import pytest
 from compiler_opt.collect.compile_job import (
     BASELINE_POLICY,
     CompileTask,
-    ReplayMismatch,
     compile_jobs,
     default_label_trajectory,
     problem_feature_spec,
     replay_actions,
     run_compile_task,
 )
+from compiler_opt.collect.replay import ReplayMismatch
 from compiler_opt.corpus.loading import ModuleSpec, load_corpus
 from compiler_opt.llvm.failures import CompilerCrash, CompilerFailure, CompilerTimeout
 from compiler_opt.policy.config import NetworkConfig

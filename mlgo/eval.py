@@ -13,7 +13,8 @@ from compiler_opt.corpus.sampling import sample_modules
 from compiler_opt.errors import MlgoError
 from compiler_opt.llvm.toolchain import find_toolchain
 from compiler_opt.problems import get_problem
-from compiler_opt.report.evaluate import evaluate, load_policy
+from compiler_opt.report.evaluate import evaluate
+from compiler_opt.report.evaluated_policy import load_policy
 from compiler_opt.report.evaluation_json import check_output, format_summary, write_report
 from compiler_opt.report.partial import partial_folder
 from compiler_opt.report.runtime import check_runtime_tools

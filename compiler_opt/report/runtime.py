@@ -13,6 +13,9 @@ a noisy machine), then `runs` times natively for the median wall time (the
 two builds alternate, after one untimed run each, so order favours neither). The
 policy build's output must equal the default build's, else the program is
 reported as an error (a miscompile, or a program that is not deterministic).
+`measure_programs` does this for an evaluation's programs, from the objects
+kept under each side (`compiler_opt.report.compile_sides`); a program whose
+library did not compile whole is listed with that error.
 """
 
 from __future__ import annotations
@@ -25,12 +28,16 @@ import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from compiler_opt.corpus.loading import Corpus
 from compiler_opt.corpus.programs import Program, ProgramError
 from compiler_opt.errors import MlgoError
 from compiler_opt.llvm.link import LinkError, compile_c, link_executable
 from compiler_opt.llvm.run import run_tool
+from compiler_opt.llvm.toolchain import Toolchain
+from compiler_opt.progress import progress
+from compiler_opt.report.compile_sides import object_path
 
-__all__ = ["measure_program", "check_runtime_tools"]
+__all__ = ["check_runtime_tools", "measure_program", "measure_programs"]
 
 _COLLECTED = re.compile(rb"Collected\s*:\s*(\d+)")
 
@@ -121,3 +128,45 @@ def measure_program(
         return entry
     entry["ok"] = True
     return entry
+
+
+def measure_programs(
+    corpus: Corpus,
+    programs: Sequence[Program],
+    toolchain: Toolchain,
+    objects: Path,
+    default_errors: Mapping[str, str],
+    policy_errors: Mapping[str, str],
+    runs: int,
+    timeout: float,
+) -> list[dict]:
+    """Build, run and count each program from its library's objects under both sides (in `objects/<side>`)."""
+    entries = []
+    for program in progress(programs, desc="runtime", unit="program"):
+        members = corpus.libraries[program.library]
+        failed = [
+            f"{name} ({side})"
+            for side, errors in (("default", default_errors), ("policy", policy_errors))
+            for name in members
+            if name in errors
+        ]
+        if failed:
+            entries.append(
+                {
+                    "program": program.name,
+                    "library": program.library,
+                    "ok": False,
+                    "error": f"modules of {program.library} did not compile: {', '.join(failed)}",
+                }
+            )
+            continue
+        entries.append(
+            measure_program(
+                toolchain,
+                program,
+                {side: [object_path(objects / side, name) for name in members] for side in ("default", "policy")},
+                runs=runs,
+                timeout=timeout,
+            )
+        )
+    return entries

@@ -7,12 +7,13 @@ the renderers escape it for their format.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from compiler_opt.report import formatting as fmt
 from compiler_opt.report.analysis import extremes, figure_totals, headroom, projects, redundant_figures
-from compiler_opt.report.inputs import Evaluation, ModuleResult, SearchResult
+from compiler_opt.report.inputs import Evaluation, ModuleResult, RunLog, SearchResult
 
 __all__ = [
     "Cell",
@@ -24,6 +25,7 @@ __all__ = [
     "linked_table",
     "modules_table",
     "projects_table",
+    "runs_table",
     "runtime_table",
     "sources_table",
 ]
@@ -296,4 +298,48 @@ def modules_table(evaluation: Evaluation, label: str, key: str) -> Table:
         note="Click a column heading to sort.",
         sortable=True,
         key=key,
+    )
+
+
+def _last(run: RunLog, name: str) -> float | None:
+    for record in reversed(run.iterations):
+        value = record.get(name)
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
+            return float(value)
+    return None
+
+
+def runs_table(runs: Sequence[RunLog]) -> Table:
+    """Per training run: problem, algorithm, iterations, and the last and best logged figures."""
+    rows = []
+    for run in runs:
+        ratios = [
+            r["total_ratio"]
+            for r in run.iterations
+            if isinstance(r.get("total_ratio"), (int, float)) and not isinstance(r.get("total_ratio"), bool)
+        ]
+        best = min(ratios) if ratios else None
+        reward = _last(run, "mean_reward")
+        last = _last(run, "total_ratio")
+        rows.append(
+            [
+                Cell(run.name),
+                Cell(str(run.config.get("problem", fmt.MISSING))),
+                Cell(str(run.config.get("algorithm", fmt.MISSING))),
+                Cell(fmt.count(len(run.iterations)), len(run.iterations), numeric=True),
+                Cell(fmt.MISSING if reward is None else f"{reward:+.4f}", reward, numeric=True),
+                Cell(
+                    fmt.change(last),
+                    last,
+                    "" if last is None or last == 1 else "good" if last < 1 else "bad",
+                    numeric=True,
+                ),
+                Cell(fmt.change(best), best, numeric=True),
+            ]
+        )
+    return Table(
+        "Training runs",
+        ["Run", "Problem", "Algorithm", "Iterations", "Last mean reward", "Last total change", "Best total change"],
+        rows,
+        note="Changes of the training modules' total vs the default heuristic, as the run logged them.",
     )

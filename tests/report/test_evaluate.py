@@ -22,7 +22,8 @@ from compiler_opt.policy.preprocessing import Preprocessor, feature_transforms
 from compiler_opt.policy.vocab import Vocab
 from compiler_opt.pool import LocalPool
 from compiler_opt.problems import get_problem
-from compiler_opt.report.evaluate import evaluate, load_policy
+from compiler_opt.report.evaluate import evaluate
+from compiler_opt.report.evaluated_policy import load_policy
 from compiler_opt.report.evaluation_json import format_summary, summarize
 
 INLINING = get_problem("inlining")

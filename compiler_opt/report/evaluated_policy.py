@@ -1,0 +1,45 @@
+"""The policy an evaluation runs: a built-in policy's name or a saved policy's fast form, checked before any job.
+
+A saved policy must be for the evaluated problem, and its features must be
+those this compiler sends; both are refused up front rather than in every job.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from compiler_opt.collect.compile_job import problem_feature_spec
+from compiler_opt.corpus.loading import ModuleSpec
+from compiler_opt.errors import MlgoError
+from compiler_opt.llvm.log_format import LogHeader
+from compiler_opt.llvm.toolchain import Toolchain
+from compiler_opt.policy.fast import FastPolicy
+from compiler_opt.problems.base import Problem
+from compiler_opt.problems.policy_match import check_policy_problem
+
+__all__ = ["check_policy_fits", "load_policy"]
+
+
+def load_policy(problem: Problem, policy: str) -> str | FastPolicy:
+    """A built-in policy name of `problem`, or the fast form of the saved policy folder `policy`."""
+    if policy in problem.policies:
+        return policy
+    if Path(policy).is_dir():
+        fast = FastPolicy.load(policy)
+        check_policy_problem(fast.spec, problem)
+        return fast
+    raise MlgoError(
+        f"--policy {policy!r} is neither a built-in policy of {problem.name} "
+        f"({', '.join(problem.policies)}) nor a saved policy folder"
+    )
+
+
+def check_policy_fits(
+    policy: FastPolicy, toolchain: Toolchain, problem: Problem, modules: Sequence[ModuleSpec]
+) -> None:
+    """Refuse, before any job runs, a policy whose features this compiler does not send (asked on `modules`)."""
+    theirs = problem_feature_spec(toolchain, problem, modules)
+    policy.spec.check_compatible(
+        LogHeader(theirs.features, advice=theirs.advice), source=f"{toolchain.clang} ({toolchain.version_text})"
+    )

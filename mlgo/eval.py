@@ -119,7 +119,7 @@ def run(args: argparse.Namespace) -> int:
     problem = get_problem(args.problem)
     corpus = load_corpus(args.corpus)
     policy = load_policy(problem, args.policy)
-    modules = sample_modules(corpus, args.max_modules, args.seed)
+    modules = sample_modules(corpus.modules, args.max_modules, args.seed)
     programs = []
     if args.runtime is not None:
         check_runtime_tools()

@@ -72,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
             evaluation = json.loads(args.evaluation.read_text())
         except (OSError, ValueError) as error:
             raise MlgoError(f"cannot read the evaluation {args.evaluation}: {error}") from error
-    modules = sample_modules(corpus, args.max_modules, args.seed)
+    modules = sample_modules(corpus.modules, args.max_modules, args.seed)
     with pool_from_args(args) as pool:
         report = search_corpus(
             corpus, modules, problem, toolchain=toolchain, pool=pool, max_flips=args.max_flips, timeout=args.timeout

@@ -60,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
     toolchain = find_toolchain(args.clang)
     problem = get_problem(args.problem)
     corpus = load_corpus(args.corpus)
-    modules = sample_modules(corpus, args.max_modules, args.seed)
+    modules = sample_modules(corpus.modules, args.max_modules, args.seed)
     with pool_from_args(args) as pool:
         result = collect_vocab(
             modules,

@@ -30,6 +30,8 @@ BITCODE_SUFFIX = ".bc"
 COMMAND_SUFFIX = ".cmd"
 THINLTO_SUFFIX = ".thinlto.bc"
 UNSPECIFIED_OVERRIDE = "<UNSPECIFIED>"
+# This project's optional key: the corpus's runnable programs (`compiler_opt.corpus.programs`).
+PROGRAMS_KEY = "programs"
 
 
 class CorpusError(MlgoError):

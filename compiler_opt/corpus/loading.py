@@ -24,6 +24,7 @@ from compiler_opt.corpus.layout import (
     BITCODE_SUFFIX,
     COMMAND_SUFFIX,
     DESCRIPTION_FILE,
+    PROGRAMS_KEY,
     THINLTO_SUFFIX,
     UNSPECIFIED_OVERRIDE,
     CorpusError,
@@ -31,7 +32,6 @@ from compiler_opt.corpus.layout import (
     name_escapes,
     read_description,
 )
-from compiler_opt.corpus.programs import PROGRAMS_KEY
 from compiler_opt.corpus.sampling import stratified_sample
 from compiler_opt.corpus.splitting import split_by_name
 from compiler_opt.llvm.bitcode import is_bitcode_file, thinlto_backend_args

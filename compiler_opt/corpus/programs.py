@@ -23,15 +23,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from compiler_opt.corpus.layout import read_description, write_description
+from compiler_opt.corpus.layout import PROGRAMS_KEY, read_description, write_description
 from compiler_opt.errors import MlgoError
 
 if TYPE_CHECKING:
     from compiler_opt.corpus.loading import Corpus
 
-__all__ = ["PROGRAMS_KEY", "Program", "ProgramError", "load_programs", "write_programs"]
+__all__ = ["Program", "ProgramError", "load_programs", "write_programs"]
 
-PROGRAMS_KEY = "programs"
 _LINK_FLAG = re.compile(r"^(-pthread|-l[A-Za-z0-9_+.-]+)$")
 
 

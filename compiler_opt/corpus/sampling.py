@@ -11,15 +11,25 @@ from __future__ import annotations
 
 import random
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from compiler_opt.corpus.loading import Corpus, ModuleSpec
-
-__all__ = ["sample_modules", "stratified_sample"]
+from typing import Protocol, TypeVar
 
 
-def stratified_sample(modules: Sequence[ModuleSpec], n: int, seed: int) -> list[ModuleSpec]:
+class SizedModule(Protocol):
+    """What sampling needs of a module (a `ModuleSpec`): its name and its size."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def size(self) -> int: ...
+
+
+M = TypeVar("M", bound=SizedModule)
+
+__all__ = ["SizedModule", "sample_modules", "stratified_sample"]
+
+
+def stratified_sample(modules: Sequence[M], n: int, seed: int) -> list[M]:
     """`n` of `modules` drawn with `seed`, one from each of `n` equal-count size strata.
 
     With `n` at least the number of modules, every module comes back (in a
@@ -41,7 +51,7 @@ def stratified_sample(modules: Sequence[ModuleSpec], n: int, seed: int) -> list[
     return picks
 
 
-def sample_modules(corpus: Corpus, max_modules: int | None, seed: int) -> list[ModuleSpec]:
-    """All modules, or a seeded size-stratified sample of `max_modules`, in name order."""
-    chosen = stratified_sample(corpus.modules, max_modules, seed) if max_modules else list(corpus)
+def sample_modules(modules: Sequence[M], max_modules: int | None, seed: int) -> list[M]:
+    """All `modules`, or a seeded size-stratified sample of `max_modules`, in name order."""
+    chosen = stratified_sample(modules, max_modules, seed) if max_modules else list(modules)
     return sorted(chosen, key=lambda spec: spec.name)

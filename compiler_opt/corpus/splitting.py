@@ -10,14 +10,21 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import Protocol, TypeVar
 
 from compiler_opt.corpus.layout import CorpusError
 
-if TYPE_CHECKING:
-    from compiler_opt.corpus.loading import ModuleSpec
 
-__all__ = ["in_fraction", "split_by_name"]
+class NamedModule(Protocol):
+    """What splitting needs of a module (a `ModuleSpec`): its name."""
+
+    @property
+    def name(self) -> str: ...
+
+
+M = TypeVar("M", bound=NamedModule)
+
+__all__ = ["NamedModule", "in_fraction", "split_by_name"]
 
 
 def in_fraction(name: str, fraction: float, salt: str = "") -> bool:
@@ -26,14 +33,12 @@ def in_fraction(name: str, fraction: float, salt: str = "") -> bool:
     return int.from_bytes(digest[:8], "big") / 2**64 < fraction
 
 
-def split_by_name(
-    modules: Sequence[ModuleSpec], validation_fraction: float
-) -> tuple[list[ModuleSpec], list[ModuleSpec]]:
+def split_by_name(modules: Sequence[M], validation_fraction: float) -> tuple[list[M], list[M]]:
     """(training, validation): about `validation_fraction` of `modules` on the validation side, chosen by name."""
     if not 0.0 <= validation_fraction <= 1.0:
         raise CorpusError(f"validation fraction must be between 0 and 1 (got {validation_fraction})")
-    training: list[ModuleSpec] = []
-    validation: list[ModuleSpec] = []
+    training: list[M] = []
+    validation: list[M] = []
     for spec in modules:
         side = validation if in_fraction(spec.name, validation_fraction) else training
         side.append(spec)

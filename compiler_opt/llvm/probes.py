@@ -16,14 +16,10 @@ from __future__ import annotations
 
 import tempfile
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from compiler_opt.llvm.advisors import INLINING
 from compiler_opt.llvm.compile import compile_answering
 from compiler_opt.llvm.log_format import LogHeader, Observation
-
-if TYPE_CHECKING:
-    from compiler_opt.llvm.toolchain import Toolchain
 
 DEFAULT_DECISION_FEATURE = "inlining_default"
 
@@ -53,17 +49,17 @@ int probe_c(int *p, int n) { return heavy(p, n + 2) * heavy(p, n - 1); }
 """
 
 
-def probe_facts(toolchain: Toolchain, advisors: frozenset[str], llvm_options: frozenset[str]) -> dict:
+def probe_facts(clang: Path, advisors: frozenset[str], llvm_options: frozenset[str]) -> dict:
     """Probe-derived facts for `ToolchainProbe.facts` (JSON-serializable)."""
     facts: dict = {}
     if INLINING.name in advisors and INLINING.include_default_option in llvm_options:
-        facts["inlining_default_feature"] = _find_default_decision_slot(toolchain)
+        facts["inlining_default_feature"] = _find_default_decision_slot(clang)
     return facts
 
 
-def _inliner_trace(toolchain: Toolchain, source: Path, include_default: bool) -> tuple[list[str], list[dict]]:
+def _inliner_trace(clang: Path, source: Path, include_default: bool) -> tuple[list[str], list[dict]]:
     """Every decision's features compiling `source`, answering "don't inline" (0) each time."""
-    argv = [str(toolchain.clang), "-Oz", "-c", "-x", "c", str(source), "-o", str(source.with_suffix(".o"))]
+    argv = [str(clang), "-Oz", "-c", "-x", "c", str(source), "-o", str(source.with_suffix(".o"))]
     names: list[str] = []
     rows: list[dict] = []
 
@@ -80,12 +76,12 @@ def _inliner_trace(toolchain: Toolchain, source: Path, include_default: bool) ->
     return names, rows
 
 
-def _find_default_decision_slot(toolchain: Toolchain) -> str | None:
+def _find_default_decision_slot(clang: Path) -> str | None:
     with tempfile.TemporaryDirectory(prefix="mlgo-probe-") as tmp:
         source = Path(tmp) / "probe.c"
         source.write_text(_PROBE_SOURCE)
-        names_with, with_default = _inliner_trace(toolchain, source, include_default=True)
-        names_without, without_default = _inliner_trace(toolchain, source, include_default=False)
+        names_with, with_default = _inliner_trace(clang, source, include_default=True)
+        names_without, without_default = _inliner_trace(clang, source, include_default=False)
     if len(with_default) != len(without_default) or not with_default:
         return None
     shared = [name for name in names_with if name in names_without]

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from compiler_opt.errors import MlgoError
+from compiler_opt.llvm import probes
 from compiler_opt.llvm.advisors import ALL_ADVISORS
 from compiler_opt.llvm.run import run_captured
 from compiler_opt.paths import cache_dir
@@ -192,8 +193,6 @@ def _probe_cached(toolchain: Toolchain) -> ToolchainProbe:
 
 
 def _run_probe(toolchain: Toolchain) -> ToolchainProbe:
-    from compiler_opt.llvm import probes  # the probes compile small modules through the channel
-
     argv = [str(toolchain.clang), "-mllvm", "--help-list-hidden", "-c", "-x", "c", os.devnull, "-o", os.devnull]
     try:
         listing = run_captured(argv, timeout=PROBE_TIMEOUT).stdout.decode("utf-8", "replace")
@@ -203,5 +202,5 @@ def _run_probe(toolchain: Toolchain) -> ToolchainProbe:
         ) from error
     options = frozenset(re.findall(r"^\s+--?([A-Za-z0-9][\w.-]*)", listing, flags=re.MULTILINE))
     advisors = frozenset(a.name for a in ALL_ADVISORS if a.channel_option in options)
-    facts = probes.probe_facts(toolchain, advisors, options)
+    facts = probes.probe_facts(toolchain.clang, advisors, options)
     return ToolchainProbe(advisors, options, facts)

@@ -20,7 +20,7 @@ INLINING = get_problem("inlining")
 @pytest.fixture(scope="module")
 def modules(small_sample):
     corpus = load_corpus(small_sample)
-    return [spec for spec in sample_modules(corpus, 6, seed=4) if spec.size < 70_000]
+    return [spec for spec in sample_modules(corpus.modules, 6, seed=4) if spec.size < 70_000]
 
 
 def test_vocab_covers_the_policy_features_with_real_values(toolchain, modules):

@@ -20,8 +20,8 @@ def test_sample_is_seeded_and_size_stratified(module_files, tmp_path):
 
 def test_sample_modules_is_all_or_a_sample_in_name_order(module_files, tmp_path):
     corpus = fake_corpus(tmp_path, module_files, 50)
-    everything = sample_modules(corpus, None, seed=0)
+    everything = sample_modules(corpus.modules, None, seed=0)
     assert everything == sorted(corpus.modules, key=lambda spec: spec.name)
-    some = sample_modules(corpus, 7, seed=2)
+    some = sample_modules(corpus.modules, 7, seed=2)
     assert some == sorted(corpus.sample(7, seed=2), key=lambda spec: spec.name)
-    assert some == sample_modules(corpus, 7, seed=2) and len(some) == 7
+    assert some == sample_modules(corpus.modules, 7, seed=2) and len(some) == 7

@@ -65,8 +65,8 @@ def _fast_policy(spec, seed: int) -> FastPolicy:
 
 
 def test_json_schema_totals_and_defaults(toolchain, corpus, pool, baselines):
-    modules = sample_modules(corpus, 5, seed=1)
-    assert modules == sample_modules(corpus, 5, seed=1) and len(modules) == 5
+    modules = sample_modules(corpus.modules, 5, seed=1)
+    assert modules == sample_modules(corpus.modules, 5, seed=1) and len(modules) == 5
     report = evaluate(corpus, INLINING, "never", toolchain=toolchain, pool=pool, baselines=baselines, modules=modules)
     assert {"problem", "policy", "corpus", "compiler", "created", "measurement", "modules", "summary"} <= set(report)
     assert (report["problem"], report["policy"], report["measurement"]) == ("inlining", "never", "text_size")
@@ -92,7 +92,7 @@ def test_json_schema_totals_and_defaults(toolchain, corpus, pool, baselines):
 def test_a_failing_module_is_recorded_and_the_rest_go_on(toolchain, corpus, pool, baselines, tmp_path):
     broken = tmp_path / "broken.bc"
     broken.write_bytes(b"BC\xc0\xde" + b"\x01not bitcode" * 50)
-    good = sample_modules(corpus, 2, seed=0)
+    good = sample_modules(corpus.modules, 2, seed=0)
     bad = dataclasses.replace(good[0], name="mylib/broken", bitcode=broken, size=broken.stat().st_size)
     with_bad = corpus.subset([*good, bad])
     report = evaluate(with_bad, INLINING, "default", toolchain=toolchain, pool=pool, baselines=baselines)
@@ -152,7 +152,7 @@ def test_link_failure_names_the_library(toolchain, tmp_path):
 
 
 def test_saved_policy_is_evaluated_greedily_and_a_misfit_is_refused(toolchain, corpus, pool, baselines, tmp_path):
-    modules = sample_modules(corpus, 3, seed=2)
+    modules = sample_modules(corpus.modules, 3, seed=2)
     spec = problem_feature_spec(toolchain, INLINING, modules[0])
     folder = tmp_path / "policy"
     folder.mkdir()

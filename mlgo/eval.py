@@ -64,8 +64,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--policy",
         required=True,
-        help="a built-in policy of the problem (inlining: default, always, never) or a saved "
-        "policy folder (as `mlgo train` writes under RUN_DIR/policy)",
+        help="a built-in policy of the problem (inlining: default, always, never, rule: the hand rule, with its "
+        "thresholds set as rule:callee_users=N,margin=M) or a saved policy folder (as `mlgo train` writes under "
+        "RUN_DIR/policy)",
     )
     add_output_flag(
         parser,
@@ -138,7 +139,7 @@ def run(args: argparse.Namespace) -> int:
             toolchain=toolchain,
             pool=pool,
             baselines=baselines,
-            policy_label=args.policy,
+            policy_label=policy if isinstance(policy, str) else args.policy,
             modules=modules,
             linked=args.linked,
             programs=programs,

@@ -98,15 +98,15 @@ class Acted:
 
 def builtin_policy(problem: Problem, name: str) -> BuiltinPolicy:
     """The built-in policy `name` of `problem`; `BASELINE_POLICY` is the advisor off unless the problem defines it."""
-    return _PLAIN if name == BASELINE_POLICY and name not in problem.policies else problem.policy(name)
+    return _PLAIN if name == BASELINE_POLICY and not problem.is_builtin(name) else problem.policy(name)
 
 
 def builtin_decider(toolchain: Toolchain, builtin: BuiltinPolicy, seed: int = 0) -> MakeDecide | None:
     """How `builtin` answers a compile's decisions (`ADVISOR_OFF` for a policy that switches the advisor off)."""
     if builtin.make is None:
         return ADVISOR_OFF
-    make = builtin.make
-    return lambda header: make(PolicyContext(toolchain, header, seed))
+    make, parameters = builtin.make, builtin.parameters
+    return lambda header: make(PolicyContext(toolchain, header, seed, parameters))
 
 
 def trajectory_spec(spec: FeatureSpec, *, policy_info: bool) -> TrajectorySpec:

@@ -6,8 +6,10 @@ this interface and never tests a problem's name.
 
 from __future__ import annotations
 
+import dataclasses
+import math
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from compiler_opt.errors import MlgoError
@@ -28,6 +30,8 @@ class PolicyContext:
     toolchain: Toolchain
     header: LogHeader
     seed: int = 0
+    # The built-in policy's parameters (its defaults, or the values its name set).
+    parameters: Mapping[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -37,12 +41,35 @@ class BuiltinPolicy:
     `replays_default` policies answer with the compiler's own decision, sent
     along with each observation (`include_default`); `make is None` means the
     compiler runs without the advisor at all (its heuristic decides, nothing is logged).
+    `parameters` are the numbers a policy reads from its context (name -> default);
+    a policy name `NAME:KEY=VALUE,...` sets them (`Problem.policy`).
     """
 
     name: str
     description: str
     make: Callable[[PolicyContext], Decide] | None
     include_default: bool = False
+    parameters: Mapping[str, float] = field(default_factory=dict)
+
+    def with_parameters(self, given: str) -> BuiltinPolicy:
+        """This policy with the parameters `given` as `KEY=VALUE,...` set (the others keep their defaults)."""
+        values = dict(self.parameters)
+        for item in given.split(","):
+            key, equals, text = item.partition("=")
+            key = key.strip()
+            if key not in self.parameters or not equals:
+                known = ", ".join(f"{k}={v:g}" for k, v in self.parameters.items()) or "none"
+                what = repr(key) if equals else f"{item.strip()!r} (give KEY=VALUE)"
+                raise MlgoError(f"built-in policy {self.name}: cannot set {what}; its parameters (defaults): {known}")
+            try:
+                value = float(text)
+            except ValueError:
+                raise MlgoError(f"built-in policy {self.name}: {key} must be a number, got {text.strip()!r}") from None
+            if not math.isfinite(value):
+                raise MlgoError(f"built-in policy {self.name}: {key} must be finite, got {text.strip()!r}")
+            values[key] = value
+        name = f"{self.name}:" + ",".join(f"{k}={v:g}" for k, v in values.items())
+        return dataclasses.replace(self, name=name, parameters=values)
 
 
 @dataclass(frozen=True)
@@ -94,9 +121,16 @@ class Problem:
         return {}
 
     def policy(self, name: str) -> BuiltinPolicy:
+        """The built-in policy `name`; `NAME:KEY=VALUE,...` sets its parameters (see `BuiltinPolicy`)."""
+        base, colon, given = name.partition(":")
         try:
-            return self.policies[name]
+            policy = self.policies[base]
         except KeyError:
             raise MlgoError(
-                f"problem {self.name} has no built-in policy {name!r}; choose one of: {', '.join(self.policies)}"
+                f"problem {self.name} has no built-in policy {base!r}; choose one of: {', '.join(self.policies)}"
             ) from None
+        return policy.with_parameters(given) if colon else policy
+
+    def is_builtin(self, name: str) -> bool:
+        """Whether `name` names one of the problem's built-in policies (with or without parameters)."""
+        return name.partition(":")[0] in self.policies

@@ -2,7 +2,12 @@
 
 Built-in policies: `default` replays clang's own `-Oz` decision (sent with
 each observation; which feature slot carries it is probed per compiler, see
-`compiler_opt.llvm.probes`), `always` and `never`.
+`compiler_opt.llvm.probes`), `always`, `never`, and `rule`: the hand rule a
+learned policy must beat, clang's decision and also inline where
+`callee_users == callee_users` and `cost_estimate - threshold <= margin`
+(defaults 2 and 45; `rule:callee_users=3,margin=60` sets them). `callee_users`
+counts calls plus one for a non-local function, so 2 mostly means "a non-local
+function called once" (in C++ usually a `linkonce_odr` helper).
 
 A policy never reads `inlining_default` (it would hand it the answer), and
 its vocabulary comes from compiles under clang's own decisions (`default`).
@@ -20,6 +25,7 @@ from compiler_opt.problems.base import BuiltinPolicy, Decide, EmbeddedModel, Pol
 from compiler_opt.problems.measurements import TextSize
 
 if TYPE_CHECKING:
+    from compiler_opt.llvm.log_format import Observation
     from compiler_opt.llvm.toolchain import Toolchain
 
 
@@ -37,6 +43,26 @@ def _replay_default(context: PolicyContext) -> Decide:
         )
     read_decision = context.header.scalar_reader(slot)
     return lambda observation: read_decision(observation.raw)
+
+
+RULE_FEATURES = ("callee_users", "cost_estimate", "threshold")
+
+
+def _rule(context: PolicyContext) -> Decide:
+    default = _replay_default(context)
+    missing = [name for name in RULE_FEATURES if name not in context.header.slots]
+    if missing:
+        raise MlgoError(f"{context.toolchain.clang} sends no {', '.join(missing)}: the `rule` policy needs them")
+    users, cost, threshold = (context.header.scalar_reader(name) for name in RULE_FEATURES)
+    wanted_users, margin = context.parameters["callee_users"], context.parameters["margin"]
+
+    def decide(observation: Observation) -> int:
+        raw = observation.raw
+        if default(observation):
+            return 1
+        return int(users(raw) == wanted_users and cost(raw) - threshold(raw) <= margin)
+
+    return decide
 
 
 class InliningProblem(Problem):
@@ -66,5 +92,13 @@ PROBLEM = InliningProblem(
         ),
         "always": BuiltinPolicy("always", "inline every call site the inliner offers", lambda _: lambda _o: 1),
         "never": BuiltinPolicy("never", "inline nothing", lambda _: lambda _o: 0),
+        "rule": BuiltinPolicy(
+            "rule",
+            "the hand rule: clang's -Oz decision, and also inline where callee_users == callee_users and "
+            "cost_estimate - threshold <= margin (rule:callee_users=N,margin=M)",
+            _rule,
+            include_default=True,
+            parameters={"callee_users": 2, "margin": 45},
+        ),
     },
 )

@@ -22,9 +22,10 @@ __all__ = ["check_policy_fits", "load_policy"]
 
 
 def load_policy(problem: Problem, policy: str) -> str | FastPolicy:
-    """A built-in policy name of `problem`, or the fast form of the saved policy folder `policy`."""
-    if policy in problem.policies:
-        return policy
+    """A built-in policy name of `problem` (checked, parameters included), or the fast form of the saved policy
+    folder `policy`."""
+    if problem.is_builtin(policy):
+        return problem.policy(policy).name
     if Path(policy).is_dir():
         fast = FastPolicy.load(policy)
         check_policy_problem(fast.spec, problem)

@@ -94,6 +94,22 @@ def test_eval_writes_json_and_prints_the_summary(corpus, tmp_path):
     assert again.returncode == 0
 
 
+def test_the_hand_rule_evaluates_with_its_thresholds_in_its_name(corpus, tmp_path):
+    output = tmp_path / "rule.json"
+    result = mlgo(
+        "eval", "--problem", "inlining", "--policy", "rule:margin=60", "--corpus", corpus.root, "--output", output,
+        "--max-modules", 3, "--baselines", tmp_path / "b",
+    )  # fmt: skip
+    report = json.loads(output.read_text())
+    assert report["policy"] == "rule:callee_users=2,margin=60" and report["summary"]["failed"] == 0
+    assert "rule:callee_users=2,margin=60" in result.stdout
+    refused = mlgo(
+        "eval", "--problem", "inlining", "--policy", "rule:depth=1", "--corpus", corpus.root, "-o", tmp_path / "x.json",
+        check=False,
+    )  # fmt: skip
+    assert refused.returncode != 0 and "cannot set 'depth'" in refused.stderr
+
+
 def test_bad_policy_is_a_clear_error(corpus, tmp_path):
     result = mlgo(
         "eval",

@@ -28,6 +28,7 @@ th { background: #f6f8fa; } td.num { text-align: right; font-variant-numeric: ta
 table.sortable th { cursor: pointer; user-select: none; }
 th[aria-sort=ascending]::after { content: " \\25B2"; } th[aria-sort=descending]::after { content: " \\25BC"; }
 .good { color: #1a7f37; } .bad { color: #cf222e; } .note { color: #59636e; font-size: 0.92em; }
+.verdict { font-weight: 600; }
 .scroll { max-height: 36em; overflow: auto; } figure { margin: 1em 0; } img { max-width: 100%; }
 """
 
@@ -115,8 +116,10 @@ def _html_plot(plot: draw.Plot) -> str:
     )
 
 
-def render_html(sections: Sequence[Section], subtitle: str) -> str:
-    """The whole page: a title, a navigation line, then each section's tables and plots."""
+def render_html(sections: Sequence[Section], subtitle: str, verdicts: Sequence[str] = ()) -> str:
+    """The whole page: a title, the verdicts (learned policies against built-in ones), a navigation line, then
+    each section's tables and plots."""
+    verdict_html = "".join(f'<p class="verdict">{fmt.html_text(line)}</p>' for line in verdicts)
     nav = " · ".join(f'<a href="#{s.anchor}">{fmt.html_text(s.title)}</a>' for s in sections)
     body = []
     for section in sections:
@@ -134,6 +137,7 @@ def render_html(sections: Sequence[Section], subtitle: str) -> str:
         f'<meta http-equiv="Content-Security-Policy" content="{_POLICY}">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f"<title>mlgo report</title><style>{_STYLE}</style></head><body>"
-        f'<h1>mlgo report</h1><p class="note">{fmt.html_text(subtitle)}</p><nav>{nav}</nav>'
+        f"<h1>mlgo report</h1>{verdict_html}"
+        f'<p class="note">{fmt.html_text(subtitle)}</p><nav>{nav}</nav>'
         f"{''.join(body)}<script>{_SCRIPT}</script></body></html>\n"
     )

@@ -26,6 +26,7 @@ from compiler_opt.progress import progress
 from compiler_opt.report import plots as draw
 from compiler_opt.report.html_page import Section, render_html
 from compiler_opt.report.inputs import Evaluation, RunLog, SearchResult, load_evaluation, load_run, load_search
+from compiler_opt.report.references import verdicts
 from compiler_opt.report.tables import (
     Table,
     figures_table,
@@ -152,6 +153,7 @@ def write_report(
     summary = _summary_tables(evaluations, runs, search)
     sections = _sections(evaluations, runs, summary, plot_list)
     subtitle = _subtitle(evaluations, runs)
+    verdict_lines = [verdict.line() for verdict in verdicts(evaluations)]
     markdown_tables = list(summary)
     for evaluation, label in zip(evaluations, labels(evaluations)):
         markdown_tables += _detail_tables(evaluation, label)
@@ -164,8 +166,8 @@ def write_report(
     try:
         for plot in plot_list.values():
             (output / plot.filename).write_bytes(plot.png)
-        files.html.write_text(render_html(sections, subtitle), encoding="utf-8")
-        files.markdown.write_text(render_markdown(markdown_tables, subtitle), encoding="utf-8")
+        files.html.write_text(render_html(sections, subtitle, verdict_lines), encoding="utf-8")
+        files.markdown.write_text(render_markdown(markdown_tables, subtitle, verdict_lines), encoding="utf-8")
         files.csv.write_text(render_csv(evaluations), encoding="utf-8")
     except OSError as error:
         raise ReportOutputError(f"{output}: cannot write the report: {error}") from None

@@ -28,9 +28,11 @@ def _markdown_table(table: Table) -> str:
     return "\n".join(lines) + "\n"
 
 
-def render_markdown(tables: Iterable[Table], subtitle: str) -> str:
-    """The headline tables as GitHub-flavoured Markdown."""
-    return "\n".join([f"## mlgo report\n\n{fmt.markdown_text(subtitle)}\n", *map(_markdown_table, tables)])
+def render_markdown(tables: Iterable[Table], subtitle: str, verdicts: Sequence[str] = ()) -> str:
+    """The verdicts (learned policies against built-in ones) and the headline tables as GitHub-flavoured Markdown."""
+    lines = "".join(f"**{fmt.markdown_text(line)}**\n\n" for line in verdicts)
+    head = f"## mlgo report\n\n{lines}{fmt.markdown_text(subtitle)}\n"
+    return "\n".join([head, *map(_markdown_table, tables)])
 
 
 def render_csv(evaluations: Sequence[Evaluation]) -> str:

@@ -593,3 +593,31 @@ def test_page_renders_offline_in_headless_chromium(inputs, tmp_path):
     ratios = [float(key) for key in probe["keys"] if key]
     assert ratios == sorted(ratios) and probe["keys"][-1] == ""  # the failed module sorts last
     assert len(probe["keys"]) == len(inputs["evals"][0]["modules"])
+
+
+def test_first_line_says_whether_a_learned_policy_beats_the_hand_rule(tmp_path):
+    learned, rule = size_eval(3, "runs/ppo/policy"), size_eval(4, "rule:callee_users=2,margin=45")
+    default = size_eval(5, "default")
+    paths = []
+    for name, report in (("learned.json", learned), ("rule.json", rule), ("default.json", default)):
+        paths.append(tmp_path / name)
+        paths[-1].write_text(json.dumps(report))
+
+    def total(report):
+        ok = [m for m in report["modules"] if m["ok"]]
+        return sum(m["policy"] for m in ok) / sum(m["default"] for m in ok)
+
+    out = tmp_path / "report"
+    assert mlgo("report", *paths, "--output", out).returncode == 0
+    beaten = total(learned) < total(rule)
+    line = (
+        f"runs/ppo/policy {'beats' if beaten else 'does NOT beat'} the built-in policy rule:callee_users=2,margin=45 "
+        f"on the {len([m for m in learned['modules'] if m['ok']])} modules both evaluated: "
+        f"total {total(learned):.4f} vs {total(rule):.4f} of the default"
+    )
+    html = (out / "report.html").read_text()
+    first = re.search(r"<h1>mlgo report</h1><p class=\"verdict\">([^<]*)</p><p class=\"note\">", html)
+    assert first and first.group(1) == line  # one verdict: `default` replays the compiler and is no reference
+    assert (out / "report.md").read_text().startswith(f"## mlgo report\n\n**{line}**\n\n")
+    assert "verdict" not in mlgo("report", paths[0], paths[2], "--output", tmp_path / "plain").stdout
+    assert 'class="verdict"' not in (tmp_path / "plain" / "report.html").read_text()

@@ -9,7 +9,9 @@ from compiler_opt.report.render import make_report
 from mlgo.flags import add_output_flag, describe
 
 EPILOG = """writes into --output:
-  report.html   headline table per policy, headroom (with --search), per-project breakdown,
+  report.html   first, a verdict per learned policy against each built-in policy's evaluation given
+                (e.g. `mlgo eval --policy rule`, the inliner's hand rule): beats it or not, in total;
+                headline table per policy, headroom (with --search), per-project breakdown,
                 distribution of per-module changes, sortable per-module table, figures
                 (spill/reload/copy costs for register allocation), runtime and linked sizes
                 when the evaluation has them, training curves; self-contained, works offline

@@ -18,11 +18,11 @@ from compiler_opt.collect.rollouts import ModuleBook
 from compiler_opt.es.config import ESConfig
 from compiler_opt.es.evaluation import StepEvaluation, evaluate_step
 from compiler_opt.es.learner import ESLearner, step_seeds
-from compiler_opt.training.learner import IterationFigures, fmt
+from compiler_opt.training.learner import IterationFigures, ModelDelegate, fmt
 from compiler_opt.training.setup import Run
 
 
-class ESTraining:
+class ESTraining(ModelDelegate):
     """The ES learner of `mlgo train --algorithm es` (implements `compiler_opt.training.learner.Learner`)."""
 
     unit = "step"
@@ -41,7 +41,7 @@ class ESTraining:
         assert run.vocab is not None
         self.learner = ESLearner(run.spec, run.vocab, run.network, self.config, actor=actor)
 
-    def _learner(self) -> ESLearner:
+    def _model(self) -> ESLearner:
         assert self.learner is not None, "build() first"
         return self.learner
 
@@ -52,7 +52,7 @@ class ESTraining:
         seeds = step_seeds(run.seed, iteration, es.perturbations)
         scores = evaluate_step(
             run.pool,
-            self._learner().fast_policy(),
+            self._model().fast_policy(),
             seeds,
             es.noise_scale,
             modules,
@@ -76,7 +76,7 @@ class ESTraining:
         record = {"iteration": iteration, "algorithm": "es", **scores.record(run.pool.workers)}
         began = time.monotonic()
         if scores.pair_scores:
-            record.update(self._learner().update(seeds, scores.pair_scores))
+            record.update(self._model().update(seeds, scores.pair_scores))
         else:
             record.update({"gradient_norm": None, "update_norm": 0.0, "pairs_in_update": 0})
         record["seconds_train"] = time.monotonic() - began
@@ -93,14 +93,3 @@ class ESTraining:
 
     def state(self) -> dict:
         return {"modules": self.book.to_json()}
-
-    def checkpoint(self) -> Any:
-        return self._learner().checkpoint()
-
-    @property
-    def actor(self) -> Any:
-        return self._learner().actor
-
-    @property
-    def train_step(self) -> int:
-        return int(self._learner().step.numpy())

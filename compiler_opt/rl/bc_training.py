@@ -21,11 +21,11 @@ from compiler_opt.errors import MlgoError
 from compiler_opt.policy.vocab import DEFAULT_SAMPLE_SIZE, compute_vocab
 from compiler_opt.rl.bc import BCConfig, BCLearner, agreement
 from compiler_opt.rl.labels import collect_labels
-from compiler_opt.training.learner import IterationFigures, fmt
+from compiler_opt.training.learner import IterationFigures, ModelDelegate, fmt
 from compiler_opt.training.setup import Run
 
 
-class BCTraining:
+class BCTraining(ModelDelegate):
     """The BC learner of `mlgo train --algorithm bc` (implements `compiler_opt.training.learner.Learner`)."""
 
     unit = "epoch"
@@ -87,7 +87,7 @@ class BCTraining:
         assert run.vocab is not None
         self.learner = BCLearner(run.spec, run.vocab, run.network, actor=actor, config=self.config)
 
-    def _learner(self) -> BCLearner:
+    def _model(self) -> BCLearner:
         assert self.learner is not None, "build() first"
         return self.learner
 
@@ -96,7 +96,7 @@ class BCTraining:
         return [str(p) for p in sorted(self.fit.glob("*.tfrecord"))]
 
     def update(self, iteration: int, collected: list[str]) -> IterationFigures:
-        run, labels, learner = self.run, self.labels, self._learner()
+        run, labels, learner = self.run, self.labels, self._model()
         stats = learner.train_epoch(collected, labels["fit_steps"], seed=run.iteration_seed(iteration))
         first = iteration == 1
         record = {
@@ -136,14 +136,3 @@ class BCTraining:
 
     def state(self) -> dict:
         return {"labels": self.labels}
-
-    def checkpoint(self) -> Any:
-        return self._learner().checkpoint()
-
-    @property
-    def actor(self) -> Any:
-        return self._learner().actor
-
-    @property
-    def train_step(self) -> int:
-        return int(self._learner().step.numpy())

@@ -17,11 +17,11 @@ from typing import Any
 from compiler_opt.collect.reward import RewardTracker
 from compiler_opt.collect.rollouts import CollectFigures, ModuleBook, collect_iteration, mean
 from compiler_opt.rl.ppo import PPOConfig, PPOLearner
-from compiler_opt.training.learner import IterationFigures, fmt
+from compiler_opt.training.learner import IterationFigures, ModelDelegate, fmt
 from compiler_opt.training.setup import Run
 
 
-class PPOTraining:
+class PPOTraining(ModelDelegate):
     """The PPO learner of `mlgo train --algorithm ppo` (implements `compiler_opt.training.learner.Learner`)."""
 
     unit = "iteration"
@@ -43,7 +43,7 @@ class PPOTraining:
         assert run.vocab is not None
         self.agent = PPOLearner(run.spec, run.vocab, run.network, actor=actor, config=self.config)
 
-    def _agent(self) -> PPOLearner:
+    def _model(self) -> PPOLearner:
         assert self.agent is not None, "build() first"
         return self.agent
 
@@ -56,7 +56,7 @@ class PPOTraining:
             modules,
             run.problem,
             run.toolchain,
-            self._agent().fast_policy(),
+            self._model().fast_policy(),
             run.baselines,
             self.tracker,
             self.book,
@@ -82,7 +82,7 @@ class PPOTraining:
             "decisions_per_second": figures.per_second(figures.decisions),
         }
         if figures.steps:
-            stats = self._agent().train(figures.shards, figures.steps, seed=run.iteration_seed(iteration))
+            stats = self._model().train(figures.shards, figures.steps, seed=run.iteration_seed(iteration))
             record.update(stats.losses)
             record.update({"seconds_train": stats.seconds, "train_batches": stats.batches, "train_steps": stats.steps})
         else:
@@ -100,14 +100,3 @@ class PPOTraining:
 
     def state(self) -> dict:
         return {"modules": self.book.to_json(), "rewards": self.tracker.to_json()}
-
-    def checkpoint(self) -> Any:
-        return self._agent().checkpoint()
-
-    @property
-    def actor(self) -> Any:
-        return self._agent().actor
-
-    @property
-    def train_step(self) -> int:
-        return int(self._agent().step.numpy())

@@ -72,3 +72,22 @@ class Learner(Protocol):
     @property
     def train_step(self) -> int:
         """How many training steps the learner has taken."""
+
+
+class ModelDelegate:
+    """A learner's `checkpoint`, `actor` and `train_step` when one model object holds them all (PPO's agent, BC's
+    and ES's learners: `checkpoint()`, `actor` and a `step` variable); the learner gives `_model()`."""
+
+    def _model(self) -> Any:
+        raise NotImplementedError
+
+    def checkpoint(self) -> Any:
+        return self._model().checkpoint()
+
+    @property
+    def actor(self) -> Any:
+        return self._model().actor
+
+    @property
+    def train_step(self) -> int:
+        return int(self._model().step.numpy())

@@ -22,7 +22,8 @@ from mlgo.flags import (
 )
 
 EPILOG = """built-in policies:
-  inlining:           default (clang's -Oz decision, replayed), always, never
+  inlining:           default (clang's -Oz decision, replayed), always, never,
+                      rule (the hand rule; thresholds as rule:callee_users=N,margin=M)
   regalloc-eviction:  default (greedy allocator, nothing logged), first, random
   regalloc-priority:  default (greedy allocator, nothing logged), weight
 

@@ -41,7 +41,8 @@ from compiler_opt.policy.config import NetworkConfig
 from compiler_opt.policy.fast import FastPolicy
 from compiler_opt.policy.preprocessing import Preprocessor, feature_transforms
 from compiler_opt.policy.vocab import Vocab
-from compiler_opt.pool import Job, LocalPool, WorkerPool
+from compiler_opt.pool.base import Job, WorkerPool
+from compiler_opt.pool.local import LocalPool
 from compiler_opt.pool.ray_backend import RayPool
 from compiler_opt.pool.ray_backend.local_cluster import LocalRayCluster
 from corpus_tools.sample import build_sample

@@ -14,7 +14,7 @@ import pytest
 from compiler_opt.collect.baseline import BaselineCache, compute_baseline
 from compiler_opt.llvm.failures import CompilerTimeout
 from compiler_opt.llvm.toolchain import find_toolchain
-from compiler_opt.pool import LocalPool
+from compiler_opt.pool.local import LocalPool
 from compiler_opt.problems import get_problem
 from tests.pool import jobs
 

@@ -26,7 +26,8 @@ from compiler_opt.policy.config import NetworkConfig
 from compiler_opt.policy.fast import FastPolicy
 from compiler_opt.policy.preprocessing import Preprocessor, feature_transforms
 from compiler_opt.policy.vocab import compute_vocab
-from compiler_opt.pool import Job, LocalPool
+from compiler_opt.pool.base import Job
+from compiler_opt.pool.local import LocalPool
 from compiler_opt.problems import get_problem
 
 INLINING = get_problem("inlining")

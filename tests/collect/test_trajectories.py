@@ -271,7 +271,8 @@ def test_numpy_encoding_matches_protobuf(steps):
 
 
 def test_workers_record_and_serialize_without_tensorflow(toolchain, modules, tmp_path):
-    from compiler_opt.pool import Job, LocalPool
+    from compiler_opt.pool.base import Job
+    from compiler_opt.pool.local import LocalPool
     from tests.pool import jobs
 
     batch = [

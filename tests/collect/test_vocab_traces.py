@@ -11,7 +11,7 @@ from compiler_opt.collect.vocab_traces import ObservationSample, collect_vocab
 from compiler_opt.corpus.loading import load_corpus
 from compiler_opt.corpus.sampling import sample_modules
 from compiler_opt.errors import MlgoError
-from compiler_opt.pool import LocalPool
+from compiler_opt.pool.local import LocalPool
 from compiler_opt.problems import get_problem
 
 INLINING = get_problem("inlining")

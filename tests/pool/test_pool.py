@@ -8,17 +8,18 @@ from pathlib import Path
 
 import pytest
 
-from compiler_opt.pool import (
+from compiler_opt.pool.base import (
+    DeadlineClock,
     DeadlinePolicy,
     Job,
     JobCancelled,
     JobException,
+    JobResult,
     JobStatus,
     JobTimeout,
-    LocalPool,
     WorkerLost,
 )
-from compiler_opt.pool.base import DeadlineClock, JobResult
+from compiler_opt.pool.local import LocalPool
 from tests.pool import jobs
 
 
@@ -228,7 +229,7 @@ def test_interpreter_exit_leaves_no_worker(tmp_path):
 
     script = tmp_path / "forgetful.py"
     script.write_text(
-        "from compiler_opt.pool import Job, LocalPool\n"
+        "from compiler_opt.pool.base import Job\nfrom compiler_opt.pool.local import LocalPool\n"
         "from tests.pool import jobs\n"
         "if __name__ == '__main__':\n"
         "    pool = LocalPool(2)\n"

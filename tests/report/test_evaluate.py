@@ -20,7 +20,7 @@ from compiler_opt.policy.fast import FastPolicy
 from compiler_opt.policy.features import FeatureSpecError
 from compiler_opt.policy.preprocessing import Preprocessor, feature_transforms
 from compiler_opt.policy.vocab import Vocab
-from compiler_opt.pool import LocalPool
+from compiler_opt.pool.local import LocalPool
 from compiler_opt.problems import get_problem
 from compiler_opt.report.evaluate import evaluate
 from compiler_opt.report.evaluated_policy import load_policy

@@ -7,7 +7,7 @@ import pytest
 from compiler_opt.collect.compile_job import BASELINE_POLICY, CompileTask, replay_actions, run_compile_task
 from compiler_opt.corpus.loading import load_corpus
 from compiler_opt.errors import MlgoError
-from compiler_opt.pool import LocalPool
+from compiler_opt.pool.local import LocalPool
 from compiler_opt.problems import get_problem
 from compiler_opt.report.search import check_searchable, format_search, headroom_reached, search_corpus, search_module
 

@@ -23,8 +23,8 @@ import numpy as np
 import pytest
 
 from compiler_opt.errors import MlgoError
-from compiler_opt.pool import DeadlinePolicy, Job, JobCancelled, JobException, JobStatus, JobTimeout, WorkerLost
 from compiler_opt.pool.backends import make_pool
+from compiler_opt.pool.base import DeadlinePolicy, Job, JobCancelled, JobException, JobStatus, JobTimeout, WorkerLost
 from mlgo.flags import add_pool_flags, pool_from_args
 
 ray = pytest.importorskip("ray", reason="the ray extra is not installed (pip install -c requirements.txt -e '.[ray]')")

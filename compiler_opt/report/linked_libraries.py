@@ -11,10 +11,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from compiler_opt.collect.linked_size import link_library
 from compiler_opt.corpus.loading import Corpus, ModuleSpec
 from compiler_opt.errors import MlgoError
-from compiler_opt.llvm.link import LinkError, link_shared
-from compiler_opt.llvm.measure import object_sizes
+from compiler_opt.llvm.link import LinkError
 from compiler_opt.llvm.toolchain import Toolchain
 from compiler_opt.report.compile_sides import object_path
 
@@ -57,13 +57,12 @@ def link_libraries(
         try:
             for side in ("default", "policy"):
                 output = objects / f"lib{library.replace('/', '__')}.{side}.so"
-                link_shared(
+                sizes[side] = link_library(
                     toolchain,
                     [object_path(objects / side, name) for name in usable],
                     output,
                     name=f"library {library} ({side})",
                 )
-                sizes[side] = object_sizes(toolchain, [output])[0]
         except LinkError as error:
             linked.append({**entry, "error": str(error)})
             continue

@@ -18,8 +18,10 @@ from compiler_opt.report.evaluated_policy import load_policy
 from compiler_opt.report.evaluation_json import check_output, format_summary, write_report
 from compiler_opt.report.partial import partial_folder
 from compiler_opt.report.runtime import check_runtime_tools
+from compiler_opt.training.gin_config import load_gin
 from mlgo.flags import (
     add_corpus_compile_flags,
+    add_gin_flags,
     add_module_sample_flags,
     add_output_flag,
     add_problem_flag,
@@ -31,7 +33,7 @@ from mlgo.flags import (
 EPILOG = """the JSON (ratios are policy/default; bytes of the Berkeley text figure for inlining, frequency-weighted
 spill/reload/copy cost for register allocation):
   {"problem", "policy", "corpus", "compiler", "created", "measurement", "seed",
-   "modules": [{"name", "default", "policy", "ok", "error", "figures",
+   "modules": [{"name", "language", "default", "policy", "ok", "error", "figures",
                 "functions": [{"name", "default", "policy"}]}],           (regalloc: cost per function)
    "summary": {"modules", "failed", "default_total", "policy_total", "total_ratio", "geomean_ratio"},
    "linked": [{"library", "modules", "default", "policy", "ratio", ...}],  (with --linked)
@@ -43,8 +45,17 @@ while it runs, OUTPUT.partial/ (beside the JSON) keeps each module's results as 
 After a kill, the same command with --resume compiles only the modules not recorded there; the links and
 the --runtime programs (built, counted and timed) run again in full.
 
+the hand rule (inlining's `rule`, the policy a learned one must beat): clang's -Oz decision, and also inline
+where callee_users == CALLEE_USERS and cost_estimate - threshold <= MARGIN (defaults 2 and 45). gin sets the
+defaults (--gin-binding 'inlining.rule.margin = 60', or a --gin-file with such lines), the name sets them over
+those (--policy rule:callee_users=3,margin=60); the JSON records the name with every threshold. Give its
+evaluation to `mlgo report` beside a learned policy's: the report's first line says which beats which, and
+every table and plot shows the rule beside the policy.
+
 examples:
   mlgo eval --problem inlining --policy default --corpus CORPUS --output eval.json
+  mlgo eval --problem inlining --policy rule --corpus CORPUS --output rule.json --linked
+  mlgo eval --problem inlining --policy rule --gin-binding 'inlining.rule.margin = 60' --corpus CORPUS -o r.json
   mlgo eval ... --output eval.json --resume       # after a kill: reuse eval.json.partial/, compile the rest
   mlgo eval --problem inlining --policy RUN_DIR/policy --corpus CORPUS --output eval.json --linked
   mlgo eval --problem regalloc-eviction --policy RUN_DIR/policy --corpus CORPUS --output eval.json --runtime
@@ -65,8 +76,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--policy",
         required=True,
         help="a built-in policy of the problem (inlining: default, always, never, rule: the hand rule, with its "
-        "thresholds set as rule:callee_users=N,margin=M) or a saved policy folder (as `mlgo train` writes under "
-        "RUN_DIR/policy)",
+        "thresholds from gin's inlining.rule.* or set as rule:callee_users=N,margin=M) or a saved policy folder "
+        "(as `mlgo train` writes under RUN_DIR/policy)",
+    )
+    add_gin_flags(
+        parser, "setting built-in policies' defaults (the hand rule's: inlining.rule.*)", "inlining.rule.margin = 60"
     )
     add_output_flag(
         parser,
@@ -118,6 +132,7 @@ def run(args: argparse.Namespace) -> int:
     check_output(args.output)
     toolchain = find_toolchain(args.clang)
     problem = get_problem(args.problem)
+    load_gin(args.gin_files, args.gin_bindings, None, ())  # after the problem's module registered its configurables
     corpus = load_corpus(args.corpus)
     policy = load_policy(problem, args.policy)
     modules = sample_modules(corpus.modules, args.max_modules, args.seed)

@@ -6,7 +6,8 @@
 
 The loop (run folder, resume, budget, saved policy, logs) is
 `compiler_opt.training`; each algorithm is a `Learner` (`compiler_opt.rl.ppo_training`,
-`compiler_opt.rl.bc_training`, `compiler_opt.es.training`), registered in
+`compiler_opt.rl.bc_training`, `compiler_opt.rl.imitation_training`,
+`compiler_opt.es.training`), registered in
 `ALGORITHMS` with its gin settings. Importing this module imports no learner
 (the command line lists the algorithms without loading TensorFlow).
 
@@ -45,6 +46,9 @@ ALGORITHMS = {
     "ppo": Algorithm("compiler_opt.rl.ppo_training:PPOTraining", "compiler_opt.rl.ppo:ppo_config"),
     "bc": Algorithm("compiler_opt.rl.bc_training:BCTraining", "compiler_opt.rl.bc:bc_config"),
     "es": Algorithm("compiler_opt.es.training:ESTraining", "compiler_opt.es.config:es_config"),
+    "imitation": Algorithm(
+        "compiler_opt.rl.imitation_training:ImitationTraining", "compiler_opt.rl.imitation:imitation_config"
+    ),
 }
 # The modules whose gin configurables a run's files may bind (imported before parsing), and those configurables,
 # whose bindings' values are checked against the parameters' types.
@@ -54,6 +58,7 @@ GIN_MODULES = (
     "compiler_opt.policy.networks",
     "compiler_opt.problems.measurements",
     "compiler_opt.rl.bc",
+    "compiler_opt.rl.imitation",
     "compiler_opt.rl.ppo",
     "compiler_opt.training.config",
 )
@@ -62,6 +67,7 @@ GIN_CONFIGURABLES = (
     "ppo.ppo_config",
     "bc.bc_config",
     "es.es_config",
+    "imitation.imitation_config",
     "policy.network_config",
     "policy.value_network",
     "regalloc.cost_weights",

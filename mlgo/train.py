@@ -1,4 +1,5 @@
-"""`mlgo train`: train a policy (PPO, evolution strategies, or behavioral cloning of the compiler's heuristic) into a run folder."""
+"""`mlgo train`: train a policy (PPO, evolution strategies, imitation of the best decisions found, or behavioral
+cloning of the compiler's heuristic) into a run folder."""
 
 from __future__ import annotations
 
@@ -30,11 +31,15 @@ EPILOG = """the run folder (RUN_DIR):
   checkpoints/, state.json   what --resume continues from (the last complete iteration)
   failed_modules.json  modules set aside after failing too often, with their errors
   feature_spec.json, vocab/, trajectories/, tensorboard/
+  best_trajectories/   imitation: per module the best decisions found so far (keyed by module content,
+                       command line and compiler; only ever improves)
 
 examples:
   mlgo train --problem inlining --algorithm bc --corpus CORPUS --output runs/bc
   mlgo train --problem inlining --algorithm ppo --corpus CORPUS --output runs/ppo --warmstart runs/bc/policy
   mlgo train --problem inlining --algorithm es --corpus CORPUS --output runs/es --warmstart runs/bc/policy
+  mlgo train --problem inlining --algorithm imitation --corpus CORPUS --output runs/imitation
+  mlgo train --problem inlining --algorithm es --corpus CORPUS --output runs/es2 --warmstart runs/imitation/policy
   mlgo train --problem regalloc-eviction --algorithm es --corpus CORPUS --output runs/evict
   mlgo train --problem regalloc-priority --algorithm ppo --corpus CORPUS --output runs/priority
   mlgo train ... --output runs/ppo --resume          # after a kill: continue from the last complete iteration
@@ -66,7 +71,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
         required=True,
         choices=ALGORITHMS,
         help="ppo: policy gradient with a clipped objective; es: evolution strategies over the "
-        "policy's weights; bc: behavioral cloning of the default",
+        "policy's weights; bc: behavioral cloning of the default; imitation: rounds of exploring around the "
+        "policy (its least-certain decisions flipped, the built-in references such as the hand rule as "
+        "candidates), keeping each module's best decisions, and cloning them (inlining; warm-starts es)",
     )
     add_output_flag(parser, "the run folder to create (or resume)")
     parser.add_argument(
@@ -111,8 +118,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--validation-fraction",
         type=float,
         default=0.2,
-        help="fraction of the corpus (by module name hash) kept out of training for evaluation "
-        "(default: 0.2; benchmarks/train_policy.py evaluates on that part)",
+        help="fraction of the corpus kept out of training for evaluation: whole libraries chosen by a hash of "
+        "their names, about this share of each language's modules, when the corpus records libraries, else "
+        "modules by name hash; a resumed run keeps its split (default: 0.2; benchmarks/train_policy.py "
+        "evaluates on that part)",
     )
     add_gin_flags(parser)
     parser.add_argument(

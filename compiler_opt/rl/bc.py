@@ -121,11 +121,12 @@ class BCLearner:
     def fast_policy(self) -> FastPolicy:
         return FastPolicy(self.spec, self.vocab, self.network_config, networks.actor_weights(self.actor))
 
-    def _step(self, observation, labels):
+    def _step(self, observation, labels, weights):
         with tf.GradientTape() as tape:
             distribution, _ = self.actor(observation, step_type=None, network_state=(), training=True)
             logits = distribution.logits_parameter()
-            loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=logits))
+            losses = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=logits)
+            loss = tf.reduce_sum(weights * losses) / tf.maximum(tf.reduce_sum(weights), 1e-6)
             if self.config.l2:
                 loss += self.config.l2 * tf.add_n(
                     [tf.nn.l2_loss(v) for v in self.actor.trainable_variables if "kernel" in v.name]
@@ -136,8 +137,12 @@ class BCLearner:
         agree = tf.reduce_sum(tf.cast(tf.equal(tf.argmax(logits, axis=-1, output_type=labels.dtype), labels), tf.int64))
         return loss, agree
 
-    def train_epoch(self, files: Sequence[str], steps: int, *, seed: int = 0) -> EpochStats:
-        """One pass (about `steps` decisions, in same-shape shuffled batches) over the label shards `files`."""
+    def train_epoch(self, files: Sequence[str], steps: int, *, seed: int = 0, weighted: bool = False) -> EpochStats:
+        """One pass (about `steps` decisions, in same-shape shuffled batches) over the label shards `files`.
+
+        `weighted`: each step's cross-entropy is weighted by its stored reward (imitation's per-step weights);
+        otherwise every step counts alike.
+        """
         started = time.monotonic()
         batch_size, sequence_length = self.config.batch_size, self.config.sequence_length
         per_batch = batch_size * sequence_length
@@ -156,7 +161,8 @@ class BCLearner:
         for experience in dataset:
             observation = {name: tf.reshape(experience.observation[name], [per_batch]) for name in self._names}
             labels = tf.reshape(experience.action, [per_batch])
-            loss, agree = self._train_step(observation, labels)
+            weights = tf.reshape(experience.reward, [per_batch]) if weighted else tf.ones([per_batch], tf.float32)
+            loss, agree = self._train_step(observation, labels, weights)
             loss_sum += float(loss)
             agree_sum += int(agree)
             count += 1

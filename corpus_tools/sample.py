@@ -39,7 +39,7 @@ from compiler_opt.progress import progress
 from corpus_tools.extract import extract, objects_from_directory
 from corpus_tools.fetch import cache_lock, fetch, unpack
 from corpus_tools.recipe import SIZES, CompileStep, Recipe, load_recipe
-from corpus_tools.stats import corpus_stats, count_all, count_decisions, module_language
+from corpus_tools.stats import corpus_stats, count_all, count_decisions
 
 BUILD_FILE = "sample_build.json"
 PROGRAMS_FILE = Path(__file__).with_name("sample_programs.json")
@@ -191,7 +191,7 @@ def _count(
     corpus = load_corpus(output)
     counts = count_all(corpus, lambda spec: count_decisions(spec, problem, toolchain), jobs)
     figures.problem, figures.decisions, figures.largest = problem, sum(counts.values()), {}
-    languages = {spec.name: module_language(spec) for spec in corpus}
+    languages = {spec.name: spec.language for spec in corpus}
     for name, decisions in sorted(counts.items(), key=lambda item: -item[1]):
         figures.largest.setdefault(languages[name], f"{name} ({decisions})")
     _write_build_file(output, key, figures, counts)

@@ -1,4 +1,4 @@
-"""Corpus statistics: modules, bitcode bytes, per library, and optionally decisions.
+"""Corpus statistics: modules, bitcode bytes, per library, the validation split, and optionally decisions.
 
 Decisions are counted by running the compiler: either exactly, through a
 problem's interactive channel (`count_decisions`), or as a cheap proxy, the
@@ -16,12 +16,39 @@ from pathlib import Path
 
 from compiler_opt.collect.actor import act, builtin_decider
 from compiler_opt.corpus.loading import Corpus, ModuleSpec
+from compiler_opt.corpus.splitting import LIBRARY_SPLIT
 from compiler_opt.errors import MlgoError
 from compiler_opt.llvm.bitcode import count_inlining_remarks
 from compiler_opt.llvm.cmdline import build_compile_command
 from compiler_opt.llvm.toolchain import Toolchain
 from compiler_opt.problems import get_problem
 from compiler_opt.progress import progress
+
+
+@dataclass
+class SplitSummary:
+    """What `Corpus.split` holds out for validation: method, fraction, modules per language, whole libraries."""
+
+    method: str
+    fraction: float
+    modules: dict[str, int]
+    libraries: list[str]
+
+    def line(self) -> str:
+        held = ", ".join(f"{language} {count}" for language, count in sorted(self.modules.items())) or "none"
+        line = (
+            f"validation (by {self.method}, fraction {self.fraction:g}): {sum(self.modules.values())} modules ({held})"
+        )
+        return line + (f" in {', '.join(self.libraries)}" if self.method == LIBRARY_SPLIT else "")
+
+
+def split_summary(corpus: Corpus, fraction: float) -> SplitSummary:
+    """The validation side of `corpus.split(fraction)`, the split training runs make."""
+    validation = corpus.split(fraction)[1]
+    modules: dict[str, int] = {}
+    for spec in validation:
+        modules[spec.language] = modules.get(spec.language, 0) + 1
+    return SplitSummary(corpus.split_method, fraction, modules, sorted(validation.libraries))
 
 
 @dataclass
@@ -33,12 +60,15 @@ class CorpusStats:
     libraries: dict[str, int]
     languages: dict[str, int]
     decisions: dict[str, int] = field(default_factory=dict)
+    split: SplitSummary | None = None
 
     def lines(self) -> list[str]:
         out = [f"modules: {self.modules}", f"bitcode bytes: {self.bytes}"]
         out.append("languages: " + ", ".join(f"{k} {v}" for k, v in sorted(self.languages.items())))
         out.append(f"libraries: {len(self.libraries)}")
         out += [f"  {name}: {count} modules" for name, count in sorted(self.libraries.items())]
+        if self.split is not None:
+            out.append(self.split.line())
         if self.decisions:
             values = sorted(self.decisions.values())
             out.append(
@@ -47,28 +77,13 @@ class CorpusStats:
         return out
 
 
-def module_language(spec: ModuleSpec) -> str:
-    """`c`, `c++` or `other`, from the `-x` language clang recorded (or the main file's suffix)."""
-    args = spec.cc1_args
-    main = ""
-    for index, arg in enumerate(args[:-1]):
-        if arg == "-main-file-name":
-            main = args[index + 1]
-    if main.endswith((".cc", ".cpp", ".cxx", ".C", ".c++")):
-        return "c++"
-    if main.endswith(".c"):
-        return "c"
-    return "other"
-
-
 def corpus_stats(corpus: Corpus) -> CorpusStats:
     """Module and byte counts, per library and per language; reads no bitcode."""
     libraries: dict[str, int] = {}
     languages: dict[str, int] = {}
     for spec in corpus:
         libraries[spec.library] = libraries.get(spec.library, 0) + 1
-        language = module_language(spec)
-        languages[language] = languages.get(language, 0) + 1
+        languages[spec.language] = languages.get(spec.language, 0) + 1
     if corpus.libraries:
         libraries = {name: len(members) for name, members in corpus.libraries.items()}
     return CorpusStats(modules=len(corpus), bytes=corpus.total_size(), libraries=libraries, languages=languages)

@@ -8,11 +8,13 @@ from __future__ import annotations
 import argparse
 import json
 import shlex
+from dataclasses import asdict
 from pathlib import Path
 
 from compiler_opt.corpus.loading import load_corpus
 from compiler_opt.llvm.toolchain import find_toolchain
 from compiler_opt.problems import problem_names
+from compiler_opt.train import TrainOptions
 from corpus_tools.combine import combine_corpora
 from corpus_tools.extract import (
     THINLTO_MODES,
@@ -24,7 +26,7 @@ from corpus_tools.extract import (
 from corpus_tools.make_corpus import make_corpus
 from corpus_tools.recipe import SIZES, load_recipe
 from corpus_tools.sample import build_sample
-from corpus_tools.stats import corpus_stats, count_all, count_decisions, count_inline_remarks
+from corpus_tools.stats import corpus_stats, count_all, count_decisions, count_inline_remarks, split_summary
 from mlgo.flags import add_clang_flag, add_json_flag, add_output_flag, add_problem_flag, add_workers_flag, output_file
 
 
@@ -37,6 +39,17 @@ def configure(parser: argparse.ArgumentParser) -> None:
     _register_combine(verbs)
     _register_stats(verbs)
     _register_sample(verbs)
+
+
+def _validation_fraction_flag(parser: argparse.ArgumentParser) -> None:
+    default = TrainOptions.validation_fraction
+    parser.add_argument(
+        "--validation-fraction",
+        type=float,
+        default=default,
+        help="show what `mlgo train` with this --validation-fraction holds out for validation: whole libraries "
+        f"(when the corpus records two or more), about this share of each language's modules (default: {default})",
+    )
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
@@ -151,6 +164,7 @@ def _register_stats(verbs: argparse._SubParsersAction) -> None:
     )
     p.add_argument("corpus", type=Path, help="corpus folder")
     p.add_argument("--skip-invalid", action="store_true", help="list invalid modules instead of stopping at the first")
+    _validation_fraction_flag(p)
     p.add_argument(
         "--inline-remarks",
         action="store_true",
@@ -173,6 +187,7 @@ def _register_stats(verbs: argparse._SubParsersAction) -> None:
 def _run_stats(args: argparse.Namespace) -> int:
     corpus = load_corpus(args.corpus, skip_invalid=args.skip_invalid)
     stats = corpus_stats(corpus)
+    stats.split = split_summary(corpus, args.validation_fraction)
     if args.inline_remarks or args.decisions:
         toolchain = find_toolchain(args.clang)
         if args.decisions:
@@ -187,6 +202,7 @@ def _run_stats(args: argparse.Namespace) -> int:
         "libraries": stats.libraries,
         "languages": stats.languages,
         "decisions": stats.decisions,
+        "validation": asdict(stats.split),
         "invalid": dict(corpus.invalid),
     }
     if args.output:
@@ -216,6 +232,7 @@ def _register_sample(verbs: argparse._SubParsersAction) -> None:
         help="'full' (~500 modules, a few minutes) or 'small' (a few dozen, seconds)",
     )
     p.add_argument("--recipe", type=Path, default=None, help="a recipe file other than the pinned one")
+    _validation_fraction_flag(p)
     p.add_argument(
         "--no-count",
         action="store_true",
@@ -237,5 +254,6 @@ def _run_sample(args: argparse.Namespace) -> int:
     )
     for line in figures.lines():
         print(line)
+    print(split_summary(load_corpus(output), args.validation_fraction).line())
     print(f"corpus: {output}")
     return 0

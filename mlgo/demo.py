@@ -59,7 +59,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--validation-fraction",
         type=float,
         default=0.2,
-        help="share of modules held out for evaluation, chosen by name (default: 0.2)",
+        help="share of modules held out for evaluation: whole libraries, about this share of each language's "
+        "modules (as mlgo train splits; default: 0.2)",
     )
     parser.add_argument(
         "--modules-per-iteration",

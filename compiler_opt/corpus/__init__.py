@@ -3,7 +3,7 @@
 - `layout`: the on-disk layout (LLVM's `corpus_description.json`, `.bc`, `.cmd`);
 - `loading`: loading and validating a corpus (`load_corpus`, `Corpus`, `ModuleSpec`);
 - `sampling`: seeded, size-stratified samples of its modules;
-- `splitting`: training/validation (and other) splits of its modules by name;
+- `splitting`: training/validation (and other) splits, by library or by module name;
 - `programs`: the runnable benchmark programs its description names.
 
 The tools that build corpora from real builds live in `corpus_tools/`, which

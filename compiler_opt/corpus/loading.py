@@ -10,7 +10,8 @@ magic. Module specs hold absolute real paths. ThinLTO modules are already merged
 and the corpus's index instead of the build's. A bad module is a `CorpusError` naming it, or, with
 `skip_invalid=True`, an entry of `Corpus.invalid` and the rest loads.
 `Corpus.sample` and `Corpus.split` choose modules as `compiler_opt.corpus.sampling`
-and `compiler_opt.corpus.splitting` do.
+and `compiler_opt.corpus.splitting` do: a corpus that records two libraries or
+more splits by library, any other by module name.
 """
 
 from __future__ import annotations
@@ -33,13 +34,14 @@ from compiler_opt.corpus.layout import (
     read_description,
 )
 from compiler_opt.corpus.sampling import stratified_sample
-from compiler_opt.corpus.splitting import split_by_name
+from compiler_opt.corpus.splitting import LIBRARY_SPLIT, MODULE_SPLIT, split_by_library, split_by_name
 from compiler_opt.llvm.bitcode import is_bitcode_file, thinlto_backend_args
 from compiler_opt.llvm.cmdline import CompileCommand, UnsafeCommandLine, read_cmd_file, sanitize_cc1
 
 __all__ = ["Corpus", "CorpusError", "ModuleSpec", "load_corpus"]
 
 _LOG = logging.getLogger(__name__)
+_CXX_SUFFIXES = (".cc", ".cpp", ".cxx", ".C", ".c++")
 
 
 @dataclass(frozen=True)
@@ -56,6 +58,17 @@ class ModuleSpec:
     def library(self) -> str:
         """The first component of the name: the project or library the module comes from."""
         return self.name.split("/", 1)[0]
+
+    @property
+    def language(self) -> str:
+        """`c`, `c++` or `other`, from the main file's name clang recorded (`-main-file-name`)."""
+        main = ""
+        for index, arg in enumerate(self.cc1_args[:-1]):
+            if arg == "-main-file-name":
+                main = self.cc1_args[index + 1]
+        if main.endswith(_CXX_SUFFIXES):
+            return "c++"
+        return "c" if main.endswith(".c") else "other"
 
     @property
     def files(self) -> tuple[Path, ...]:
@@ -116,9 +129,26 @@ class Corpus:
         """`n` modules drawn with `seed`, one from each of `n` equal-count size strata (`stratified_sample`)."""
         return stratified_sample(self.modules, n, seed)
 
-    def split(self, validation_fraction: float) -> tuple[Corpus, Corpus]:
-        """(training, validation), decided per module by a hash of its name (`split_by_name`)."""
-        training, validation = split_by_name(self.modules, validation_fraction)
+    @property
+    def split_method(self) -> str:
+        """How `split` divides this corpus by default: `library` when it records two libraries or more, else `module`."""
+        return LIBRARY_SPLIT if len(self.libraries) >= 2 else MODULE_SPLIT
+
+    def split(self, validation_fraction: float, method: str | None = None) -> tuple[Corpus, Corpus]:
+        """(training, validation): whole libraries (`split_by_library`) or modules by name (`split_by_name`).
+
+        `method` is `library`, `module` or None (this corpus's `split_method`);
+        a run that stored its method passes it back, so it keeps its split.
+        """
+        method = method or self.split_method
+        if method == LIBRARY_SPLIT:
+            if not self.libraries:
+                raise CorpusError(f"{self.root}: records no libraries, so it cannot be split by library")
+            training, validation = split_by_library(self.modules, validation_fraction, self.libraries)
+        elif method == MODULE_SPLIT:
+            training, validation = split_by_name(self.modules, validation_fraction)
+        else:
+            raise CorpusError(f"unknown split method {method!r}; use {LIBRARY_SPLIT} or {MODULE_SPLIT}")
         return self.subset(training), self.subset(validation)
 
 

@@ -23,6 +23,7 @@ from compiler_opt.collect.compile_job import problem_feature_spec
 from compiler_opt.collect.rollouts import ModuleBook
 from compiler_opt.collect.vocab_traces import collect_vocab
 from compiler_opt.corpus.loading import Corpus, ModuleSpec, load_corpus
+from compiler_opt.corpus.splitting import MODULE_SPLIT
 from compiler_opt.errors import MlgoError
 from compiler_opt.llvm.toolchain import Toolchain, find_toolchain
 from compiler_opt.policy.config import NetworkConfig, network_config
@@ -100,6 +101,7 @@ class Run:
         self.config = TrainerConfig()
         self.seed = options.seed
         self.validation_fraction = options.validation_fraction
+        self.split_method: str | None = None  # the corpus's own; a resumed run's stored one
         self.saved_config: dict | None = None
         self.warmstart, self.vocab_source = options.warmstart, options.vocab
 
@@ -154,6 +156,7 @@ def open_run(options: RunRequest, pool: WorkerPool, load_gin: LoadGin) -> Run:
         base = TrainerConfig(**fields)
         run.seed = int(saved["seed"])
         run.validation_fraction = float(saved["validation_fraction"])
+        run.split_method = saved.get("split", MODULE_SPLIT)  # runs from before library splits split by module
         run.saved_config = saved
         run.warmstart = None if saved.get("warmstart") is None else Path(saved["warmstart"])
         run.vocab_source = None if saved.get("vocab") is None else Path(saved["vocab"])
@@ -173,7 +176,8 @@ def open_run(options: RunRequest, pool: WorkerPool, load_gin: LoadGin) -> Run:
         label_modules=options.max_modules,
     )
     corpus = load_corpus(options.corpus)
-    run.training, run.validation = corpus.split(run.validation_fraction)
+    run.split_method = run.split_method or corpus.split_method
+    run.training, run.validation = corpus.split(run.validation_fraction, run.split_method)
     if not len(run.training):
         raise MlgoError(
             f"the corpus {options.corpus} has no training modules with validation fraction "
@@ -214,6 +218,7 @@ def _new_config(run: Run) -> dict:
         "compiler": {"clang": str(run.toolchain.clang), "identity": run.toolchain.identity},
         "seed": run.seed,
         "validation_fraction": run.validation_fraction,
+        "split": run.split_method,
         "modules": {"training": len(run.training), "validation": len(run.validation)},
         "warmstart": None if run.warmstart is None else str(Path(run.warmstart).resolve()),
         "vocab": None if run.vocab_source is None else str(Path(run.vocab_source).resolve()),

@@ -1,16 +1,20 @@
-"""Splitting a corpus's modules by name: deterministic, stable as modules are added, independent per salt."""
+"""Splitting a corpus: whole libraries per language when it records them, else modules by name."""
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 import pytest
 
 from compiler_opt.corpus.layout import CorpusError
-from compiler_opt.corpus.splitting import in_fraction, split_by_name
-from tests.corpus.helpers import fake_corpus
+from compiler_opt.corpus.loading import load_corpus
+from compiler_opt.corpus.splitting import in_fraction, split_by_library, split_by_name
+from tests.corpus.helpers import fake_corpus, write_corpus
 
 
-def test_split_is_deterministic_by_name(module_files, tmp_path):
+def test_a_corpus_without_libraries_splits_by_module_name(module_files, tmp_path):
     corpus = fake_corpus(tmp_path, module_files, 400)
+    assert corpus.split_method == "module"
     training, validation = corpus.split(0.25)
     assert len(training) + len(validation) == 400 and 60 < len(validation) < 140
     names = {spec.name for spec in validation}
@@ -20,12 +24,55 @@ def test_split_is_deterministic_by_name(module_files, tmp_path):
     assert [list(side) for side in (training, validation)] == list(split_by_name(corpus.modules, 0.25))
     with pytest.raises(CorpusError):
         corpus.split(1.5)
+    with pytest.raises(CorpusError, match="no libraries"):
+        corpus.split(0.25, "library")
 
 
-def test_salted_splits_are_independent_of_each_other():
-    names = [f"lib/m{i}" for i in range(2000)]
-    plain = {name for name in names if in_fraction(name, 0.5)}
-    salted = {name for name in names if in_fraction(name, 0.5, salt="bc-holdout\0")}
-    assert 900 < len(plain) < 1100 and 900 < len(salted) < 1100
-    assert 400 < len(plain & salted) < 600  # about half of each side: unrelated draws
-    assert not any(in_fraction(name, 0.0) for name in names) and all(in_fraction(name, 1.0) for name in names)
+def _mixed_corpus(tmp_path, module_files):
+    """12 C libraries of 3-14 modules, 8 C++ libraries of 2-16 modules (C++ by their main file's name)."""
+    sizes = {f"c{i}": 3 + i for i in range(12)} | {f"cxx{i}": 2 + 2 * i for i in range(8)}
+    libraries = {lib: [f"{lib}/m{j}" for j in range(size)] for lib, size in sizes.items()}
+    names = [name for members in libraries.values() for name in members]
+    corpus = load_corpus(write_corpus(tmp_path, module_files, names, libraries=libraries))
+    specs = []
+    for spec in corpus.modules:
+        if spec.library.startswith("cxx"):
+            args = list(spec.cc1_args)
+            args[args.index("-main-file-name") + 1] = "m.cc"
+            spec = replace(spec, cc1_args=tuple(args))
+        specs.append(spec)
+    return corpus.subset(specs)
+
+
+def test_libraries_stay_whole_and_each_language_is_validated_in_proportion(module_files, tmp_path):
+    corpus = _mixed_corpus(tmp_path, module_files)
+    assert corpus.split_method == "library"
+    training, validation = corpus.split(0.2)
+    assert not set(training.libraries) & set(validation.libraries)
+    assert {spec.library for spec in validation} == set(validation.libraries)
+    for language, lo, hi in (("c", 0.12, 0.28), ("c++", 0.12, 0.28)):
+        total = sum(spec.language == language for spec in corpus)
+        held = sum(spec.language == language for spec in validation)
+        assert lo * total <= held <= hi * total, (language, held, total)
+    again = _mixed_corpus(tmp_path / "again", module_files).split(0.2)[1]
+    assert sorted(again.libraries) == sorted(validation.libraries)  # the same names, the same split
+    assert [list(side) for side in (training, validation)] == list(
+        split_by_library(corpus.modules, 0.2, corpus.libraries)
+    )
+    assert len(corpus.split(0.0)[1]) == 0 and len(corpus.split(1.0)[0]) == 0
+    by_module = corpus.split(0.2, "module")[1]
+    assert {spec.name for spec in by_module} == {spec.name for spec in corpus if in_fraction(spec.name, 0.2)}
+
+
+def test_a_language_with_two_libraries_gets_one_on_the_validation_side(module_files, tmp_path):
+    libraries = {"big": [f"big/m{i}" for i in range(9)], "other": [f"other/m{i}" for i in range(8)]}
+    corpus = load_corpus(
+        write_corpus(tmp_path, module_files, [*libraries["big"], *libraries["other"]], libraries=libraries)
+    )
+    training, validation = corpus.split(0.2)  # each library alone is far more than a fifth of the modules
+    assert [spec.name for spec in validation] == libraries["other"]  # the one nearest the share
+    assert [spec.name for spec in training] == libraries["big"]
+    loose = replace(corpus.module("big/m0"), name="loose/a")  # in no library: a library of its own, small enough
+    assert split_by_library([*corpus.modules, loose], 0.2, libraries)[1] == [loose]
+    one = corpus.subset([spec for spec in corpus if spec.library == "big"])
+    assert one.split_method == "module"  # one library cannot be split by library

@@ -92,7 +92,12 @@ def test_small_sample_builds_links_and_caches(toolchain, tmp_path, capsys, monke
     printed = capsys.readouterr().out
     assert f"modules: {len(corpus)}" in printed and "inlining decisions" in printed
     assert main(["corpus", "stats", str(output)]) == 0
-    assert f"libraries: {len(corpus.libraries)}" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert f"libraries: {len(corpus.libraries)}" in printed
+    held = corpus.split(0.2)[1]  # whole libraries, some C and some C++, as the stats say
+    assert {spec.language for spec in held} == {"c", "c++"}
+    assert f"validation (by library, fraction 0.2): {len(held)} modules" in printed
+    assert f" in {', '.join(sorted(held.libraries))}\n" in printed
     # Cached and counted for inlining: no count asked, none made; another problem's count replaces it.
     assert build_sample(toolchain, output, size="small")[1] == figures
     monkeypatch.setattr(sample_module, "count_decisions", lambda *args, **kwargs: 2)

@@ -1,0 +1,37 @@
+"""A run stores how it split its corpus; a resumed run keeps that split, and runs from before it keep theirs."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+
+from compiler_opt.corpus.loading import load_corpus
+from compiler_opt.corpus.splitting import split_by_name
+from compiler_opt.pool.local import LocalPool
+from compiler_opt.train import TrainOptions
+from compiler_opt.training.setup import open_run, prepare_policy
+
+
+def _no_gin(files, bindings, text):
+    return ""
+
+
+def test_a_new_run_splits_by_library_and_an_old_run_resumes_by_module(small_sample, tmp_path):
+    options = TrainOptions("inlining", "es", small_sample, tmp_path / "run", baseline_cache=tmp_path / "baselines")
+    with LocalPool(1) as pool:
+        run = open_run(options, pool, _no_gin)
+        assert run.split_method == "library"
+        assert run.validation.libraries and not set(run.validation.libraries) & set(run.training.libraries)
+        prepare_policy(run, None)  # writes config.json
+        config_file = tmp_path / "run" / "config.json"
+        config = json.loads(config_file.read_text())
+        assert config["split"] == "library"
+        resumed = open_run(replace(options, resume=True), pool, _no_gin)
+        assert resumed.validation.modules == run.validation.modules
+
+        del config["split"]  # a run started before libraries were split whole
+        config_file.write_text(json.dumps(config))
+        old = open_run(replace(options, resume=True), pool, _no_gin)
+    assert old.split_method == "module"
+    by_name = split_by_name(load_corpus(small_sample).modules, 0.2)[1]
+    assert list(old.validation.modules) == by_name != list(run.validation.modules)

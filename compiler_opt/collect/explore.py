@@ -16,7 +16,8 @@
 4. optionally the trajectories of built-in policies (`references`, e.g.
    the inliner's hand rule), recorded with the features the policy sees.
 
-The best compile (lowest value; the earliest on ties, so the greedy one
+Each compile is valued by a `ModuleScorer` (per-object size, or linked
+size). The best compile (lowest value; the earliest on ties, so the greedy one
 wins a tie) keeps its trajectory (features and actions); every compile keeps
 its actions, so any of them replays exactly (`replay_actions`). A task's
 compiles are at most `1 + depth * flips + len(references)`.
@@ -34,6 +35,7 @@ import numpy as np
 from compiler_opt.collect.actor import MakeDecide, act
 from compiler_opt.collect.compile_job import CompileTask, run_compile_task
 from compiler_opt.collect.replay import ReplayMismatch
+from compiler_opt.collect.scoring import ModuleScorer, ObjectScorer
 from compiler_opt.collect.trajectories import ModuleTrajectory
 from compiler_opt.corpus.loading import ModuleSpec
 from compiler_opt.errors import MlgoError
@@ -163,8 +165,8 @@ def _forced_then_greedy(policy: FastPolicy, forced: Sequence[int]) -> MakeDecide
 class _Explorer:
     """The compiles of one task, their times summed."""
 
-    def __init__(self, task: ExploreTask, policy: FastPolicy) -> None:
-        self.task, self.policy = task, policy
+    def __init__(self, task: ExploreTask, policy: FastPolicy, scorer: ModuleScorer) -> None:
+        self.task, self.policy, self.scorer = task, policy, scorer
         self.toolchain = find_toolchain(task.clang)
         self.problem: Problem = get_problem(task.problem)
         self.command = task.module.command(self.toolchain.clang)
@@ -186,10 +188,13 @@ class _Explorer:
             record=True,
             spec=self.policy.spec,
             timeout=self.task.timeout,
+            keep_object=self.scorer.needs_object,
         )
         self._add_seconds(acted.seconds)
         if acted.decisions < len(forced):
-            raise ReplayMismatch(name, f"forcing {len(forced)} decisions, the compiler asked for only {acted.decisions}")
+            raise ReplayMismatch(
+                name, f"forcing {len(forced)} decisions, the compiler asked for only {acted.decisions}"
+            )
         trajectory = acted.trajectory
         assert trajectory is not None  # recorded
         score = acted.measured_score
@@ -197,7 +202,7 @@ class _Explorer:
             kind,
             np.asarray(trajectory.actions),
             score,
-            self.problem.measurement.rescore(score).value,
+            self.scorer.value(name, score, acted.object),
             flips,
             gains,
             trajectory.logits,
@@ -207,11 +212,20 @@ class _Explorer:
     def reference(self, policy: str) -> Candidate:
         task = self.task
         result = run_compile_task(
-            CompileTask(task.module, task.problem, task.clang, policy, explore=False, record=True, timeout=task.timeout)
+            CompileTask(
+                task.module,
+                task.problem,
+                task.clang,
+                policy,
+                explore=False,
+                record=True,
+                timeout=task.timeout,
+                keep_object=self.scorer.needs_object,
+            )
         )
         self._add_seconds(result.seconds)
         assert result.actions is not None  # a compile result carries its advice
-        value = self.problem.measurement.rescore(result.score).value
+        value = self.scorer.value(task.module.name, result.score, result.object)
         trajectory = result.trajectory
         if trajectory is not None and set(trajectory.features) != set(self.policy.spec.names):
             trajectory = None  # recorded with other features than the policy reads: its actions still replay
@@ -254,9 +268,10 @@ def _without_policy_info(trajectory: ModuleTrajectory) -> ModuleTrajectory:
     return ModuleTrajectory(trajectory.module, trajectory.features, trajectory.actions, score=trajectory.score)
 
 
-def run_explore_task(task: ExploreTask, policy: FastPolicy) -> Exploration:
-    """Explore `task.module` around `policy`; see the module docstring."""
+def run_explore_task(task: ExploreTask, policy: FastPolicy, scorer: ModuleScorer | None = None) -> Exploration:
+    """Explore `task.module` around `policy`, each compile valued by `scorer` (default: per object); see the
+    module docstring."""
     started = time.monotonic()
-    exploration = _Explorer(task, policy).explore()
+    exploration = _Explorer(task, policy, scorer or ObjectScorer(task.problem)).explore()
     exploration.seconds["task"] = time.monotonic() - started
     return exploration

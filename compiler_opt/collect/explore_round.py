@@ -1,7 +1,7 @@
 """One round of exploration: modules explored around a policy on the pool, the best of each offered to the store.
 
 `explore_round` gets the modules' baselines (`BaselineCache`), shares the
-policy with the pool once, runs one exploration job per module
+policy and the scorer (`compiler_opt.collect.scoring`) with the pool once, runs one exploration job per module
 (`compiler_opt.collect.explore`), and offers each module's best compile to
 the best-trajectory store (`compiler_opt.collect.best_store`), which keeps it
 if it beats what the store had. Stragglers past the round's deadline are
@@ -24,6 +24,7 @@ from compiler_opt.collect.best_store import BestTrajectoryStore
 from compiler_opt.collect.compile_job import POOL_TIMEOUT_MARGIN
 from compiler_opt.collect.explore import Exploration, ExploreTask, run_explore_task
 from compiler_opt.collect.rollouts import CollectFigures, ModuleBook, RolloutSettings, describe
+from compiler_opt.collect.scoring import ModuleScorer, ObjectScorer
 from compiler_opt.corpus.loading import ModuleSpec
 from compiler_opt.llvm.toolchain import Toolchain
 from compiler_opt.policy.fast import FastPolicy
@@ -90,8 +91,13 @@ def explore_round(
     settings: RolloutSettings,
     explore: ExploreSettings,
     found: Mapping,
+    scorer: ModuleScorer | None = None,
 ) -> ExploreFigures:
-    """Explore `modules` around `policy` and offer each one's best to `store` (`found` says what found it)."""
+    """Explore `modules` around `policy` and offer each one's best to `store` (`found` says what found it); each
+    compile and baseline valued by `scorer` (default: per object; the store's scorer must be the same)."""
+    scorer = scorer or ObjectScorer(problem.name)
+    if scorer.name != store.scorer:
+        raise ValueError(f"the store keeps {store.scorer} values, the round scores by {scorer.name}")
     started = time.monotonic()
     figures = ExploreFigures(modules=len(modules))
     scores = baselines.get_many(
@@ -101,7 +107,7 @@ def explore_round(
     for name, failure in scores.failures.items():
         figures.failures[name] = f"baseline: {describe(failure)}"
     by_name = {module.name: module for module in modules}
-    ref = pool.share(policy)
+    ref, scorer_ref = pool.share(policy), pool.share(scorer)
     try:
         jobs = []
         for module in modules:
@@ -117,7 +123,7 @@ def explore_round(
                 settings.compile_timeout,
             )
             limit = settings.compile_timeout * task.compiles + POOL_TIMEOUT_MARGIN
-            jobs.append(Job(module.name, run_explore_task, (task, ref), timeout=limit, files=module.files))
+            jobs.append(Job(module.name, run_explore_task, (task, ref, scorer_ref), timeout=limit, files=module.files))
         figures.jobs = len(jobs)
         deadline = DeadlinePolicy(
             settings.deadline_quorum, settings.deadline_grace_seconds, settings.deadline_median_factor
@@ -131,9 +137,11 @@ def explore_round(
                 figures.failures.setdefault(result.key, describe(result.error))
                 continue
             figures.jobs_ok += 1
-            _keep(result.value, by_name[result.key], scores.scores[result.key], problem, store, book, figures, found)
+            baseline = scorer.value(result.key, scores.scores[result.key], None)
+            _keep(result.value, by_name[result.key], baseline, store, book, figures, found)
     finally:
         pool.release(ref)
+        pool.release(scorer_ref)
     for name, error in sorted(figures.failures.items()):
         figures.modules_failed += 1
         if book.fail(name, error, round, settings.max_failures):
@@ -145,8 +153,7 @@ def explore_round(
 def _keep(
     exploration: Exploration,
     module: ModuleSpec,
-    baseline_score,
-    problem: Problem,
+    baseline: float,
     store: BestTrajectoryStore,
     book: ModuleBook,
     figures: ExploreFigures,
@@ -159,7 +166,6 @@ def _keep(
         figures.modules_without_decisions += 1
         book.no_decisions.add(module.name)
         return
-    baseline = problem.measurement.rescore(baseline_score).value
     if store.offer(module, best, baseline, found):
         figures.improved += 1
     entry = store.get(module)

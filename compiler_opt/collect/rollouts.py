@@ -5,7 +5,10 @@ its own policy (policy gradient, evolution strategies): it gets the modules'
 baselines (`BaselineCache`), shares the policy with the pool once, runs the
 jobs the caller makes for each module (one sampling compile, or one compile
 per perturbation), and yields every compile that came back with the
-problem's value of it and of its baseline. Stragglers past the collection's
+value of it and of its baseline as the run's scorer says
+(`compiler_opt.collect.scoring`: per object, or by linked size, which the
+job computes in the worker from the object it keeps, so no object crosses
+back to the driver). Stragglers past the collection's
 deadline are cancelled (not failures); a module whose compiles fail
 `max_failures` times over the run is set aside (`ModuleBook`) with its last
 error. `CollectFigures` counts all of it, for the log.
@@ -25,13 +28,15 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from compiler_opt.collect.baseline import BaselineCache
 from compiler_opt.collect.compile_job import CompileResult, CompileTask, compile_jobs
 from compiler_opt.collect.reward import RewardTracker
+from compiler_opt.collect.scoring import ModuleScorer, ObjectScorer, ScorerSource
 from compiler_opt.collect.trajectory_files import TrajectoryWriter
 from compiler_opt.corpus.loading import ModuleSpec
+from compiler_opt.errors import MlgoError
 from compiler_opt.llvm.toolchain import Toolchain
 from compiler_opt.policy.fast import FastPolicy
 from compiler_opt.pool.base import DeadlinePolicy, Job, JobStatus, SharedRef, WorkerPool
@@ -39,6 +44,7 @@ from compiler_opt.problems.base import Problem
 from compiler_opt.problems.measurements import Score
 
 ERROR_CHARS = 2000
+SCORE_TIMEOUT_MARGIN = 600.0  # a job that values its compile by linked size also links its library
 
 
 class RolloutSettings(Protocol):
@@ -129,6 +135,7 @@ class CollectFigures:
     seconds_compile: float = 0.0  # summed over jobs, the compiler's share (compile wall time minus policy time)
     seconds_policy: float = 0.0  # summed over jobs, host time inside the Python policy
     seconds_measure: float = 0.0  # summed over jobs, measuring objects
+    seconds_score: float = 0.0  # summed over jobs, valuing objects beyond measuring them (linking)
     seconds_baselines: float = 0.0  # wall time getting baselines (cached ones are free)
     seconds_collect: float = 0.0  # wall time of the whole collection, baselines included
     failures: dict[str, str] = field(default_factory=dict)  # module -> its error in this collection
@@ -140,6 +147,7 @@ class CollectFigures:
         self.seconds_compile += compile_seconds
         self.seconds_policy += policy_seconds
         self.seconds_measure += result.seconds.get("measure", 0.0)
+        self.seconds_score += result.seconds.get("score", 0.0)
 
     def per_second(self, count: float) -> float | None:
         """`count` per second of collecting (baselines excluded)."""
@@ -163,6 +171,7 @@ class CollectFigures:
             "seconds_baselines": self.seconds_baselines,
             "seconds_compile": self.seconds_compile,
             "seconds_policy": self.seconds_policy,
+            "seconds_score": self.seconds_score,
             "decisions_per_second_per_worker": None if per_second is None else per_second / workers,
             "set_aside": list(self.set_aside),
         }
@@ -176,8 +185,8 @@ class Rollout:
     module: str
     compiled: CompileResult
     default: Score  # the baseline's score (its per-function figures too)
-    value: float  # the problem's value of the compile (lower is better)
-    baseline: float  # the problem's value of the baseline
+    value: float  # the scorer's value of the compile (lower is better)
+    baseline: float  # the scorer's value of the baseline
 
 
 def rollouts(
@@ -194,10 +203,12 @@ def rollouts(
     iteration: int,
     settings: RolloutSettings,
     desc: str,
+    scoring: ScorerSource | None = None,
 ) -> Iterator[Rollout]:
     """Compile `modules` (their baselines first) with the jobs `jobs(module, shared policy)` makes; yield each
-    compile that came back. `figures` counts jobs, failures and time; once the jobs are done, each module that
-    failed is counted in `book` (and set aside after `max_failures`)."""
+    compile that came back, valued by `scoring`'s scorer (default: per object; one that needs objects needs
+    jobs whose tasks keep them, `CompileTask.keep_object`). `figures` counts jobs, failures and time; once the
+    jobs are done, each module that failed is counted in `book` (and set aside after `max_failures`)."""
     started = time.monotonic()
     figures.modules = len(modules)
     found = baselines.get_many(
@@ -206,10 +217,14 @@ def rollouts(
         timeout=settings.compile_timeout,
         desc=f"baselines {iteration}",
     )
-    figures.seconds_baselines = time.monotonic() - started
     for name, failure in found.failures.items():
         figures.failures[name] = f"baseline: {describe(failure)}"
+    scorer: ModuleScorer = (scoring or ObjectScorer(problem.name)).scorer(
+        [m for m in modules if m.name in found.scores], pool, timeout=settings.compile_timeout
+    )
+    figures.seconds_baselines = time.monotonic() - started
     ref = pool.share(policy)
+    scorer_ref = pool.share(scorer) if scorer.needs_object else None
     owner: dict[str, str] = {}
     try:
         batch = []
@@ -217,7 +232,7 @@ def rollouts(
             if module.name in found.scores:
                 for job in jobs(module, ref):
                     owner[job.key] = module.name
-                    batch.append(job)
+                    batch.append(job if scorer_ref is None else _scoring_job(job, scorer_ref, module.name))
         figures.jobs = len(batch)
         deadline = DeadlinePolicy(
             settings.deadline_quorum, settings.deadline_grace_seconds, settings.deadline_median_factor
@@ -231,25 +246,51 @@ def rollouts(
                 figures.jobs_failed += 1
                 figures.failures.setdefault(name, describe(result.error))
                 continue
-            compiled: CompileResult = result.value
+            if scorer_ref is None:
+                compiled = result.value
+                value = scorer.value(name, compiled.score, compiled.object)
+            else:
+                scored: ScoredCompile = result.value
+                compiled, value = scored.compiled, scored.value
             figures.jobs_ok += 1
             figures.note_seconds(compiled)
             default = found.scores[name]
-            yield Rollout(
-                result.key,
-                name,
-                compiled,
-                default,
-                problem.measurement.rescore(compiled.score).value,
-                problem.measurement.rescore(default).value,
-            )
+            yield Rollout(result.key, name, compiled, default, value, scorer.value(name, default, None))
     finally:
         pool.release(ref)
+        if scorer_ref is not None:
+            pool.release(scorer_ref)
     for name, error in sorted(figures.failures.items()):
         figures.modules_failed += 1
         if book.fail(name, error, iteration, settings.max_failures):
             figures.set_aside.append(name)
     figures.seconds_collect = time.monotonic() - started
+
+
+@dataclass(frozen=True)
+class ScoredCompile:
+    """A compile valued in its worker: the result (its object dropped) and the scorer's value of it."""
+
+    compiled: CompileResult
+    value: float
+
+
+def score_compile(scorer: ModuleScorer, module: str, fn: Callable[..., CompileResult], *args: Any, **kwargs: Any):
+    """A job: `fn(*args, **kwargs)`'s compile of `module`, valued by `scorer` here, in the worker."""
+    compiled = fn(*args, **kwargs)
+    if compiled.object is None:
+        raise MlgoError(f"{module}: the compile kept no object, which {scorer.name} size needs (keep_object)")
+    before = time.monotonic()
+    value = scorer.value(module, compiled.score, compiled.object)
+    compiled.seconds["score"] = time.monotonic() - before
+    compiled.object = None
+    return ScoredCompile(compiled, value)
+
+
+def _scoring_job(job: Job, scorer: SharedRef, module: str) -> Job:
+    """`job`, its compile valued in the worker by the shared scorer (`score_compile`)."""
+    limit = None if job.timeout is None else job.timeout + SCORE_TIMEOUT_MARGIN
+    return Job(job.key, score_compile, (scorer, module, job.fn, *job.args), job.kwargs, limit, job.files)
 
 
 def collect_iteration(
@@ -266,9 +307,12 @@ def collect_iteration(
     iteration: int,
     seed: int,
     settings: RolloutSettings,
+    scoring: ScorerSource | None = None,
 ) -> CollectFigures:
-    """Compile `modules` under `policy` (sampling), reward them and write their trajectories into `folder`."""
+    """Compile `modules` under `policy` (sampling), reward them (values by `scoring`, default per object) and
+    write their trajectories into `folder`."""
     figures = CollectFigures()
+    keep_object = scoring is not None and scoring.needs_object
     tasks = {
         m.name: CompileTask(
             m,
@@ -279,6 +323,7 @@ def collect_iteration(
             seed=seed,
             record=True,
             timeout=settings.compile_timeout,
+            keep_object=keep_object,
         )
         for m in modules
     }
@@ -297,6 +342,7 @@ def collect_iteration(
             iteration=iteration,
             settings=settings,
             desc=f"iteration {iteration}",
+            scoring=scoring,
         ):
             compiled, trajectory = rollout.compiled, rollout.compiled.trajectory
             if compiled.decisions == 0 or trajectory is None or not len(trajectory):

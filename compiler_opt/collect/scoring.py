@@ -26,6 +26,7 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from compiler_opt.errors import MlgoError
@@ -98,18 +99,21 @@ def scorer_source(
     kind: str,
     problem: str,
     *,
-    corpus: Corpus | None = None,
+    corpus: Corpus | str | os.PathLike | None = None,
     toolchain: Toolchain | None = None,
-    folder: str | os.PathLike | None = None,
+    baselines: str | os.PathLike | None = None,
 ) -> ScorerSource:
-    """The scorer source of `trainer_config.reward_size` `kind`: "object", or "linked" (which needs the whole
-    `corpus`, as it records how its modules link, the `toolchain` and the cache `folder`)."""
+    """The scorer source of `trainer_config.reward_size` `kind`: "object", or "linked", which needs the whole
+    `corpus` or its folder (it records how its modules link), the `toolchain`, and the baseline cache's folder
+    `baselines` (its cache goes in the `linked` folder there)."""
     if kind == "object":
         return ObjectScorer(problem)
     if kind != "linked":
         raise MlgoError(f"reward size {kind!r} is not one of {', '.join(REWARD_SIZES)}")
-    if corpus is None or toolchain is None or folder is None:
-        raise MlgoError("a linked scorer needs the corpus, the toolchain and a cache folder")
+    if corpus is None or toolchain is None or baselines is None:
+        raise MlgoError("a linked scorer needs the corpus, the toolchain and the baselines' folder")
     from compiler_opt.collect.linked_size import LinkedBaselines
+    from compiler_opt.corpus.loading import Corpus, load_corpus
 
-    return LinkedBaselines(folder, toolchain, get_problem(problem), corpus)
+    whole = corpus if isinstance(corpus, Corpus) else load_corpus(Path(corpus))
+    return LinkedBaselines(Path(baselines) / "linked", toolchain, get_problem(problem), whole)

@@ -7,7 +7,9 @@ costs the job a vector draw and no TensorFlow work. Each job compiles one
 module greedily under one side of one antithetic pair (or the unperturbed
 policy, sign 0) and is scored against the module's cached baseline with the
 raw relative reward `1 - (size + d) / (baseline + d)` (no moving average:
-antithetic differences already cancel what a module contributes alike).
+antithetic differences already cancel what a module contributes alike), the
+sizes valued as the run's scorer says (per object, or linked:
+`compiler_opt.collect.scoring`).
 
 A side's score is its mean reward over the modules that compiled under both
 sides of its pair, so a failure or a straggler cancelled at the step's
@@ -25,6 +27,7 @@ from compiler_opt.collect.baseline import BaselineCache
 from compiler_opt.collect.compile_job import POOL_TIMEOUT_MARGIN, CompileResult, CompileTask, run_compile_task
 from compiler_opt.collect.reward import relative_reward
 from compiler_opt.collect.rollouts import CollectFigures, ModuleBook, RolloutSettings, mean, rollouts
+from compiler_opt.collect.scoring import ScorerSource
 from compiler_opt.corpus.loading import ModuleSpec
 from compiler_opt.es.blackbox import perturbation
 from compiler_opt.llvm.toolchain import Toolchain
@@ -96,8 +99,10 @@ def evaluate_step(
     settings: RolloutSettings,
     reward_delta: float,
     evaluate_center: bool,
+    scoring: ScorerSource | None = None,
 ) -> StepEvaluation:
-    """Compile `modules` under both sides of each pair (`seeds[i]` is pair i's direction), score the pairs."""
+    """Compile `modules` under both sides of each pair (`seeds[i]` is pair i's direction), score the pairs
+    (each compile valued by `scoring`'s scorer; default: per object)."""
     scores = StepEvaluation(CollectFigures())
     figures = scores.figures
     # (pair, seed, sign) of every compile of one module: both sides of each pair, and the policy itself.
@@ -116,6 +121,7 @@ def evaluate_step(
             explore=False,
             record=False,
             timeout=settings.compile_timeout,
+            keep_object=scoring is not None and scoring.needs_object,
         )
         made = []
         for pair, seed, sign in variants:
@@ -140,6 +146,7 @@ def evaluate_step(
         iteration=iteration,
         settings=settings,
         desc=f"es step {iteration}",
+        scoring=scoring,
     ):
         side = sides[rollout.key]
         if rollout.compiled.decisions == 0:

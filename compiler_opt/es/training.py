@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from compiler_opt.collect.rollouts import ModuleBook
+from compiler_opt.collect.scoring import scorer_source
 from compiler_opt.es.config import ESConfig
 from compiler_opt.es.evaluation import StepEvaluation, evaluate_step
 from compiler_opt.es.learner import ESLearner, step_seeds
@@ -31,6 +32,13 @@ class ESTraining(ModelDelegate):
         self.run, self.config = run, config
         self.book = ModuleBook()
         self.learner: ESLearner | None = None
+        self.scoring = scorer_source(
+            run.config.reward_size,
+            run.problem.name,
+            corpus=run.options.corpus,
+            toolchain=run.toolchain,
+            baselines=run.baselines.folder,
+        )
 
     def prepare(self, run: Run, state: Mapping | None) -> None:
         if state is not None:
@@ -64,6 +72,7 @@ class ESTraining(ModelDelegate):
             settings=run.config,
             reward_delta=run.config.reward_delta,
             evaluate_center=es.evaluate_center,
+            scoring=self.scoring,
         )
         if scores.figures.set_aside:
             run.folder.write_failed_modules(self.book.set_aside)

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import gin
 
+from compiler_opt.collect.scoring import REWARD_SIZES
 from compiler_opt.errors import MlgoError
 
 
@@ -26,6 +27,9 @@ class TrainerConfig:
     - `vocab_modules`: modules traced for the vocabulary when a run has none;
     - `reward_delta`, `reward_decay`, `reward_per_function`: see `compiler_opt.collect.reward` (per function:
       each PPO step gets its function's reward, where the score has per-function figures);
+    - `reward_size`: how PPO and ES value a compile: "object" (the problem's per-object measurement) or
+      "linked" (its library's linked `.text`, for a corpus that records its libraries; see
+      `compiler_opt.collect.linked_size`);
     - `label_modules`: BC labels this many training modules (None: all); `holdout_fraction` of them
       (by name) are kept out of training to measure agreement with the default.
     """
@@ -46,6 +50,7 @@ class TrainerConfig:
     reward_per_function: bool = False
     label_modules: int | None = None
     holdout_fraction: float = 0.1
+    reward_size: str = "object"
 
     def __post_init__(self) -> None:
         for name in (
@@ -64,6 +69,11 @@ class TrainerConfig:
             raise MlgoError(f"trainer_config.holdout_fraction must be in [0, 1), got {self.holdout_fraction}")
         if self.compile_timeout <= 0:
             raise MlgoError(f"trainer_config.compile_timeout must be positive, got {self.compile_timeout}")
+        if self.reward_size not in REWARD_SIZES:
+            raise MlgoError(
+                f"trainer_config.reward_size must be one of {', '.join(map(repr, REWARD_SIZES))}, "
+                f"got {self.reward_size!r}"
+            )
 
     def to_json(self) -> dict:
         return dataclasses.asdict(self)
@@ -91,6 +101,7 @@ def trainer_config(
     reward_per_function: bool = False,
     label_modules: int | None = None,
     holdout_fraction: float = 0.1,
+    reward_size: str = "object",
 ) -> TrainerConfig:
     """The loop's settings from gin bindings (`train.trainer_config.iterations = 50`)."""
     return TrainerConfig(
@@ -110,4 +121,5 @@ def trainer_config(
         bool(reward_per_function),
         None if label_modules is None else int(label_modules),
         float(holdout_fraction),
+        str(reward_size),
     )

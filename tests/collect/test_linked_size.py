@@ -43,7 +43,7 @@ def members(small_corpus):
 @pytest.fixture(scope="module")
 def source(small_corpus, toolchain, tmp_path_factory):
     return scorer_source(
-        "linked", "inlining", corpus=small_corpus, toolchain=toolchain, folder=tmp_path_factory.mktemp("linked")
+        "linked", "inlining", corpus=small_corpus, toolchain=toolchain, baselines=tmp_path_factory.mktemp("baselines")
     )
 
 

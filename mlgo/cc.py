@@ -2,11 +2,13 @@
 
     mlgo cc --policy RUN/policy -- -Oz -c foo.c -o foo.o
     MLGO_POLICY=RUN/policy make CC=mlgo-clang CXX=mlgo-clang++ -j8
+    MLGO_POLICY=pretrained:NAME make CC=mlgo-clang CXX=mlgo-clang++ -j8
 
 Both run the stock clang with the policy's problem advisor in interactive
 mode, answering with the policy (see `compiler_opt.export.dropin`).
 `mlgo-clang` and `mlgo-clang++` read their settings from the environment,
-since build systems pass compilers no extra flags: MLGO_POLICY (required),
+since build systems pass compilers no extra flags: MLGO_POLICY (required: a
+saved policy folder, or `pretrained:NAME` for a policy packaged with mlgo),
 MLGO_CLANG (the clang to drive), MLGO_PROBLEM (when the policy's advice does
 not say).
 """
@@ -25,8 +27,10 @@ from mlgo.flags import add_clang_flag, add_problem_flag, describe
 EPILOG = """examples:
   mlgo cc --policy run/policy -- -Oz -c foo.c -o foo.o
   MLGO_POLICY=run/policy make CC=mlgo-clang CXX=mlgo-clang++ -j8
+  mlgo cc --policy pretrained:NAME -- -Oz -c foo.c -o foo.o   (a policy packaged with mlgo)
 
-mlgo-clang / mlgo-clang++ take clang's arguments only and read MLGO_POLICY, MLGO_CLANG and MLGO_PROBLEM.
+mlgo-clang / mlgo-clang++ take clang's arguments only and read MLGO_POLICY (a folder or pretrained:NAME),
+MLGO_CLANG and MLGO_PROBLEM.
 """
 
 
@@ -42,7 +46,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--policy",
         default=None,
-        help="saved policy folder (e.g. RUN_DIR/policy); needed by every command that compiles",
+        help="saved policy folder (e.g. RUN_DIR/policy), or pretrained:NAME for a policy packaged with mlgo (an "
+        "unknown NAME lists them); needed by every command that compiles",
     )
     parser.add_argument(
         "--version", action="store_true", help="print the version of the clang it drives and exit (no policy needed)"

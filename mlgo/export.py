@@ -27,6 +27,7 @@ EPILOG = """output (OUT):
 examples:
   mlgo export --policy run/policy --output out --aot --tflite
   mlgo export --policy run/policy --output out --aot --tflite --verify 2000 --corpus corpus/
+  mlgo export --policy pretrained:NAME --output out --aot
 """
 
 
@@ -40,7 +41,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "same decision as the policy on every recorded observation.",
         epilog=EPILOG,
     )
-    parser.add_argument("--policy", required=True, type=Path, help="saved policy folder (e.g. RUN_DIR/policy)")
+    parser.add_argument(
+        "--policy",
+        required=True,
+        help="saved policy folder (e.g. RUN_DIR/policy), or pretrained:NAME for a policy packaged with mlgo (an "
+        "unknown NAME lists them)",
+    )
     add_output_flag(parser, "folder to write the exports into")
     parser.add_argument(
         "--aot",

@@ -90,14 +90,17 @@ def compile_with_policy(
     clang: str | None = None,
     driver_mode: str | None = None,
     timeout: float = DEFAULT_TIMEOUT,
+    pretrained_root: str | os.PathLike | None = None,
 ) -> int:
     """Run `clang ARGS` with every compile's decisions made by the policy in `policy_dir`; the exit status.
 
-    `clang` defaults as `find_toolchain`'s does; `problem` names the policy's
-    problem when its advice does not tell.
+    `policy_dir` may be `pretrained:NAME`, a policy packaged in
+    `pretrained_root` (default: the package's own). `clang` defaults as
+    `find_toolchain`'s does; `problem` names the policy's problem when its
+    advice does not tell.
     """
     with ThreadPoolExecutor(max_workers=1) as background:
-        loading = background.submit(load_dropin_policy, policy_dir, problem)
+        loading = background.submit(load_dropin_policy, policy_dir, problem, pretrained_root)
         toolchain = find_toolchain(clang)
         compiler = str(toolchain.clang)
         with tempfile.TemporaryDirectory(prefix="mlgo-cc-") as private:
@@ -125,17 +128,22 @@ def _run_jobs(toolchain: Toolchain, jobs: list[DriverJob], policy: FastPolicy, p
     return 0
 
 
-def load_dropin_policy(policy_dir: str | os.PathLike | None, problem_name: str | None) -> tuple[FastPolicy, Problem]:
-    """The fast form of a saved policy and its problem, with a message saying what to set when unnamed."""
+def load_dropin_policy(
+    policy_dir: str | os.PathLike | None, problem_name: str | None, pretrained_root: str | os.PathLike | None = None
+) -> tuple[FastPolicy, Problem]:
+    """The fast form of a saved (or `pretrained:NAME`) policy and its problem, with a message saying what to set
+    when unnamed."""
+    from compiler_opt.policy.pretrained import policy_folder  # pylint: disable=import-outside-toplevel
     from compiler_opt.policy.saved import load_fast_policy  # pylint: disable=import-outside-toplevel
     from compiler_opt.problems.policy_match import policy_problem  # pylint: disable=import-outside-toplevel
 
     if not policy_dir:
         raise MlgoError(
-            "no policy to compile with: set MLGO_POLICY to a saved policy folder (e.g. RUN_DIR/policy), "
-            "or give `mlgo cc --policy DIR`"
+            "no policy to compile with: set MLGO_POLICY to a saved policy folder (e.g. RUN_DIR/policy) or "
+            "pretrained:NAME, or give `mlgo cc --policy DIR`"
         )
-    if not Path(policy_dir).is_dir():
+    policy_dir = policy_folder(policy_dir, pretrained_root)
+    if not policy_dir.is_dir():
         raise MlgoError(f"the policy folder {policy_dir} does not exist")
     policy = load_fast_policy(policy_dir)
     return policy, policy_problem(policy.spec, problem_name)

@@ -38,6 +38,7 @@ from compiler_opt.export.verify import (
     saved_model_form,
     tflite_form,
 )
+from compiler_opt.policy.pretrained import is_pretrained, policy_folder
 from compiler_opt.policy.saved import load_fast_policy
 from compiler_opt.problems.policy_match import policy_problem
 
@@ -80,15 +81,18 @@ def export_policy(
     seed: int = 0,
     harness_build_dir: Path | None = None,
     log=print,
+    pretrained_root: str | Path | None = None,
 ) -> ExportResult:
-    """Export the policy in `policy_dir` into `output`; see the module docstring.
+    """Export the policy in `policy_dir` (a saved policy folder, or `pretrained:NAME`: a policy packaged in
+    `pretrained_root`, by default the package's own) into `output`; see the module docstring.
 
     `verify` > 0 records that many observations by compiling `corpus` with
     `clang` and checks every exported form on them (`VerifyMismatch` on the
     first difference). `harness_build_dir` keeps the harness's CMake tree
     (else a temporary one is used). `log` receives one line per step.
     """
-    policy_dir, output = Path(policy_dir), Path(output)
+    given = str(policy_dir) if is_pretrained(policy_dir) else str(Path(policy_dir))
+    policy_dir, output = policy_folder(policy_dir, pretrained_root), Path(output)
     fast = load_fast_policy(policy_dir)
     the_problem = policy_problem(fast.spec, problem)
     if aot:
@@ -107,7 +111,7 @@ def export_policy(
                 f"({host_triple()}), not {target_triple}; export for {target_triple} without --verify"
             )
     output.mkdir(parents=True, exist_ok=True)
-    result = ExportResult(str(policy_dir), the_problem.name, str(output), ["saved_model"])
+    result = ExportResult(given, the_problem.name, str(output), ["saved_model"])
 
     started = time.monotonic()
     saved_model = write_saved_model(policy_dir, output / "saved_model", fast.spec)

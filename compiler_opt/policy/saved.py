@@ -19,7 +19,9 @@ nothing in its graphs that a policy does not need, and the fast form checks
 `network.json` against the weights' shapes (`FastPolicy.load`).
 
 `save_policy` writes into a temporary sibling folder and renames it into
-place, so a crash never leaves a half-written policy under the final name.
+place (`replace_folder`), so a crash never leaves a half-written policy under
+the final name. A policy may also be packaged under a name and given as
+`pretrained:NAME` (`compiler_opt.policy.pretrained`).
 TensorFlow is imported only by the functions that need it, so
 `load_fast_policy` works in processes that never load TF.
 """
@@ -93,15 +95,15 @@ def save_policy(
         policy_saver.PolicySaver(policy, batch_size=1, use_nest_path_signatures=False).save(str(staging))
         (staging / OUTPUT_SPEC_FILE).write_text(json.dumps(output_spec(spec), indent=1) + "\n")
         fast.save(staging)
-        _replace_folder(staging, directory)
+        replace_folder(staging, directory)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return directory
 
 
-def _replace_folder(staging: Path, directory: Path) -> None:
-    """Rename `staging` to `directory`; an old `directory` is moved aside first and removed after."""
+def replace_folder(staging: Path, directory: Path) -> None:
+    """Rename `staging` to `directory` (siblings); an old `directory` is moved aside first and removed after."""
     if not directory.exists():
         os.rename(staging, directory)
         return

@@ -76,8 +76,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--policy",
         required=True,
         help="a built-in policy of the problem (inlining: default, always, never, rule: the hand rule, with its "
-        "thresholds from gin's inlining.rule.* or set as rule:callee_users=N,margin=M) or a saved policy folder "
-        "(as `mlgo train` writes under RUN_DIR/policy)",
+        "thresholds from gin's inlining.rule.* or set as rule:callee_users=N,margin=M), a saved policy folder "
+        "(as `mlgo train` writes under RUN_DIR/policy), or pretrained:NAME, a policy packaged with mlgo (an "
+        "unknown NAME lists them)",
     )
     add_gin_flags(
         parser, "setting built-in policies' defaults (the hand rule's: inlining.rule.*)", "inlining.rule.margin = 60"

@@ -260,23 +260,29 @@ def verify_count(args: argparse.Namespace) -> int:
     return DEFAULT_VERIFY if args.corpus is not None else 0
 
 
-def add_gin_flags(parser: argparse.ArgumentParser) -> None:
-    """`--gin-file FILE` and `--gin-binding BINDING` (repeatable); old: --gin_file, --gin_bindings, --gin-bindings."""
+def add_gin_flags(
+    parser: argparse.ArgumentParser,
+    read: str = "parsed after the problem's",
+    example: str = "train.trainer_config.iterations = 5",
+) -> None:
+    """`--gin-file FILE` and `--gin-binding BINDING` (repeatable); old: --gin_file, --gin_bindings, --gin-bindings.
+
+    `read` says what the verb reads from them, `example` is a binding it takes."""
     files = parser.add_argument(
         "--gin-file",
         dest="gin_files",
         action="append",
         type=Path,
         default=[],
-        help="extra gin file, parsed after the problem's (repeatable; --gin_file: the deprecated spelling)",
+        help=f"extra gin file, {read} (repeatable; --gin_file: the deprecated spelling)",
     )
     bindings = parser.add_argument(
         "--gin-binding",
         dest="gin_bindings",
         action="append",
         default=[],
-        help="extra gin binding, e.g. 'train.trainer_config.iterations = 5' (repeatable; "
-        "--gin_bindings, --gin-bindings: the deprecated spellings)",
+        help=f"extra gin binding, e.g. '{example}' (repeatable; --gin_bindings, --gin-bindings: the deprecated "
+        "spellings)",
     )
     add_old_spellings(parser, files, "--gin_file")
     add_old_spellings(parser, bindings, "--gin_bindings", "--gin-bindings")

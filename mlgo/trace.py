@@ -11,8 +11,10 @@ from compiler_opt.collect.trace import trace_module
 from compiler_opt.llvm.cmdline import CompileCommand, read_cmd_file
 from compiler_opt.llvm.toolchain import find_toolchain
 from compiler_opt.problems import get_problem
+from compiler_opt.training.gin_config import load_gin
 from mlgo.flags import (
     add_clang_flag,
+    add_gin_flags,
     add_json_flag,
     add_output_flag,
     add_problem_flag,
@@ -23,7 +25,10 @@ from mlgo.flags import (
 
 EPILOG = """built-in policies:
   inlining:           default (clang's -Oz decision, replayed), always, never,
-                      rule (the hand rule; thresholds as rule:callee_users=N,margin=M)
+                      rule (the hand rule: clang's decision, and also inline where
+                      callee_users == N and cost_estimate - threshold <= M; N, M default
+                      to 2 and 45, gin sets them: --gin-binding 'inlining.rule.margin = 60',
+                      and the name over that: rule:callee_users=N,margin=M)
   regalloc-eviction:  default (greedy allocator, nothing logged), first, random
   regalloc-priority:  default (greedy allocator, nothing logged), weight
 
@@ -43,6 +48,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
     add_problem_flag(parser, "which advisor to drive")
     parser.add_argument("--policy", default="default", help="built-in policy name (see below; default: default)")
+    add_gin_flags(
+        parser, "setting built-in policies' defaults (the hand rule's: inlining.rule.*)", "inlining.rule.margin = 60"
+    )
     parser.add_argument("--bitcode", required=True, type=Path, help="the module to compile (.bc)")
     parser.add_argument(
         "--cmd",
@@ -61,6 +69,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     toolchain = find_toolchain(args.clang)
     problem = get_problem(args.problem)
+    load_gin(args.gin_files, args.gin_bindings, None, ())  # after the problem's module registered its configurables
+    policy = problem.policy(args.policy).name  # with every parameter, as configured
     if args.cmd is not None:
         command = CompileCommand.from_cc1(toolchain, read_cmd_file(args.cmd), args.bitcode, origin=str(args.cmd))
     else:
@@ -68,7 +78,7 @@ def run(args: argparse.Namespace) -> int:
     result = trace_module(
         toolchain,
         problem,
-        args.policy,
+        policy,
         command,
         log_path=args.output,
         object_path=args.object,

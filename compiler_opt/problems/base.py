@@ -41,8 +41,10 @@ class BuiltinPolicy:
     `replays_default` policies answer with the compiler's own decision, sent
     along with each observation (`include_default`); `make is None` means the
     compiler runs without the advisor at all (its heuristic decides, nothing is logged).
-    `parameters` are the numbers a policy reads from its context (name -> default);
-    a policy name `NAME:KEY=VALUE,...` sets them (`Problem.policy`).
+    `parameters` are the numbers a policy reads from its context (name -> built-in default);
+    `configured`, if any, returns their defaults as configured (a gin configurable: the
+    driver's configuration, asked each time the policy is named); a policy name
+    `NAME:KEY=VALUE,...` sets them over those (`Problem.policy`).
     """
 
     name: str
@@ -50,15 +52,37 @@ class BuiltinPolicy:
     make: Callable[[PolicyContext], Decide] | None
     include_default: bool = False
     parameters: Mapping[str, float] = field(default_factory=dict)
+    configured: Callable[[], Mapping[str, float]] | None = None
 
-    def with_parameters(self, given: str) -> BuiltinPolicy:
-        """This policy with the parameters `given` as `KEY=VALUE,...` set (the others keep their defaults)."""
-        values = dict(self.parameters)
-        for item in given.split(","):
+    def defaults(self) -> dict[str, float]:
+        """The parameters' defaults: the built-in ones, overridden by those `configured` (e.g. by gin)."""
+        configured = self.configured() if self.configured is not None else {}
+        values = {}
+        for key, default in self.parameters.items():
+            given = configured.get(key, default)
+            number = given if isinstance(given, (int, float)) and not isinstance(given, bool) else math.nan
+            if not math.isfinite(number):
+                raise MlgoError(
+                    f"built-in policy {self.name}: its configured {key} must be a finite number, got {given!r}"
+                )
+            values[key] = float(number)
+        return values
+
+    def with_parameters(self, given: str | None = None) -> BuiltinPolicy:
+        """This policy with its parameters' `defaults()`, and those `given` as `KEY=VALUE,...` set over them.
+
+        The name then carries every value (`NAME:KEY=VALUE,...`), so it means the same policy in any process
+        (workers read no gin) and records what ran. A policy without parameters, given none, is itself.
+        """
+        if given is None and not self.parameters:
+            return self
+        defaults = self.defaults()
+        values = dict(defaults)
+        for item in () if given is None else given.split(","):
             key, equals, text = item.partition("=")
             key = key.strip()
             if key not in self.parameters or not equals:
-                known = ", ".join(f"{k}={v:g}" for k, v in self.parameters.items()) or "none"
+                known = ", ".join(f"{k}={v:g}" for k, v in defaults.items()) or "none"
                 what = repr(key) if equals else f"{item.strip()!r} (give KEY=VALUE)"
                 raise MlgoError(f"built-in policy {self.name}: cannot set {what}; its parameters (defaults): {known}")
             try:
@@ -110,6 +134,9 @@ class Problem:
     default_decision_feature: Callable[[Toolchain], str | None] | None = None
     # How LLVM embeds this problem's policy ahead of time; None where LLVM has no embedded model for it.
     embedded_model: EmbeddedModel | None = None
+    # Built-in policies a learned one must beat, not just the default (the inliner's hand rule): the demo
+    # evaluates them beside its policy on the validation modules.
+    reference_policies: tuple[str, ...] = ()
 
     def default_replay(self) -> BuiltinPolicy | None:
         """The built-in policy that answers with the compiler's own decision, if the problem has one."""
@@ -121,7 +148,8 @@ class Problem:
         return {}
 
     def policy(self, name: str) -> BuiltinPolicy:
-        """The built-in policy `name`; `NAME:KEY=VALUE,...` sets its parameters (see `BuiltinPolicy`)."""
+        """The built-in policy `name`; `NAME:KEY=VALUE,...` sets its parameters (see `BuiltinPolicy`), and the
+        name of one with parameters carries them all (`rule` -> `rule:callee_users=2,margin=45`)."""
         base, colon, given = name.partition(":")
         try:
             policy = self.policies[base]
@@ -129,7 +157,7 @@ class Problem:
             raise MlgoError(
                 f"problem {self.name} has no built-in policy {base!r}; choose one of: {', '.join(self.policies)}"
             ) from None
-        return policy.with_parameters(given) if colon else policy
+        return policy.with_parameters(given if colon else None)
 
     def is_builtin(self, name: str) -> bool:
         """Whether `name` names one of the problem's built-in policies (with or without parameters)."""

@@ -5,9 +5,13 @@ each observation; which feature slot carries it is probed per compiler, see
 `compiler_opt.llvm.probes`), `always`, `never`, and `rule`: the hand rule a
 learned policy must beat, clang's decision and also inline where
 `callee_users == callee_users` and `cost_estimate - threshold <= margin`
-(defaults 2 and 45; `rule:callee_users=3,margin=60` sets them). `callee_users`
-counts calls plus one for a non-local function, so 2 mostly means "a non-local
-function called once" (in C++ usually a `linkonce_odr` helper).
+(defaults 2 and 45). Gin sets the defaults (`inlining.rule.callee_users = 3`,
+`inlining.rule.margin = 60`: `mlgo eval`/`mlgo trace --gin-binding`), and the
+policy's name sets them over those (`rule:callee_users=3,margin=60`); the
+resolved name carries both, so workers, which read no gin, run the same rule.
+`callee_users` counts calls plus one for a non-local function, so 2 mostly
+means "a non-local function called once" (in C++ usually a `linkonce_odr`
+helper). `rule` is the problem's reference: the policy a learned one must beat.
 
 A policy never reads `inlining_default` (it would hand it the answer), and
 its vocabulary comes from compiles under clang's own decisions (`default`).
@@ -17,6 +21,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
+
+import gin
 
 from compiler_opt.errors import MlgoError
 from compiler_opt.llvm.advisors import INLINING
@@ -46,6 +52,16 @@ def _replay_default(context: PolicyContext) -> Decide:
 
 
 RULE_FEATURES = ("callee_users", "cost_estimate", "threshold")
+RULE_DEFAULTS = {"callee_users": 2.0, "margin": 45.0}
+
+
+@gin.configurable(module="inlining")
+def rule(
+    callee_users: float = RULE_DEFAULTS["callee_users"], margin: float = RULE_DEFAULTS["margin"]
+) -> dict[str, float]:
+    """The hand rule's thresholds as configured (`inlining.rule.callee_users`, `inlining.rule.margin`): the
+    defaults that a policy name's parameters (`rule:margin=60`) override."""
+    return {"callee_users": callee_users, "margin": margin}
 
 
 def _rule(context: PolicyContext) -> Decide:
@@ -95,10 +111,13 @@ PROBLEM = InliningProblem(
         "rule": BuiltinPolicy(
             "rule",
             "the hand rule: clang's -Oz decision, and also inline where callee_users == callee_users and "
-            "cost_estimate - threshold <= margin (rule:callee_users=N,margin=M)",
+            "cost_estimate - threshold <= margin (defaults 2 and 45, or gin's inlining.rule.*; the name sets "
+            "them: rule:callee_users=N,margin=M)",
             _rule,
             include_default=True,
-            parameters={"callee_users": 2, "margin": 45},
+            parameters=RULE_DEFAULTS,
+            configured=rule,
         ),
     },
+    reference_policies=("rule",),
 )

@@ -11,16 +11,22 @@ from mlgo.flags import add_output_flag, describe
 EPILOG = """writes into --output:
   report.html   first, a verdict per learned policy against each built-in policy's evaluation given
                 (e.g. `mlgo eval --policy rule`, the inliner's hand rule): beats it or not, in total;
-                headline table per policy, headroom (with --search), per-project breakdown,
-                distribution of per-module changes, sortable per-module table, figures
+                headline table per policy, headroom (with --search), per-project and per-language
+                breakdown, distribution of per-module changes, sortable per-module table, figures
                 (spill/reload/copy costs for register allocation), runtime and linked sizes
-                when the evaluation has them, training curves; self-contained, works offline
-  report.md     the headline tables, for pasting into a review
+                when the evaluation has them, training curves; self-contained, works offline.
+                Each built-in policy's evaluation given is a reference: its change stands beside
+                each learned policy's in every per-project, per-language, per-module, linked and
+                runtime table and in every plot (on the modules both compiled), and a policy's
+                linked change beside its per-object one where the evaluations were --linked
+  report.md     the headline tables (and each policy's linked, runtime and per-language ones),
+                for pasting into a review
   modules.csv   one row per evaluation and module
   *.png         the plots
 
-example:
+examples:
   mlgo report eval/validation.json --runs runs/ppo --search search.json --output report/
+  mlgo report eval/validation.json eval/rule.json --output report/   # the policy against the hand rule
 """
 
 
@@ -30,7 +36,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
         parser,
         description="Make a report from evaluation files (`mlgo eval --output`) and training run folders "
         "(`mlgo train --output`): totals and per-module changes versus the compiler's default heuristic, "
-        "per project, and training curves.",
+        "per project and language, beside those of any built-in reference policy evaluated (the hand rule), "
+        "and training curves.",
         epilog=EPILOG,
     )
     parser.add_argument(

@@ -1,4 +1,5 @@
-"""The figures a report derives from evaluations: extremes, per-project totals, figure totals, headroom.
+"""The figures a report derives from evaluations: extremes, per-project and per-language totals, linked totals,
+figure totals, headroom.
 
 Totals cover the modules that succeeded under both the default and the
 policy, as the evaluation's own summary does; ratios are policy / default.
@@ -7,26 +8,35 @@ policy, as the evaluation's own summary does; ratios are policy / default.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
-from compiler_opt.report.inputs import Evaluation, ModuleResult, SearchResult
+from compiler_opt.report.inputs import Evaluation, LinkedLibrary, ModuleResult, SearchResult
 
 __all__ = [
     "FigureTotal",
+    "GroupTotal",
     "Headroom",
-    "ProjectTotal",
+    "LinkedTotal",
     "extremes",
     "figure_totals",
+    "geomean",
     "headroom",
+    "languages",
+    "library_languages",
+    "linked_total",
     "projects",
     "redundant_figures",
 ]
 
 
 @dataclass(frozen=True)
-class ProjectTotal:
-    project: str
+class GroupTotal:
+    """The modules of one group (a project, a language): counts, both sides' totals, the geomean of the ratios."""
+
+    name: str
+    members: tuple[str, ...]  # the modules' names, failed ones included
     modules: int
     failed: int
     default_total: float
@@ -82,7 +92,21 @@ class Headroom:
         return (self.eval_default - self.eval_policy) / gain if gain > 0 else None
 
 
-def _geomean(ratios: Iterable[float]) -> float | None:
+@dataclass(frozen=True)
+class LinkedTotal:
+    """Linked libraries' .text summed over those linked under both sides."""
+
+    libraries: int
+    default: float
+    policy: float
+
+    @property
+    def ratio(self) -> float | None:
+        return self.policy / self.default if self.default > 0 else None
+
+
+def geomean(ratios: Iterable[float]) -> float | None:
+    """The geometric mean of the positive `ratios` (None without any)."""
     logs = [math.log(r) for r in ratios if r > 0]
     return math.exp(sum(logs) / len(logs)) if logs else None
 
@@ -102,25 +126,58 @@ def _ok_figures(module: ModuleResult) -> tuple[float, float]:
     return module.default, module.policy
 
 
-def projects(modules: Sequence[ModuleResult]) -> list[ProjectTotal]:
-    """Totals per project (the first path component of module names), largest default total first."""
+def _groups(modules: Sequence[ModuleResult], key: Callable[[ModuleResult], str]) -> list[GroupTotal]:
+    """Totals per group (`key` of each module), largest default total first."""
     groups: dict[str, list[ModuleResult]] = {}
     for module in modules:
-        groups.setdefault(module.project, []).append(module)
+        groups.setdefault(key(module), []).append(module)
     totals = []
-    for project, members in groups.items():
+    for name, members in groups.items():
         ok = [m for m in members if m.ok]
         totals.append(
-            ProjectTotal(
-                project,
+            GroupTotal(
+                name,
+                tuple(m.name for m in members),
                 len(members),
                 len(members) - len(ok),
                 sum(_ok_figures(m)[0] for m in ok),
                 sum(_ok_figures(m)[1] for m in ok),
-                _geomean(m.ratio for m in ok if m.ratio is not None),
+                geomean(m.ratio for m in ok if m.ratio is not None),
             )
         )
-    return sorted(totals, key=lambda t: (-t.default_total, t.project))
+    return sorted(totals, key=lambda t: (-t.default_total, t.name))
+
+
+def projects(modules: Sequence[ModuleResult]) -> list[GroupTotal]:
+    """Totals per project (the first path component of module names: the library), largest default total first."""
+    return _groups(modules, lambda m: m.project)
+
+
+def languages(modules: Sequence[ModuleResult]) -> list[GroupTotal]:
+    """Totals per language, largest first; none when the evaluation recorded no language (an older file)."""
+    if all(m.language is None for m in modules):
+        return []
+    return _groups(modules, lambda m: m.language or "unknown")
+
+
+def library_languages(modules: Sequence[ModuleResult]) -> dict[str, str]:
+    """Each library's (project's) language: the one most of its modules are in (ties: by name)."""
+    counts: dict[str, Counter[str]] = {}
+    for module in modules:
+        if module.language is not None:
+            counts.setdefault(module.project, Counter())[module.language] += 1
+    return {library: min(c, key=lambda language: (-c[language], language)) for library, c in counts.items()}
+
+
+def linked_total(libraries: Iterable[LinkedLibrary]) -> LinkedTotal:
+    """The libraries linked under both sides (those with a ratio), summed."""
+    usable = [lib for lib in libraries if lib.ratio is not None]
+    default = policy = 0.0
+    for lib in usable:
+        # evaluate.py writes a library's ratio only together with both its sizes
+        assert lib.default is not None and lib.policy is not None, f"{lib.library}: a ratio without both sizes"
+        default, policy = default + lib.default, policy + lib.policy
+    return LinkedTotal(len(usable), default, policy)
 
 
 def redundant_figures(evaluation: Evaluation) -> set[str]:

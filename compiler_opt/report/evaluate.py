@@ -5,10 +5,11 @@ default's score comes from the `BaselineCache` (a plain compile with the
 advisor off, computed once per module and compiler). A module whose compile
 fails is recorded with `ok: false` and its error; the others go on. The
 result is the evaluation JSON (ratios are policy / default, sizes in the
-measurement's unit, bytes of Berkeley `text` for inlining):
+measurement's unit, bytes of Berkeley `text` for inlining; a module's
+`language` is `c`, `c++` or `other`, from its main file's name):
 
     {"problem", "policy", "corpus", "compiler", "created", "measurement", "seed",
-     "modules": [{"name", "default", "policy", "ok", "error", "figures": {...},
+     "modules": [{"name", "language", "default", "policy", "ok", "error", "figures": {...},
                   "functions": [{"name", "default", "policy"}] (measurements with per-function figures)}],
      "summary": {"modules", "failed", "default_total", "policy_total", "total_ratio", "geomean_ratio"},
      "linked": [{"library", "modules", "default", "policy", "ratio", "default_text", "policy_text",
@@ -153,6 +154,7 @@ def evaluate(
                 policy_results.get(spec.name),
                 default_errors.get(spec.name),
                 policy_errors.get(spec.name),
+                spec.language,
             )
             for spec in modules
         ]

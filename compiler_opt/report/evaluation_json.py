@@ -24,9 +24,15 @@ __all__ = ["check_output", "format_summary", "module_entry", "summarize", "write
 
 
 def module_entry(
-    name: str, default: Score | None, policy: CompileResult | None, default_error: str | None, policy_error: str | None
+    name: str,
+    default: Score | None,
+    policy: CompileResult | None,
+    default_error: str | None,
+    policy_error: str | None,
+    language: str | None = None,
 ) -> dict:
-    """Module `name`'s entry: both sides' scores (None where that side failed), errors, figures, functions."""
+    """Module `name`'s entry: its language (when given), both sides' scores (None where that side failed), errors,
+    figures, functions."""
     figures: dict[str, float] = {}
     if default is not None:
         figures.update({f"default_{key}": value for key, value in default.figures.items()})
@@ -37,6 +43,7 @@ def module_entry(
     errors = [f"{what}: {error}" for what, error in (("default", default_error), ("policy", policy_error)) if error]
     entry: dict[str, object] = {
         "name": name,
+        **({} if language is None else {"language": language}),
         "default": None if default is None else default.value,
         "policy": None if policy is None else policy.score.value,
         "ok": not errors and default is not None and policy is not None,

@@ -5,7 +5,7 @@ Each loader checks its file against the shared contract and raises a
 fit, so a bad input never turns into a half-written report.
 
 - Evaluation JSON (`mlgo eval`): see `compiler_opt.report.evaluate`. A module's
-  `figures` hold both sides' figures as `default_<name>` / `policy_<name>`
+  `language` is optional (older files have none); its `figures` hold both sides' figures as `default_<name>` / `policy_<name>`
   (either may be absent); an optional top-level `runtime` list holds one entry
   per benchmark program, `{"program", "default_<metric>", "policy_<metric>", ...}`
   or `{"program", "default": {metric: value}, "policy": {metric: value}}`.
@@ -70,6 +70,7 @@ class ModuleResult:
     policy: float | None
     error: str | None = None
     figures: Mapping[str, Pair] = field(default_factory=dict)
+    language: str | None = None  # c, c++, other, as the evaluation recorded it (None in older files)
 
     @property
     def project(self) -> str:
@@ -227,7 +228,7 @@ def _module(entry: Any, where: str) -> ModuleResult:
     figures = entry.get("figures") or {}
     if not isinstance(figures, Mapping):
         raise ReportInputError(f'{where}: "figures" must be an object')
-    error = entry.get("error")
+    error, language = entry.get("error"), entry.get("language")
     return ModuleResult(
         entry["name"],
         entry["ok"],
@@ -235,6 +236,7 @@ def _module(entry: Any, where: str) -> ModuleResult:
         policy,
         None if error is None else str(error),
         paired_figures(figures, f"{where}: figures"),
+        language if isinstance(language, str) and language else None,
     )
 
 

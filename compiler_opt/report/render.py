@@ -5,10 +5,17 @@
 the output folder:
 
     report.html   every table and plot (`compiler_opt.report.html_page`)
-    report.md     the headline tables, for pasting into a review
+    report.md     the headline tables (and each evaluation's linked, runtime and
+                  per-language ones), for pasting into a review
     modules.csv   one row per (evaluation, module), raw numbers for machines
                   (both `compiler_opt.report.text_files`)
     *.png         the plots, as files
+
+An evaluation of a reference policy (a built-in one other than the
+compiler's replayed decisions: the inliner's hand rule) is shown beside
+every other evaluation of its problem and measurement, in every per-project,
+per-language, per-module and linked table and in every plot
+(`reference_figures`), and the page opens with the verdicts (`references`).
 
 All input text (module, project, policy names come from untrusted corpora)
 is escaped for the format it lands in.
@@ -24,8 +31,10 @@ from pathlib import Path
 from compiler_opt.errors import MlgoError
 from compiler_opt.progress import progress
 from compiler_opt.report import plots as draw
+from compiler_opt.report.group_tables import languages_table, linked_table, modules_table, projects_table
 from compiler_opt.report.html_page import Section, render_html
 from compiler_opt.report.inputs import Evaluation, RunLog, SearchResult, load_evaluation, load_run, load_search
+from compiler_opt.report.reference_figures import Reference, references_for
 from compiler_opt.report.references import verdicts
 from compiler_opt.report.tables import (
     Table,
@@ -33,9 +42,6 @@ from compiler_opt.report.tables import (
     headline_table,
     headroom_table,
     labels,
-    linked_table,
-    modules_table,
-    projects_table,
     runs_table,
     runtime_table,
     sources_table,
@@ -73,32 +79,43 @@ def _summary_tables(
     return tables
 
 
-def _detail_tables(evaluation: Evaluation, label: str) -> list[Table]:
-    """An evaluation's figure totals (costs, sizes), runtime figures and linked sizes, those it has."""
+def _beside(evaluations: Sequence[Evaluation]) -> list[tuple[Reference, ...]]:
+    """Per evaluation, the references shown beside it (`reference_figures.references_for`)."""
+    names = labels(evaluations)
+    return [references_for(evaluation, evaluations, names) for evaluation in evaluations]
+
+
+def _detail_tables(evaluation: Evaluation, label: str, references: Sequence[Reference]) -> list[Table]:
+    """An evaluation's figure totals (costs, sizes), runtime figures, linked sizes and languages, those it has."""
     return [
         table
         for table in (
             figures_table(evaluation, label),
-            runtime_table(evaluation, label),
-            linked_table(evaluation, label),
+            runtime_table(evaluation, label, references),
+            linked_table(evaluation, label, references),
+            languages_table(evaluation, label, references),
         )
         if table is not None
     ]
 
 
 def _sections(
-    evaluations: Sequence[Evaluation], runs: Sequence[RunLog], summary: Sequence[Table], plot_list: dict[str, draw.Plot]
+    evaluations: Sequence[Evaluation],
+    beside: Sequence[Sequence[Reference]],
+    runs: Sequence[RunLog],
+    summary: Sequence[Table],
+    plot_list: dict[str, draw.Plot],
 ) -> list[Section]:
     sections = [Section("Summary", "summary", tuple(summary))]
     for index, (label, evaluation) in enumerate(zip(labels(evaluations), evaluations), start=1):
-        parts: list = _detail_tables(evaluation, label)
-        if f"runtime-{index}" in plot_list:
-            parts.append(plot_list[f"runtime-{index}"])
+        references = beside[index - 1]
+        parts: list = _detail_tables(evaluation, label, references)
+        parts += [plot_list[key] for key in (f"runtime-{index}", f"languages-{index}") if key in plot_list]
         parts += [
             plot_list[f"distribution-{index}"],
-            projects_table(evaluation, label),
+            projects_table(evaluation, label, references),
             plot_list[f"projects-{index}"],
-            modules_table(evaluation, label, f"modules-{index}"),
+            modules_table(evaluation, label, f"modules-{index}", references),
         ]
         sections.append(Section(f"Policy: {label}", f"policy-{index}", tuple(parts)))
     if runs:
@@ -108,14 +125,18 @@ def _sections(
     return sections
 
 
-def _plots(evaluations: Sequence[Evaluation], runs: Sequence[RunLog]) -> dict[str, draw.Plot]:
+def _plots(
+    evaluations: Sequence[Evaluation], beside: Sequence[Sequence[Reference]], runs: Sequence[RunLog]
+) -> dict[str, draw.Plot]:
     names = labels(evaluations)
     work: list[tuple[str, Callable[[str, str], draw.Plot], str]] = []  # (key, drawing of its source, label)
-    for index, (label, evaluation) in enumerate(zip(names, evaluations), start=1):
-        work.append((f"distribution-{index}", partial(draw.ratio_histogram, evaluation), label))
-        work.append((f"projects-{index}", partial(draw.project_chart, evaluation), label))
+    for index, (label, evaluation, references) in enumerate(zip(names, evaluations, beside), start=1):
+        work.append((f"distribution-{index}", partial(draw.ratio_histogram, evaluation, references=references), label))
+        work.append((f"projects-{index}", partial(draw.project_chart, evaluation, references=references), label))
+        if any(module.language is not None for module in evaluation.modules):
+            work.append((f"languages-{index}", partial(draw.language_chart, evaluation, references=references), label))
         if evaluation.runtime:
-            work.append((f"runtime-{index}", partial(draw.runtime_chart, evaluation), label))
+            work.append((f"runtime-{index}", partial(draw.runtime_chart, evaluation, references=references), label))
     for index, run in enumerate(runs, start=1):
         work.append((f"training-{index}", partial(draw.training_curves, run), run.name))
     plots = {}
@@ -149,14 +170,15 @@ def write_report(
         output.mkdir(parents=True, exist_ok=True)
     except OSError as error:
         raise ReportOutputError(f"{output}: cannot create the report folder: {error}") from None
-    plot_list = _plots(evaluations, runs)
+    beside = _beside(evaluations)
+    plot_list = _plots(evaluations, beside, runs)
     summary = _summary_tables(evaluations, runs, search)
-    sections = _sections(evaluations, runs, summary, plot_list)
+    sections = _sections(evaluations, beside, runs, summary, plot_list)
     subtitle = _subtitle(evaluations, runs)
     verdict_lines = [verdict.line() for verdict in verdicts(evaluations)]
     markdown_tables = list(summary)
-    for evaluation, label in zip(evaluations, labels(evaluations)):
-        markdown_tables += _detail_tables(evaluation, label)
+    for evaluation, label, references in zip(evaluations, labels(evaluations), beside):
+        markdown_tables += _detail_tables(evaluation, label, references)
     files = ReportFiles(
         output / "report.html",
         output / "report.md",

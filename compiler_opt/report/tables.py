@@ -2,7 +2,9 @@
 
 The HTML page and the Markdown file render the same `Table` objects, so the
 figures they show cannot drift apart. Cell text is plain (unescaped) text;
-the renderers escape it for their format.
+the renderers escape it for their format. This module has the cells and the
+summary tables; `group_tables` the per-project, per-language, per-module and
+linked-library ones.
 """
 
 from __future__ import annotations
@@ -12,19 +14,20 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from compiler_opt.report import formatting as fmt
-from compiler_opt.report.analysis import extremes, figure_totals, headroom, projects, redundant_figures
+from compiler_opt.report.analysis import extremes, figure_totals, headroom
 from compiler_opt.report.inputs import Evaluation, ModuleResult, RunLog, SearchResult
+from compiler_opt.report.reference_figures import Reference
 
 __all__ = [
     "Cell",
     "Table",
+    "amount_cell",
+    "change_cell",
+    "count_cell",
     "figures_table",
     "headline_table",
     "headroom_table",
     "labels",
-    "linked_table",
-    "modules_table",
-    "projects_table",
     "runs_table",
     "runtime_table",
     "sources_table",
@@ -57,21 +60,21 @@ def labels(evaluations: Sequence[Evaluation]) -> list[str]:
     return [f"{e.policy} [{e.path.name}]" if names.count(e.policy) > 1 else e.policy for e in evaluations]
 
 
-def _tone(ratio: float | None) -> str:
+def tone(ratio: float | None) -> str:
     if ratio is None or ratio == 1.0:
         return ""
     return "good" if ratio < 1.0 else "bad"
 
 
-def _change(ratio: float | None) -> Cell:
-    return Cell(fmt.change(ratio), ratio, _tone(ratio), numeric=True)
+def change_cell(ratio: float | None) -> Cell:
+    return Cell(fmt.change(ratio), ratio, tone(ratio), numeric=True)
 
 
-def _amount(value: float | None, unit: str = "") -> Cell:
+def amount_cell(value: float | None, unit: str = "") -> Cell:
     return Cell(fmt.amount(value, unit), value, numeric=True)
 
 
-def _count(value: int | None) -> Cell:
+def count_cell(value: int | None) -> Cell:
     return Cell(fmt.count(value), value, numeric=True)
 
 
@@ -110,12 +113,12 @@ def headline_table(evaluations: Sequence[Evaluation]) -> Table:
                 Cell(label),
                 Cell(e.problem),
                 Cell(e.measurement_name),
-                _count(e.summary.modules),
-                _count(e.summary.failed),
-                _amount(e.summary.default_total, e.unit),
-                _amount(e.summary.policy_total, e.unit),
-                _change(e.summary.total_ratio),
-                _change(e.summary.geomean_ratio),
+                count_cell(e.summary.modules),
+                count_cell(e.summary.failed),
+                amount_cell(e.summary.default_total, e.unit),
+                amount_cell(e.summary.policy_total, e.unit),
+                change_cell(e.summary.total_ratio),
+                change_cell(e.summary.geomean_ratio),
                 Cell(_module_with_change(best[0]) if best else fmt.MISSING),
                 Cell(_module_with_change(worst[0]) if worst else fmt.MISSING),
             ]
@@ -148,11 +151,11 @@ def figures_table(evaluation: Evaluation, label: str) -> Table | None:
     rows = [
         [
             Cell(t.name),
-            _count(t.modules),
-            _amount(t.default_total),
-            _amount(t.policy_total),
+            count_cell(t.modules),
+            amount_cell(t.default_total),
+            amount_cell(t.policy_total),
             Cell(fmt.difference(t.policy_total - t.default_total), t.policy_total - t.default_total, numeric=True),
-            _change(t.ratio),
+            change_cell(t.ratio),
         ]
         for t in totals
     ]
@@ -163,57 +166,30 @@ def figures_table(evaluation: Evaluation, label: str) -> Table | None:
     )
 
 
-def runtime_table(evaluation: Evaluation, label: str) -> Table | None:
-    """Per benchmark program and runtime figure: default, policy, change; None without runtime figures."""
+def runtime_table(evaluation: Evaluation, label: str, references: Sequence[Reference] = ()) -> Table | None:
+    """Per benchmark program and runtime figure: default, policy, change, and each reference's change beside it;
+    None without runtime figures."""
     if not evaluation.runtime:
         return None
+    references = [ref for ref in references if ref.evaluation.runtime]
     rows = []
     for program in evaluation.runtime:
         for name, (default, policy) in program.figures.items():
             ratio = policy / default if default and policy is not None else None
             rows.append(
-                [Cell(program.program), Cell(name), _metric(name, default), _metric(name, policy), _change(ratio)]
+                [
+                    Cell(program.program),
+                    Cell(name),
+                    _metric(name, default),
+                    _metric(name, policy),
+                    change_cell(ratio),
+                    *(change_cell(ref.runtime_ratio(program.program, name)) for ref in references),
+                ]
             )
-    return Table(f"{label}: runtime", ["Program", "Figure", "Default", "Policy", "Change"], rows)
-
-
-def linked_table(evaluation: Evaluation, label: str) -> Table | None:
-    """Linked library sizes (.text of each shared library); None if the evaluation has none."""
-    if not evaluation.linked:
-        return None
-    rows = [
-        [
-            Cell(lib.library),
-            _count(lib.modules),
-            _amount(lib.default, "bytes"),
-            _amount(lib.policy, "bytes"),
-            _change(lib.ratio),
-            Cell(lib.error.splitlines()[0] if lib.error else ""),
-        ]
-        for lib in evaluation.linked
-    ]
-    usable = [lib for lib in evaluation.linked if lib.ratio is not None]
-    default = policy = 0.0
-    for lib in usable:
-        # evaluate.py writes a library's ratio only together with both its sizes
-        assert lib.default is not None and lib.policy is not None, f"{lib.library}: a ratio without both sizes"
-        default, policy = default + lib.default, policy + lib.policy
-    if usable:
-        rows.append(
-            [
-                Cell("all libraries"),
-                _count(sum(lib.modules or 0 for lib in usable)),
-                _amount(default, "bytes"),
-                _amount(policy, "bytes"),
-                _change(policy / default if default else None),
-                Cell(""),
-            ]
-        )
     return Table(
-        f"{label}: linked libraries (.text)",
-        ["Library", "Modules", "Default", "Policy", "Change", "Error"],
+        f"{label}: runtime",
+        ["Program", "Figure", "Default", "Policy", "Change", *(f"{ref.label}: change" for ref in references)],
         rows,
-        note="Linked size is the honest code-size figure: the linker merges the copies that per-object sizes count.",
     )
 
 
@@ -227,7 +203,7 @@ def headroom_table(evaluations: Sequence[Evaluation], search: SearchResult) -> T
         found = None if room.found is None else 1.0 - room.found
         reached = None if room.reached is None else 1.0 - room.reached
         share = Cell(fmt.MISSING if room.share is None else f"{room.share * 100.0:.1f}%", room.share, numeric=True)
-        rows.append([Cell(label), _count(room.modules), _change(found), _change(reached), share])
+        rows.append([Cell(label), count_cell(room.modules), change_cell(found), change_cell(reached), share])
     return Table(
         f"Headroom found by the search ({search.path.name})",
         ["Policy", "Shared modules", "Search best change", "Policy change", "Share of headroom reached"],
@@ -235,69 +211,6 @@ def headroom_table(evaluations: Sequence[Evaluation], search: SearchResult) -> T
         note="Changes vs the default heuristic on the modules both the search and the evaluation cover "
         "(evaluations of another measurement are left out); the search is a greedy "
         "one-flip-at-a-time lower bound on what is possible.",
-    )
-
-
-def projects_table(evaluation: Evaluation, label: str) -> Table:
-    rows = [
-        [
-            Cell(t.project),
-            _count(t.modules),
-            _count(t.failed),
-            _amount(t.default_total, evaluation.unit),
-            _amount(t.policy_total, evaluation.unit),
-            _change(t.total_ratio),
-            _change(t.geomean_ratio),
-        ]
-        for t in projects(evaluation.modules)
-    ]
-    return Table(
-        f"{label}: per project",
-        ["Project", "Modules", "Failed", "Default total", "Policy total", "Total change", "Geomean change"],
-        rows,
-        sortable=True,
-    )
-
-
-def modules_table(evaluation: Evaluation, label: str, key: str) -> Table:
-    """Every module: its figures under both, the change, other figures' differences, and errors."""
-    skip = redundant_figures(evaluation)
-    extra = [name for name in dict.fromkeys(n for m in evaluation.modules for n in m.figures) if name not in skip]
-    rows = []
-    for m in evaluation.modules:
-        error = (m.error or "").strip()
-        status = "ok" if m.ok else f"failed: {error.splitlines()[0]}" if error else "failed"
-        row = [
-            Cell(m.name),
-            Cell(m.project),
-            Cell(status, tone="" if m.ok else "bad"),
-            _amount(m.default),
-            _amount(m.policy),
-            Cell(fmt.difference(m.delta), m.delta, numeric=True),
-            _change(m.ratio),
-        ]
-        for name in extra:
-            default, policy = m.figures.get(name, (None, None))
-            delta = None if default is None or policy is None else policy - default
-            row.append(Cell(fmt.difference(delta), delta, numeric=True))
-        rows.append(row)
-    unit = f" ({evaluation.unit})" if evaluation.unit else ""
-    return Table(
-        f"{label}: modules",
-        [
-            "Module",
-            "Project",
-            "Status",
-            f"Default{unit}",
-            f"Policy{unit}",
-            "Difference",
-            "Change",
-            *(f"Δ {name}" for name in extra),
-        ],
-        rows,
-        note="Click a column heading to sort.",
-        sortable=True,
-        key=key,
     )
 
 

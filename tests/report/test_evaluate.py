@@ -27,7 +27,7 @@ from compiler_opt.report.evaluated_policy import load_policy
 from compiler_opt.report.evaluation_json import format_summary, summarize
 
 INLINING = get_problem("inlining")
-MODULE_KEYS = {"name", "default", "policy", "ok", "error", "figures"}
+MODULE_KEYS = {"name", "language", "default", "policy", "ok", "error", "figures"}
 SUMMARY_KEYS = {"modules", "failed", "default_total", "policy_total", "total_ratio", "geomean_ratio"}
 
 
@@ -74,6 +74,7 @@ def test_json_schema_totals_and_defaults(toolchain, corpus, pool, baselines):
     assert [entry["name"] for entry in report["modules"]] == [spec.name for spec in modules]
     for entry, spec in zip(report["modules"], modules):
         assert set(entry) == MODULE_KEYS and entry["ok"] and entry["error"] is None
+        assert entry["language"] == spec.language in ("c", "c++")
         plain = run_compile_task(CompileTask(spec, "inlining", str(toolchain.clang), BASELINE_POLICY, record=False))
         never = run_compile_task(CompileTask(spec, "inlining", str(toolchain.clang), "never", record=False))
         assert entry["default"] == plain.score.value and entry["policy"] == never.score.value

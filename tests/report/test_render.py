@@ -621,3 +621,51 @@ def test_first_line_says_whether_a_learned_policy_beats_the_hand_rule(tmp_path):
     assert (out / "report.md").read_text().startswith(f"## mlgo report\n\n**{line}**\n\n")
     assert "verdict" not in mlgo("report", paths[0], paths[2], "--output", tmp_path / "plain").stdout
     assert 'class="verdict"' not in (tmp_path / "plain" / "report.html").read_text()
+
+
+def test_references_cover_the_modules_both_compiled_and_their_runtime(tmp_path):
+    learned, rule = size_eval(3, "runs/ppo/policy"), size_eval(4, "rule:callee_users=2,margin=45")
+    for report in (learned, rule):
+        for module in report["modules"]:
+            module["language"] = "c++" if module["name"].startswith("sqlite/") else "c"
+    lost = rule["modules"][2]  # zlib/src/file2.c: compiled under the learned policy, not under the rule
+    lost.update(ok=False, policy=None, error="policy: timeout")
+    rule["summary"] = summarize(rule["modules"])
+    paths = []
+    for name, report in (("learned.json", learned), ("rule.json", rule)):
+        paths.append(tmp_path / name)
+        paths[-1].write_text(json.dumps(report))
+    files = make_report(paths, tmp_path / "out")
+    page = parse_page(files.html)
+    beside = "rule:callee_users=2,margin=45"
+    ok = {m["name"]: m for m in rule["modules"] if m["ok"]}
+
+    def change(members):
+        return f"{(sum(m['policy'] for m in members) / sum(m['default'] for m in members) - 1) * 100:+.2f}%"
+
+    projects = {r["Project"]: r for r in rows(page.tables["runs/ppo/policy: per project"])}
+    zlib = [ok[m["name"]] for m in learned["modules"] if m["name"].startswith("zlib/") and m["name"] in ok]
+    assert len(zlib) == 11 and projects["zlib"][f"{beside}: total change"] == change(zlib)
+    assert "Linked change" not in projects["zlib"]  # no linked sizes in either: no linked column
+    languages = {r["Language"]: r for r in rows(page.tables["runs/ppo/policy: per language"])}
+    c_learned = [m for m in learned["modules"] if m["ok"] and m["language"] == "c"]
+    c_rule = [ok[m["name"]] for m in c_learned if m["name"] in ok]  # the lost module left out
+    assert len(c_rule) == len(c_learned) - 1
+    assert languages["c"]["Modules"] == str(len([m for m in learned["modules"] if m["language"] == "c"]))
+    assert languages["c"]["Total change"] == change(c_learned)
+    assert languages["c"][f"{beside}: total change"] == change(c_rule)
+    modules = {r["Module"]: r for r in rows(page.tables["runs/ppo/policy: modules"])}
+    assert modules[lost["name"]][f"{beside}: change"] == fmt.MISSING and modules[lost["name"]]["Change"] != fmt.MISSING
+    assert modules["sqlite/src/file0.c"][f"{beside}: change"] == change([ok["sqlite/src/file0.c"]])
+    with open(files.csv, newline="") as stream:
+        assert {record["language"] for record in csv.DictReader(stream)} == {"c", "c++"}
+
+    regalloc, first = regalloc_eval(7), {**regalloc_eval(8), "policy": "first"}
+    first["runtime"][0]["policy_instructions"] = 1_200_000_000
+    for name, report in (("ppo.json", regalloc), ("first.json", first)):
+        (tmp_path / name).write_text(json.dumps(report))
+    files = make_report([tmp_path / "ppo.json", tmp_path / "first.json"], tmp_path / "regalloc")
+    runtime = rows(parse_page(files.html).tables["ppo-eviction: runtime"])
+    assert runtime[0]["first: change"] == f"{(1_200_000_000 / 1_234_567_890 - 1) * 100:+.2f}%"
+    assert runtime[3]["first: change"] == f"{(1.51 / 1.5 - 1) * 100:+.2f}%"
+    assert "first: change" in files.markdown.read_text()

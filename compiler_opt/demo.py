@@ -17,11 +17,20 @@ iteration):
              used to choose);
 5. eval:     the chosen policy and the default heuristic on the validation
              split (never seen in training) -> `eval/eval.json`;
-6. export:   SavedModel, TFLite and XLA AOT, verified to decide alike;
-7. report:   `report/report.html` (+ markdown, CSV, plots).
+6. reference: the problem's reference policies (`Problem.reference_policies`:
+             the inliner's hand rule), the built-ins a learned policy must
+             beat, on the same modules -> `eval/<name>.json`;
+7. export:   SavedModel, TFLite and XLA AOT, verified to decide alike;
+8. report:   `report/report.html` (+ markdown, CSV, plots), opening with the
+             verdict (the policy against each reference) and showing each
+             reference beside the policy in every table and plot.
 
 The budget is split between BC (a sixth) and the trained algorithm (the
-rest); baselines, selection, evaluation and export come on top of it.
+rest); baselines, selection, evaluation and export come on top of it, and
+so does the references' evaluation: per reference, one compile per
+validation module (the default's scores come from the baseline cache), plus,
+where the corpus records libraries, a plain compile per module to link the
+default's libraries (its `seconds` in `stages.json` say what it took).
 """
 
 from __future__ import annotations
@@ -32,6 +41,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from compiler_opt.collect.baseline import BaselineCache
 from compiler_opt.corpus.loading import load_corpus
@@ -41,8 +51,11 @@ from compiler_opt.policy.saved import load_fast_policy
 from compiler_opt.pool.backends import make_pool
 from compiler_opt.problems import get_problem
 
+if TYPE_CHECKING:
+    from compiler_opt.policy.fast import FastPolicy
+
 PROBLEM = "inlining"
-STAGES = ("corpus", "bc", "train", "select", "eval", "export", "report")
+STAGES = ("corpus", "bc", "train", "select", "eval", "reference", "export", "report")
 ALGORITHMS = ("es", "ppo")
 SELECTION_MODULES = 64
 STATE_FILE = "stages.json"
@@ -113,6 +126,8 @@ def run_demo(
     from compiler_opt.export.exporter import export_policy
     from compiler_opt.report.evaluate import evaluate
     from compiler_opt.report.evaluation_json import format_summary, write_report
+    from compiler_opt.report.inputs import load_evaluation
+    from compiler_opt.report.references import verdicts
     from compiler_opt.report.render import make_report
     from compiler_opt.train import TrainOptions, train
 
@@ -215,7 +230,8 @@ def run_demo(
 
         stage("select", select_stage)
 
-        def eval_stage() -> dict:
+        def evaluate_on_validation(policy: str | FastPolicy, label: str, path: Path) -> dict:
+            """`policy` and the default on the validation split (linked where the corpus records libraries)."""
             corpus = load_corpus(corpus_dir)
             validation = sorted(corpus.split(options.validation_fraction)[1], key=lambda spec: spec.name)
             if options.max_eval_modules is not None:
@@ -223,20 +239,38 @@ def run_demo(
             report = evaluate(
                 corpus,
                 problem,
-                load_fast_policy(policy_dir),
+                policy,
                 toolchain=toolchain,
                 pool=pool,
                 baselines=baselines,
-                policy_label=str(policy_dir),
+                policy_label=label,
                 modules=validation,
                 linked=bool(corpus.libraries),
                 seed=options.seed,
             )
-            write_report(report, output / "eval" / "eval.json")
+            write_report(report, path)
             say(format_summary(report))
-            return {"eval": str(output / "eval" / "eval.json"), **report["summary"]}
+            return report
+
+        def eval_stage() -> dict:
+            path = output / "eval" / "eval.json"
+            report = evaluate_on_validation(load_fast_policy(policy_dir), str(policy_dir), path)
+            return {"eval": str(path), **report["summary"]}
+
+        def reference_stage() -> dict:
+            figures: dict = {"evaluations": []}
+            for reference in problem.reference_policies:
+                name = problem.policy(reference).name  # with every parameter
+                path = output / "eval" / f"{reference}.json"
+                summary = evaluate_on_validation(name, name, path)["summary"]
+                figures["evaluations"].append(str(path))
+                figures.update(
+                    {f"{reference}_total_ratio": summary["total_ratio"], f"{reference}_failed": summary["failed"]}
+                )
+            return figures
 
         eval_figures = stage("eval", eval_stage)
+        reference_figures = stage("reference", reference_stage)
 
     def export_stage() -> dict:
         result = export_policy(
@@ -257,8 +291,10 @@ def run_demo(
     stage("export", export_stage)
 
     def report_stage() -> dict:
-        files = make_report([eval_figures["eval"]], output / "report", run_paths=[output / "bc", output / "train"])
-        return {"report": str(files.html)}
+        evaluations = [eval_figures["eval"], *reference_figures["evaluations"]]
+        files = make_report(evaluations, output / "report", run_paths=[output / "bc", output / "train"])
+        lines = [verdict.line() for verdict in verdicts([load_evaluation(path) for path in evaluations])]
+        return {"report": str(files.html), "verdicts": lines}
 
     report_figures = stage("report", report_stage)
     headline = (
@@ -271,7 +307,8 @@ def run_demo(
     say(
         f"\npolicy:  {policy_dir}\neval:    {eval_figures['eval']}\nexport:  {output / 'export'}\n"
         f"report:  {output / 'report' / 'report.html'}\n(this call: {time.monotonic() - started:.0f} s)\n\n"
-        f"{headline}"
+        + "".join(f"{line}\n" for line in report_figures.get("verdicts", ()))
+        + headline
     )
     return state.data
 

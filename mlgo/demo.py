@@ -3,8 +3,10 @@
 Builds (or reuses) the sample corpus of real open-source code, warm-starts an
 inlining-for-size policy by cloning clang's -Oz decisions, trains it with ES (or PPO)
 within the budget, keeps it or the warm start (whichever is smaller on a sample
-of training modules), evaluates it on modules it never saw, exports it
-(SavedModel, TFLite, XLA AOT, verified to decide alike) and writes the report.
+of training modules), evaluates it on modules it never saw, and the hand rule
+(`rule`, the policy it must beat) on the same modules, exports it (SavedModel,
+TFLite, XLA AOT, verified to decide alike) and writes the report, which opens
+with whether the policy beats the rule.
 Rerunning with the same --output resumes: finished stages are not redone.
 """
 
@@ -39,7 +41,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     add_budget_flag(
         parser,
         "training time in minutes: a sixth for behavioral cloning, the rest for --algorithm "
-        "(default: 20); corpus, baselines, selection, evaluation and export come on top",
+        "(default: 20); corpus, baselines, selection, evaluation (the policy's and the rule's) and export "
+        "come on top",
         default_minutes=20.0,
     )
     parser.add_argument(

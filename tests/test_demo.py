@@ -1,4 +1,5 @@
-"""`mlgo demo` end to end on the small sample corpus: every stage, its outputs, and a resume that redoes nothing."""
+"""`mlgo demo` end to end on the small sample corpus: every stage (the hand rule's evaluation beside the policy
+too), its outputs, and a resume that redoes nothing."""
 
 from __future__ import annotations
 
@@ -36,6 +37,13 @@ def test_demo_trains_evaluates_exports_and_reports_then_resumes(small_sample, tm
     assert list((output / "export" / "aot").glob("*.h")) and list((output / "export" / "aot").glob("*.o"))
     assert state["stages"]["export"]["verify"]["observations"] >= 100
     assert (output / "report" / "report.html").is_file() and (output / "report" / "report.md").is_file()
+    # the hand rule on the same validation modules, and the verdict first in the report and above the headline
+    rule = json.loads((output / "eval" / "rule.json").read_text())
+    assert [m["name"] for m in rule["modules"]] == [m["name"] for m in evaluation["modules"]]
+    assert state["stages"]["reference"]["evaluations"] == [str(output / "eval" / "rule.json")]
+    verdict = first.stdout.strip().splitlines()[-2]
+    assert re.match(rf"\S+ (beats|does NOT beat) the built-in policy {re.escape(rule['policy'])} on the ", verdict)
+    assert (output / "report" / "report.md").read_text().startswith(f"## mlgo report\n\n**{verdict}**")
 
     headline = first.stdout.strip().splitlines()[-1]
     match = re.match(r"(\d+) modules never seen in training: ([\d.]+)% (smaller|larger) than clang -Oz", headline)
@@ -48,4 +56,4 @@ def test_demo_trains_evaluates_exports_and_reports_then_resumes(small_sample, tm
 
     again = demo(*args)
     assert all(f"[{stage}] done earlier" in again.stdout for stage in STAGES)
-    assert again.stdout.strip().splitlines()[-1] == headline
+    assert again.stdout.strip().splitlines()[-2:] == [verdict, headline]

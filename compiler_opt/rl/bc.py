@@ -138,7 +138,8 @@ class BCLearner:
         return loss, agree
 
     def train_epoch(self, files: Sequence[str], steps: int, *, seed: int = 0, weighted: bool = False) -> EpochStats:
-        """One pass (about `steps` decisions, in same-shape shuffled batches) over the label shards `files`.
+        """About `steps` decisions, in same-shape shuffled batches, from the label shards `files` (repeating: one
+        pass when `steps` is their total, more when it is larger).
 
         `weighted`: each step's cross-entropy is weighted by its stored reward (imitation's per-step weights);
         otherwise every step counts alike.

@@ -41,7 +41,9 @@ class ImitationConfig:
       the problem lacks are skipped), so the store starts at least as good as they are;
     - `first_round_modules`: training modules of the first round (None: all of them); later rounds explore
       `trainer_config.modules_per_iteration`;
-    - `epochs`: cloning passes over the store's best trajectories per round;
+    - `epochs`: cloning passes over the store's best trajectories per round; `first_epochs` in the first
+      round, whose policy starts untrained (or from a warm start) and must first learn the store's decisions;
+      at least `min_batches` batches either way (a small store's epoch is a few batches);
     - `saving_weight`, `flip_weight`: see the module docstring;
     - `store`: the best-trajectory store's folder (None: inside the run folder; a shared folder lets runs
       start from what earlier runs found);
@@ -52,7 +54,9 @@ class ImitationConfig:
     depth: int = 2
     references: tuple[str, ...] = DEFAULT_REFERENCES
     first_round_modules: int | None = None
-    epochs: int = 3
+    epochs: int = 5
+    first_epochs: int = 30
+    min_batches: int = 300
     saving_weight: float = 10.0
     flip_weight: float = 2.0
     store: str | None = None
@@ -62,8 +66,9 @@ class ImitationConfig:
         for name in ("flips", "depth"):
             if getattr(self, name) < 0:
                 raise MlgoError(f"imitation_config.{name} must not be negative, got {getattr(self, name)}")
-        if self.epochs < 1:
-            raise MlgoError(f"imitation_config.epochs must be at least 1, got {self.epochs}")
+        for name in ("epochs", "first_epochs", "min_batches"):
+            if getattr(self, name) < 1:
+                raise MlgoError(f"imitation_config.{name} must be at least 1, got {getattr(self, name)}")
         if self.first_round_modules is not None and self.first_round_modules < 1:
             raise MlgoError(f"imitation_config.first_round_modules must be at least 1, got {self.first_round_modules}")
         if self.saving_weight < 0 or self.flip_weight < 0:
@@ -76,7 +81,9 @@ def imitation_config(
     depth: int = 2,
     references: Sequence[str] = DEFAULT_REFERENCES,
     first_round_modules: int | None = None,
-    epochs: int = 3,
+    epochs: int = 5,
+    first_epochs: int = 30,
+    min_batches: int = 300,
     saving_weight: float = 10.0,
     flip_weight: float = 2.0,
     store: str | None = None,
@@ -92,6 +99,8 @@ def imitation_config(
         tuple(str(name) for name in references),
         None if first_round_modules is None else int(first_round_modules),
         int(epochs),
+        int(first_epochs),
+        int(min_batches),
         float(saving_weight),
         float(flip_weight),
         None if store is None else str(store),

@@ -13,9 +13,13 @@ Each round (DAgger-style: each round's policy explores the next):
 2. update: the store's best trajectories of every training module are
    written to the round's trajectory files, each step weighted
    (`compiler_opt.rl.imitation.step_weights`), and the policy is cloned on
-   them for `epochs` passes (weighted cross-entropy, `compiler_opt.rl.bc`).
+   them for `epochs` passes (`first_epochs` in the first round, at least
+   `min_batches` batches; weighted cross-entropy, `compiler_opt.rl.bc`),
+   in one pass over a repeating dataset.
 
-The state between rounds: the modules' failure counts; the store lives on
+Compiles are valued as `trainer_config.reward_size` says (per object, or
+by linked size: `compiler_opt.collect.scoring`), and so is the store. The
+state between rounds: the modules' failure counts; the store lives on
 disk (in the run folder unless `imitation_config.store` names a shared one)
 and the policy in the checkpoint, so `--resume` goes on where a kill left it.
 The result is a warm start for evolution strategies (`--warmstart`).
@@ -32,6 +36,7 @@ from compiler_opt.collect.actor import trajectory_spec
 from compiler_opt.collect.best_store import BestTrajectoryStore
 from compiler_opt.collect.explore_round import ExploreFigures, ExploreSettings, explore_round
 from compiler_opt.collect.rollouts import ModuleBook
+from compiler_opt.collect.scoring import scorer_source
 from compiler_opt.collect.trajectory_files import TrajectoryWriter
 from compiler_opt.errors import MlgoError
 from compiler_opt.rl.bc import BCLearner, EpochStats
@@ -51,7 +56,14 @@ class ImitationTraining(ModelDelegate):
         self.run, self.config = run, config
         self.book = ModuleBook()
         folder = Path(config.store) if config.store else run.folder.root / STORE_FOLDER
-        self.store = BestTrajectoryStore(folder, run.toolchain, run.problem)
+        self.store = BestTrajectoryStore(folder, run.toolchain, run.problem, scorer=run.config.reward_size)
+        self.scoring = scorer_source(
+            run.config.reward_size,
+            run.problem.name,
+            corpus=run.options.corpus,
+            toolchain=run.toolchain,
+            baselines=run.baselines.folder,
+        )
         self.references = tuple(name for name in config.references if run.problem.is_builtin(name))
         self.learner: BCLearner | None = None
 
@@ -98,6 +110,7 @@ class ImitationTraining(ModelDelegate):
             settings=run.config,
             explore=explore,
             found={"round": iteration, "run": str(run.folder.root), "seed": run.seed},
+            scorer=self.scoring.scorer(modules, run.pool, timeout=run.config.compile_timeout),
         )
         if figures.set_aside:
             run.folder.write_failed_modules(self.book.set_aside)
@@ -130,12 +143,12 @@ class ImitationTraining(ModelDelegate):
         run, config, figures = self.run, self.config, collected
         began = time.monotonic()
         shards, steps, modules, best, baseline = self._write_best(run.folder.iteration_trajectories(iteration))
-        epochs: list[EpochStats] = []
+        stats: EpochStats | None = None
         if steps:
-            seed = run.iteration_seed(iteration)
-            learner = self._model()
-            epochs = [learner.train_epoch(shards, steps, seed=seed + e, weighted=True) for e in range(config.epochs)]
-        last = epochs[-1] if epochs else None
+            epochs = config.first_epochs if iteration == 1 else config.epochs
+            batch = config.bc.batch_size * config.bc.sequence_length
+            total = max(epochs * steps, config.min_batches * batch)
+            stats = self._model().train_epoch(shards, total, seed=run.iteration_seed(iteration), weighted=True)
         record = {
             "iteration": iteration,
             "algorithm": "imitation",
@@ -144,11 +157,11 @@ class ImitationTraining(ModelDelegate):
             "store_modules": modules,
             "store_steps": steps,
             "store_training_ratio": best / baseline if baseline else None,
-            "loss": None if last is None else last.loss,
-            "accuracy": None if last is None else last.accuracy,
-            "epochs": len(epochs),
-            "train_steps": sum(stats.steps for stats in epochs),
-            "train_batches": sum(stats.batches for stats in epochs),
+            "loss": None if stats is None else stats.loss,
+            "accuracy": None if stats is None else stats.accuracy,
+            "epochs": stats.steps / steps if stats is not None else 0.0,
+            "train_steps": 0 if stats is None else stats.steps,
+            "train_batches": 0 if stats is None else stats.batches,
             "seconds_train": time.monotonic() - began,
         }
         line = (
@@ -157,7 +170,7 @@ class ImitationTraining(ModelDelegate):
             f"cancelled), policy {fmt(record['total_ratio'], '.4f')}, round best {fmt(record['best_ratio'], '.4f')} "
             f"of -Oz ({figures.improved} improved); store {fmt(record['store_training_ratio'], '.4f')} on "
             f"{modules} training modules; collect {figures.seconds_collect:.1f} s (jobs: compile "
-            f"{figures.seconds_compile:.1f} s, policy {figures.seconds_policy:.1f} s), clone {len(epochs)} epochs "
+            f"{figures.seconds_compile:.1f} s, policy {figures.seconds_policy:.1f} s), clone {record['epochs']:.1f} epochs "
             f"{record['seconds_train']:.1f} s: loss {fmt(record['loss'], '.4f')}, accuracy "
             f"{fmt(record['accuracy'], '.4f')}"
         )

@@ -27,6 +27,8 @@ BINDINGS = (
     "imitation.imitation_config.flips = 2",
     "imitation.imitation_config.depth = 1",
     "imitation.imitation_config.epochs = 4",
+    "imitation.imitation_config.first_epochs = 4",
+    "imitation.imitation_config.min_batches = 20",
     "imitation.imitation_config.learning_rate = 0.01",
 )
 

@@ -50,7 +50,11 @@ def is_reference(evaluation: Evaluation) -> bool:
     if problem is None or not problem.is_builtin(evaluation.policy):
         return False
     replay = problem.default_replay()
-    return replay is None or problem.policy(evaluation.policy).name != replay.name
+    try:
+        name = problem.policy(evaluation.policy).name
+    except MlgoError:  # parameters this installation does not know: a built-in all the same
+        return True
+    return replay is None or name != replay.name
 
 
 def verdicts(evaluations: Sequence[Evaluation]) -> list[Verdict]:

@@ -27,6 +27,7 @@ from compiler_opt.report import formatting as fmt
 from compiler_opt.report.evaluation_json import summarize
 from compiler_opt.report.inputs import ReportInputError, RunLog, load_evaluation, load_run, load_search
 from compiler_opt.report.plots import loss_series, step_name, training_curves, training_panels
+from compiler_opt.report.references import is_reference
 from compiler_opt.report.render import make_report
 from compiler_opt.report.search import headroom_reached
 
@@ -669,3 +670,14 @@ def test_references_cover_the_modules_both_compiled_and_their_runtime(tmp_path):
     assert runtime[0]["first: change"] == f"{(1_200_000_000 / 1_234_567_890 - 1) * 100:+.2f}%"
     assert runtime[3]["first: change"] == f"{(1.51 / 1.5 - 1) * 100:+.2f}%"
     assert "first: change" in files.markdown.read_text()
+
+
+@pytest.mark.parametrize(
+    ("policy", "reference"),
+    [("rule", True), ("rule:margin=60", True), ("rule:depth=3", True), ("default", False), ("runs/x/policy", False)],
+)
+def test_a_reference_is_any_built_in_but_the_replayed_default(tmp_path, policy, reference):
+    """Even with a parameter this installation does not know (a newer file), a built-in's evaluation is one."""
+    path = tmp_path / "e.json"
+    path.write_text(json.dumps(size_eval(1, policy)))
+    assert is_reference(load_evaluation(path)) is reference

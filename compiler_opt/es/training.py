@@ -15,7 +15,6 @@ from collections.abc import Mapping
 from typing import Any
 
 from compiler_opt.collect.rollouts import ModuleBook
-from compiler_opt.collect.scoring import scorer_source
 from compiler_opt.es.config import ESConfig
 from compiler_opt.es.evaluation import StepEvaluation, evaluate_step
 from compiler_opt.es.learner import ESLearner, step_seeds
@@ -32,13 +31,7 @@ class ESTraining(ModelDelegate):
         self.run, self.config = run, config
         self.book = ModuleBook()
         self.learner: ESLearner | None = None
-        self.scoring = scorer_source(
-            run.config.reward_size,
-            run.problem.name,
-            corpus=run.options.corpus,
-            toolchain=run.toolchain,
-            baselines=run.baselines.folder,
-        )
+        self.scoring = run.scoring()
 
     def prepare(self, run: Run, state: Mapping | None) -> None:
         if state is not None:

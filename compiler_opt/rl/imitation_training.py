@@ -36,7 +36,6 @@ from compiler_opt.collect.actor import trajectory_spec
 from compiler_opt.collect.best_store import BestTrajectoryStore
 from compiler_opt.collect.explore_round import ExploreFigures, ExploreSettings, explore_round
 from compiler_opt.collect.rollouts import ModuleBook
-from compiler_opt.collect.scoring import scorer_source
 from compiler_opt.collect.trajectory_files import TrajectoryWriter
 from compiler_opt.errors import MlgoError
 from compiler_opt.rl.bc import BCLearner, EpochStats
@@ -57,13 +56,7 @@ class ImitationTraining(ModelDelegate):
         self.book = ModuleBook()
         folder = Path(config.store) if config.store else run.folder.root / STORE_FOLDER
         self.store = BestTrajectoryStore(folder, run.toolchain, run.problem, scorer=run.config.reward_size)
-        self.scoring = scorer_source(
-            run.config.reward_size,
-            run.problem.name,
-            corpus=run.options.corpus,
-            toolchain=run.toolchain,
-            baselines=run.baselines.folder,
-        )
+        self.scoring = run.scoring()
         self.references = tuple(name for name in config.references if run.problem.is_builtin(name))
         self.learner: BCLearner | None = None
 

@@ -16,7 +16,6 @@ from typing import Any
 
 from compiler_opt.collect.reward import RewardTracker
 from compiler_opt.collect.rollouts import CollectFigures, ModuleBook, collect_iteration, mean
-from compiler_opt.collect.scoring import scorer_source
 from compiler_opt.rl.ppo import PPOConfig, PPOLearner
 from compiler_opt.training.learner import IterationFigures, ModelDelegate, fmt
 from compiler_opt.training.setup import Run
@@ -32,13 +31,7 @@ class PPOTraining(ModelDelegate):
         self.book = ModuleBook()
         self.tracker = RewardTracker(run.config.reward_delta, run.config.reward_decay)
         self.agent: PPOLearner | None = None
-        self.scoring = scorer_source(
-            run.config.reward_size,
-            run.problem.name,
-            corpus=run.options.corpus,
-            toolchain=run.toolchain,
-            baselines=run.baselines.folder,
-        )
+        self.scoring = run.scoring()
 
     def prepare(self, run: Run, state: Mapping | None) -> None:
         if state is not None:

@@ -21,6 +21,7 @@ from typing import Any, Protocol
 from compiler_opt.collect.baseline import BaselineCache
 from compiler_opt.collect.compile_job import problem_feature_spec
 from compiler_opt.collect.rollouts import ModuleBook
+from compiler_opt.collect.scoring import ScorerSource, scorer_source
 from compiler_opt.collect.vocab_traces import collect_vocab
 from compiler_opt.corpus.loading import Corpus, ModuleSpec, load_corpus
 from compiler_opt.corpus.splitting import MODULE_SPLIT
@@ -118,6 +119,17 @@ class Run:
                 "corpus or the compiler and start a new run"
             )
         return self.training.subset(eligible).sample(min(count, len(eligible)), seed)
+
+    def scoring(self) -> ScorerSource:
+        """What values this run's compiles: `trainer_config.reward_size`'s scorer source (the linked one keeps
+        its cache beside the baselines)."""
+        return scorer_source(
+            self.config.reward_size,
+            self.problem.name,
+            corpus=self.options.corpus,
+            toolchain=self.toolchain,
+            baselines=self.baselines.folder,
+        )
 
     def default_vocab(self) -> Vocab:
         """A vocabulary from default traces of a seeded sample of training modules."""

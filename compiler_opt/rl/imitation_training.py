@@ -57,7 +57,10 @@ class ImitationTraining(ModelDelegate):
         folder = Path(config.store) if config.store else run.folder.root / STORE_FOLDER
         self.store = BestTrajectoryStore(folder, run.toolchain, run.problem, scorer=run.config.reward_size)
         self.scoring = run.scoring()
-        self.references = tuple(name for name in config.references if run.problem.is_builtin(name))
+        # Named with every parameter (gin may have set them): workers read no gin.
+        self.references = tuple(
+            run.problem.policy(name).name for name in config.references if run.problem.is_builtin(name)
+        )
         self.learner: BCLearner | None = None
 
     def prepare(self, run: Run, state: Mapping | None) -> None:

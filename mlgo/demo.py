@@ -1,12 +1,15 @@
-"""`mlgo demo`: the main job — sample corpus, behavioral cloning, ES or PPO, selection, evaluation, export, report.
+"""`mlgo demo`: the main job — sample corpus, imitation, ES, selection, evaluation, export, report.
 
-Builds (or reuses) the sample corpus of real open-source code, warm-starts an
-inlining-for-size policy by cloning clang's -Oz decisions, trains it with ES (or PPO)
-within the budget, keeps it or the warm start (whichever is smaller on a sample
-of training modules), evaluates it on modules it never saw, and the hand rule
-(`rule`, the policy it must beat) on the same modules, exports it (SavedModel,
-TFLite, XLA AOT, verified to decide alike) and writes the report, which opens
-with whether the policy beats the rule.
+Builds (or reuses) the sample corpus of real open-source code, starts an
+inlining-for-size policy by imitation (exploring around the policy, the
+compiler's heuristic and the hand rule as first candidates, and cloning the
+best decisions found per module), trains it further with ES within the
+budget, keeps the smaller of the two on a sample of training modules (and
+ships none when neither is smaller than -Oz there: the compiler keeps its own
+heuristic, and the headline says so), evaluates it on libraries it never saw,
+and the hand rule (`rule`, the policy it must beat) on the same modules,
+exports it (SavedModel, TFLite, XLA AOT, verified to decide alike) and writes
+the report, which opens with whether the policy beats the rule.
 Rerunning with the same --output resumes: finished stages are not redone.
 """
 
@@ -15,7 +18,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from compiler_opt.demo import ALGORITHMS, PROBLEM, DemoOptions, run_demo
+from compiler_opt.demo.options import ALGORITHMS, PROBLEM, WARMSTART_SHARE, WARMSTARTS, DemoOptions
+from compiler_opt.demo.pipeline import run_demo
 from compiler_opt.llvm.toolchain import Toolchain
 from corpus_tools.sample import build_sample
 from mlgo.flags import (
@@ -40,16 +44,24 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
     add_budget_flag(
         parser,
-        "training time in minutes: a sixth for behavioral cloning, the rest for --algorithm "
-        "(default: 20); corpus, baselines, selection, evaluation (the policy's and the rule's) and export "
-        "come on top",
-        default_minutes=20.0,
+        f"training time in minutes (default: 30): {WARMSTART_SHARE:g} of it for the --warmstart stage, the rest "
+        "(at least a quarter) for --algorithm; each stage's first iteration always runs whole, so a busy "
+        "machine cannot starve it; corpus, baselines, selection, evaluation (the policy's and the rule's) "
+        "and export come on top",
+        default_minutes=30.0,
+    )
+    parser.add_argument(
+        "--warmstart",
+        choices=WARMSTARTS,
+        default="imitation",
+        help="what starts the policy: imitation (explore, keep the best decisions found, clone them; the "
+        "default) or bc (behavioral cloning of clang's -Oz decisions)",
     )
     parser.add_argument(
         "--algorithm",
         choices=ALGORITHMS,
         default="es",
-        help="what trains from the behavioral-cloning warm start: es (evolution strategies, the default) or ppo",
+        help="what trains from the warm start: es (evolution strategies, the default), ppo, or none",
     )
     parser.add_argument("--corpus", type=Path, help="use this corpus instead of the sample corpus")
     parser.add_argument(
@@ -68,8 +80,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--modules-per-iteration",
         type=positive_int,
-        help="PPO: modules compiled per iteration (default: the gin configuration's; ES takes its "
-        "es_config.modules_per_perturbation)",
+        help="imitation: modules explored per round; PPO: modules compiled per iteration (default: the gin "
+        "configuration's; ES takes its es_config.modules_per_perturbation)",
     )
     parser.add_argument(
         "--max-eval-modules", type=positive_int, help="evaluate on at most this many validation modules (default: all)"
@@ -101,6 +113,7 @@ def run(args: argparse.Namespace) -> int:
             aot=not args.no_aot,
             max_eval_modules=args.max_eval_modules,
             modules_per_iteration=args.modules_per_iteration,
+            warmstart=args.warmstart,
             algorithm=args.algorithm,
         ),
         _sample_corpus,

@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from compiler_opt.demo import STAGES
+from compiler_opt.demo.options import STAGES
 from tests.test_quiet_output import NOTICES
 
 
@@ -31,11 +31,19 @@ def test_demo_trains_evaluates_exports_and_reports_then_resumes(small_sample, tm
     evaluation = json.loads((output / "eval" / "eval.json").read_text())
     summary = evaluation["summary"]
     assert summary["modules"] == state["stages"]["corpus"]["validation"] > 0
-    assert state["stages"]["bc"]["iterations"] >= 1 and state["stages"]["train"]["iterations"] >= 1
-    assert (output / "policy" / "saved_model.pb").is_file()
-    assert (output / "export" / "tflite" / "model.tflite").is_file()
-    assert list((output / "export" / "aot").glob("*.h")) and list((output / "export" / "aot").glob("*.o"))
-    assert state["stages"]["export"]["verify"]["observations"] >= 100
+    assert state["stages"]["warmstart"]["iterations"] >= 1 and state["stages"]["train"]["iterations"] >= 1
+    assert state["stages"]["warmstart"]["algorithm"] == "imitation" and state["stages"]["train"]["algorithm"] == "es"
+    selected = state["stages"]["select"]
+    shipped = selected["chosen"] is not None
+    # A policy ships only if it is smaller than -Oz on the selection sample (else the headline says none does).
+    assert shipped == (min(selected["warmstart_total_ratio"], selected["train_total_ratio"]) < 1.0)
+    assert (output / "policy" / "saved_model.pb").is_file() == shipped
+    if shipped:
+        assert (output / "export" / "tflite" / "model.tflite").is_file()
+        assert list((output / "export" / "aot").glob("*.h")) and list((output / "export" / "aot").glob("*.o"))
+        assert state["stages"]["export"]["verify"]["observations"] >= 100
+    else:
+        assert "skipped" in state["stages"]["export"] and not (output / "export").exists()
     assert (output / "report" / "report.html").is_file() and (output / "report" / "report.md").is_file()
     # the hand rule on the same validation modules, and the verdict first in the report and above the headline
     rule = json.loads((output / "eval" / "rule.json").read_text())
@@ -46,7 +54,9 @@ def test_demo_trains_evaluates_exports_and_reports_then_resumes(small_sample, tm
     assert (output / "report" / "report.md").read_text().startswith(f"## mlgo report\n\n**{verdict}**")
 
     headline = first.stdout.strip().splitlines()[-1]
-    match = re.match(r"(\d+) modules never seen in training: ([\d.]+)% (smaller|larger) than clang -Oz", headline)
+    if not shipped:
+        assert headline.startswith("no policy ships: the best trained "), headline
+    match = re.search(r"(\d+) modules never seen in training: ([\d.]+)% (smaller|larger) than clang -Oz", headline)
     assert match, headline
     assert int(match[1]) == summary["modules"] - summary["failed"]
     change = (1 - summary["total_ratio"]) * 100

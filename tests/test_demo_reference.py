@@ -15,7 +15,8 @@ import pytest
 from compiler_opt.collect.baseline import BaselineCache
 from compiler_opt.collect.compile_job import problem_feature_spec
 from compiler_opt.corpus.loading import load_corpus
-from compiler_opt.demo import STATE_FILE, DemoOptions, run_demo
+from compiler_opt.demo.options import STATE_FILE, DemoOptions
+from compiler_opt.demo.pipeline import run_demo
 from compiler_opt.pool.local import LocalPool
 from compiler_opt.problems import get_problem
 from compiler_opt.report.evaluate import evaluate
@@ -23,6 +24,7 @@ from compiler_opt.report.evaluated_policy import load_policy
 from compiler_opt.report.evaluation_json import write_report
 from tests.report.test_evaluate import _fast_policy
 from tests.report.test_render import parse_page, rows
+from tests.rl.conftest import labels, rl_modules, rl_spec, rl_vocab, sample_corpus, small_network  # noqa: F401
 
 INLINING = get_problem("inlining")
 
@@ -54,21 +56,22 @@ def trained_demo(small_sample, toolchain, tmp_path):
             linked=True,
         )
     write_report(report, output / "eval" / "eval.json")
-    for run in ("bc", "train"):
+    for run in ("imitation", "es"):
         (output / run).mkdir()
         (output / run / "log.jsonl").write_text(json.dumps({"iteration": 0, "total_ratio": 1.0}) + "\n")
     settings = {
         "budget_minutes": options.budget_minutes,
         "seed": options.seed,
+        "warmstart": options.warmstart,
         "algorithm": options.algorithm,
         "validation_fraction": options.validation_fraction,
         "corpus": str(small_sample),
     }
     stages = {
         "corpus": {"corpus": str(small_sample), "validation": len(validation)},
-        "bc": {"iterations": 1},
+        "warmstart": {"iterations": 1, "seconds": 1.0},
         "train": {"iterations": 1},
-        "select": {"chosen": "train"},
+        "select": {"chosen": "train", "best": "train", "best_policy": str(output / "es" / "policy")},
         "eval": {"eval": str(output / "eval" / "eval.json"), **report["summary"]},
         "export": {"export": str(output / "export")},
     }
@@ -116,3 +119,50 @@ def test_the_demo_evaluates_the_rule_beside_its_policy_and_reports_the_verdict(t
     said.clear()
     run_demo(options, _no_corpus_build, said.append)
     assert "[reference] done earlier" in "\n".join(said) and said[-1].splitlines()[-2] == verdict
+
+
+@pytest.mark.slow
+def test_no_policy_ships_when_none_beats_the_default_on_the_selection_sample(
+    small_sample,
+    rl_spec,  # noqa: F811
+    rl_vocab,  # noqa: F811
+    small_network,  # noqa: F811
+    tmp_path,
+):
+    import tensorflow as tf
+
+    from compiler_opt.policy.networks import actor_network, actor_weights, set_actor_weights
+    from compiler_opt.policy.saved import save_policy
+
+    options = DemoOptions(output=tmp_path / "demo", corpus=small_sample, workers=2, budget_minutes=3, aot=False)
+    output = options.output
+    validation = load_corpus(small_sample).split(options.validation_fraction)[1]
+    tf.random.set_seed(0)
+    actor = actor_network(rl_spec, rl_vocab, small_network)
+    weights = actor_weights(actor)
+    weights[-1][1][1] += 3.0  # inlines nearly every call site: far larger than -Oz
+    set_actor_weights(actor, weights)
+    for run in ("imitation", "es"):
+        save_policy(output / run / "policy", actor, rl_spec, rl_vocab, small_network)
+        (output / run / "log.jsonl").write_text(json.dumps({"iteration": 1, "total_ratio": 1.5}) + "\n")
+    stages = {
+        "corpus": {"corpus": str(small_sample), "validation": len(validation)},
+        "warmstart": {"iterations": 1, "seconds": 1.0},
+        "train": {"iterations": 1},
+    }
+    (output / STATE_FILE).write_text(json.dumps({"settings": options.settings(), "stages": stages}))
+    said: list[str] = []
+    state = run_demo(options, _no_corpus_build, said.append)
+
+    selected = state["stages"]["select"]
+    assert selected["chosen"] is None and selected["best"] in ("warmstart", "train")
+    assert min(selected["warmstart_total_ratio"], selected["train_total_ratio"]) >= 1.0
+    assert not (output / "policy").exists() and not (output / "export").exists()
+    assert "skipped" in state["stages"]["export"]
+    evaluation = json.loads((output / "eval" / "eval.json").read_text())
+    assert evaluation["policy"] == selected["best_policy"]  # the best candidate, evaluated for the record
+    headline = said[-1].splitlines()[-1]
+    assert headline == state["headline"] and headline.startswith(
+        f"no policy ships: the best trained ({selected['best']})"
+    )
+    assert "policy:  none (the compiler keeps its own heuristic)" in said[-1]

@@ -1,119 +1,73 @@
-"""The main job: from nothing to a trained, evaluated, exported and reported inlining policy.
+"""The demo's stages: from nothing to a trained, selected, evaluated, exported and reported inlining policy.
 
 Stages, each in its own folder under the output, each recorded in
 `stages.json` when it finishes, so a rerun skips what is done (and a killed
 run resumes the stage it was in: training resumes from its last complete
 iteration):
 
-1. corpus:   the sample corpus of real code (built or reused), split into
-             training and validation modules by name;
-2. bc:       behavioral cloning of clang's own `-Oz` decisions (the warm start);
-3. train:    ES (or PPO, `algorithm`) from the warm start on the training
-             split, within the budget;
-4. select:   the BC and the trained policy compiled greedily on a seeded
-             sample of training modules; the one with the smaller total
-             becomes `policy/` (so a training run that made things worse
-             ships no worse than its warm start; no validation module is
-             used to choose);
-5. eval:     the chosen policy and the default heuristic on the validation
-             split (never seen in training) -> `eval/eval.json`;
+1. corpus:    the sample corpus of real code (built or reused), split into
+              training and validation libraries (`Corpus.split`);
+2. warmstart: imitation (the default; rounds of exploring around the policy,
+              the default and the hand rule as first candidates, cloning
+              the best found) or behavioral cloning of clang's `-Oz`;
+3. train:     ES (or PPO; or nothing) from the warm start;
+4. select:    every policy trained compiled greedily on a seeded sample of
+              training modules; the smallest in total becomes `policy/`,
+              provided it is smaller than `-Oz` there: else no policy ships
+              and the compiler's own heuristic stays (said in the headline;
+              no validation module is used to choose);
+5. eval:      the chosen policy (in a fallback, the best candidate, for the
+              record) and the default on the validation split (never seen in
+              training) -> `eval/eval.json`;
 6. reference: the problem's reference policies (`Problem.reference_policies`:
-             the inliner's hand rule), the built-ins a learned policy must
-             beat, on the same modules -> `eval/<name>.json`;
-7. export:   SavedModel, TFLite and XLA AOT, verified to decide alike;
-8. report:   `report/report.html` (+ markdown, CSV, plots), opening with the
-             verdict (the policy against each reference) and showing each
-             reference beside the policy in every table and plot.
+              the inliner's hand rule), the built-ins a learned policy must
+              beat, on the same modules -> `eval/<name>.json`;
+7. export:    SavedModel, TFLite and XLA AOT, verified to decide alike
+              (skipped when no policy ships);
+8. report:    `report/report.html` (+ markdown, CSV, plots), opening with the
+              verdict (the policy against each reference) and showing each
+              reference beside the policy in every table and plot.
 
-The budget is split between BC (a sixth) and the trained algorithm (the
-rest); baselines, selection, evaluation and export come on top of it, and
-so does the references' evaluation: per reference, one compile per
-validation module (the default's scores come from the baseline cache), plus,
-where the corpus records libraries, a plain compile per module to link the
-default's libraries (its `seconds` in `stages.json` say what it took).
+The training budget: the warm start gets `WARMSTART_SHARE` of it, the
+training stage what is left, but never less than `TRAIN_FLOOR_SHARE`. A
+training run checks its budget before each iteration only, so each stage's
+first iteration always runs whole (imitation's first round compiles and
+clones a fixed amount of work; it is not cut short by a busy machine), and a
+stage whose later iterations do not fit stops with what it has. Baselines,
+selection, evaluation and export come on top of the budget, and so does the
+references' evaluation: per reference, one compile per validation module
+(the default's scores come from the baseline cache), plus, where the corpus
+records libraries, a plain compile per module to link the default's
+libraries (its `seconds` in `stages.json` say what it took).
 """
 
 from __future__ import annotations
 
-import json
 import shutil
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from compiler_opt.collect.baseline import BaselineCache
 from compiler_opt.corpus.loading import load_corpus
+from compiler_opt.demo.options import (
+    PROBLEM,
+    SELECTION_MODULES,
+    TRAIN_FLOOR_SHARE,
+    WARMSTART_SHARE,
+    DemoOptions,
+    DemoState,
+    SampleCorpusBuilder,
+)
 from compiler_opt.errors import MlgoError
-from compiler_opt.llvm.toolchain import Toolchain, find_toolchain
+from compiler_opt.llvm.toolchain import find_toolchain
 from compiler_opt.policy.saved import load_fast_policy
 from compiler_opt.pool.backends import make_pool
 from compiler_opt.problems import get_problem
 
 if TYPE_CHECKING:
     from compiler_opt.policy.fast import FastPolicy
-
-PROBLEM = "inlining"
-STAGES = ("corpus", "bc", "train", "select", "eval", "reference", "export", "report")
-ALGORITHMS = ("es", "ppo")
-SELECTION_MODULES = 64
-STATE_FILE = "stages.json"
-BC_SHARE = 1 / 6
-
-SampleCorpusBuilder = Callable[[Toolchain, str], Path]
-"""Builds (or finds cached) the sample corpus of a size (`DemoOptions.corpus_size`) with a toolchain; returns its
-folder. The command line passes one (`corpus_tools` builds it); the library never imports the tools."""
-
-
-@dataclass(frozen=True)
-class DemoOptions:
-    """What `mlgo demo` was asked for."""
-
-    output: Path
-    budget_minutes: float = 20.0
-    corpus: Path | None = None
-    corpus_size: str = "full"
-    validation_fraction: float = 0.2
-    workers: int | None = None
-    seed: int = 0
-    clang: str | None = None
-    verify: int = 200
-    aot: bool = True
-    max_eval_modules: int | None = None
-    modules_per_iteration: int | None = None
-    algorithm: str = "es"
-
-
-class DemoState:
-    """`stages.json`: what each finished stage produced (its figures), written after each stage."""
-
-    def __init__(self, output: Path, options: DemoOptions) -> None:
-        self.path = output / STATE_FILE
-        self.data = json.loads(self.path.read_text()) if self.path.exists() else {}
-        settings = {
-            "budget_minutes": options.budget_minutes,
-            "seed": options.seed,
-            "algorithm": options.algorithm,
-            "validation_fraction": options.validation_fraction,
-            "corpus": str(options.corpus) if options.corpus else f"sample:{options.corpus_size}",
-        }
-        if self.data.get("settings") not in (None, settings):
-            raise MlgoError(
-                f"{output} holds a demo run with other settings ({self.data['settings']}); "
-                f"name another --output, or delete {self.path} to start over"
-            )
-        self.data["settings"] = settings
-        self.data.setdefault("stages", {})
-
-    def done(self, stage: str) -> dict | None:
-        return self.data["stages"].get(stage)
-
-    def finish(self, stage: str, figures: dict) -> None:
-        self.data["stages"][stage] = figures
-        staging = self.path.with_suffix(".tmp")
-        staging.write_text(json.dumps(self.data, indent=1) + "\n")
-        staging.replace(self.path)
 
 
 def run_demo(
@@ -185,50 +139,59 @@ def run_demo(
             if summary.iterations == 0:
                 raise MlgoError(f"{algorithm}: no iteration fitted in {seconds:.0f} s; give more --budget-minutes")
             return {
+                "algorithm": algorithm,
                 "run": str(run_dir),
+                "budget_seconds": round(seconds, 1),
                 "iterations": summary.iterations,
                 "stopped": summary.stopped,
                 "last": summary.last,
                 "peak_rss_bytes": summary.peak_rss_bytes,
             }
 
-        stage("bc", lambda: training_stage("bc", output / "bc", budget * BC_SHARE, None))
-        stage(
-            "train",
-            lambda: training_stage(
-                options.algorithm, output / "train", budget * (1 - BC_SHARE), output / "bc" / "policy"
-            ),
-        )
+        warm_dir = output / options.warmstart
+        warm = stage("warmstart", lambda: training_stage(options.warmstart, warm_dir, budget * WARMSTART_SHARE, None))
+        runs = {"warmstart": warm_dir}
+        if options.algorithm != "none":
+            seconds = max(budget - warm["seconds"], budget * TRAIN_FLOOR_SHARE)
+            train_dir = output / options.algorithm
+            stage("train", lambda: training_stage(options.algorithm, train_dir, seconds, warm_dir / "policy"))
+            runs["train"] = train_dir
         policy_dir = output / "policy"
 
         def select_stage() -> dict:
             corpus = load_corpus(corpus_dir)
             training = corpus.split(options.validation_fraction)[0]
             sample = list(training.sample(min(SELECTION_MODULES, len(training)), options.seed))
-            candidates = {"train": output / "train" / "policy", "bc": output / "bc" / "policy"}
             ratios: dict[str, float] = {}
-            for name, folder in candidates.items():
+            for name, run_dir in runs.items():
                 report = evaluate(
                     corpus,
                     problem,
-                    load_fast_policy(folder),
+                    load_fast_policy(run_dir / "policy"),
                     toolchain=toolchain,
                     pool=pool,
                     baselines=baselines,
-                    policy_label=str(folder),
+                    policy_label=str(run_dir / "policy"),
                     modules=sample,
                     seed=options.seed,
                 )
                 ratios[name] = report["summary"]["total_ratio"]
-            chosen = min(ratios, key=ratios.__getitem__)  # the trained policy on a tie
-            _replace_tree(candidates[chosen], policy_dir)
+            best = min(reversed(ratios), key=ratios.__getitem__)  # the later stage's policy on a tie
+            shipped = ratios[best] < 1.0
+            shutil.rmtree(policy_dir, ignore_errors=True)
+            if shipped:
+                _replace_tree(runs[best] / "policy", policy_dir)
             return {
-                "chosen": chosen,
+                "chosen": best if shipped else None,
+                "best": best,
+                "best_policy": str(runs[best] / "policy"),
                 "selection_modules": len(sample),
                 **{f"{name}_total_ratio": ratio for name, ratio in ratios.items()},
             }
 
-        stage("select", select_stage)
+        selected = stage("select", select_stage)
+        shipped = selected["chosen"] is not None
+        evaluated_dir = policy_dir if shipped else Path(selected["best_policy"])
 
         def evaluate_on_validation(policy: str | FastPolicy, label: str, path: Path) -> dict:
             """`policy` and the default on the validation split (linked where the corpus records libraries)."""
@@ -254,7 +217,7 @@ def run_demo(
 
         def eval_stage() -> dict:
             path = output / "eval" / "eval.json"
-            report = evaluate_on_validation(load_fast_policy(policy_dir), str(policy_dir), path)
+            report = evaluate_on_validation(load_fast_policy(evaluated_dir), str(evaluated_dir), path)
             return {"eval": str(path), **report["summary"]}
 
         def reference_stage() -> dict:
@@ -273,6 +236,8 @@ def run_demo(
         reference_figures = stage("reference", reference_stage)
 
     def export_stage() -> dict:
+        if not shipped:
+            return {"skipped": "no policy ships: none was smaller than clang -Oz on the selection sample"}
         result = export_policy(
             policy_dir,
             output / "export",
@@ -292,25 +257,39 @@ def run_demo(
 
     def report_stage() -> dict:
         evaluations = [eval_figures["eval"], *reference_figures["evaluations"]]
-        files = make_report(evaluations, output / "report", run_paths=[output / "bc", output / "train"])
+        files = make_report(evaluations, output / "report", run_paths=list(runs.values()))
         lines = [verdict.line() for verdict in verdicts([load_evaluation(path) for path in evaluations])]
         return {"report": str(files.html), "verdicts": lines}
 
     report_figures = stage("report", report_stage)
-    headline = (
-        f"{eval_figures['modules'] - eval_figures['failed']} modules never seen in training: "
-        f"{_percent_smaller(eval_figures['total_ratio'])} than clang -Oz "
-        f"(total .text; geomean ratio {eval_figures['geomean_ratio']:.4f})"
-    )
+    headline = _headline(eval_figures, selected)
     state.data["headline"] = headline
     state.finish("report", report_figures)
     say(
-        f"\npolicy:  {policy_dir}\neval:    {eval_figures['eval']}\nexport:  {output / 'export'}\n"
+        f"\npolicy:  {policy_dir if shipped else 'none (the compiler keeps its own heuristic)'}\n"
+        f"eval:    {eval_figures['eval']}\nexport:  {output / 'export' if shipped else 'none'}\n"
         f"report:  {output / 'report' / 'report.html'}\n(this call: {time.monotonic() - started:.0f} s)\n\n"
         + "".join(f"{line}\n" for line in report_figures.get("verdicts", ()))
         + headline
     )
     return state.data
+
+
+def _headline(evaluation: dict, selected: dict) -> str:
+    """The demo's last line: the shipped policy on validation against -Oz, or why none ships."""
+    modules = evaluation["modules"] - evaluation["failed"]
+    on_validation = (
+        f"{modules} modules never seen in training: {_percent_smaller(evaluation['total_ratio'])} than clang -Oz "
+        f"(total .text; geomean ratio {evaluation['geomean_ratio']:.4f})"
+    )
+    if selected["chosen"] is not None:
+        return on_validation
+    best = selected["best"]
+    return (
+        f"no policy ships: the best trained ({best}) was {_percent_smaller(selected[f'{best}_total_ratio'])} than "
+        f"clang -Oz on {selected['selection_modules']} training modules, so the compiler keeps its own heuristic "
+        f"(that policy on {on_validation})"
+    )
 
 
 def _percent_smaller(ratio: float) -> str:

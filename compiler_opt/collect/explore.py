@@ -20,7 +20,7 @@ Each compile is valued by a `ModuleScorer` (per-object size, or linked
 size). The best compile (lowest value; the earliest on ties, so the greedy one
 wins a tie) keeps its trajectory (features and actions); every compile keeps
 its actions, so any of them replays exactly (`replay_actions`). A task's
-compiles are at most `1 + depth * flips + len(references)`.
+compiles are at most `1 + depth * flips + 2 * len(references)`.
 """
 
 from __future__ import annotations
@@ -75,8 +75,8 @@ class ExploreTask:
 
     @property
     def compiles(self) -> int:
-        """The most compiles the task may run."""
-        return 1 + self.depth * self.flips + len(self.references)
+        """The most compiles the task may run (a reference may take two: read its decisions, then replay them)."""
+        return 1 + self.depth * self.flips + 2 * len(self.references)
 
 
 @dataclass

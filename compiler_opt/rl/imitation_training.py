@@ -50,6 +50,7 @@ class ImitationTraining(ModelDelegate):
     """The imitation learner of `mlgo train --algorithm imitation` (implements `training.learner.Learner`)."""
 
     unit = "round"
+    first_iteration_apart = True  # the first round compiles every training module with the references
 
     def __init__(self, run: Run, config: ImitationConfig) -> None:
         self.run, self.config = run, config

@@ -44,6 +44,8 @@ class Learner(Protocol):
 
     # What one iteration is called on the progress bar ("iteration", "step", "epoch").
     unit: str
+    # Whether iteration 1 does other work than the rest (the budget's estimate of an iteration leaves it out).
+    first_iteration_apart: bool
 
     def prepare(self, run: Run, state: Mapping | None) -> None:
         """Before the loop: with `state` None (a run's first start), whatever the learner collects once, and the
@@ -77,6 +79,8 @@ class Learner(Protocol):
 class ModelDelegate:
     """A learner's `checkpoint`, `actor` and `train_step` when one model object holds them all (PPO's agent, BC's
     and ES's learners: `checkpoint()`, `actor` and a `step` variable); the learner gives `_model()`."""
+
+    first_iteration_apart = False
 
     def _model(self) -> Any:
         raise NotImplementedError

@@ -6,7 +6,9 @@ first iteration, every `policy_every` iterations and after the last), one
 log.jsonl record and train.log line, TensorBoard scalars, and last
 `state.json`, which marks the iteration complete (`compiler_opt.training.run_folder`).
 It stops after the configured iterations, or before an iteration that would
-end past the time budget (estimated from this invocation's iterations).
+end past the time budget (estimated from this invocation's iterations, but
+for a learner whose first iteration does other work than the rest, e.g.
+imitation's first round over every training module, not from that one).
 
 Before the first iteration (`compiler_opt.training.setup`) a run needs its
 feature spec, a vocabulary (given, a warm-start policy's, the learner's, or
@@ -145,7 +147,8 @@ class _Loop:
                 began = time.monotonic()
                 figures = learner.update(iteration, learner.collect(iteration))
                 self._finish_iteration(learner, iteration, figures)
-                durations.append(time.monotonic() - began)
+                if not (iteration == 1 and learner.first_iteration_apart):
+                    durations.append(time.monotonic() - began)
                 done = iteration
                 bar.update(1)
         finally:

@@ -5,9 +5,11 @@ the policy never trained on. It works per language (a library counts as the
 language most of its modules are in): the libraries of one language are
 ranked by a hash of their names and taken in that order while taking one
 brings the validation side closer to `validation_fraction` of that
-language's modules; a language with two libraries or more gets at least one
-on the validation side (the one whose size is nearest that share), so a
-corpus of C and C++ libraries validates on both. The same libraries give the
+language's modules. Libraries larger than half that share stay in training
+when the smaller ones can fill it, so validation spans several code bases
+rather than one large library. A language with two libraries or more gets
+at least one on the validation side (the one whose size is nearest that
+share), so a corpus of C and C++ libraries validates on both. The same libraries give the
 same split in every run and on every machine; adding a library can move
 others, since the share is of the language's modules.
 
@@ -120,6 +122,9 @@ def _validation_units(sizes: Mapping[str, int], fraction: float) -> set[str]:
     """The units (name -> module count) of one language that go to validation; see the module docstring."""
     target = fraction * sum(sizes.values())
     ranked = sorted(sizes, key=lambda name: (_position(name), name))
+    modest = [name for name in ranked if sizes[name] <= target / 2]
+    if sum(sizes[name] for name in modest) >= target:  # enough code bases of modest size: validate on several
+        ranked = modest
     chosen: set[str] = set()
     taken = 0
     for name in ranked:

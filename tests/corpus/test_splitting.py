@@ -54,6 +54,8 @@ def test_libraries_stay_whole_and_each_language_is_validated_in_proportion(modul
         total = sum(spec.language == language for spec in corpus)
         held = sum(spec.language == language for spec in validation)
         assert lo * total <= held <= hi * total, (language, held, total)
+    held_c = [library for library in validation.libraries if not library.startswith("cxx")]
+    assert max(len(corpus.libraries[library]) for library in held_c) <= 0.2 * 102 / 2  # several modest ones
     again = _mixed_corpus(tmp_path / "again", module_files).split(0.2)[1]
     assert sorted(again.libraries) == sorted(validation.libraries)  # the same names, the same split
     assert [list(side) for side in (training, validation)] == list(

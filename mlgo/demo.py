@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from compiler_opt.collect.scoring import REWARD_SIZES
 from compiler_opt.demo.options import ALGORITHMS, PROBLEM, WARMSTART_SHARE, WARMSTARTS, DemoOptions
 from compiler_opt.demo.pipeline import run_demo
 from compiler_opt.llvm.toolchain import Toolchain
@@ -62,6 +63,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
         choices=ALGORITHMS,
         default="es",
         help="what trains from the warm start: es (evolution strategies, the default), ppo, or none",
+    )
+    parser.add_argument(
+        "--reward-size",
+        choices=REWARD_SIZES,
+        default="object",
+        help="how training values a compile: object (the object's text, the default) or linked (the change it "
+        "makes to its library's linked .text, which does not count copies the linker merges)",
     )
     parser.add_argument("--corpus", type=Path, help="use this corpus instead of the sample corpus")
     parser.add_argument(
@@ -115,6 +123,7 @@ def run(args: argparse.Namespace) -> int:
             modules_per_iteration=args.modules_per_iteration,
             warmstart=args.warmstart,
             algorithm=args.algorithm,
+            reward_size=args.reward_size,
         ),
         _sample_corpus,
     )

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from compiler_opt.collect.scoring import REWARD_SIZES
 from compiler_opt.errors import MlgoError
 from compiler_opt.llvm.toolchain import Toolchain
 
@@ -44,10 +45,13 @@ class DemoOptions:
     modules_per_iteration: int | None = None
     warmstart: str = "imitation"
     algorithm: str = "es"
+    reward_size: str = "object"
 
     def __post_init__(self) -> None:
         if self.warmstart not in WARMSTARTS:
             raise MlgoError(f"the demo's warm start is one of {', '.join(WARMSTARTS)}, not {self.warmstart!r}")
+        if self.reward_size not in REWARD_SIZES:
+            raise MlgoError(f"the demo's reward size is one of {', '.join(REWARD_SIZES)}, not {self.reward_size!r}")
         if self.algorithm not in ALGORITHMS:
             raise MlgoError(f"the demo's training algorithm is one of {', '.join(ALGORITHMS)}, not {self.algorithm!r}")
 
@@ -58,6 +62,7 @@ class DemoOptions:
             "seed": self.seed,
             "warmstart": self.warmstart,
             "algorithm": self.algorithm,
+            "reward_size": self.reward_size,
             "validation_fraction": self.validation_fraction,
             "corpus": str(self.corpus) if self.corpus else f"sample:{self.corpus_size}",
         }

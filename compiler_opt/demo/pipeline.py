@@ -133,6 +133,7 @@ def run_demo(
                     resume=(run_dir / "config.json").exists(),
                     max_seconds=seconds,
                     modules_per_iteration=options.modules_per_iteration,
+                    gin_bindings=(f"train.trainer_config.reward_size = {options.reward_size!r}",),
                 ),
                 pool,
             )

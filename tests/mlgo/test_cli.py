@@ -204,7 +204,7 @@ def test_json_is_a_switch_that_prints_json(capsys):
 def test_the_budget_is_minutes_in_demo_and_train():
     assert build_parser().parse_args([*TRAIN, "--budget-minutes", "2"]).max_seconds == 120
     assert build_parser().parse_args(["demo", "--budget-minutes", "2"]).max_seconds == 120
-    assert build_parser().parse_args(["demo"]).max_seconds == 20 * 60
+    assert build_parser().parse_args(["demo"]).max_seconds == 30 * 60
     assert build_parser().parse_args(TRAIN).max_seconds is None
 
 

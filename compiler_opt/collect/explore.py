@@ -18,7 +18,7 @@
 
 Each compile is valued by a `ModuleScorer` (per-object size, or linked
 size). The best compile (lowest value; the earliest on ties, so the greedy one
-wins a tie) keeps its trajectory (features and actions); every compile keeps
+wins a tie, unless the task prefers its references) keeps its trajectory (features and actions); every compile keeps
 its actions, so any of them replays exactly (`replay_actions`). A task's
 compiles are at most `1 + depth * flips + 2 * len(references)`.
 """
@@ -58,7 +58,9 @@ class ExploreTask:
 
     `flips`: least-certain steps tried per climb; `depth`: how many times an
     improving flip becomes the new base; `references`: built-in policies of
-    the problem whose trajectories are candidates too.
+    the problem whose trajectories are candidates too; `prefer_references`:
+    a reference wins a tie with the policy's compiles (an untrained policy's
+    decisions are noise where they happen to cost nothing).
     """
 
     module: ModuleSpec
@@ -68,6 +70,7 @@ class ExploreTask:
     depth: int = 1
     references: tuple[str, ...] = ()
     timeout: float = 600.0
+    prefer_references: bool = False
 
     def __post_init__(self) -> None:
         if self.flips < 0 or self.depth < 0:
@@ -256,7 +259,12 @@ class _Explorer:
             better.gains = (*base.gains, base.value - better.value)
             base = better
         candidates.extend(self.reference(name) for name in task.references)
-        best = min(range(len(candidates)), key=lambda index: (candidates[index].value, index))
+        policy_compiles = len(candidates) - len(task.references)
+
+        def rank(index: int) -> tuple[float, bool, int]:
+            return candidates[index].value, task.prefer_references and index < policy_compiles, index
+
+        best = min(range(len(candidates)), key=rank)
         for index, candidate in enumerate(candidates):
             candidate.logits = None
             if index != best:

@@ -41,6 +41,7 @@ class ExploreSettings:
     flips: int = 2
     depth: int = 1
     references: tuple[str, ...] = ()
+    prefer_references: bool = False
 
 
 @dataclass
@@ -121,6 +122,7 @@ def explore_round(
                 explore.depth,
                 explore.references,
                 settings.compile_timeout,
+                explore.prefer_references,
             )
             limit = settings.compile_timeout * task.compiles + POOL_TIMEOUT_MARGIN
             jobs.append(Job(module.name, run_explore_task, (task, ref, scorer_ref), timeout=limit, files=module.files))

@@ -92,7 +92,10 @@ class ImitationTraining(ModelDelegate):
         modules = run.sample_training(self.book, count, run.iteration_seed(iteration))
         untrained = first and run.warmstart is None
         explore = ExploreSettings(
-            0 if untrained else config.flips, 0 if untrained else config.depth, self.references if first else ()
+            0 if untrained else config.flips,
+            0 if untrained else config.depth,
+            self.references if first else (),
+            prefer_references=untrained,
         )
         figures = explore_round(
             run.pool,

@@ -64,3 +64,13 @@ def test_the_best_is_the_smallest_and_keeps_its_trajectory(exploration, spec):
     np.testing.assert_array_equal(best.trajectory.actions.reshape(-1), best.actions.reshape(-1))
     assert all(c.trajectory is None for c in exploration.candidates if c is not best)
     assert any(c.kind == "rule" for c in exploration.candidates)
+
+
+@pytest.mark.parametrize("prefer", [False, True])
+def test_a_tie_goes_to_the_policy_unless_references_are_preferred(toolchain, corpus, fast_policy, prefer):
+    module = corpus.module("brotli/dec/bit_reader")  # no call site to decide: every compile is the same
+    task = ExploreTask(module, "inlining", str(toolchain.clang), 0, 0, ("default",), prefer_references=prefer)
+    exploration = run_explore_task(task, fast_policy)
+    assert [c.kind for c in exploration.candidates] == ["greedy", "default"]
+    assert exploration.candidates[0].value == exploration.candidates[1].value
+    assert exploration.best_candidate.kind == ("default" if prefer else "greedy")

@@ -76,7 +76,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--corpus-size",
         choices=("small", "full"),
         default="full",
-        help="which sample corpus to build or reuse (default: full, ~500 modules)",
+        help="which sample corpus to build or reuse (default: full, about 1,600 modules)",
     )
     parser.add_argument(
         "--validation-fraction",

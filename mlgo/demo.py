@@ -67,9 +67,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--reward-size",
         choices=REWARD_SIZES,
-        default="object",
-        help="how training values a compile: object (the object's text, the default) or linked (the change it "
-        "makes to its library's linked .text, which does not count copies the linker merges)",
+        default="linked",
+        help="how training values a compile: linked (the default: its object's change to its library's "
+        "linked .text, which does not count copies the linker would merge anyway) or object (the object's "
+        "own text, which rewards such phantom gains; see benchmarks/README.md)",
     )
     parser.add_argument("--corpus", type=Path, help="use this corpus instead of the sample corpus")
     parser.add_argument(

@@ -20,6 +20,9 @@ SELECTION_MODULES = 64
 STATE_FILE = "stages.json"
 # The warm start's share of the training budget; the training stage gets what is left, never less than its floor.
 WARMSTART_SHARE = 0.5
+# Imitation's first round compiles this many training modules with the references (a seeded, size-stratified
+# sample), so that it fits the budget on the full sample corpus; later rounds explore trainer_config's count.
+FIRST_ROUND_MODULES = 400
 TRAIN_FLOOR_SHARE = 0.25
 
 SampleCorpusBuilder = Callable[[Toolchain, str], Path]
@@ -45,7 +48,7 @@ class DemoOptions:
     modules_per_iteration: int | None = None
     warmstart: str = "imitation"
     algorithm: str = "es"
-    reward_size: str = "object"
+    reward_size: str = "linked"
 
     def __post_init__(self) -> None:
         if self.warmstart not in WARMSTARTS:

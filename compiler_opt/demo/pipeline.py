@@ -52,6 +52,7 @@ from typing import TYPE_CHECKING
 from compiler_opt.collect.baseline import BaselineCache
 from compiler_opt.corpus.loading import load_corpus
 from compiler_opt.demo.options import (
+    FIRST_ROUND_MODULES,
     PROBLEM,
     SELECTION_MODULES,
     TRAIN_FLOOR_SHARE,
@@ -133,7 +134,7 @@ def run_demo(
                     resume=(run_dir / "config.json").exists(),
                     max_seconds=seconds,
                     modules_per_iteration=options.modules_per_iteration,
-                    gin_bindings=(f"train.trainer_config.reward_size = {options.reward_size!r}",),
+                    gin_bindings=_bindings(algorithm, options),
                 ),
                 pool,
             )
@@ -274,6 +275,14 @@ def run_demo(
         + headline
     )
     return state.data
+
+
+def _bindings(algorithm: str, options: DemoOptions) -> tuple[str, ...]:
+    """The gin bindings of a demo's training stage: its reward size, and imitation's first-round sample."""
+    bindings = [f"train.trainer_config.reward_size = {options.reward_size!r}"]
+    if algorithm == "imitation":
+        bindings.append(f"imitation.imitation_config.first_round_modules = {FIRST_ROUND_MODULES}")
+    return tuple(bindings)
 
 
 def _headline(evaluation: dict, selected: dict) -> str:

@@ -35,6 +35,7 @@ import numpy as np
 
 from compiler_opt.collect.baseline import BaselineCache
 from compiler_opt.collect.trajectories import ModuleTrajectory
+from compiler_opt.paths import write_atomically
 
 if TYPE_CHECKING:
     from compiler_opt.collect.explore import Candidate
@@ -111,7 +112,7 @@ class BestTrajectoryStore:
         if candidate.trajectory is not None:
             data = _trajectory_bytes(candidate.trajectory)
             trajectory_file = f"{key}.{hashlib.sha256(data).hexdigest()[:16]}.npz"
-            _write_atomically(self._path(key).with_name(trajectory_file), data)
+            write_atomically(self._path(key).with_name(trajectory_file), data)
         entry = {
             "format": FORMAT_VERSION,
             "key": key,
@@ -130,7 +131,7 @@ class BestTrajectoryStore:
             "trajectory": trajectory_file,
             "written": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         }
-        _write_atomically(self._path(key), json.dumps(entry).encode())
+        write_atomically(self._path(key), json.dumps(entry).encode())
         if stored is not None and stored.trajectory_file not in (None, trajectory_file):
             self._path(key).with_name(stored.trajectory_file).unlink(missing_ok=True)
         return True
@@ -171,16 +172,3 @@ def _trajectory_bytes(trajectory: ModuleTrajectory) -> bytes:
     arrays = {f"{_FEATURE}{name}": value for name, value in trajectory.features.items()}
     np.savez(buffer, actions=trajectory.actions, **arrays)
     return buffer.getvalue()
-
-
-def _write_atomically(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with open(temporary, "wb") as stream:
-            stream.write(data)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(temporary, path)
-    finally:
-        temporary.unlink(missing_ok=True)

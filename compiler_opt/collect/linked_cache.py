@@ -36,6 +36,7 @@ from compiler_opt.llvm.cmdline import CompileCommand
 from compiler_opt.llvm.link import link_command
 from compiler_opt.llvm.measure import ObjectSize
 from compiler_opt.llvm.toolchain import Toolchain
+from compiler_opt.paths import write_atomically
 from compiler_opt.problems.base import Problem
 from compiler_opt.problems.measurements import Score
 
@@ -101,7 +102,7 @@ class LinkedCache:
         """Store `module`'s object bytes and score under `key` (the object first, then its record)."""
         path = self.object_path(key)
         digest = sha256_bytes(data)
-        _write_atomically(path, data)
+        write_atomically(path, data)
         record = {
             "format": FORMAT_VERSION,
             "key": key,
@@ -110,7 +111,7 @@ class LinkedCache:
             "score": {"value": score.value, "figures": dict(score.figures)},
             **self._stamp(),
         }
-        _write_atomically(path.with_suffix(".json"), json.dumps(record).encode())
+        write_atomically(path.with_suffix(".json"), json.dumps(record).encode())
         return ObjectEntry(path, digest, score)
 
     def read_link(self, key: str) -> ObjectSize | None:
@@ -133,7 +134,7 @@ class LinkedCache:
             "text_section": size.text_section,
             **self._stamp(),
         }
-        _write_atomically(self._link_path(key), json.dumps(record).encode())
+        write_atomically(self._link_path(key), json.dumps(record).encode())
 
     def _link_path(self, key: str) -> Path:
         return self.folder / "links" / key[:2] / f"{key}.json"
@@ -149,16 +150,3 @@ def _digest(material: dict) -> str:
 
 def _score_from_json(data: dict) -> Score:
     return Score(float(data["value"]), {k: float(v) for k, v in data["figures"].items()})
-
-
-def _write_atomically(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with open(temporary, "wb") as stream:
-            stream.write(data)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(temporary, path)
-    finally:
-        temporary.unlink(missing_ok=True)

@@ -59,14 +59,6 @@ def trained_demo(small_sample, toolchain, tmp_path):
     for run in ("imitation", "es"):
         (output / run).mkdir()
         (output / run / "log.jsonl").write_text(json.dumps({"iteration": 0, "total_ratio": 1.0}) + "\n")
-    settings = {
-        "budget_minutes": options.budget_minutes,
-        "seed": options.seed,
-        "warmstart": options.warmstart,
-        "algorithm": options.algorithm,
-        "validation_fraction": options.validation_fraction,
-        "corpus": str(small_sample),
-    }
     stages = {
         "corpus": {"corpus": str(small_sample), "validation": len(validation)},
         "warmstart": {"iterations": 1, "seconds": 1.0},
@@ -75,7 +67,7 @@ def trained_demo(small_sample, toolchain, tmp_path):
         "eval": {"eval": str(output / "eval" / "eval.json"), **report["summary"]},
         "export": {"export": str(output / "export")},
     }
-    (output / STATE_FILE).write_text(json.dumps({"settings": settings, "stages": stages}))
+    (output / STATE_FILE).write_text(json.dumps({"settings": options.settings(), "stages": stages}))
     return options, report
 
 

@@ -124,7 +124,7 @@ class Exploration:
         return self.candidates[self.best]
 
 
-def least_certain_steps(logits: np.ndarray, actions: np.ndarray, *, after: int, count: int) -> list[int]:
+def least_certain_steps(logits: np.ndarray, *, after: int, count: int) -> list[int]:
     """The `count` steps past `after` where the gap between the two largest logits is smallest (earliest on ties).
 
     Steps whose decision has a single possible action are never chosen.
@@ -240,9 +240,7 @@ class _Explorer:
         candidates = [base]
         for _ in range(task.depth):
             assert base.logits is not None  # every policy compile records its logits
-            steps = least_certain_steps(
-                base.logits, base.actions, after=base.flips[-1] if base.flips else -1, count=task.flips
-            )
+            steps = least_certain_steps(base.logits, after=base.flips[-1] if base.flips else -1, count=task.flips)
             tried = [
                 self.compile(
                     [*base.actions[:step].tolist(), _second_choice(base.logits[step], int(base.actions[step]))],

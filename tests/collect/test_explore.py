@@ -11,11 +11,10 @@ from compiler_opt.collect.explore import ExploreTask, least_certain_steps, run_e
 
 def test_least_certain_steps_picks_the_smallest_gaps_past_the_last_flip():
     logits = np.array([[0.0, 0.1], [0.0, 5.0], [2.0, 2.5], [1.0, -1.0], [3.0, 3.0]], np.float32)
-    actions = np.argmax(logits, axis=-1)
-    assert least_certain_steps(logits, actions, after=-1, count=2) == [0, 4]
-    assert least_certain_steps(logits, actions, after=0, count=2) == [2, 4]
-    assert least_certain_steps(logits, actions, after=4, count=2) == []
-    assert least_certain_steps(logits, actions, after=-1, count=0) == []
+    assert least_certain_steps(logits, after=-1, count=2) == [0, 4]
+    assert least_certain_steps(logits, after=0, count=2) == [2, 4]
+    assert least_certain_steps(logits, after=4, count=2) == []
+    assert least_certain_steps(logits, after=-1, count=0) == []
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,9 @@ Each round (DAgger-style: each round's policy explores the next):
    candidates, and does not flip when the run has no warm start. Each
    module's best compile is offered to the best-trajectory store, which
    keeps it if it beats what it had (`compiler_opt.collect.best_store`).
-2. update: the store's best trajectories of every training module are
+2. update: the store's best trajectories of every training module (those
+   no worse than the compiler's heuristic: a module explored only around a
+   policy that does worse teaches nothing yet) are
    written to the round's trajectory files, each step weighted
    (`compiler_opt.rl.imitation.step_weights`), and the policy is cloned on
    them for `epochs` passes (`first_epochs` in the first round, at least
@@ -125,6 +127,8 @@ class ImitationTraining(ModelDelegate):
         writer = TrajectoryWriter(folder, trajectory_spec(run.spec, policy_info=False), prefix="best")
         try:
             for entry in self.store.entries(self.book.eligible(run.training.modules)).values():
+                if entry.value > entry.baseline:  # worse than the compiler's heuristic: nothing to imitate
+                    continue
                 trajectory = self.store.trajectory(entry)
                 if trajectory is None or not len(trajectory):
                     continue

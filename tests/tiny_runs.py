@@ -19,6 +19,12 @@ TINY = {
         "es.es_config.modules_per_perturbation = 1",
     ),
     "bc": (),
+    "imitation": (
+        "--gin-binding",
+        "imitation.imitation_config.first_epochs = 1",
+        "--gin-binding",
+        "imitation.imitation_config.min_batches = 2",
+    ),
 }
 
 

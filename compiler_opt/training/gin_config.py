@@ -50,7 +50,8 @@ def load_gin(files: Sequence[Path], bindings: Sequence[str], text: str | None, c
             for path in files:
                 if not Path(path).is_file():
                     raise MlgoError(f"gin file {path} does not exist")
-            gin.parse_config_files_and_bindings([str(p) for p in files], list(bindings))
+            # Not finalized: a module imported later (a verb's lazy imports) may still register configurables.
+            gin.parse_config_files_and_bindings([str(p) for p in files], list(bindings), finalize_config=False)
     except (ValueError, NameError, KeyError, SyntaxError, TypeError, OSError) as error:
         raise MlgoError(f"bad gin configuration: {error}") from error
     check_bindings(configurables)

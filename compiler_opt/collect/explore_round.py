@@ -105,8 +105,7 @@ def explore_round(
         BaselineCache.commands(toolchain, modules), pool, timeout=settings.compile_timeout, desc=f"baselines {round}"
     )
     figures.seconds_baselines = time.monotonic() - started
-    for name, failure in scores.failures.items():
-        figures.failures[name] = f"baseline: {describe(failure)}"
+    figures.note_baseline_failures(scores)
     by_name = {module.name: module for module in modules}
     ref, scorer_ref = pool.share(policy), pool.share(scorer)
     try:
@@ -144,10 +143,7 @@ def explore_round(
     finally:
         pool.release(ref)
         pool.release(scorer_ref)
-    for name, error in sorted(figures.failures.items()):
-        figures.modules_failed += 1
-        if book.fail(name, error, round, settings.max_failures):
-            figures.set_aside.append(name)
+    figures.settle_failures(book, round, settings.max_failures)
     figures.seconds_collect = time.monotonic() - started
     return figures
 

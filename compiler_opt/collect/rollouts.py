@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from compiler_opt.collect.baseline import BaselineCache
+from compiler_opt.collect.baseline import BaselineCache, Baselines
 from compiler_opt.collect.compile_job import CompileResult, CompileTask, compile_jobs
 from compiler_opt.collect.reward import RewardTracker
 from compiler_opt.collect.scoring import ModuleScorer, ObjectScorer, ScorerSource
@@ -149,6 +149,18 @@ class CollectFigures:
         self.seconds_measure += result.seconds.get("measure", 0.0)
         self.seconds_score += result.seconds.get("score", 0.0)
 
+    def note_baseline_failures(self, found: Baselines) -> None:
+        """Count the modules whose baseline failed (they are not compiled under the policy)."""
+        for name, failure in found.failures.items():
+            self.failures[name] = f"baseline: {describe(failure)}"
+
+    def settle_failures(self, book: ModuleBook, iteration: int, max_failures: int) -> None:
+        """Once the jobs are done: each module that failed counted in `book`, set aside after `max_failures`."""
+        for name, error in sorted(self.failures.items()):
+            self.modules_failed += 1
+            if book.fail(name, error, iteration, max_failures):
+                self.set_aside.append(name)
+
     def per_second(self, count: float) -> float | None:
         """`count` per second of collecting (baselines excluded)."""
         wall = self.seconds_collect - self.seconds_baselines
@@ -217,8 +229,7 @@ def rollouts(
         timeout=settings.compile_timeout,
         desc=f"baselines {iteration}",
     )
-    for name, failure in found.failures.items():
-        figures.failures[name] = f"baseline: {describe(failure)}"
+    figures.note_baseline_failures(found)
     scorer: ModuleScorer = (scoring or ObjectScorer(problem.name)).scorer(
         [m for m in modules if m.name in found.scores], pool, timeout=settings.compile_timeout
     )
@@ -260,10 +271,7 @@ def rollouts(
         pool.release(ref)
         if scorer_ref is not None:
             pool.release(scorer_ref)
-    for name, error in sorted(figures.failures.items()):
-        figures.modules_failed += 1
-        if book.fail(name, error, iteration, settings.max_failures):
-            figures.set_aside.append(name)
+    figures.settle_failures(book, iteration, settings.max_failures)
     figures.seconds_collect = time.monotonic() - started
 
 

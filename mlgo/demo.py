@@ -45,14 +45,14 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
     add_budget_flag(
         parser,
-        f"training time in minutes (default: 30): {WARMSTART_SHARE:g} of it for the --warmstart stage, the rest "
+        f"training time in minutes (default: 30): {WARMSTART_SHARE:g} of it for the --warmstart-algorithm stage, the rest "
         "(at least a quarter) for --algorithm; each stage's first iteration always runs whole, so a busy "
         "machine cannot starve it; corpus, baselines, selection, evaluation (the policy's and the rule's) "
         "and export come on top",
         default_minutes=30.0,
     )
     parser.add_argument(
-        "--warmstart",
+        "--warmstart-algorithm",
         choices=WARMSTARTS,
         default="imitation",
         help="what starts the policy: imitation (explore, keep the best decisions found, clone them; the "
@@ -122,7 +122,7 @@ def run(args: argparse.Namespace) -> int:
             aot=not args.no_aot,
             max_eval_modules=args.max_eval_modules,
             modules_per_iteration=args.modules_per_iteration,
-            warmstart=args.warmstart,
+            warmstart=args.warmstart_algorithm,
             algorithm=args.algorithm,
             reward_size=args.reward_size,
         ),

@@ -20,6 +20,7 @@ have_clang() {
       bindir=$(dirname "$(readlink -f "$(command -v "$c")")")
       if [ -x "$bindir/llvm-size" ] || command -v "llvm-size-$major" >/dev/null 2>&1; then
         command -v "ld.lld-$major" >/dev/null 2>&1 || [ -x "$bindir/ld.lld" ] || continue
+        clang_major="$major" clang_bindir="$bindir"
         return 0
       fi
     fi
@@ -44,6 +45,17 @@ if ! have_clang; then
     say "no clang >= 17 with its LLVM tools (llvm-size, llvm-objcopy) and lld found."
     say "Install LLVM 17 or newer (clang, llvm, lld) with your package manager, or set MLGO_CLANG."
     exit 1
+  fi
+fi
+
+# The LLVM C++ headers of that clang build the inliner pass plugin (mlgo export --plugin).
+if have_clang; then
+  llvm_config="$clang_bindir/llvm-config"
+  [ -x "$llvm_config" ] || llvm_config="llvm-config-$clang_major"
+  includedir=$("$llvm_config" --includedir 2>/dev/null || true)
+  if [ -z "$includedir" ] || [ ! -f "$includedir/llvm/Analysis/MLInlineAdvisor.h" ]; then
+    apt_install "for the inliner pass plugin" "llvm-$clang_major-dev" \
+      || say "the LLVM $clang_major C++ headers are missing: mlgo export --plugin needs them (llvm-$clang_major-dev)."
   fi
 fi
 

@@ -19,6 +19,7 @@ from compiler_opt.export.inliner_plugin import (
 )
 from compiler_opt.export.saved_model import ExportError, write_saved_model
 from compiler_opt.llvm.driver import COMPILE, DriverJob
+from compiler_opt.llvm.toolchain import Toolchain
 from compiler_opt.paths import cache_dir
 
 MODULES = 8
@@ -127,16 +128,31 @@ def test_another_llvm_refuses_the_plugin_naming_both_versions(plugin, toolchain,
     assert not (tmp_path / "x.o").exists()
 
 
-def test_llvm_config_without_headers_names_the_package(aot_dir, toolchain, tmp_path):
-    version = ".".join(map(str, toolchain.version))
+def test_llvm_config_without_headers_or_of_another_release_is_refused(aot_dir, toolchain, tmp_path):
     fake = tmp_path / "llvm-config"  # a stand-in that reports an include folder without LLVM's headers
-    fake.write_text(
-        f'#!/bin/sh\ncase "$1" in --version) echo {version};; --includedir) echo {tmp_path / "include"};; esac\n'
-    )
-    fake.chmod(0o755)
+
+    def reporting(version: str) -> Path:
+        fake.write_text(
+            f'#!/bin/sh\ncase "$1" in --version) echo {version};; --includedir) echo {tmp_path / "include"};; esac\n'
+        )
+        fake.chmod(0o755)
+        return fake
+
+    version = ".".join(map(str, toolchain.version))
     with pytest.raises(ExportError, match=rf"headers are not installed.*apt-get install -y llvm-{toolchain.major}-dev"):
-        build_inliner_plugin(aot_dir, tmp_path / "out", clang=toolchain.clang, llvm_config=fake)
+        build_inliner_plugin(aot_dir, tmp_path / "out", clang=toolchain.clang, llvm_config=reporting(version))
+    with pytest.raises(ExportError, match=rf"is LLVM {toolchain.major + 1}\.0\.0 but .* is clang {version}"):
+        build_inliner_plugin(
+            aot_dir, tmp_path / "out", clang=toolchain.clang, llvm_config=reporting(f"{toolchain.major + 1}.0.0")
+        )
     assert not (tmp_path / "out").exists()
+
+
+def test_no_llvm_config_names_the_package(toolchain, tmp_path, monkeypatch):
+    monkeypatch.setenv("PATH", str(tmp_path))
+    alone = Toolchain(tmp_path / "clang", toolchain.version, toolchain.version_text, tools={})
+    with pytest.raises(ExportError, match=rf"needs llvm-config-{toolchain.major} .*apt-get install -y llvm-\d+-dev"):
+        find_llvm_dev(alone)
 
 
 def test_a_folder_without_the_model_object_or_of_another_problem_is_refused(aot_dir, tmp_path):

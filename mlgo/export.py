@@ -21,6 +21,8 @@ EPILOG = """output (OUT):
   saved_model/   the SavedModel as LLVM's CMake expects it (LLVM_INLINER_MODEL_PATH, LLVM_RAEVICT_MODEL_PATH)
   tflite/        model.tflite + output_spec.json, for development-mode clang (--tflite)
   aot/           XLA AOT header + object with LLVM's class name, llvm.cmake, README.md, Bazel files (--aot)
+  native/bin/    mlgo-clang, mlgo-clang++: native drivers that run the stock clang with the policy (--native)
+  plugin/lib/    libmlgo-inliner.so: the policy inside clang via -fpass-plugin= (--plugin, inlining)
   verify/        recorded observations, the C++ check harness, report.json (--verify)
   export.json    what was exported, with timings
 
@@ -28,6 +30,9 @@ examples:
   mlgo export --policy run/policy --output out --aot --tflite
   mlgo export --policy run/policy --output out --aot --tflite --verify 2000 --corpus corpus/
   mlgo export --policy pretrained:NAME --output out --aot
+  mlgo export --policy run/policy --output out --native --plugin
+  make CC=out/native/bin/mlgo-clang CFLAGS=-Oz                  # no Python in the build
+  make CC=clang-19 CFLAGS="-Oz -fpass-plugin=$PWD/out/plugin/lib/libmlgo-inliner.so"
 """
 
 
@@ -55,6 +60,19 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--tflite", action="store_true", help="convert the policy to TFLite into tflite/")
     parser.add_argument(
+        "--native",
+        action="store_true",
+        help="build native/bin/mlgo-clang and mlgo-clang++ (implies --aot): drop-in compilers that run the stock "
+        "--clang with every decision answered by the AOT policy, no Python (needs cmake and a C++ compiler)",
+    )
+    parser.add_argument(
+        "--plugin",
+        action="store_true",
+        help="build plugin/lib/libmlgo-inliner.so (implies --aot; inlining only): load it into the stock --clang "
+        "with -fpass-plugin= and its inliner decides with the policy (needs that LLVM's headers, "
+        "e.g. Debian's llvm-19-dev)",
+    )
+    parser.add_argument(
         "--target-triple", help="target of the AOT object (default: this machine's, e.g. x86_64-pc-linux-gnu)"
     )
     parser.add_argument(
@@ -65,7 +83,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
     add_verify_flag(parser, corpus_optional=True)
     parser.add_argument("--corpus", type=Path, help="corpus folder whose modules --verify compiles")
-    add_clang_flag(parser, "the clang --verify compiles with")
+    add_clang_flag(parser, "the clang --verify compiles with, and that --native and --plugin are built for")
     add_problem_flag(parser, "the policy's problem (default: found from the advice it gives)", required=False)
     parser.add_argument("--seed", type=int, default=0, help="seed of the order --verify compiles modules in")
     add_json_flag(parser)
@@ -80,11 +98,12 @@ def run(args: argparse.Namespace) -> int:
 
     corpus = clang = None
     verify = verify_count(args)
+    if verify or args.native or args.plugin:
+        clang = str(find_toolchain(args.clang).clang)
     if verify:
         if args.corpus is None:
             raise CommandError("--verify needs --corpus: the modules to compile under the policy")
         corpus = load_corpus(args.corpus, skip_invalid=True)
-        clang = str(find_toolchain(args.clang).clang)
     elif args.corpus is not None:
         raise CommandError("--corpus is only used with --verify N (N above 0)")
     log = (lambda line: print(line, file=sys.stderr)) if args.json else print
@@ -93,6 +112,8 @@ def run(args: argparse.Namespace) -> int:
         args.output,
         aot=args.aot,
         tflite=args.tflite,
+        native=args.native,
+        plugin=args.plugin,
         target_triple=args.target_triple,
         target_cpu=args.target_cpu,
         verify=verify,

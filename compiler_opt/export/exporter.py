@@ -3,6 +3,8 @@
     OUT/saved_model/   always: the SavedModel LLVM's build compiles (see `saved_model`)
     OUT/tflite/        with `tflite`: model.tflite + output_spec.json for development mode
     OUT/aot/           with `aot`: XLA AOT header and object, LLVM CMake snippet, README, Bazel files
+    OUT/native/bin/    with `native`: mlgo-clang, mlgo-clang++: the stock clang answered by the AOT policy
+    OUT/plugin/lib/    with `plugin`: libmlgo-inliner.so, for `clang -fpass-plugin=` (inlining only)
     OUT/verify/        with `verify`: the recorded observations, the check harness binary,
                        report.json (what each form agreed on)
     OUT/export.json    what was exported from which policy, with timings
@@ -26,6 +28,8 @@ from compiler_opt.corpus.loading import Corpus
 from compiler_opt.errors import MlgoError
 from compiler_opt.export.aot import AotArtifacts, compile_aot, embedded_model, host_triple
 from compiler_opt.export.harness import build_harness, run_harness
+from compiler_opt.export.inliner_plugin import build_inliner_plugin
+from compiler_opt.export.native_driver import build_native_driver
 from compiler_opt.export.observations import write_harness_file
 from compiler_opt.export.saved_model import ExportError, write_saved_model
 from compiler_opt.export.tflite import write_tflite
@@ -38,6 +42,7 @@ from compiler_opt.export.verify import (
     saved_model_form,
     tflite_form,
 )
+from compiler_opt.llvm.toolchain import find_toolchain
 from compiler_opt.policy.pretrained import is_pretrained, policy_folder
 from compiler_opt.policy.saved import load_fast_policy
 from compiler_opt.problems.policy_match import policy_problem
@@ -58,6 +63,9 @@ class ExportResult:
     target_cpu: str | None = None
     seconds: dict[str, float] = field(default_factory=dict)
     verify: VerifyReport | None = None
+    native: str | None = None
+    plugin: str | None = None
+    plugin_llvm: str | None = None
 
     def to_json(self) -> dict:
         data = asdict(self)
@@ -72,6 +80,8 @@ def export_policy(
     *,
     aot: bool = False,
     tflite: bool = False,
+    native: bool = False,
+    plugin: bool = False,
     target_triple: str | None = None,
     target_cpu: str = "",
     verify: int = 0,
@@ -86,15 +96,20 @@ def export_policy(
     """Export the policy in `policy_dir` (a saved policy folder, or `pretrained:NAME`: a policy packaged in
     `pretrained_root`, by default the package's own) into `output`; see the module docstring.
 
-    `verify` > 0 records that many observations by compiling `corpus` with
-    `clang` and checks every exported form on them (`VerifyMismatch` on the
-    first difference). `harness_build_dir` keeps the harness's CMake tree
+    `native` and `plugin` (both imply `aot`) build the native driver and the
+    inliner plugin for `clang` (default: the toolchain search's). `verify` >
+    0 records that many observations by compiling `corpus` with `clang` and
+    checks every exported form on them (`VerifyMismatch` on the first
+    difference). `harness_build_dir` keeps the harness's CMake tree
     (else a temporary one is used). `log` receives one line per step.
     """
     given = str(policy_dir) if is_pretrained(policy_dir) else str(Path(policy_dir))
     policy_dir, output = policy_folder(policy_dir, pretrained_root), Path(output)
     fast = load_fast_policy(policy_dir)
     the_problem = policy_problem(fast.spec, problem)
+    aot = aot or native or plugin
+    if (native or plugin) and target_triple and target_triple != host_triple():
+        raise MlgoError(f"--native and --plugin run here, so they need the host's target triple ({host_triple()})")
     if aot:
         model = embedded_model(the_problem)
         if model.decision != fast.spec.advice.name:
@@ -136,6 +151,8 @@ def export_policy(
             f"aot:         {artifacts.header.name}, {artifacts.object.name} ({artifacts.cpp_class}, "
             f"{artifacts.target_triple}) in {artifacts.folder} ({artifacts.seconds:.1f} s)"
         )
+    if artifacts is not None and (native or plugin):
+        _build_native(result, artifacts, fast, the_problem, output, native, plugin, clang, log)
     if verify:
         assert corpus is not None and clang is not None  # --verify without them was refused above
         result.verify = _verify(
@@ -156,6 +173,33 @@ def export_policy(
     manifest = {**result.to_json(), "created": datetime.now(timezone.utc).isoformat(timespec="seconds")}
     (output / MANIFEST).write_text(json.dumps(manifest, indent=1) + "\n")
     return result
+
+
+def _build_native(
+    result: ExportResult,
+    artifacts: AotArtifacts,
+    fast,
+    problem,
+    output: Path,
+    native: bool,
+    plugin: bool,
+    clang: str | None,
+    log,
+) -> None:
+    """Build the native driver and/or the inliner plugin from the AOT policy into OUT/native, OUT/plugin."""
+    toolchain = find_toolchain(clang)
+    if native:
+        driver = build_native_driver(artifacts.folder, fast.spec, problem, toolchain.clang, output / "native")
+        result.seconds["native"] = driver.seconds
+        result.forms.append("native")
+        result.native = str(driver.bin_dir)
+        log(f"native:      {driver.bin_dir}/mlgo-clang, mlgo-clang++ for {toolchain.clang} ({driver.seconds:.1f} s)")
+    if plugin:
+        built = build_inliner_plugin(artifacts.folder, output / "plugin", clang=toolchain.clang)
+        result.seconds["plugin"] = built.seconds
+        result.forms.append("plugin")
+        result.plugin, result.plugin_llvm = str(built.path), built.llvm_version
+        log(f"plugin:      {built.path} for LLVM {built.llvm_version} ({built.seconds:.1f} s)")
 
 
 def _verify(

@@ -15,12 +15,16 @@ input feature is an int64 at an 8-byte aligned offset (the inliner), one
 other headers take a per-feature path. The header layout is worked out once
 per header (a compile's observations share one). It is the same arithmetic
 as the Keras network, with identical inputs and float32 matrix products, so
-logits agree to float32 rounding (summation order may differ).
+logits agree to float32 rounding (summation order may differ). One
+observation's logits are bit-identical whether it comes alone
+(`observation_logits`, `greedy`, `sample`) or in a batch (`logits_batch`,
+`observations_logits`): the batch repeats the single observation's products.
 
 A "masked_candidates" head (regalloc eviction) gathers each candidate's
 columns of the input (`compiler_opt.policy.candidates`), runs the same Dense
 layers on every candidate and sets the masked-out logits to `MASKED_LOGIT`,
-as the Keras `MaskedCandidateNetwork` does.
+as the Keras `MaskedCandidateNetwork` does. Candidates with equal features
+get exactly equal logits, so `greedy` takes the first of them (as TF does).
 
 Sampling draws one uniform from the caller's `numpy.random.Generator`, so a
 seed reproduces a compile's decisions; the log-probability is the
@@ -183,8 +187,20 @@ class FastPolicy:
 
     # --- forward pass ---------------------------------------------------------------------------------------------
     def _forward(self, inputs: np.ndarray) -> np.ndarray:
+        """Logits of one observation's inputs `[width]` or a batch's `[B, width]`, the same bits either way.
+
+        A batch runs as a stack of per-observation blocks (`[B, 1, width]`, or `[B, C, k]` contiguous
+        candidate rows), which numpy's matmul multiplies one block at a time with the very BLAS call one
+        observation gets. A matrix product computes every row alike, but a matrix-vector product need
+        not (OpenBLAS sums its remainder rows in another order), so a candidate's score is one dot
+        product of its row (`vecdot`): equal candidates score equally wherever they sit, and argmax takes
+        the first of them, as TF and XLA do.
+        """
         layout = self._layout
-        h = inputs if layout is None else inputs[..., layout.columns]
+        if layout is None:
+            h = inputs[:, None, :] if inputs.ndim == 2 else inputs
+        else:
+            h = np.take(inputs, layout.columns, axis=-1)
         for kernel, bias in self._hidden:
             h = h @ kernel
             h += bias
@@ -192,11 +208,13 @@ class FastPolicy:
                 np.maximum(h, 0, out=h)
             elif self._tanh:
                 np.tanh(h, out=h)
+        if layout is not None:
+            scores = np.vecdot(h, self._kernel[:, 0])
+            scores += self._bias[0]
+            return masked_logits(scores, inputs, layout)
         logits = h @ self._kernel
         logits += self._bias
-        if layout is not None:
-            return masked_logits(logits[..., 0], inputs, layout)
-        return logits
+        return logits[:, 0, :] if inputs.ndim == 2 else logits
 
     def logits(self, features: Mapping[str, np.ndarray]) -> np.ndarray:
         """Logits `[A]` of one observation given as feature name -> value."""

@@ -33,6 +33,7 @@ from compiler_opt.corpus.layout import (
     name_escapes,
     read_description,
 )
+from compiler_opt.corpus.programs import held_out_libraries
 from compiler_opt.corpus.sampling import stratified_sample
 from compiler_opt.corpus.splitting import LIBRARY_SPLIT, MODULE_SPLIT, split_by_library, split_by_name
 from compiler_opt.llvm.bitcode import is_bitcode_file, thinlto_backend_args
@@ -138,13 +139,16 @@ class Corpus:
         """(training, validation): whole libraries (`split_by_library`) or modules by name (`split_by_name`).
 
         `method` is `library`, `module` or None (this corpus's `split_method`);
-        a run that stored its method passes it back, so it keeps its split.
+        a run that stored its method passes it back, so it keeps its split. By
+        library, the libraries of held-out programs are always validated.
         """
         method = method or self.split_method
         if method == LIBRARY_SPLIT:
             if not self.libraries:
                 raise CorpusError(f"{self.root}: records no libraries, so it cannot be split by library")
-            training, validation = split_by_library(self.modules, validation_fraction, self.libraries)
+            training, validation = split_by_library(
+                self.modules, validation_fraction, self.libraries, held_out_libraries(self.programs)
+            )
         elif method == MODULE_SPLIT:
             training, validation = split_by_name(self.modules, validation_fraction)
         else:

@@ -4,11 +4,15 @@ A corpus may name programs (the sample corpus does, from
 `corpus_tools/sample_programs.json`):
 
     "programs": [{"name": "lz4-roundtrip", "library": "lz4", "sources": ["programs/lz4_roundtrip.c"],
-                  "args": ["256", "2"], "link_flags": [], "data": []}]
+                  "args": ["256", "2"], "link_flags": [], "data": [], "held_out": false}]
 
 A program is its library's modules linked with its driver `sources` (C
-files in the corpus folder); it runs with `args` in a folder holding copies
-of `data` (`compiler_opt.report.runtime` builds, runs and measures it).
+files, or C++ ones named `.cc`, `.cpp` or `.cxx`, in the corpus folder); it
+runs with `args` in a folder holding copies of `data`
+(`compiler_opt.report.runtime` builds, runs and measures it). A program
+`held_out` keeps its library out of training: `held_out_libraries` lists
+those libraries, and splitting the corpus always puts them on the validation
+side (`compiler_opt.corpus.splitting.split_by_library`).
 
 A corpus is untrusted input: source and data paths must stay inside the
 corpus folder, and link flags are limited to `-pthread` and `-l<name>`, so a
@@ -29,9 +33,11 @@ from compiler_opt.errors import MlgoError
 if TYPE_CHECKING:
     from compiler_opt.corpus.loading import Corpus
 
-__all__ = ["Program", "ProgramError", "load_programs", "write_programs"]
+__all__ = ["CXX_SUFFIXES", "Program", "ProgramError", "held_out_libraries", "load_programs", "write_programs"]
 
 _LINK_FLAG = re.compile(r"^(-pthread|-l[A-Za-z0-9_+.-]+)$")
+CXX_SUFFIXES = (".cc", ".cpp", ".cxx")
+_SUFFIXES = (".c", *CXX_SUFFIXES)
 
 
 class ProgramError(MlgoError):
@@ -48,6 +54,12 @@ class Program:
     args: tuple[str, ...] = ()
     link_flags: tuple[str, ...] = ()
     data: tuple[Path, ...] = ()
+    held_out: bool = False
+
+    @property
+    def cxx(self) -> bool:
+        """Whether a driver source is C++ (the program then links the C++ runtime, as clang++ would)."""
+        return any(source.suffix in CXX_SUFFIXES for source in self.sources)
 
 
 def _inside(root: Path, relative: Any, where: str) -> Path:
@@ -91,6 +103,13 @@ def load_programs(corpus: Corpus, names: Sequence[str] = ()) -> list[Program]:
         sources = tuple(_inside(root, s, where) for s in _strings(entry, "sources", where))
         if not sources:
             raise ProgramError(f"{where}: a program needs at least one driver source")
+        odd = [source.name for source in sources if source.suffix not in _SUFFIXES]
+        if odd:
+            raise ProgramError(
+                f"{where}: driver sources must be C or C++ ({', '.join(_SUFFIXES)}), not {', '.join(odd)}"
+            )
+        if not isinstance(entry.get("held_out", False), bool):
+            raise ProgramError(f'{where}: "held_out" must be true or false')
         programs.append(
             Program(
                 entry["name"],
@@ -99,6 +118,7 @@ def load_programs(corpus: Corpus, names: Sequence[str] = ()) -> list[Program]:
                 tuple(_strings(entry, "args", where)),
                 tuple(flags),
                 tuple(_inside(root, d, where) for d in _strings(entry, "data", where)),
+                entry.get("held_out", False),
             )
         )
     unknown = sorted(set(names) - {p.name for p in programs})
@@ -107,6 +127,22 @@ def load_programs(corpus: Corpus, names: Sequence[str] = ()) -> list[Program]:
             f"{root}: no program {', '.join(unknown)}; the corpus has: {', '.join(p.name for p in programs) or 'none'}"
         )
     return [p for p in programs if p.name in names] if names else programs
+
+
+def held_out_libraries(entries: Any) -> set[str]:
+    """The libraries of the held-out programs among a corpus's program `entries` (its `programs`; None: none).
+
+    Read leniently (an entry that is not a held-out program with a string
+    library is skipped), since splitting needs no more than this and the
+    programs are checked when they are built (`load_programs`).
+    """
+    if not isinstance(entries, list):
+        return set()
+    return {
+        entry["library"]
+        for entry in entries
+        if isinstance(entry, Mapping) and entry.get("held_out") is True and isinstance(entry.get("library"), str)
+    }
 
 
 def write_programs(root: Path, entries: list[dict]) -> None:

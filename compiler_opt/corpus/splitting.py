@@ -11,7 +11,10 @@ rather than one large library. A language with two libraries or more gets
 at least one on the validation side (the one whose size is nearest that
 share), so a corpus of C and C++ libraries validates on both. The same libraries give the
 same split in every run and on every machine; adding a library can move
-others, since the share is of the language's modules.
+others, since the share is of the language's modules. Held-out libraries
+(those of a corpus's held-out programs, `compiler_opt.corpus.programs`) are
+always on the validation side, counted in their language's share, so the
+programs built from them measure code no policy trained on.
 
 `split_by_name` (and `in_fraction`) decide per module by a hash of its name
 (and a salt naming the split): adding modules never moves existing ones,
@@ -24,7 +27,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Protocol, TypeVar
 
 from compiler_opt.corpus.layout import CorpusError
@@ -89,13 +92,17 @@ def split_by_name(modules: Sequence[M], validation_fraction: float) -> tuple[lis
 
 
 def split_by_library(
-    modules: Sequence[L], validation_fraction: float, libraries: Mapping[str, Sequence[str]]
+    modules: Sequence[L],
+    validation_fraction: float,
+    libraries: Mapping[str, Sequence[str]],
+    held_out: Collection[str] = (),
 ) -> tuple[list[L], list[L]]:
     """(training, validation) of whole libraries, about `validation_fraction` of each language's modules.
 
     `libraries` maps library names to module names (a corpus's `libraries`); a
     module in none counts as a library of its own, one in several belongs to
-    the first by name. Each side keeps the order of `modules`.
+    the first by name. The `held_out` libraries are always on the validation
+    side (even with a fraction of 0). Each side keeps the order of `modules`.
     """
     _check_fraction(validation_fraction)
     owner: dict[str, str] = {}
@@ -108,9 +115,9 @@ def split_by_library(
     for unit, members in units.items():
         counts = Counter(spec.language for spec in members)
         strata.setdefault(max(sorted(counts), key=counts.__getitem__), []).append(unit)
-    chosen: set[str] = set()
+    chosen = set(held_out) & units.keys()
     for names in strata.values():
-        chosen |= _validation_units({name: len(units[name]) for name in names}, validation_fraction)
+        chosen |= _validation_units({name: len(units[name]) for name in names}, validation_fraction, chosen)
     training: list[L] = []
     validation: list[L] = []
     for spec in modules:
@@ -118,15 +125,16 @@ def split_by_library(
     return training, validation
 
 
-def _validation_units(sizes: Mapping[str, int], fraction: float) -> set[str]:
-    """The units (name -> module count) of one language that go to validation; see the module docstring."""
+def _validation_units(sizes: Mapping[str, int], fraction: float, held_out: Collection[str]) -> set[str]:
+    """The units (name -> module count) of one language that go to validation, the `held_out` ones first; see the
+    module docstring."""
     target = fraction * sum(sizes.values())
-    ranked = sorted(sizes, key=lambda name: (_position(name), name))
+    chosen = {name for name in sizes if name in held_out}
+    taken = sum(sizes[name] for name in chosen)
+    ranked = sorted((name for name in sizes if name not in chosen), key=lambda name: (_position(name), name))
     modest = [name for name in ranked if sizes[name] <= target / 2]
-    if sum(sizes[name] for name in modest) >= target:  # enough code bases of modest size: validate on several
+    if sum(sizes[name] for name in modest) >= target - taken:  # enough code bases of modest size: validate on several
         ranked = modest
-    chosen: set[str] = set()
-    taken = 0
     for name in ranked:
         if taken + sizes[name] / 2 < target:  # taking it brings the side nearer the target
             chosen.add(name)

@@ -5,14 +5,17 @@ corpus describes (`compiler_opt.corpus.programs`, which checks them).
 
 A program is its library's modules (all of them, compiled by the evaluation
 under the default heuristic and under the policy) linked with its driver
-`sources` (C files in the corpus folder, compiled once at `-O2`: the same
-driver object on both sides) by the clang driver and the `ld.lld` of the
-same LLVM. Each build runs in a fresh folder holding copies of `data`:
-under `valgrind --tool=callgrind` for its instruction count (repeatable on
-a noisy machine), then `runs` times natively for the median wall time (the
-two builds alternate, after one untimed run each, so order favours neither). The
+`sources` (C or C++ files in the corpus folder, compiled once at `-O2`: the
+same driver object on both sides) by the clang driver and the `ld.lld` of
+the same LLVM, with the C++ runtime when a source is C++ (as clang++ links).
+Each build runs in a fresh folder holding copies of `data`: under
+`valgrind --tool=callgrind` for its instruction count (repeatable on a
+noisy machine), then `runs` times natively for the wall time: the median,
+the number of runs and their spread (fastest and slowest; the two builds
+alternate, after one untimed run each, so order favours neither). The
 policy build's output must equal the default build's, else the program is
-reported as an error (a miscompile, or a program that is not deterministic).
+reported as an error, never as a result (a miscompile, or a program that is
+not deterministic).
 `measure_programs` does this for an evaluation's programs, from the objects
 kept under each side (`compiler_opt.report.compile_sides`); a program whose
 library did not compile whole is listed with that error.
@@ -66,21 +69,36 @@ def _instructions(binary: Path, program: Program, workdir: Path, timeout: float)
     return int(found.group(1)), result.stdout
 
 
-def _median_seconds(
-    builds: Mapping[str, tuple[Path, Path]], program: Program, runs: int, timeout: float
-) -> dict[str, float]:
-    """Per side, the median wall time of `runs` runs; the sides alternate (after one untimed warm-up run each),
-    so neither gains from running second (a warm page cache, a settled clock)."""
+def _wall_times(
+    builds: Mapping[str, tuple[Path, Path]], program: Program, runs: int, timeout: float, output: bytes
+) -> dict[str, dict[str, float]]:
+    """Per side, the wall times of `runs` runs (`seconds`: the median; `runs`; `seconds_min`, `seconds_max`: the
+    spread); the sides alternate (after one untimed warm-up run each), so neither gains from running second (a warm
+    page cache, a settled clock). Every run must print `output` (what the builds printed under callgrind)."""
     seconds: dict[str, list[float]] = {side: [] for side in builds}
     for index in range(runs + 1):
         for side, (binary, workdir) in builds.items():
             started = time.perf_counter()
-            run_tool(
+            result = run_tool(
                 [str(binary), *program.args], f"{program.name}: running", ProgramError, cwd=workdir, timeout=timeout
             )
+            elapsed = time.perf_counter() - started
+            if result.stdout != output:
+                raise ProgramError(
+                    f"{program.name}: the {side} build printed other output natively than under callgrind "
+                    "(a program whose output is not deterministic)"
+                )
             if index:
-                seconds[side].append(time.perf_counter() - started)
-    return {side: statistics.median(values) for side, values in seconds.items()}
+                seconds[side].append(elapsed)
+    return {
+        side: {
+            "seconds": statistics.median(values),
+            "runs": len(values),
+            "seconds_min": min(values),
+            "seconds_max": max(values),
+        }
+        for side, values in seconds.items()
+    }
 
 
 def measure_program(
@@ -88,10 +106,18 @@ def measure_program(
 ) -> dict:
     """Build `program` from each side's library objects (`{"default": [...], "policy": [...]}`), run and count.
 
-    Returns the evaluation's runtime entry: `{"program", "library", "default": {"instructions", "seconds"},
-    "policy": {...}, "ok", "error"}`; a failure of either side is the entry's `error`, never an exception.
+    Returns the evaluation's runtime entry: `{"program", "library", "held_out", "default": {"instructions",
+    "seconds", "runs", "seconds_min", "seconds_max"}, "policy": {...}, "ok", "error"}`; a failure of either side
+    (outputs that differ included) is the entry's `error` and `ok` is false, never an exception.
     """
-    entry: dict = {"program": program.name, "library": program.library, "ok": False, "error": None}
+    entry: dict = {
+        "program": program.name,
+        "library": program.library,
+        "held_out": program.held_out,
+        "ok": False,
+        "error": None,
+    }
+    link_flags = [*program.link_flags, *(["-lstdc++"] if program.cxx else [])]
     try:
         with tempfile.TemporaryDirectory(prefix="mlgo-runtime-") as tmp:
             folder = Path(tmp)
@@ -100,16 +126,16 @@ def measure_program(
                 for index, source in enumerate(program.sources)
             ]
             outputs, builds = {}, {}
-            for side in ("default", "policy"):
-                workdir = folder / side
+            for index, side in enumerate(("default", "policy")):
+                workdir = folder / f"build{index}"  # names of one length: the same objects, the same count
                 workdir.mkdir()
                 for path in program.data:
                     shutil.copy(path, workdir / path.name)
                 binary = link_executable(
                     toolchain,
                     [*drivers, *objects[side]],
-                    folder / f"{side}.bin",
-                    program.link_flags,
+                    folder / f"build{index}.bin",
+                    link_flags,
                     name=f"{program.name} ({side})",
                     timeout=timeout,
                 )
@@ -121,9 +147,12 @@ def measure_program(
                     f"{program.name}: the policy's build printed other output than the default's "
                     "(a miscompile, or a program whose output is not deterministic)"
                 )
-            for side, median in _median_seconds(builds, program, runs, timeout).items():
-                entry[side]["seconds"] = median
+            for side, times in _wall_times(builds, program, runs, timeout, outputs["default"]).items():
+                entry[side].update(times)
     except (ProgramError, LinkError) as error:
+        # No figure of a failed program is kept: a report must not read a miscompile's count as a win.
+        entry.pop("default", None)
+        entry.pop("policy", None)
         entry["error"] = str(error)
         return entry
     entry["ok"] = True
@@ -155,6 +184,7 @@ def measure_programs(
                 {
                     "program": program.name,
                     "library": program.library,
+                    "held_out": program.held_out,
                     "ok": False,
                     "error": f"modules of {program.library} did not compile: {', '.join(failed)}",
                 }

@@ -78,3 +78,22 @@ def test_a_language_with_two_libraries_gets_one_on_the_validation_side(module_fi
     assert split_by_library([*corpus.modules, loose], 0.2, libraries)[1] == [loose]
     one = corpus.subset([spec for spec in corpus if spec.library == "big"])
     assert one.split_method == "module"  # one library cannot be split by library
+
+
+def test_held_out_libraries_are_always_validated_and_count_in_the_share(module_files, tmp_path):
+    corpus = _mixed_corpus(tmp_path, module_files)
+    plain = split_by_library(corpus.modules, 0.2, corpus.libraries)[1]
+    trained = sorted({spec.library for spec in corpus} - {spec.library for spec in plain})
+    held = [trained[0], trained[-1]]  # one C, one C++ library the plain split trains on
+    validation = split_by_library(corpus.modules, 0.2, corpus.libraries, held)[1]
+    assert set(held) <= {spec.library for spec in validation}
+    for language in ("c", "c++"):  # still about a fifth of each language: the held-out ones count in it
+        total = sum(spec.language == language for spec in corpus)
+        assert 0.12 * total <= sum(spec.language == language for spec in validation) <= 0.35 * total
+    assert {spec.library for spec in split_by_library(corpus.modules, 0.0, corpus.libraries, held)[1]} == set(held)
+    # A corpus's held-out programs hold their libraries out of training, whatever the fraction.
+    entries = [{"name": f"run-{library}", "library": library, "held_out": True} for library in held]
+    entries.append({"name": "trained", "library": trained[1], "held_out": False})
+    training, validation = replace(corpus, programs=entries).split(0.2)
+    assert set(held) <= set(validation.libraries) and not set(held) & set(training.libraries)
+    assert list(validation) == split_by_library(corpus.modules, 0.2, corpus.libraries, held)[1]

@@ -113,10 +113,13 @@ class LinkedLibrary:
 
 @dataclass(frozen=True)
 class RuntimeProgram:
-    """One benchmark program's runtime figures (instructions, seconds, ...), default and policy."""
+    """One benchmark program's runtime figures (instructions, seconds, ...), default and policy; a program that
+    failed (a build that did not link or run, or builds that printed different output) has its `error` and no
+    figures."""
 
     program: str
     figures: Mapping[str, Pair]
+    error: str | None = None
 
 
 @dataclass(frozen=True)
@@ -287,7 +290,10 @@ def _runtime(value: Any, where: str) -> tuple[RuntimeProgram, ...]:
         name = entry.get("program", entry.get("name")) if isinstance(entry, Mapping) else None
         if not isinstance(name, str):
             raise ReportInputError(f'{here}: must be an object with a string "program"')
-        programs.append(RuntimeProgram(name, paired_figures(entry, here)))
+        if entry.get("ok") is False:
+            programs.append(RuntimeProgram(name, {}, str(entry.get("error") or "failed")))
+        else:
+            programs.append(RuntimeProgram(name, paired_figures(entry, here)))
     return tuple(programs)
 
 

@@ -174,6 +174,10 @@ def runtime_table(evaluation: Evaluation, label: str, references: Sequence[Refer
     references = [ref for ref in references if ref.evaluation.runtime]
     rows = []
     for program in evaluation.runtime:
+        if program.error is not None:
+            missing = [Cell(fmt.MISSING) for _ in range(3 + len(references))]
+            rows.append([Cell(program.program), Cell(f"failed: {program.error}"), *missing])
+            continue
         for name, (default, policy) in program.figures.items():
             ratio = policy / default if default and policy is not None else None
             rows.append(

@@ -170,6 +170,7 @@ def regalloc_eval(seed: int) -> dict:
                 "default": {"instructions": 987_654_321, "seconds": 1.5},
                 "policy": {"instructions": 990_000_000, "seconds": 1.51},
             },
+            {"program": "yaml-roundtrip", "ok": False, "error": "the two builds printed different output"},
         ],
     }
 
@@ -441,7 +442,9 @@ def test_regalloc_report_shows_costs_and_runtime(tmp_path):
         ("minigzip", "seconds"),
         ("lua-fib", "instructions"),
         ("lua-fib", "seconds"),
+        ("yaml-roundtrip", "failed: the two builds printed different output"),  # never a win or a loss
     ]
+    assert runtime[4]["Change"] == runtime[4]["Policy"] == "—"
     assert runtime[0]["Default"] == "1,234,567,890"
     assert runtime[0]["Change"] == f"{(1_230_000_000 / 1_234_567_890 - 1) * 100:+.2f}%"
     assert runtime[1]["Policy"] == "0.800 s" and runtime[3]["Change"] == f"{(1.51 / 1.5 - 1) * 100:+.2f}%"

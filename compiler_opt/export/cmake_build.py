@@ -4,7 +4,9 @@
 -DKEY=VALUE...` and `cmake --build tree --parallel N` through the process
 runner, and raises `ExportError` with the tail of the output, naming `what`,
 when either step fails or runs past its time limit. `require_tool` names the
-Debian packages to install when a tool is missing.
+Debian packages to install when a tool is missing. `build_with_xla_runtime`
+builds a project that links an AOT policy against each XLA runtime in turn
+(the minimal one first) until one links.
 """
 
 from __future__ import annotations
@@ -12,9 +14,12 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import time
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
+from compiler_opt.export.aot import tensorflow_path
 from compiler_opt.export.saved_model import ExportError
 from compiler_opt.llvm.run import run_captured
 
@@ -75,3 +80,39 @@ def cmake_build(
     if configure.returncode != 0:
         raise ExportError(f"configuring {what} failed:\n{output_tail(configure)}")
     return run_text([cmake, "--build", str(tree), "--parallel", str(jobs)], f"building {what}", timeout)
+
+
+RUNTIMES = ("minimal", "full")
+
+
+@dataclass(frozen=True)
+class RuntimeBuild:
+    """A successful `build_with_xla_runtime`: its build tree, the runtime it linked, how long that build took."""
+
+    tree: Path
+    runtime: str
+    seconds: float
+
+
+def build_with_xla_runtime(
+    source: Path,
+    build_dir: Path,
+    definitions: Mapping[str, str],
+    what: str,
+    *,
+    runtimes: tuple[str, ...] = RUNTIMES,
+    tree_prefix: str = "",
+    jobs: int | None = None,
+) -> RuntimeBuild:
+    """Build `source` (a project including cc/xla_runtime.cmake) in `build_dir/<tree_prefix><runtime>` with each
+    of `runtimes` in turn until one links; `ExportError` with every attempt's output tail when none does."""
+    failures = []
+    for runtime in runtimes:
+        started = time.monotonic()
+        tree = build_dir / f"{tree_prefix}{runtime}"
+        with_runtime = {**definitions, "TENSORFLOW_AOT_PATH": str(tensorflow_path()), "MLGO_XLA_RUNTIME": runtime}
+        build = cmake_build(source, tree, with_runtime, what, jobs=jobs)
+        if build.returncode == 0:
+            return RuntimeBuild(tree, runtime, time.monotonic() - started)
+        failures.append(f"with the {runtime} XLA runtime:\n{output_tail(build)}")
+    raise ExportError(f"building {what} failed " + "\n".join(failures))

@@ -9,19 +9,16 @@ feeds it an observations file and parses its decisions.
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from compiler_opt.export.aot import tensorflow_path
-from compiler_opt.export.cmake_build import cmake_build, output_tail, run_text
+from compiler_opt.export.cmake_build import RUNTIMES, build_with_xla_runtime, run_text
 from compiler_opt.export.saved_model import ExportError
 
 SOURCE_DIR = Path(__file__).parent / "cc"
 BINARY = "mlgo_aot_check"
-RUNTIMES = ("minimal", "full")
 
 
 @dataclass(frozen=True)
@@ -37,20 +34,11 @@ def build_harness(
     aot_dir: Path, build_dir: Path, *, runtimes: tuple[str, ...] = RUNTIMES, jobs: int | None = None
 ) -> Harness:
     """Build the harness for the model in `aot_dir` under `build_dir`, trying `runtimes` in order."""
-    failures = []
-    for runtime in runtimes:
-        started = time.monotonic()
-        tree = build_dir / runtime
-        definitions = {
-            "TENSORFLOW_AOT_PATH": str(tensorflow_path()),
-            "MLGO_AOT_DIR": str(aot_dir.resolve()),
-            "MLGO_XLA_RUNTIME": runtime,
-        }
-        build = cmake_build(SOURCE_DIR, tree, definitions, "the check harness", jobs=jobs)
-        if build.returncode == 0:
-            return Harness(tree / BINARY, runtime, time.monotonic() - started)
-        failures.append(f"with the {runtime} runtime:\n{output_tail(build)}")
-    raise ExportError("building the check harness failed " + "\n".join(failures))
+    definitions = {"MLGO_AOT_DIR": str(aot_dir.resolve())}
+    build = build_with_xla_runtime(
+        SOURCE_DIR, build_dir, definitions, "the check harness", runtimes=runtimes, jobs=jobs
+    )
+    return Harness(build.tree / BINARY, build.runtime, build.seconds)
 
 
 def run_harness(

@@ -19,13 +19,12 @@ from __future__ import annotations
 import re
 import shutil
 import tempfile
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from compiler_opt.errors import MlgoError
-from compiler_opt.export.aot import MODEL_ALIAS_HEADER, tensorflow_path
-from compiler_opt.export.cmake_build import cmake_build, output_tail, run_text
+from compiler_opt.export.aot import MODEL_ALIAS_HEADER
+from compiler_opt.export.cmake_build import RUNTIMES, build_with_xla_runtime, output_tail, run_text
 from compiler_opt.export.saved_model import ExportError
 from compiler_opt.llvm.toolchain import Toolchain, find_toolchain
 
@@ -33,7 +32,6 @@ SOURCE_DIR = Path(__file__).parent / "plugin"
 LIBRARY = "libmlgo-inliner.so"
 MODEL_CLASS = "InlinerSizeModel"
 SUPPORTED_MAJORS = (19, 22)
-RUNTIMES = ("minimal", "full")
 _CLASS_PATTERN = re.compile(r"^class\s+(\w+)\s+final\s*:\s*public\s+tensorflow::XlaCompiledCpuFunction", re.MULTILINE)
 
 
@@ -155,21 +153,17 @@ def build_inliner_plugin(
 def _build(
     aot: Path, destination: Path, llvm: LlvmDev, build_dir: Path, runtimes: tuple[str, ...], jobs: int | None
 ) -> InlinerPlugin:
-    failures = []
-    for runtime in runtimes:
-        started = time.monotonic()
-        tree = build_dir / f"llvm-{llvm.version}-{runtime}"
-        definitions = {
-            "LLVM_CONFIG": str(llvm.llvm_config),
-            "TENSORFLOW_AOT_PATH": str(tensorflow_path()),
-            "MLGO_AOT_DIR": str(aot),
-            "MLGO_XLA_RUNTIME": runtime,
-        }
-        build = cmake_build(SOURCE_DIR, tree, definitions, "the inliner plugin", jobs=jobs)
-        if build.returncode == 0:
-            target = destination / "lib" / LIBRARY
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(tree / LIBRARY, target)
-            return InlinerPlugin(target, llvm.version, runtime, time.monotonic() - started)
-        failures.append(f"with the {runtime} runtime:\n{output_tail(build)}")
-    raise ExportError("building the inliner plugin failed " + "\n".join(failures))
+    definitions = {"LLVM_CONFIG": str(llvm.llvm_config), "MLGO_AOT_DIR": str(aot)}
+    build = build_with_xla_runtime(
+        SOURCE_DIR,
+        build_dir,
+        definitions,
+        "the inliner plugin",
+        runtimes=runtimes,
+        tree_prefix=f"llvm-{llvm.version}-",
+        jobs=jobs,
+    )
+    target = destination / "lib" / LIBRARY
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(build.tree / LIBRARY, target)
+    return InlinerPlugin(target, llvm.version, build.runtime, build.seconds)

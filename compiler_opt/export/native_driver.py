@@ -16,12 +16,11 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from compiler_opt.export.aot import MODEL_ALIAS_HEADER, embedded_model, tensorflow_path
-from compiler_opt.export.cmake_build import cmake_build, output_tail
+from compiler_opt.export.aot import MODEL_ALIAS_HEADER, embedded_model
+from compiler_opt.export.cmake_build import RUNTIMES, build_with_xla_runtime
 from compiler_opt.export.saved_model import ExportError
 from compiler_opt.llvm.log_format import TensorSpec
 from compiler_opt.llvm.toolchain import find_toolchain
@@ -32,7 +31,6 @@ SOURCE_DIR = Path(__file__).parent / "native"
 CONFIG_HEADER = "mlgo_native_config.h"
 CHANNEL_PLACEHOLDER = "@MLGO_CHANNEL_BASE@"
 BINARY = "mlgo-clang"
-RUNTIMES = ("minimal", "full")
 
 
 @dataclass(frozen=True)
@@ -121,22 +119,10 @@ def build_native_driver(
         config = root / "config"
         config.mkdir(parents=True, exist_ok=True)
         (config / CONFIG_HEADER).write_text(config_header(spec, problem, toolchain.clang, toolchain.version_text))
-        failures = []
-        for runtime in runtimes:
-            started = time.monotonic()
-            tree = root / runtime
-            definitions = {
-                "TENSORFLOW_AOT_PATH": str(tensorflow_path()),
-                "MLGO_AOT_DIR": str(aot.resolve()),
-                "MLGO_NATIVE_CONFIG": str(config.resolve()),
-                "MLGO_XLA_RUNTIME": runtime,
-            }
-            build = cmake_build(SOURCE_DIR, tree, definitions, "the native driver mlgo-clang")
-            if build.returncode == 0:
-                bin_dir = _install(tree / BINARY, destination / "bin")
-                return NativeDriver(bin_dir, toolchain.clang, runtime, time.monotonic() - started)
-            failures.append(f"with the {runtime} XLA runtime:\n{output_tail(build)}")
-    raise ExportError("building the native driver mlgo-clang failed " + "\n".join(failures))
+        definitions = {"MLGO_AOT_DIR": str(aot.resolve()), "MLGO_NATIVE_CONFIG": str(config.resolve())}
+        build = build_with_xla_runtime(SOURCE_DIR, root, definitions, "the native driver mlgo-clang", runtimes=runtimes)
+        bin_dir = _install(build.tree / BINARY, destination / "bin")
+        return NativeDriver(bin_dir, toolchain.clang, build.runtime, build.seconds)
 
 
 def _install(binary: Path, bin_dir: Path) -> Path:

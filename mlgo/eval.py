@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import argparse
 import shutil
+import sys
 from pathlib import Path
 
 from compiler_opt.collect.baseline import BaselineCache
 from compiler_opt.corpus.loading import load_corpus
+from compiler_opt.corpus.profiles import collect_profiles
 from compiler_opt.corpus.programs import load_programs
 from compiler_opt.corpus.sampling import sample_modules
 from compiler_opt.errors import MlgoError
@@ -38,7 +40,8 @@ spill/reload/copy cost for register allocation):
    "summary": {"modules", "failed", "default_total", "policy_total", "total_ratio", "geomean_ratio"},
    "linked": [{"library", "modules", "default", "policy", "ratio", ...}],  (with --linked)
    "runtime": [{"program", "library", "default": {"instructions", "seconds"}, "policy": {...},
-                "ok", "error"}]}                                          (with --runtime)
+                "ok", "error"}],                                          (with --runtime)
+   "profiles": {"profiled": [module], "missing": {module: why}}}          (with --profiles)
 
 while it runs, OUTPUT.partial/ (beside the JSON) keeps each module's results as its compiles end
 (results.jsonl) and the objects --linked and --runtime need; it is removed once the JSON is written.
@@ -120,6 +123,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="timed runs per program and side; the median is reported (default: 5)",
     )
     parser.add_argument(
+        "--profiles",
+        action="store_true",
+        help="compile every module (both sides, and their baselines) with measured block frequencies: the "
+        "corpus's runtime programs are built instrumented and run, and each module their workloads run gets the "
+        "merged profile (cached per library and compiler in the per-user cache); modules without one are listed",
+    )
+    parser.add_argument(
         "--baselines",
         type=Path,
         default=None,
@@ -136,6 +146,11 @@ def run(args: argparse.Namespace) -> int:
     load_gin(args.gin_files, args.gin_bindings, None, ())  # after the problem's module registered its configurables
     corpus = load_corpus(args.corpus)
     policy = load_policy(problem, args.policy)
+    profiles = None
+    if args.profiles:
+        profiles = collect_profiles(toolchain, corpus, timeout=args.timeout)
+        print(profiles.describe(), file=sys.stderr)
+        corpus = profiles.apply(corpus)
     modules = sample_modules(corpus.modules, args.max_modules, args.seed)
     programs = []
     if args.runtime is not None:
@@ -165,6 +180,8 @@ def run(args: argparse.Namespace) -> int:
             partial=partial_folder(args.output),
             resume=args.resume,
         )
+    if profiles is not None:
+        report["profiles"] = {"profiled": sorted(profiles.profiles), "missing": dict(sorted(profiles.missing.items()))}
     write_report(report, args.output)
     shutil.rmtree(partial_folder(args.output), ignore_errors=True)
     print(format_summary(report))

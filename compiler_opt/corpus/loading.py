@@ -54,6 +54,8 @@ class ModuleSpec:
     cc1_args: tuple[str, ...]
     thinlto_index: Path | None
     size: int
+    # A measured profile its compiles use (`compiler_opt.corpus.profiles.ProfileSet.apply`), or None.
+    profile: Path | None = None
 
     @property
     def library(self) -> str:
@@ -73,8 +75,8 @@ class ModuleSpec:
 
     @property
     def files(self) -> tuple[Path, ...]:
-        """The files a compile of this module reads: its bitcode, and its ThinLTO index when it has one."""
-        return (self.bitcode,) if self.thinlto_index is None else (self.bitcode, self.thinlto_index)
+        """The files a compile of this module reads: its bitcode, and its ThinLTO index and profile when it has."""
+        return tuple(path for path in (self.bitcode, self.thinlto_index, self.profile) if path is not None)
 
     def command(self, clang: str | os.PathLike) -> CompileCommand:
         """How to compile this module with `clang` (its cc1 arguments were sanitized at load)."""
@@ -84,6 +86,7 @@ class ModuleSpec:
             str(self.bitcode),
             True,
             None if self.thinlto_index is None else str(self.thinlto_index),
+            None if self.profile is None else str(self.profile),
         )
 
 

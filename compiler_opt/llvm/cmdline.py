@@ -312,13 +312,20 @@ def build_compile_command(
 
 @dataclass(frozen=True)
 class CompileCommand:
-    """How to compile one module (picklable): sanitized cc1 arguments, or plain driver ones."""
+    """How to compile one module (picklable): sanitized cc1 arguments, or plain driver ones.
+
+    `profile` is an instrumentation profile (`.profdata`) the compile uses
+    for measured block frequencies (`compiler_opt.corpus.profiles`); the
+    job chose it, the corpus did not (the corpus's own profile options are
+    refused by `sanitize_cc1`).
+    """
 
     clang: str
     args: tuple[str, ...]
     bitcode: str
     cc1: bool
     thinlto_index: str | None = None
+    profile: str | None = None
 
     @classmethod
     def from_cc1(
@@ -345,8 +352,8 @@ class CompileCommand:
 
     @property
     def files(self) -> tuple[str, ...]:
-        """The files this compile reads: the bitcode, and the ThinLTO index when there is one."""
-        return (self.bitcode,) if self.thinlto_index is None else (self.bitcode, self.thinlto_index)
+        """The files this compile reads: the bitcode, and the ThinLTO index and the profile when there are."""
+        return tuple(path for path in (self.bitcode, self.thinlto_index, self.profile) if path is not None)
 
     def argv(self, output: Path, extra_args: Sequence[str] = ()) -> list[str]:
         """The full argv writing the object `output`, with `extra_args` before the input.
@@ -358,8 +365,22 @@ class CompileCommand:
         bitcode, output_path = _as_file(self.bitcode), _as_file(str(output))
         if self.cc1:
             index = [f"-fthinlto-index={self.thinlto_index}"] if self.thinlto_index else []
-            return [self.clang, *self.args, "-emit-obj", *index, *extra_args, "-x", "ir", bitcode, "-o", output_path]
-        return [self.clang, *self.args, "-c", *extra_args, "-x", "ir", bitcode, "-o", output_path]
+            profile = [f"-fprofile-instrument-use-path={self.profile}"] if self.profile else []
+            return [
+                self.clang,
+                *self.args,
+                "-emit-obj",
+                *index,
+                *profile,
+                *extra_args,
+                "-x",
+                "ir",
+                bitcode,
+                "-o",
+                output_path,
+            ]
+        profile = [f"-fprofile-instr-use={self.profile}"] if self.profile else []
+        return [self.clang, *self.args, "-c", *profile, *extra_args, "-x", "ir", bitcode, "-o", output_path]
 
 
 def _as_file(path: str) -> str:

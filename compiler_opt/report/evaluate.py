@@ -195,6 +195,7 @@ def _partial_header(
     timeout: float,
 ) -> dict:
     """What an evaluation is, as its partial results record it (resuming needs the same)."""
+    profiles = {spec.name: str(spec.profile) for spec in modules if spec.profile is not None}
     return {
         "problem": problem.name,
         "policy": policy if isinstance(policy, str) else policy.digest(),
@@ -206,4 +207,6 @@ def _partial_header(
         "linked": linked,
         "runtime": [program.name for program in programs],
         "runtime_runs": runtime_runs if programs else None,
+        # Modules compiled with a measured profile (its path names its content's key); absent when none is.
+        **({"profiles": profiles} if profiles else {}),
     }

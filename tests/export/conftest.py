@@ -41,3 +41,13 @@ def exported(policy_dir, sample_corpus, toolchain, tmp_path_factory):
         log=lines.append,
     )
     return root / "out", result, lines
+
+
+@pytest.fixture(scope="session")
+def deployed(policy_dir, toolchain, tmp_path_factory, small_sample) -> Path:
+    """The test policy exported with --native and --plugin (OUT), shared by the build-recipe tests."""
+    from compiler_opt.export.exporter import export_policy
+
+    out = tmp_path_factory.mktemp("deploy") / "out"
+    export_policy(policy_dir, out, native=True, plugin=True, clang=str(toolchain.clang), log=lambda _: None)
+    return out

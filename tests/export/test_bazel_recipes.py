@@ -15,7 +15,6 @@ from pathlib import Path
 
 import pytest
 
-from tests.export import test_build_recipes
 from tests.export.test_bazel import bazel, offline_rules
 from tests.export.test_build_recipes import brotli, make, texts
 
@@ -31,7 +30,6 @@ cc_library(
 NOT_CODE = ("-fcolor-diagnostics", "-frandom-seed=", "-fpass-plugin=")
 
 pytestmark = pytest.mark.slow
-deployed = test_build_recipes.deployed  # the fixture: the test policy exported with --native and --plugin
 
 
 class Bazel:

@@ -49,16 +49,6 @@ def brotli(root: Path) -> Path:
     return root
 
 
-@pytest.fixture(scope="module")
-def deployed(policy_dir, toolchain, tmp_path_factory, small_sample) -> Path:
-    """The test policy exported with --native and --plugin."""
-    from compiler_opt.export.exporter import export_policy
-
-    out = tmp_path_factory.mktemp("deploy") / "out"
-    export_policy(policy_dir, out, native=True, plugin=True, clang=str(toolchain.clang), log=lambda _: None)
-    return out
-
-
 def texts(toolchain, objects: list[Path], root: Path, workdir: Path) -> dict[str, bytes]:
     """Each object's .text, keyed by its source's path under src/ without suffixes (common/dictionary)."""
     found = {}

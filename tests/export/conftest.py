@@ -43,10 +43,25 @@ def exported(policy_dir, sample_corpus, toolchain, tmp_path_factory):
     return root / "out", result, lines
 
 
+def require_llvm_dev(toolchain) -> None:
+    """Skip unless the inliner plugin can be built for `toolchain` (a supported LLVM, its headers installed)."""
+    from compiler_opt.export.inliner_plugin import SUPPORTED_MAJORS, find_llvm_dev
+    from compiler_opt.export.saved_model import ExportError
+
+    if toolchain.major not in SUPPORTED_MAJORS:
+        pytest.skip(f"the inliner plugin supports LLVM {SUPPORTED_MAJORS}, not clang {toolchain.major}")
+    try:
+        find_llvm_dev(toolchain)
+    except ExportError as error:
+        pytest.skip(f"no LLVM headers to build the plugin against: {error}")
+
+
 @pytest.fixture(scope="session")
 def deployed(policy_dir, toolchain, tmp_path_factory, small_sample) -> Path:
     """The test policy exported with --native and --plugin (OUT), shared by the build-recipe tests."""
     from compiler_opt.export.exporter import export_policy
+
+    require_llvm_dev(toolchain)
 
     out = tmp_path_factory.mktemp("deploy") / "out"
     export_policy(policy_dir, out, native=True, plugin=True, clang=str(toolchain.clang), log=lambda _: None)

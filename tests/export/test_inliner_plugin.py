@@ -21,17 +21,9 @@ from compiler_opt.export.saved_model import ExportError, write_saved_model
 from compiler_opt.llvm.driver import COMPILE, DriverJob
 from compiler_opt.llvm.toolchain import Toolchain
 from compiler_opt.paths import cache_dir
+from tests.export.conftest import require_llvm_dev
 
 MODULES = 8
-
-
-def _require_llvm_dev(toolchain):
-    if toolchain.major not in SUPPORTED_MAJORS:
-        pytest.skip(f"the inliner plugin supports LLVM {SUPPORTED_MAJORS}, not clang {toolchain.major}")
-    try:
-        find_llvm_dev(toolchain)
-    except ExportError as error:
-        pytest.skip(f"no LLVM headers to build the plugin against: {error}")
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +39,7 @@ def aot_dir(policy_dir, toolchain, tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def plugin(aot_dir, toolchain, tmp_path_factory):
-    _require_llvm_dev(toolchain)
+    require_llvm_dev(toolchain)
     root = tmp_path_factory.mktemp("plugin")
     return build_inliner_plugin(aot_dir, root / "out", clang=toolchain.clang, build_dir=root / "build")
 

@@ -28,7 +28,11 @@ def temp_dir():
     return tempfile.gettempdir(), os.environ.get("TMPDIR"), os.path.isdir(tempfile.gettempdir())
 
 
-def cpus_while_sleeping(seconds: float):
-    """The CPUs this job may run on, read after `seconds` (so jobs started together overlap)."""
-    time.sleep(seconds)
+def cpus_once_all_started(folder: str, count: int, name: str, timeout: float = 60.0):
+    """The CPUs this job may run on, read once `count` jobs have marked themselves started in `folder` (so the
+    jobs surely overlap, however late a busy machine starts one), or after `timeout` seconds."""
+    Path(folder, name).touch()
+    deadline = time.monotonic() + timeout
+    while len(list(Path(folder).iterdir())) < count and time.monotonic() < deadline:
+        time.sleep(0.05)
     return sorted(os.sched_getaffinity(0))

@@ -167,9 +167,10 @@ def test_each_job_runs_in_a_temp_dir_of_its_own_that_goes_away(pool):
 
 
 @pytest.mark.slow
-def test_jobs_running_at_once_on_one_machine_hold_different_cpus(pool):
+def test_jobs_running_at_once_on_one_machine_hold_different_cpus(pool, tmp_path):
     """The channel pins the compiler to its host's CPU; two unpinned Ray workers could share one for whole compiles."""
-    results = pool.run_all([Job(f"c{i}", ray_jobs.cpus_while_sleeping, (1.0,)) for i in range(2)])
+    jobs = [Job(f"c{i}", ray_jobs.cpus_once_all_started, (str(tmp_path), 2, f"c{i}")) for i in range(2)]
+    results = pool.run_all(jobs)
     cpus = [results[f"c{i}"].value for i in range(2)]
     assert all(len(c) == 1 for c in cpus) and cpus[0] != cpus[1]
 

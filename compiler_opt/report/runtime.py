@@ -7,7 +7,8 @@ A program is its library's modules (all of them, compiled by the evaluation
 under the default heuristic and under the policy) linked with its driver
 `sources` (C or C++ files in the corpus folder, compiled once at `-O2`: the
 same driver object on both sides) by the clang driver and the `ld.lld` of
-the same LLVM, with the C++ runtime when a source is C++ (as clang++ links).
+the same LLVM, with the C++ runtime when a source is C++ (as clang++ links;
+the build and the count are `compiler_opt.collect.program_runs`'s).
 Each build runs in a fresh folder holding copies of `data`: under
 `valgrind --tool=callgrind` for its instruction count (repeatable on a
 noisy machine), then `runs` times natively for the wall time: the median,
@@ -23,18 +24,22 @@ library did not compile whole is listed with that error.
 
 from __future__ import annotations
 
-import re
-import shutil
 import statistics
 import tempfile
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from compiler_opt.collect.program_runs import (
+    BUILD_ERRORS,
+    compile_drivers,
+    count_instructions,
+    link_program,
+    prepare_folder,
+    require_valgrind,
+)
 from compiler_opt.corpus.loading import Corpus
 from compiler_opt.corpus.programs import Program, ProgramError
-from compiler_opt.errors import MlgoError
-from compiler_opt.llvm.link import LinkError, compile_c, link_executable
 from compiler_opt.llvm.run import run_tool
 from compiler_opt.llvm.toolchain import Toolchain
 from compiler_opt.progress import progress
@@ -42,31 +47,10 @@ from compiler_opt.report.compile_sides import object_path
 
 __all__ = ["check_runtime_tools", "measure_program", "measure_programs"]
 
-_COLLECTED = re.compile(rb"Collected\s*:\s*(\d+)")
-
 
 def check_runtime_tools() -> None:
     """Refuse, before anything is compiled, to run without valgrind."""
-    if shutil.which("valgrind") is None:
-        raise MlgoError(
-            "--runtime counts instructions with valgrind, which is not installed: "
-            "apt-get install valgrind (scripts/bootstrap.sh does), or leave out --runtime"
-        )
-
-
-def _instructions(binary: Path, program: Program, workdir: Path, timeout: float) -> tuple[int, bytes]:
-    out = workdir / "callgrind.out"
-    result = run_tool(
-        ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", str(binary), *program.args],
-        f"{program.name}: running under callgrind",
-        ProgramError,
-        cwd=workdir,
-        timeout=timeout,
-    )
-    found = _COLLECTED.search(result.stderr)
-    if found is None:
-        raise ProgramError(f"{program.name}: callgrind printed no instruction count")
-    return int(found.group(1)), result.stdout
+    require_valgrind("leave out --runtime")
 
 
 def _wall_times(
@@ -117,31 +101,26 @@ def measure_program(
         "ok": False,
         "error": None,
     }
-    link_flags = [*program.link_flags, *(["-lstdc++"] if program.cxx else [])]
     try:
         with tempfile.TemporaryDirectory(prefix="mlgo-runtime-") as tmp:
             folder = Path(tmp)
-            drivers = [
-                compile_c(toolchain, source, folder / f"driver{index}.o", name=program.name, timeout=timeout)
-                for index, source in enumerate(program.sources)
-            ]
+            drivers = compile_drivers(toolchain, program, folder, timeout=timeout)
             outputs, builds = {}, {}
             for index, side in enumerate(("default", "policy")):
-                workdir = folder / f"build{index}"  # names of one length: the same objects, the same count
-                workdir.mkdir()
-                for path in program.data:
-                    shutil.copy(path, workdir / path.name)
-                binary = link_executable(
+                # Names of one length: the same objects, the same count.
+                workdir = prepare_folder(program, folder / f"build{index}")
+                binary = link_program(
                     toolchain,
+                    program,
                     [*drivers, *objects[side]],
                     folder / f"build{index}.bin",
-                    link_flags,
                     name=f"{program.name} ({side})",
                     timeout=timeout,
                 )
                 builds[side] = binary, workdir
-                instructions, outputs[side] = _instructions(binary, program, workdir, timeout)
-                entry[side] = {"instructions": instructions}
+                run = count_instructions(binary, program, workdir, timeout=timeout)
+                outputs[side] = run.stdout
+                entry[side] = {"instructions": run.instructions}
             if outputs["default"] != outputs["policy"]:
                 raise ProgramError(
                     f"{program.name}: the policy's build printed other output than the default's "
@@ -149,7 +128,7 @@ def measure_program(
                 )
             for side, times in _wall_times(builds, program, runs, timeout, outputs["default"]).items():
                 entry[side].update(times)
-    except (ProgramError, LinkError) as error:
+    except BUILD_ERRORS as error:
         # No figure of a failed program is kept: a report must not read a miscompile's count as a win.
         entry.pop("default", None)
         entry.pop("policy", None)

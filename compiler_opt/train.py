@@ -82,7 +82,8 @@ class TrainOptions:
     `iterations`, `modules_per_iteration` and `max_modules` (BC: how many training modules to label)
     override gin's `trainer_config` when given. `max_seconds` stops before an iteration that would end past
     the budget (estimated from this invocation's iterations). `baseline_cache` defaults to the per-user
-    shared folder.
+    shared folder. `profiles`: every compile of the run (training and validation modules, their baselines)
+    uses the corpus's measured profiles (`compiler_opt.corpus.profiles`); a resumed run must ask as it started.
     """
 
     problem: str
@@ -102,6 +103,7 @@ class TrainOptions:
     gin_files: tuple[Path, ...] = ()
     gin_bindings: tuple[str, ...] = ()
     baseline_cache: Path | None = None
+    profiles: bool = False
 
 
 def _attribute(path: str) -> Any:

@@ -27,6 +27,7 @@ from mlgo.flags import (
     add_module_sample_flags,
     add_output_flag,
     add_problem_flag,
+    add_profiles_flag,
     describe,
     pool_from_args,
     positive_int,
@@ -122,13 +123,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
         default=5,
         help="timed runs per program and side; the median is reported (default: 5)",
     )
-    parser.add_argument(
-        "--profiles",
-        action="store_true",
-        help="compile every module (both sides, and their baselines) with measured block frequencies: the "
-        "corpus's runtime programs are built instrumented and run, and each module their workloads run gets the "
-        "merged profile (cached per library and compiler in the per-user cache); modules without one are listed",
-    )
+    add_profiles_flag(parser, ' and in the JSON\'s "profiles"; both sides use them')
     parser.add_argument(
         "--baselines",
         type=Path,

@@ -299,6 +299,18 @@ def add_module_sample_flags(parser: argparse.ArgumentParser, verb: str, seeds: s
     parser.add_argument("--seed", type=int, default=0, help=f"seed of {seeds} (default: 0)")
 
 
+def add_profiles_flag(parser: argparse.ArgumentParser, also: str = "") -> None:
+    """`--profiles`: compile every module with its measured profile (`compiler_opt.corpus.profiles`); `also`: what
+    the flag means besides in this verb (appended to the help)."""
+    parser.add_argument(
+        "--profiles",
+        action="store_true",
+        help="compile every module (and its baselines) with measured block frequencies: the corpus's runtime "
+        "programs are built instrumented and run, and each module their workloads run gets the merged profile "
+        "(cached per library and compiler in the per-user cache); modules without one are listed on stderr" + also,
+    )
+
+
 # --- groups ---------------------------------------------------------------------------------------------------------
 def add_pool_flags(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
     """Add --backend, --workers, --ray-address and --ship-modules to a verb's parser."""

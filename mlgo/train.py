@@ -15,13 +15,15 @@ from mlgo.flags import (
     add_json_flag,
     add_output_flag,
     add_problem_flag,
+    add_profiles_flag,
     describe,
     pool_from_args,
     positive_int,
 )
 
 EPILOG = """the run folder (RUN_DIR):
-  config.json          problem, algorithm, corpus, compiler, seed and the gin configuration used
+  config.json          problem, algorithm, corpus, compiler, seed, profiles (whether --profiles) and the gin
+                       configuration used
   log.jsonl            one JSON object per iteration (modules ok/failed, mean_reward, total_ratio,
                        policy_total, baseline_total, decisions, loss, seconds_collect, seconds_train,
                        seconds_compile/seconds_policy summed over jobs, decisions_per_second_per_worker,
@@ -42,6 +44,7 @@ examples:
   mlgo train --problem inlining --algorithm es --corpus CORPUS --output runs/es2 --warmstart runs/imitation/policy
   mlgo train --problem regalloc-eviction --algorithm es --corpus CORPUS --output runs/evict
   mlgo train --problem regalloc-priority --algorithm ppo --corpus CORPUS --output runs/priority
+  mlgo train --problem regalloc-eviction --algorithm es --corpus CORPUS --output runs/evict-pgo --profiles
   mlgo train ... --output runs/ppo --resume          # after a kill: continue from the last complete iteration
   mlgo train ... --gin-binding 'ppo.ppo_config.learning_rate = 1e-3'
 """
@@ -135,6 +138,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
         type=Path,
         help="folder of cached -Oz baselines (default: the per-user cache, shared between runs)",
     )
+    add_profiles_flag(
+        parser,
+        "; training and validation modules alike, in every iteration (config.json records the choice; "
+        "--resume must give it as the run started)",
+    )
     add_json_flag(parser, "the summary")
     add_corpus_compile_flags(parser, timeout=False)
     parser.set_defaults(run=run)
@@ -161,6 +169,7 @@ def run(args: argparse.Namespace) -> int:
         gin_files=tuple(args.gin_files),
         gin_bindings=tuple(args.gin_bindings),
         baseline_cache=args.baselines,
+        profiles=args.profiles,
     )
     with pool_from_args(args) as pool:
         summary = train(options, pool)

@@ -3,17 +3,21 @@
 `open_run` reads the configuration (a new run: the problem's gin file for the
 algorithm, then the user's files and bindings; a resumed run: the text stored
 in config.json, after checking that the run is the one asked for and was
-trained with the same compiler), splits the corpus and finds the compiler and
-the baseline cache. `prepare_policy` makes or reads back the policy's parts:
-feature spec (from the compiler's header), vocabulary (given, a warm-start
-policy's, or read back), network settings, and the warm-start actor; a new
-run's config.json is written there.
+trained with the same compiler and the same `profiles` choice), applies the
+corpus's measured profiles when asked (`compiler_opt.corpus.profiles`: every
+compile of the run, its baselines and linked sizes included, then uses them),
+splits the corpus and finds the compiler and the baseline cache.
+`prepare_policy` makes or reads back the policy's parts: feature spec (from
+the compiler's header), vocabulary (given, a warm-start policy's, or read
+back), network settings, and the warm-start actor; a new run's config.json is
+written there.
 """
 
 from __future__ import annotations
 
 import datetime
 import shutil
+import sys
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol
@@ -24,6 +28,7 @@ from compiler_opt.collect.rollouts import ModuleBook
 from compiler_opt.collect.scoring import ScorerSource, scorer_source
 from compiler_opt.collect.vocab_traces import collect_vocab
 from compiler_opt.corpus.loading import Corpus, ModuleSpec, load_corpus
+from compiler_opt.corpus.profiles import collect_profiles
 from compiler_opt.corpus.splitting import MODULE_SPLIT
 from compiler_opt.errors import MlgoError
 from compiler_opt.llvm.toolchain import Toolchain, find_toolchain
@@ -80,12 +85,15 @@ class RunRequest(Protocol):
     def gin_bindings(self) -> tuple[str, ...]: ...
     @property
     def baseline_cache(self) -> Path | None: ...
+    @property
+    def profiles(self) -> bool: ...
 
 
 class Run:
     """One run's settings and shared parts: folder, compiler, problem, corpus split, baselines, policy parts."""
 
-    # Set by `open_run`:
+    # Set by `open_run` (`corpus`: the whole corpus, with its profiles when the run uses them):
+    corpus: Corpus
     training: Corpus
     validation: Corpus
     baselines: BaselineCache
@@ -103,6 +111,7 @@ class Run:
         self.seed = options.seed
         self.validation_fraction = options.validation_fraction
         self.split_method: str | None = None  # the corpus's own; a resumed run's stored one
+        self.profiles = options.profiles  # a resumed run's must equal its stored choice (`_check_resumable`)
         self.saved_config: dict | None = None
         self.warmstart, self.vocab_source = options.warmstart, options.vocab
 
@@ -126,7 +135,7 @@ class Run:
         return scorer_source(
             self.config.reward_size,
             self.problem.name,
-            corpus=self.options.corpus,
+            corpus=self.corpus,
             toolchain=self.toolchain,
             baselines=self.baselines.folder,
         )
@@ -188,6 +197,11 @@ def open_run(options: RunRequest, pool: WorkerPool, load_gin: LoadGin) -> Run:
         label_modules=options.max_modules,
     )
     corpus = load_corpus(options.corpus)
+    if run.profiles:
+        found = collect_profiles(run.toolchain, corpus, timeout=run.config.compile_timeout)
+        print(found.describe(), file=sys.stderr)
+        corpus = found.apply(corpus)
+    run.corpus = corpus
     run.split_method = run.split_method or corpus.split_method
     run.training, run.validation = corpus.split(run.validation_fraction, run.split_method)
     if not len(run.training):
@@ -212,6 +226,13 @@ def _check_resumable(run: Run, saved: Mapping) -> None:
                 f"{saved.get('problem')} on corpus {saved.get('corpus')}, not {key} {value}; "
                 "resume it with its own settings"
             )
+    started = bool(saved.get("profiles", False))  # runs from before --profiles had none
+    if started != options.profiles:
+        how = "with --profiles" if started else "without --profiles"
+        raise RunFolderError(
+            f'--resume: {root} started {how} (config.json\'s "profiles" is {str(started).lower()}); '
+            f"resume it {how}, or start a new run"
+        )
     compiler = saved.get("compiler", {})
     if compiler.get("identity") != run.toolchain.identity:
         raise RunFolderError(
@@ -231,6 +252,7 @@ def _new_config(run: Run) -> dict:
         "seed": run.seed,
         "validation_fraction": run.validation_fraction,
         "split": run.split_method,
+        "profiles": run.profiles,
         "modules": {"training": len(run.training), "validation": len(run.validation)},
         "warmstart": None if run.warmstart is None else str(Path(run.warmstart).resolve()),
         "vocab": None if run.vocab_source is None else str(Path(run.vocab_source).resolve()),

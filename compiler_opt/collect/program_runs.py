@@ -8,11 +8,19 @@ whatever compiled the library: `compile_drivers`) by the clang driver and
 the `ld.lld` of the same LLVM, with the C++ runtime when a source is C++ (as
 clang++ links: `link_program`). It runs in a fresh folder holding copies of
 its `data` (`prepare_folder`), under `valgrind --tool=callgrind`, which
-counts the instructions it executes (`count_instructions`: repeatable on a
-noisy machine, unlike wall time) and gives back what it printed, so two
-builds' outputs can be compared. `run_program` does all of it in a
-temporary folder. Every failure is a `ProgramError` or a `LinkError` naming
-the program.
+counts the instructions it executes (`count_instructions`) and gives back
+what it printed, so two builds' outputs can be compared. `run_program` does
+all of it in a temporary folder. Every failure is a `ProgramError` or a
+`LinkError` naming the program.
+
+The count is repeatable on a noisy machine, unlike wall time, once what the
+program starts with is the same: the process's environment, its `argv[0]`
+and the path of the folder it runs in all land on its initial stack, and
+their lengths change the instructions the C runtime's start-up executes (a
+few hundred, measured with clang-19 and valgrind 3.19 on xxhash-bench). So
+the program runs as `./<binary>` inside its run folder, whose path is padded
+to `RUN_PATH_LENGTH` characters wherever the temporary folder is (a pool
+worker has its own), with the fixed environment `RUN_ENVIRONMENT`.
 """
 
 from __future__ import annotations
@@ -33,6 +41,8 @@ from compiler_opt.llvm.toolchain import Toolchain
 
 __all__ = [
     "BUILD_ERRORS",
+    "RUN_ENVIRONMENT",
+    "RUN_PATH_LENGTH",
     "ProgramRun",
     "compile_drivers",
     "count_instructions",
@@ -46,6 +56,8 @@ __all__ = [
 _COLLECTED = re.compile(rb"Collected\s*:\s*(\d+)")
 # What building or running a program raises (each names the program).
 BUILD_ERRORS = (LinkError, ProgramError)
+RUN_PATH_LENGTH = 240
+RUN_ENVIRONMENT = {"LC_ALL": "C"}
 
 
 @dataclass(frozen=True)
@@ -88,8 +100,18 @@ def link_program(
     return link_executable(toolchain, objects, output, flags, name=name or program.name, timeout=timeout)
 
 
-def prepare_folder(program: Program, folder: Path) -> Path:
-    """A fresh folder `folder` holding copies of `program`'s data files, for it to run in."""
+def prepare_folder(program: Program, parent: Path) -> Path:
+    """A fresh folder in the new folder `parent` holding copies of `program`'s data files, for it to run in; its
+    path is `RUN_PATH_LENGTH` characters long (see the module docstring)."""
+    parent.mkdir()
+    parent = parent.resolve()
+    pad = RUN_PATH_LENGTH - len(str(parent)) - 1
+    if pad < 1:
+        raise ProgramError(
+            f"{program.name}: the temporary folder {parent} has a path too long to run programs in repeatably "
+            f"(over {RUN_PATH_LENGTH - 2} characters); set TMPDIR to a shorter one"
+        )
+    folder = parent / ("r" * pad)
     folder.mkdir()
     for path in program.data:
         shutil.copy(path, folder / path.name)
@@ -97,13 +119,20 @@ def prepare_folder(program: Program, folder: Path) -> Path:
 
 
 def count_instructions(binary: Path, program: Program, workdir: Path, *, timeout: float = 600.0) -> ProgramRun:
-    """Run `binary` with `program`'s arguments in `workdir` under callgrind: its instruction count and output."""
+    """Run `binary` (in `workdir`, from `prepare_folder`) with `program`'s arguments there under callgrind: its
+    instruction count and output."""
+    if binary.parent.resolve() != workdir.resolve():
+        raise ProgramError(f"{program.name}: the binary {binary} must be in the folder it runs in, {workdir}")
+    valgrind = shutil.which("valgrind")
+    if valgrind is None:
+        raise ProgramError(f"{program.name}: valgrind is not installed")
     out = workdir / "callgrind.out"
     result = run_tool(
-        ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", str(binary), *program.args],
+        [valgrind, "--tool=callgrind", f"--callgrind-out-file={out}", f"./{binary.name}", *program.args],
         f"{program.name}: running under callgrind",
         ProgramError,
         cwd=workdir,
+        env=RUN_ENVIRONMENT,
         timeout=timeout,
     )
     found = _COLLECTED.search(result.stderr)
@@ -119,10 +148,9 @@ def run_program(
     with tempfile.TemporaryDirectory(prefix="mlgo-program-") as tmp:
         folder = Path(tmp)
         drivers = compile_drivers(toolchain, program, folder, timeout=timeout)
-        binary = link_program(
-            toolchain, program, [*drivers, *objects], folder / "program.bin", name=name, timeout=timeout
-        )
-        return count_instructions(binary, program, prepare_folder(program, folder / "run"), timeout=timeout)
+        workdir = prepare_folder(program, folder / "run")
+        binary = link_program(toolchain, program, [*drivers, *objects], workdir / "program", name=name, timeout=timeout)
+        return count_instructions(binary, program, workdir, timeout=timeout)
 
 
 def driver_inputs_digest(toolchain: Toolchain, program: Program, *, timeout: float = 120.0) -> str:

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import gin
 
 from compiler_opt.errors import MlgoError
 from compiler_opt.es.blackbox import OPTIMIZERS
+
+FITNESSES = ("modules", "programs")
 
 
 @dataclass(frozen=True)
@@ -22,7 +25,11 @@ class ESConfig:
     - `rank_shaping`: weigh directions by centered ranks of the scores instead of their raw differences;
     - `top_k`: use only the k pairs whose better side scored best (None: all);
     - `evaluate_center`: also compile the step's modules under the unperturbed policy, for the log's
-      `total_ratio` and reward of the current policy (not used by the update).
+      `total_ratio` and reward of the current policy (not used by the update);
+    - `fitness`: what scores a side: `modules` (each sampled module's size or cost against its baseline) or
+      `programs` (the corpus's programs built from their library compiled under the side and run under
+      callgrind: `1 - instructions / default instructions`, `compiler_opt.es.program_fitness`);
+      `fitness_programs`: the programs by name (empty: every training program; never a held-out one).
     """
 
     perturbations: int = 8
@@ -35,6 +42,8 @@ class ESConfig:
     rank_shaping: bool = True
     top_k: int | None = None
     evaluate_center: bool = True
+    fitness: str = "modules"
+    fitness_programs: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         for name in ("perturbations", "modules_per_perturbation"):
@@ -49,6 +58,10 @@ class ESConfig:
             raise MlgoError(
                 f"es_config.top_k must be between 1 and perturbations ({self.perturbations}), got {self.top_k}"
             )
+        if self.fitness not in FITNESSES:
+            raise MlgoError(f"es_config.fitness must be one of {', '.join(FITNESSES)}, got {self.fitness!r}")
+        if self.fitness_programs and self.fitness != "programs":
+            raise MlgoError("es_config.fitness_programs names programs, which only es_config.fitness = 'programs' runs")
 
     def to_json(self) -> dict:
         return dataclasses.asdict(self)
@@ -66,6 +79,8 @@ def es_config(
     rank_shaping: bool = True,
     top_k: int | None = None,
     evaluate_center: bool = True,
+    fitness: str = "modules",
+    fitness_programs: Sequence[str] = (),
 ) -> ESConfig:
     """The ES settings from gin bindings (`es.es_config.noise_scale = 0.05`)."""
     return ESConfig(
@@ -79,4 +94,6 @@ def es_config(
         bool(rank_shaping),
         None if top_k is None else int(top_k),
         bool(evaluate_center),
+        str(fitness),
+        tuple(str(name) for name in fitness_programs),
     )

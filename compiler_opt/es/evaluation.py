@@ -36,7 +36,7 @@ from compiler_opt.pool.base import Job, SharedRef, WorkerPool
 from compiler_opt.problems.base import Problem
 
 CENTER = 0  # the sign of the unperturbed policy's jobs
-_SIGN_NAMES = {1: "+", -1: "-", CENTER: "0"}
+SIGN_NAMES = {1: "+", -1: "-", CENTER: "0"}
 
 
 def perturbed_policy(base: FastPolicy, seed: int, sign: int, noise_scale: float) -> FastPolicy:
@@ -66,6 +66,8 @@ class StepEvaluation:
     figures: CollectFigures
     pair_scores: dict[int, tuple[float, float]] = field(default_factory=dict)
     pairs_dropped: int = 0
+    extra: dict = field(default_factory=dict)  # more log figures (the program fitness's)
+    summary: str = ""  # more for the log line
 
     def record(self, workers: int) -> dict:
         """The log figures of this step (`total_ratio` and `mean_reward` are the unperturbed policy's)."""
@@ -81,7 +83,27 @@ class StepEvaluation:
             "mean_perturbed_reward": mean(sides),
             "best_perturbed_reward": max(sides) if sides else None,
             "modules_per_second": figures.per_second(figures.jobs_ok),
+            **self.extra,
         }
+
+
+def pair_scores(
+    rewards: dict[tuple[int, int], dict[str, float]], pairs: int
+) -> tuple[dict[int, tuple[float, float]], int]:
+    """Each pair's two sides' mean rewards (`rewards[(pair, sign)]`: by module or program) over what scored on
+    both sides, and how many pairs had nothing in common (dropped)."""
+    scores, dropped = {}, 0
+    for pair in range(pairs):
+        plus, minus = rewards.get((pair, 1), {}), rewards.get((pair, -1), {})
+        common = sorted(set(plus) & set(minus))
+        if not common:
+            dropped += 1
+            continue
+        scores[pair] = (
+            math.fsum(plus[m] for m in common) / len(common),
+            math.fsum(minus[m] for m in common) / len(common),
+        )
+    return scores, dropped
 
 
 def evaluate_step(
@@ -125,7 +147,7 @@ def evaluate_step(
         )
         made = []
         for pair, seed, sign in variants:
-            key = f"{pair}{_SIGN_NAMES[sign]}:{module.name}"
+            key = f"{pair}{SIGN_NAMES[sign]}:{module.name}"
             sides[key] = _Side(pair, sign)
             made.append(
                 Job(key, run_perturbed_task, (task, ref, seed, sign, noise_scale), timeout=limit, files=module.files)
@@ -160,14 +182,5 @@ def evaluate_step(
             figures.baseline_total += rollout.baseline
         else:
             rewards.setdefault((side.pair, side.sign), {})[rollout.module] = reward
-    for pair in range(len(seeds)):
-        plus, minus = rewards.get((pair, 1), {}), rewards.get((pair, -1), {})
-        common = sorted(set(plus) & set(minus))
-        if not common:
-            scores.pairs_dropped += 1
-            continue
-        scores.pair_scores[pair] = (
-            math.fsum(plus[m] for m in common) / len(common),
-            math.fsum(minus[m] for m in common) / len(common),
-        )
+    scores.pair_scores, scores.pairs_dropped = pair_scores(rewards, len(seeds))
     return scores

@@ -3,7 +3,9 @@
 Per step: a seeded sample of training modules compiles under both sides of a
 seeded set of antithetic perturbations of the current policy's weights (and
 under the policy itself, for the log); each side is scored by its mean reward
-against the baselines (`compiler_opt.es.evaluation`), and the optimizer takes
+against the baselines (`compiler_opt.es.evaluation`), or, with
+`es_config.fitness = 'programs'`, by the corpus's training programs built
+under it and run (`compiler_opt.es.program_fitness`); the optimizer takes
 one step along the estimated gradient (`compiler_opt.es.learner`). The state
 between steps: the modules' failure counts.
 """
@@ -14,10 +16,12 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
+from compiler_opt.collect.program_runs import require_valgrind
 from compiler_opt.collect.rollouts import ModuleBook
 from compiler_opt.es.config import ESConfig
 from compiler_opt.es.evaluation import StepEvaluation, evaluate_step
 from compiler_opt.es.learner import ESLearner, step_seeds
+from compiler_opt.es.program_fitness import ProgramFitness, training_programs
 from compiler_opt.training.learner import IterationFigures, ModelDelegate, fmt
 from compiler_opt.training.setup import Run
 
@@ -32,6 +36,18 @@ class ESTraining(ModelDelegate):
         self.book = ModuleBook()
         self.learner: ESLearner | None = None
         self.scoring = run.scoring()
+        self.programs: ProgramFitness | None = None
+        if config.fitness == "programs":
+            # Checked now, before the run folder is written.
+            require_valgrind("use es.es_config.fitness = 'modules'")
+            self.programs = ProgramFitness(
+                training_programs(run.training, run.validation, config.fitness_programs),
+                run.training,
+                run.problem,
+                run.toolchain,
+                run.baselines,
+                run.config.compile_timeout,
+            )
 
     def prepare(self, run: Run, state: Mapping | None) -> None:
         if state is not None:
@@ -46,11 +62,22 @@ class ESTraining(ModelDelegate):
         assert self.learner is not None, "build() first"
         return self.learner
 
-    def collect(self, iteration: int) -> tuple[list[int], int, StepEvaluation]:
-        """The step's direction seeds, how many modules it sampled, and the scores of its pairs."""
+    def collect(self, iteration: int) -> tuple[list[int], str, StepEvaluation]:
+        """The step's direction seeds, what it scored on ("8 modules", "2 programs"), and its pairs' scores."""
         run, es = self.run, self.config
-        modules = run.sample_training(self.book, es.modules_per_perturbation, run.iteration_seed(iteration))
         seeds = step_seeds(run.seed, iteration, es.perturbations)
+        if self.programs is not None:
+            scores = self.programs.evaluate_step(
+                run.pool,
+                self._model().fast_policy(),
+                seeds,
+                es.noise_scale,
+                iteration=iteration,
+                settings=run.config,
+                evaluate_center=es.evaluate_center,
+            )
+            return seeds, f"{len(self.programs.tasks)} programs", scores
+        modules = run.sample_training(self.book, es.modules_per_perturbation, run.iteration_seed(iteration))
         scores = evaluate_step(
             run.pool,
             self._model().fast_policy(),
@@ -69,11 +96,11 @@ class ESTraining(ModelDelegate):
         )
         if scores.figures.set_aside:
             run.folder.write_failed_modules(self.book.set_aside)
-        return seeds, len(modules), scores
+        return seeds, f"{len(modules)} modules", scores
 
-    def update(self, iteration: int, collected: tuple[list[int], int, StepEvaluation]) -> IterationFigures:
+    def update(self, iteration: int, collected: tuple[list[int], str, StepEvaluation]) -> IterationFigures:
         run, es = self.run, self.config
-        seeds, modules, scores = collected
+        seeds, scored_on, scores = collected
         figures = scores.figures
         record = {"iteration": iteration, "algorithm": "es", **scores.record(run.pool.workers)}
         began = time.monotonic()
@@ -84,12 +111,13 @@ class ESTraining(ModelDelegate):
         record["seconds_train"] = time.monotonic() - began
         line = (
             f"step {iteration}/{run.config.iterations}: {record['pairs_used']}/{es.perturbations} pairs "
-            f"({figures.jobs_ok}/{figures.jobs} compiles ok, {figures.jobs_failed} failed, "
-            f"{figures.modules_cancelled} cancelled) on {modules} modules, "
+            f"({figures.jobs_ok}/{figures.jobs} {'builds' if self.programs else 'compiles'} ok, "
+            f"{figures.jobs_failed} failed, {figures.modules_cancelled} cancelled) on {scored_on}, "
             f"reward {fmt(record['mean_reward'], '+.4f')} (perturbed best "
             f"{fmt(record['best_perturbed_reward'], '+.4f')}), ratio {fmt(record['total_ratio'], '.4f')}, "
             f"collect {figures.seconds_collect:.1f} s (jobs: compile {figures.seconds_compile:.1f} s, "
             f"policy {figures.seconds_policy:.1f} s), update {record['seconds_train']:.2f} s"
+            + (f"; {scores.summary}" if scores.summary else "")
         )
         return IterationFigures(record, line)
 

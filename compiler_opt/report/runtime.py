@@ -9,7 +9,8 @@ under the default heuristic and under the policy) linked with its driver
 same driver object on both sides) by the clang driver and the `ld.lld` of
 the same LLVM, with the C++ runtime when a source is C++ (as clang++ links;
 the build and the count are `compiler_opt.collect.program_runs`'s).
-Each build runs in a fresh folder holding copies of `data`: under
+Each build runs in a fresh folder holding copies of `data`, with a fixed
+environment: under
 `valgrind --tool=callgrind` for its instruction count (repeatable on a
 noisy machine), then `runs` times natively for the wall time: the median,
 the number of runs and their spread (fastest and slowest; the two builds
@@ -32,6 +33,7 @@ from pathlib import Path
 
 from compiler_opt.collect.program_runs import (
     BUILD_ERRORS,
+    RUN_ENVIRONMENT,
     compile_drivers,
     count_instructions,
     link_program,
@@ -64,7 +66,12 @@ def _wall_times(
         for side, (binary, workdir) in builds.items():
             started = time.perf_counter()
             result = run_tool(
-                [str(binary), *program.args], f"{program.name}: running", ProgramError, cwd=workdir, timeout=timeout
+                [f"./{binary.name}", *program.args],
+                f"{program.name}: running",
+                ProgramError,
+                cwd=workdir,
+                env=RUN_ENVIRONMENT,
+                timeout=timeout,
             )
             elapsed = time.perf_counter() - started
             if result.stdout != output:
@@ -107,13 +114,12 @@ def measure_program(
             drivers = compile_drivers(toolchain, program, folder, timeout=timeout)
             outputs, builds = {}, {}
             for index, side in enumerate(("default", "policy")):
-                # Names of one length: the same objects, the same count.
                 workdir = prepare_folder(program, folder / f"build{index}")
                 binary = link_program(
                     toolchain,
                     program,
                     [*drivers, *objects[side]],
-                    folder / f"build{index}.bin",
+                    workdir / "program",
                     name=f"{program.name} ({side})",
                     timeout=timeout,
                 )

@@ -93,7 +93,7 @@ def test_eval_refuses_bad_runtime_flags_before_compiling(small_sample, tmp_path,
     assert not (tmp_path / "eval.json").exists()
 
 
-# A driver hashing (with the corpus's xxhash) either a fixed string or the name of the folder it runs in: each
+# A driver hashing (with the corpus's xxhash) either a fixed string or the path of the folder it runs in: each
 # build runs in its own folder, so `cwd` makes the two builds print different output, as a
 # miscompile would, through the same code path as any program.
 _CWD_HASH = r"""
@@ -104,7 +104,7 @@ _CWD_HASH = r"""
 unsigned long long XXH64(const void *input, size_t length, unsigned long long seed);
 int main(int argc, char **argv) {
   char text[PATH_MAX] = "fixed";
-  if (argc > 1 && !strcmp(argv[1], "cwd") && getcwd(text, sizeof text)) memmove(text, strrchr(text, '/') + 1, 64);
+  if (argc > 1 && !strcmp(argv[1], "cwd") && !getcwd(text, sizeof text)) return 1;
   printf("%016llx\n", XXH64(text, strlen(text), 0));
   return 0;
 }

@@ -16,6 +16,7 @@ from compiler_opt.collect.baseline import BaselineCache
 from compiler_opt.collect.program_runs import ProgramRun
 from compiler_opt.corpus.loading import load_corpus
 from compiler_opt.errors import MlgoError
+from compiler_opt.es.config import ESConfig
 from compiler_opt.es.evaluation import CENTER
 from compiler_opt.es.program_fitness import OUTPUT_DIFFERS, ProgramFitness, training_programs
 from compiler_opt.es.program_jobs import run_program_task
@@ -163,6 +164,13 @@ def test_held_out_programs_and_programs_with_validation_modules_are_refused(smal
         training_programs(training, validation, ["lz4-roundtrip"])
     with pytest.raises(MlgoError, match="no program nonesuch"):
         training_programs(training, validation, ["nonesuch"])
+
+
+def test_bad_fitness_settings_are_refused():
+    with pytest.raises(MlgoError, match="es_config.fitness must be one of modules, programs, got 'runtime'"):
+        ESConfig(fitness="runtime")
+    with pytest.raises(MlgoError, match="only es_config.fitness = 'programs' runs"):
+        ESConfig(fitness_programs=("xxhash-bench",))
 
 
 @pytest.mark.slow

@@ -25,7 +25,9 @@ worker has its own), with the fixed environment `RUN_ENVIRONMENT`.
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import platform
 import re
 import shutil
 import tempfile
@@ -50,6 +52,7 @@ __all__ = [
     "link_program",
     "prepare_folder",
     "require_valgrind",
+    "run_conditions",
     "run_program",
 ]
 
@@ -172,3 +175,17 @@ def driver_inputs_digest(toolchain: Toolchain, program: Program, *, timeout: flo
         digest.update(f"\0{path.name}\0".encode())
         digest.update(path.read_bytes())
     return digest.hexdigest()
+
+
+@functools.cache
+def run_conditions() -> dict:
+    """What besides the program decides its count here: valgrind's and the C library's versions, the fixed
+    environment and run-folder path length (for cache keys)."""
+    valgrind = shutil.which("valgrind")
+    version = b"" if valgrind is None else run_tool([valgrind, "--version"], "valgrind --version", MlgoError).stdout
+    return {
+        "valgrind": version.decode().strip(),
+        "libc": " ".join(platform.libc_ver()),
+        "environment": RUN_ENVIRONMENT,
+        "path_length": RUN_PATH_LENGTH,
+    }

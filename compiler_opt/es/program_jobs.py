@@ -11,11 +11,12 @@ raises, naming the program; the pool reports it as the job's failure.
 
 `DefaultRuns` keeps the default build's count and output on disk, beside the
 baselines (`<baseline folder>/programs`): its key is a sha256 over the
-compiler's identity, each library module's baseline key (the module's
-content, its full compile command line, the problem and measurement: see
-`compiler_opt.collect.baseline`), and the program's description (name,
-arguments, link flags, and the content of its driver sources, the headers
-they include and its data files). An entry is written atomically; one that
+compiler's identity, valgrind's and the C library's versions and the run's
+fixed environment (`program_runs.run_conditions`), each library module's
+baseline key (the module's content, its full compile command line, the
+problem and measurement: see `compiler_opt.collect.baseline`), and the
+program's description (name, arguments, link flags, and the content of its
+driver sources, the headers they include and its data files). An entry is written atomically; one that
 does not parse or whose recorded key differs from its name is missing.
 """
 
@@ -32,7 +33,7 @@ from pathlib import Path
 
 from compiler_opt.collect.baseline import BaselineCache
 from compiler_opt.collect.compile_job import CompileTask, run_compile_task
-from compiler_opt.collect.program_runs import ProgramRun, driver_inputs_digest, run_program
+from compiler_opt.collect.program_runs import ProgramRun, driver_inputs_digest, run_conditions, run_program
 from compiler_opt.corpus.loading import ModuleSpec
 from compiler_opt.corpus.programs import Program
 from compiler_opt.es.evaluation import perturbed_policy
@@ -124,6 +125,7 @@ class DefaultRuns:
             "format": FORMAT_VERSION,
             "kind": "program default build",
             "compiler": self.toolchain.identity,
+            "run": run_conditions(),
             "modules": [self.baselines.key(m.command(self.toolchain.clang)) for m in task.modules],
             "program": {
                 "name": program.name,

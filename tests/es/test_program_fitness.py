@@ -99,7 +99,10 @@ def test_a_programs_reward_is_computed_and_the_same_on_a_rebuild(corpus, toolcha
     compiler_opt.collect.program_runs; a few hundred instructions apart before)."""
     fitness = _fitness(corpus, toolchain, baselines)
     assert list(fitness.tasks) == ["xxhash-bench"]  # the held-out yaml-roundtrip is not trained on
-    [default] = fitness.default_runs(pool).values()  # read back from the cache beside the baselines
+    [entry] = (baselines / "programs").rglob("*.json")
+    written = entry.stat().st_mtime_ns
+    [default] = fitness.default_runs(pool).values()  # read back from the cache beside the baselines, not rebuilt
+    assert entry.stat().st_mtime_ns == written and fitness.cache.read(entry.stem) == default
     assert default.instructions > 10_000_000 and b"digest" in default.stdout
     task = fitness.tasks["xxhash-bench"]
     again = run_program_task(task, BASELINE_POLICY, 0, CENTER, 0.0)

@@ -38,7 +38,7 @@ from typing import Any
 
 from compiler_opt.errors import MlgoError
 from compiler_opt.policy.pretrained import PACKAGE_ROOT, package_policy
-from compiler_opt.report.inputs import Evaluation, load_evaluation
+from compiler_opt.report.inputs import Evaluation, RuntimeProgram, load_evaluation
 from compiler_opt.report.references import is_reference, verdicts
 from compiler_opt.training.run_folder import RunFolder
 
@@ -81,6 +81,13 @@ def _ratio(pairs: Sequence[tuple[float, float]]) -> float | None:
     return None if default <= 0 else sum(p for _, p in pairs) / default
 
 
+def _program_record(program: RuntimeProgram) -> dict[str, Any]:
+    default, policy = program.figures.get("instructions", (None, None))
+    if program.error or not default or policy is None:
+        return {"program": program.program, "error": program.error or "no instruction count"}
+    return {"program": program.program, "instructions_vs_default": policy / default}
+
+
 def validation_record(evaluation: Evaluation, references: Sequence[Evaluation]) -> dict[str, Any]:
     """The policy's figures on the evaluated modules: against the default, and against each reference."""
     ok = [m for m in evaluation.modules if m.ok and m.default is not None and m.policy is not None]
@@ -103,6 +110,9 @@ def validation_record(evaluation: Evaluation, references: Sequence[Evaluation]) 
         linked = [(lib.default, lib.policy) for lib in evaluation.linked if lib.default and lib.policy is not None]
         record["linked_vs_default"] = _ratio([(float(d), float(p)) for d, p in linked])
         record["linked_libraries"] = len(linked)
+    if evaluation.runtime:
+        # Programs built under the policy and run (`mlgo eval --runtime`): instructions under callgrind.
+        record["runtime"] = [_program_record(program) for program in evaluation.runtime]
     for reference in references:
         if not is_reference(reference):
             raise MlgoError(

@@ -1,0 +1,61 @@
+"""The maintainers' packaging script carries an evaluation's runtime programs into the provenance: each program's
+instruction ratio, or its error (a failed program never shows a figure)."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+
+from compiler_opt.report.inputs import load_evaluation
+
+SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "package_pretrained.py"
+
+
+@pytest.fixture(scope="module")
+def script():
+    spec = importlib.util.spec_from_file_location("package_pretrained", SCRIPT)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_runtime_programs_reach_the_provenance(script, tmp_path):
+    path = tmp_path / "eval.json"
+    path.write_text(
+        json.dumps(
+            {
+                "problem": "regalloc-eviction",
+                "policy": "RUN/policy",
+                "compiler": "clang 19",
+                "measurement": "regalloc_cost",
+                "modules": [{"name": "m", "ok": True, "default": 100.0, "policy": 90.0}],
+                "summary": {
+                    "modules": 1,
+                    "failed": 0,
+                    "default_total": 100.0,
+                    "policy_total": 90.0,
+                    "total_ratio": 0.9,
+                    "geomean_ratio": 0.9,
+                },
+                "runtime": [
+                    {
+                        "program": "fast",
+                        "ok": True,
+                        "default": {"instructions": 2000, "seconds": 1.0},
+                        "policy": {"instructions": 1990, "seconds": 1.0},
+                    },
+                    {"program": "broken", "ok": False, "error": "broken: the policy's build printed other output"},
+                ],
+            }
+        )
+    )
+    record = script.validation_record(load_evaluation(path), [])
+    assert record["total_vs_default"] == pytest.approx(0.9)
+    assert record["runtime"] == [
+        {"program": "fast", "instructions_vs_default": pytest.approx(0.995)},
+        {"program": "broken", "error": "broken: the policy's build printed other output"},
+    ]

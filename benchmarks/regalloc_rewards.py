@@ -28,7 +28,8 @@ ratios, and how well each cost predicts the instruction count: Pearson's r
 across (policy, program) pairs of the library's cost ratio and the
 program's instruction ratio, and across modules of the estimated and the
 measured cost ratio. Everything goes to `OUTPUT/regalloc_rewards.json`; a
-reward whose run folder holds a finished run is not trained again.
+reward whose run folder holds a saved policy is not trained again, and its
+evaluations written by an earlier invocation are read back.
 
     MLGO_CLANG=clang-19 .venv/bin/python benchmarks/regalloc_rewards.py --budget-minutes 20 \\
         --fitness-programs lz4-roundtrip,xxhash-bench --output /tmp/rewards
@@ -50,6 +51,7 @@ from training_setup import add_training_flags, fmt, training_setup
 
 from compiler_opt.corpus.profiles import collect_profiles
 from compiler_opt.corpus.programs import load_programs
+from compiler_opt.es.program_fitness import training_programs
 from compiler_opt.policy.fast import FastPolicy
 from compiler_opt.pool.backends import make_pool
 from compiler_opt.report.evaluate import evaluate
@@ -98,7 +100,8 @@ def _train(reward: str, setup, budget: float, pool, extra_bindings: tuple[str, .
     options, after = REWARDS[reward]
     warmstart = None if after is None else setup.output / f"train-{after}" / "policy"
     started = time.monotonic()
-    if not (run_dir / "policy").is_dir():
+    trained_now = not (run_dir / "policy").is_dir()
+    if trained_now:
         train(
             TrainOptions(
                 setup.problem.name,
@@ -117,6 +120,7 @@ def _train(reward: str, setup, budget: float, pool, extra_bindings: tuple[str, .
     records = [json.loads(line) for line in log.read_text().splitlines() if line.strip()] if log.is_file() else []
     return {
         "run": str(run_dir),
+        "trained_now": trained_now,
         "warmstart": None if warmstart is None or not warmstart.is_dir() else str(warmstart),
         "steps": len(records),
         "seconds": time.monotonic() - started,
@@ -128,9 +132,13 @@ def _train(reward: str, setup, budget: float, pool, extra_bindings: tuple[str, .
     }
 
 
+def _names(listed: str) -> tuple[str, ...]:
+    return tuple(name.strip() for name in listed.split(",") if name.strip())
+
+
 def _bindings(reward: str, fitness_programs: str) -> tuple[str, ...]:
     """The runtime reward's choice of programs as a gin binding (no other reward builds programs)."""
-    names = [name.strip() for name in fitness_programs.split(",") if name.strip()]
+    names = _names(fitness_programs)
     if reward != "runtime" or not names:
         return ()
     return (f"es.es_config.fitness_programs = {tuple(names)!r}",)
@@ -182,6 +190,8 @@ def main(argv=None) -> int:
         f"{len(modules)} modules of their libraries; {args.budget_minutes:g} min of training per reward",
         flush=True,
     )
+    if "runtime" in rewards:  # refused now rather than after the other rewards' training
+        training_programs(setup.training, setup.validation, _names(args.fitness_programs))
     memory = PeakMemory().start()
     results: dict[str, dict] = {}
     with make_pool("local", args.workers) as pool:
@@ -198,6 +208,11 @@ def main(argv=None) -> int:
             started = time.monotonic()
             sides = {}
             for frequencies, source in (("estimated", corpus), ("profiled", profiled_corpus)):
+                written = setup.output / f"eval-{reward}-{frequencies}.json"
+                if written.is_file() and not entry.get("training", {}).get("trained_now"):
+                    # The same policy as when it was written (the default, or a run reused, not trained again).
+                    sides[frequencies] = json.loads(written.read_text())
+                    continue
                 report = evaluate(
                     source,
                     problem,

@@ -23,12 +23,12 @@ from compiler_opt.collect.baseline import BaselineCache
 from compiler_opt.collect.best_store import BestTrajectoryStore
 from compiler_opt.collect.compile_job import POOL_TIMEOUT_MARGIN
 from compiler_opt.collect.explore import Exploration, ExploreTask, run_explore_task
-from compiler_opt.collect.rollouts import CollectFigures, ModuleBook, RolloutSettings, describe
+from compiler_opt.collect.rollouts import CollectFigures, ModuleBook, RolloutSettings
 from compiler_opt.collect.scoring import ModuleScorer, ObjectScorer
 from compiler_opt.corpus.loading import ModuleSpec
 from compiler_opt.llvm.toolchain import Toolchain
 from compiler_opt.policy.fast import FastPolicy
-from compiler_opt.pool.base import DeadlinePolicy, Job, JobStatus, WorkerPool
+from compiler_opt.pool.base import DeadlinePolicy, Job, WorkerPool
 from compiler_opt.problems.base import Problem
 
 __all__ = ["ExploreFigures", "ExploreSettings", "explore_round"]
@@ -130,12 +130,7 @@ def explore_round(
             settings.deadline_quorum, settings.deadline_grace_seconds, settings.deadline_median_factor
         )
         for result in pool.run(jobs, deadline=deadline, desc=f"explore {round}"):
-            if result.status is JobStatus.CANCELLED:
-                figures.modules_cancelled += 1
-                continue
-            if not result.ok:
-                figures.jobs_failed += 1
-                figures.failures.setdefault(result.key, describe(result.error))
+            if figures.note_unusable(result, result.key):
                 continue
             figures.jobs_ok += 1
             baseline = scorer.value(result.key, scores.scores[result.key], None)

@@ -39,7 +39,7 @@ from compiler_opt.corpus.loading import ModuleSpec
 from compiler_opt.errors import MlgoError
 from compiler_opt.llvm.toolchain import Toolchain
 from compiler_opt.policy.fast import FastPolicy
-from compiler_opt.pool.base import DeadlinePolicy, Job, JobStatus, SharedRef, WorkerPool
+from compiler_opt.pool.base import DeadlinePolicy, Job, JobResult, JobStatus, SharedRef, WorkerPool
 from compiler_opt.problems.base import Problem
 from compiler_opt.problems.measurements import Score
 
@@ -149,6 +149,18 @@ class CollectFigures:
         self.seconds_measure += result.seconds.get("measure", 0.0)
         self.seconds_score += result.seconds.get("score", 0.0)
 
+    def note_unusable(self, result: JobResult, name: str) -> bool:
+        """Whether `result` gave nothing to use: a job cancelled at the deadline, or one that failed (its error
+        kept as `name`'s first); counted either way."""
+        if result.status is JobStatus.CANCELLED:
+            self.modules_cancelled += 1
+            return True
+        if not result.ok:
+            self.jobs_failed += 1
+            self.failures.setdefault(name, describe(result.error))
+            return True
+        return False
+
     def note_baseline_failures(self, found: Baselines) -> None:
         """Count the modules whose baseline failed (they are not compiled under the policy)."""
         for name, failure in found.failures.items():
@@ -250,12 +262,7 @@ def rollouts(
         )
         for result in pool.run(batch, deadline=deadline, desc=desc):
             name = owner[result.key]
-            if result.status is JobStatus.CANCELLED:
-                figures.modules_cancelled += 1
-                continue
-            if not result.ok:
-                figures.jobs_failed += 1
-                figures.failures.setdefault(name, describe(result.error))
+            if figures.note_unusable(result, name):
                 continue
             if scorer_ref is None:
                 compiled = result.value

@@ -42,7 +42,7 @@ from compiler_opt.es.evaluation import CENTER, SIGN_NAMES, StepEvaluation, pair_
 from compiler_opt.es.program_jobs import DefaultRuns, ProgramSide, ProgramTask, run_program_task
 from compiler_opt.llvm.toolchain import Toolchain
 from compiler_opt.policy.fast import FastPolicy
-from compiler_opt.pool.base import DeadlinePolicy, Job, JobStatus, WorkerPool
+from compiler_opt.pool.base import DeadlinePolicy, Job, WorkerPool
 from compiler_opt.problems.base import Problem
 
 __all__ = ["ProgramFitness", "training_programs"]
@@ -195,12 +195,7 @@ class ProgramFitness:
         try:
             for result in pool.run(batch, deadline=deadline, desc=f"es step {iteration} (programs)"):
                 side = sides[result.key]
-                if result.status is JobStatus.CANCELLED:
-                    figures.modules_cancelled += 1
-                    continue
-                if not result.ok:
-                    figures.jobs_failed += 1
-                    figures.failures.setdefault(side.program, describe(result.error))
+                if figures.note_unusable(result, side.program):
                     continue
                 built: ProgramSide = result.value
                 figures.decisions += built.decisions

@@ -23,12 +23,12 @@ from compiler_opt.collect.baseline import BaselineCache
 from compiler_opt.collect.best_store import BestTrajectoryStore
 from compiler_opt.collect.compile_job import POOL_TIMEOUT_MARGIN
 from compiler_opt.collect.explore import Exploration, ExploreTask, run_explore_task
-from compiler_opt.collect.rollouts import CollectFigures, ModuleBook, RolloutSettings
+from compiler_opt.collect.rollouts import CollectFigures, ModuleBook, RolloutSettings, deadline_policy
 from compiler_opt.collect.scoring import ModuleScorer, ObjectScorer
 from compiler_opt.corpus.loading import ModuleSpec
 from compiler_opt.llvm.toolchain import Toolchain
 from compiler_opt.policy.fast import FastPolicy
-from compiler_opt.pool.base import DeadlinePolicy, Job, WorkerPool
+from compiler_opt.pool.base import Job, WorkerPool
 from compiler_opt.problems.base import Problem
 
 __all__ = ["ExploreFigures", "ExploreSettings", "explore_round"]
@@ -126,9 +126,7 @@ def explore_round(
             limit = settings.compile_timeout * task.compiles + POOL_TIMEOUT_MARGIN
             jobs.append(Job(module.name, run_explore_task, (task, ref, scorer_ref), timeout=limit, files=module.files))
         figures.jobs = len(jobs)
-        deadline = DeadlinePolicy(
-            settings.deadline_quorum, settings.deadline_grace_seconds, settings.deadline_median_factor
-        )
+        deadline = deadline_policy(settings)
         for result in pool.run(jobs, deadline=deadline, desc=f"explore {round}"):
             if figures.note_unusable(result, result.key):
                 continue

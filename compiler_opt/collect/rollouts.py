@@ -64,10 +64,16 @@ class RolloutSettings(Protocol):
     def reward_per_function(self) -> bool: ...
 
 
-def compile_and_policy_seconds(result: CompileResult) -> tuple[float, float]:
-    """A job's (compiler seconds, Python policy seconds): the compile's wall time minus the policy's share, and it."""
-    policy = result.seconds.get("policy", 0.0)
-    return max(result.seconds.get("compile", 0.0) - policy, 0.0), policy
+def deadline_policy(settings: RolloutSettings) -> DeadlinePolicy:
+    """When a collection stops waiting for stragglers, as the run's settings say."""
+    return DeadlinePolicy(settings.deadline_quorum, settings.deadline_grace_seconds, settings.deadline_median_factor)
+
+
+def compile_and_policy_seconds(seconds: Mapping[str, float]) -> tuple[float, float]:
+    """A job's (compiler seconds, Python policy seconds) from its `seconds` ("compile": the compiles' wall time,
+    "policy": the Python policy's share of it): the compile's wall time minus the policy's share, and it."""
+    policy = seconds.get("policy", 0.0)
+    return max(seconds.get("compile", 0.0) - policy, 0.0), policy
 
 
 def describe(error: BaseException | None) -> str:
@@ -143,7 +149,7 @@ class CollectFigures:
     shards: list[str] = field(default_factory=list)
 
     def note_seconds(self, result: CompileResult) -> None:
-        compile_seconds, policy_seconds = compile_and_policy_seconds(result)
+        compile_seconds, policy_seconds = compile_and_policy_seconds(result.seconds)
         self.seconds_compile += compile_seconds
         self.seconds_policy += policy_seconds
         self.seconds_measure += result.seconds.get("measure", 0.0)
@@ -257,9 +263,7 @@ def rollouts(
                     owner[job.key] = module.name
                     batch.append(job if scorer_ref is None else _scoring_job(job, scorer_ref, module.name))
         figures.jobs = len(batch)
-        deadline = DeadlinePolicy(
-            settings.deadline_quorum, settings.deadline_grace_seconds, settings.deadline_median_factor
-        )
+        deadline = deadline_policy(settings)
         for result in pool.run(batch, deadline=deadline, desc=desc):
             name = owner[result.key]
             if figures.note_unusable(result, name):

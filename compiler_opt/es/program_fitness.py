@@ -34,7 +34,13 @@ from compiler_opt.collect.actor import BASELINE_POLICY
 from compiler_opt.collect.baseline import BaselineCache
 from compiler_opt.collect.compile_job import POOL_TIMEOUT_MARGIN
 from compiler_opt.collect.program_runs import ProgramRun
-from compiler_opt.collect.rollouts import CollectFigures, RolloutSettings, describe
+from compiler_opt.collect.rollouts import (
+    CollectFigures,
+    RolloutSettings,
+    compile_and_policy_seconds,
+    deadline_policy,
+    describe,
+)
 from compiler_opt.corpus.loading import Corpus
 from compiler_opt.corpus.programs import Program, load_programs
 from compiler_opt.errors import MlgoError
@@ -42,7 +48,7 @@ from compiler_opt.es.evaluation import CENTER, SIGN_NAMES, StepEvaluation, pair_
 from compiler_opt.es.program_jobs import DefaultRuns, ProgramSide, ProgramTask, run_program_task
 from compiler_opt.llvm.toolchain import Toolchain
 from compiler_opt.policy.fast import FastPolicy
-from compiler_opt.pool.base import DeadlinePolicy, Job, WorkerPool
+from compiler_opt.pool.base import Job, WorkerPool
 from compiler_opt.problems.base import Problem
 
 __all__ = ["ProgramFitness", "training_programs"]
@@ -186,9 +192,7 @@ class ProgramFitness:
                 args = (task, ref, seed, sign, noise_scale)
                 batch.append(Job(key, run_program_task, args, timeout=self._limit(task), files=task.files))
         figures.jobs = len(batch)
-        deadline = DeadlinePolicy(
-            settings.deadline_quorum, settings.deadline_grace_seconds, settings.deadline_median_factor
-        )
+        deadline = deadline_policy(settings)
         rewards: dict[tuple[int, int], dict[str, float]] = {}
         ratios: dict[str, float] = {}
         differs: list[str] = []
@@ -199,8 +203,9 @@ class ProgramFitness:
                     continue
                 built: ProgramSide = result.value
                 figures.decisions += built.decisions
-                figures.seconds_compile += max(built.seconds["compile"] - built.seconds["policy"], 0.0)
-                figures.seconds_policy += built.seconds["policy"]
+                compile_seconds, policy_seconds = compile_and_policy_seconds(built.seconds)
+                figures.seconds_compile += compile_seconds
+                figures.seconds_policy += policy_seconds
                 figures.seconds_score += built.seconds["run"]
                 default = defaults[side.program]
                 if built.run.stdout != default.stdout:

@@ -11,7 +11,8 @@ Keys are the baseline cache's (`BaselineCache.key`: the module's content, the
 compile command line, the compiler's identity, the problem and its
 measurement) plus the scorer that valued it, so a changed module, compiler
 or measure never matches an old entry. An entry is replaced only by a
-strictly better one (`offer`), so the store only ever improves; each write is
+strictly better one (`offer`: a lower value, or an equal value and a smaller
+object, as `Candidate.rank` orders them), so the store only ever improves; each write is
 atomic (the trajectory file first, under a name carrying its digest, then
 the JSON entry that names it, each written to a temporary file, fsynced and
 renamed), so a run killed mid-round keeps every entry already written and
@@ -25,6 +26,7 @@ import datetime
 import hashlib
 import io
 import json
+import math
 import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -61,6 +63,12 @@ class BestEntry:
     actions: np.ndarray
     found: dict
     trajectory_file: str | None
+    object_value: float | None = None  # the object's own measurement (None in entries written before it was kept)
+
+    @property
+    def rank(self) -> tuple[float, float]:
+        """The entry's place in `Candidate.rank`'s order (an entry without its object's value never loses a tie)."""
+        return self.value, -math.inf if self.object_value is None else self.object_value
 
     @property
     def ratio(self) -> float:
@@ -98,7 +106,7 @@ class BestTrajectoryStore:
         return found
 
     def offer(self, module: ModuleSpec, candidate: Candidate, baseline: float, found: Mapping) -> bool:
-        """Keep `candidate` as `module`'s best if it is strictly better than the stored one; whether it was kept.
+        """Keep `candidate` as `module`'s best if it ranks strictly before the stored one; whether it was kept.
 
         `found` says what found it (policy, round, ...); the candidate's kind,
         flips and gains are added. A candidate without a trajectory is kept
@@ -106,7 +114,7 @@ class BestTrajectoryStore:
         """
         key = self.key(module)
         stored = self._read(key)
-        if stored is not None and candidate.value >= stored.value:
+        if stored is not None and candidate.rank >= stored.rank:
             return False
         trajectory_file = None
         if candidate.trajectory is not None:
@@ -119,6 +127,7 @@ class BestTrajectoryStore:
             "module": module.name,
             "scorer": self.scorer,
             "value": candidate.value,
+            "object_value": candidate.score.value,
             "baseline": baseline,
             "figures": dict(candidate.score.figures),
             "actions": np.asarray(candidate.actions).reshape(-1).tolist(),
@@ -162,6 +171,7 @@ class BestTrajectoryStore:
                 np.asarray(data["actions"], np.int64),
                 dict(data["found"]),
                 data["trajectory"],
+                None if data.get("object_value") is None else float(data["object_value"]),
             )
         except (OSError, ValueError, KeyError, TypeError, AttributeError):
             return None

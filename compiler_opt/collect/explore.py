@@ -17,8 +17,11 @@
    the inliner's hand rule), recorded with the features the policy sees.
 
 Each compile is valued by a `ModuleScorer` (per-object size, or linked
-size). The best compile (lowest value; the earliest on ties, so the greedy one
-wins a tie, unless the task prefers its references) keeps its trajectory (features and actions); every compile keeps
+size). The best compile keeps its trajectory (features and actions): the
+lowest value, then the smallest object (`Candidate.rank`: a linked value ties
+wherever the linker would have merged what the object saves, and the
+smaller object is the better label there), then the earliest (so the greedy
+one wins a tie, unless the task prefers its references). Every compile keeps
 its actions, so any of them replays exactly (`replay_actions`). A task's
 compiles are at most `1 + depth * flips + 2 * len(references)`.
 """
@@ -104,6 +107,11 @@ class Candidate:
     @property
     def decisions(self) -> int:
         return len(self.actions)
+
+    @property
+    def rank(self) -> tuple[float, float]:
+        """What orders candidates (lower is better): the scorer's value, then the object's own measurement."""
+        return self.value, self.score.value
 
 
 @dataclass
@@ -251,16 +259,16 @@ class _Explorer:
                 for step in steps
             ]
             candidates.extend(tried)
-            better = min(tried, key=lambda candidate: candidate.value, default=None)
-            if better is None or better.value >= base.value:
+            better = min(tried, key=lambda candidate: candidate.rank, default=None)
+            if better is None or better.rank >= base.rank:
                 break
             better.gains = (*base.gains, base.value - better.value)
             base = better
         candidates.extend(self.reference(name) for name in task.references)
         policy_compiles = len(candidates) - len(task.references)
 
-        def rank(index: int) -> tuple[float, bool, int]:
-            return candidates[index].value, task.prefer_references and index < policy_compiles, index
+        def rank(index: int) -> tuple[float, float, bool, int]:
+            return *candidates[index].rank, task.prefer_references and index < policy_compiles, index
 
         best = min(range(len(candidates)), key=rank)
         for index, candidate in enumerate(candidates):

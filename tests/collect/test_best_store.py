@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 
 import numpy as np
@@ -45,6 +46,33 @@ def test_the_store_only_ever_improves(tmp_path, toolchain, module, exploration):
     np.testing.assert_array_equal(entry.actions, best.actions.reshape(-1))
     files = sorted(p.name for p in tmp_path.rglob("*.npz"))
     assert files == [entry.trajectory_file]  # the replaced entry's trajectory is gone
+
+
+def test_an_equal_value_with_a_smaller_object_wins_the_tie(tmp_path, toolchain, module, exploration):
+    """A linked value ties where the linker merges what an object saves; the smaller object is the better label."""
+    store = BestTrajectoryStore(tmp_path, toolchain, INLINING, scorer="linked")
+    best = exploration.best_candidate
+    larger = dataclasses.replace(best, score=dataclasses.replace(best.score, value=best.score.value + 8))
+    assert larger.rank > best.rank
+    assert store.offer(module, larger, 1000.0, {"round": 1})
+    assert store.offer(module, best, 1000.0, {"round": 2})
+    assert not store.offer(module, larger, 1000.0, {"round": 3})
+    entry = store.get(module)
+    assert entry is not None and entry.found["round"] == 2 and entry.object_value == best.score.value
+
+
+def test_an_entry_without_its_object_value_keeps_its_ties(tmp_path, toolchain, module, exploration):
+    store = BestTrajectoryStore(tmp_path, toolchain, INLINING)
+    best = exploration.best_candidate
+    assert store.offer(module, best, 1000.0, {"round": 1})
+    path = next(tmp_path.rglob("*.json"))
+    data = json.loads(path.read_text())
+    del data["object_value"]  # as written before the store kept it
+    path.write_text(json.dumps(data))
+    smaller = dataclasses.replace(best, score=dataclasses.replace(best.score, value=best.score.value - 8))
+    assert not store.offer(module, smaller, 1000.0, {"round": 2})
+    assert store.get(module).object_value is None
+    assert store.offer(module, dataclasses.replace(best, value=best.value - 1), 1000.0, {"round": 3})
 
 
 def test_the_stored_sequence_replays_to_the_stored_size_byte_for_byte(tmp_path, toolchain, module, exploration):

@@ -225,9 +225,16 @@ def run_compile_task(task: CompileTask, policy: FastPolicy | str | None = None) 
 
 
 def default_label_trajectory(
-    module: ModuleSpec, problem: Problem | str, clang: str, *, timeout: float | None = None, keep_object: bool = False
+    module: ModuleSpec,
+    problem: Problem | str,
+    clang: str,
+    *,
+    teacher: str | None = None,
+    timeout: float | None = None,
+    keep_object: bool = False,
 ) -> CompileResult:
-    """Behavioral-cloning data: the real features the policy will see, labeled with the default's decisions.
+    """Behavioral-cloning data: the real features the policy will see, labeled with the default's decisions
+    (or with those of `teacher`, another built-in policy of the problem, such as the inliner's hand rule).
 
     One compile where the default decision arrives in a feature the policy
     excludes, two (read, then replay) where it overwrites a policy feature
@@ -243,7 +250,14 @@ def default_label_trajectory(
             "so there are no default labels to clone"
         )
     task = CompileTask(
-        module, problem.name, clang, builtin.name, explore=False, record=True, timeout=timeout, keep_object=keep_object
+        module,
+        problem.name,
+        clang,
+        teacher or builtin.name,
+        explore=False,
+        record=True,
+        timeout=timeout,
+        keep_object=keep_object,
     )
     return run_compile_task(task)
 

@@ -22,7 +22,12 @@ HEADS = ("categorical", "masked_candidates")
 
 @dataclass(frozen=True)
 class NetworkConfig:
-    """Hidden layer sizes, activation, the features passed through unbucketized, and the head's kind.
+    """Hidden layer sizes, activation, the features passed through unbucketized, derived differences, and the head.
+
+    `differences`: pairs `(a, b)` of scalar integer features whose difference `a - b` the network also sees,
+    bucketed on a fixed grid (`compiler_opt.policy.preprocessing.DIFFERENCE_BOUNDARIES`); computed inside the
+    network, so exported models take the compiler's features unchanged. The inliner's own rule compares
+    `cost_estimate` with `threshold`, a relation that quantile buckets of each feature alone hide.
 
     `head` names how the inputs become an action distribution: "categorical"
     is one choice among the spec's `num_actions` from one network over all
@@ -36,8 +41,12 @@ class NetworkConfig:
     identity: tuple[str, ...] = ()
     head: str = "categorical"
     mask: str = ""
+    differences: tuple[tuple[str, str], ...] = ()
 
     def __post_init__(self) -> None:
+        for pair in self.differences:
+            if len(pair) != 2 or not all(isinstance(name, str) and name for name in pair):
+                raise MlgoError(f"network_config.differences takes pairs of feature names, got {pair!r}")
         if self.activation not in ACTIVATIONS:
             raise MlgoError(f"unknown activation {self.activation!r}; choose one of: {', '.join(ACTIVATIONS)}")
         if self.head not in HEADS:
@@ -59,7 +68,19 @@ class NetworkConfig:
             tuple(data.get("identity", ())),
             str(data.get("head", "categorical")),
             str(data.get("mask", "")),
+            _pairs(data.get("differences", ())),
         )
+
+
+def _pairs(pairs: Sequence[Sequence[str]]) -> tuple[tuple[str, str], ...]:
+    """`differences` as tuples (JSON and gin give lists)."""
+    result = []
+    for pair in pairs:
+        names = tuple(str(name) for name in pair)
+        if len(names) != 2:
+            raise MlgoError(f"network_config.differences takes pairs of feature names, got {tuple(pair)!r}")
+        result.append((names[0], names[1]))
+    return tuple(result)
 
 
 @gin.configurable(module="policy")
@@ -69,6 +90,9 @@ def network_config(
     identity: Sequence[str] = (),
     head: str = "categorical",
     mask: str = "",
+    differences: Sequence[Sequence[str]] = (),
 ) -> NetworkConfig:
     """The actor's configuration, from gin bindings (defaults: MLGO's inlining actor, (40, 40, 20), relu)."""
-    return NetworkConfig(tuple(int(n) for n in fc_layer_params), activation, tuple(identity), head, mask)
+    return NetworkConfig(
+        tuple(int(n) for n in fc_layer_params), activation, tuple(identity), head, mask, _pairs(differences)
+    )

@@ -75,7 +75,10 @@ class _HeaderReader:
         spec.check_compatible(header)
         self.header = header
         slots = header.slots
-        needed = preprocessor.int_features + preprocessor.identity_features
+        derived = {name for name, _, _ in preprocessor.differences}
+        operands = [name for _, a, b in preprocessor.differences for name in (a, b)]
+        real_ints = [name for name in preprocessor.int_features if name not in derived]
+        needed = real_ints + operands + preprocessor.identity_features
         self.fast = (
             not preprocessor.float_features
             and header.observation_size % 8 == 0
@@ -94,22 +97,32 @@ class _HeaderReader:
                     return slice(int(idx[0]), int(idx[0]) + idx.size)
                 return idx
 
-            self._int_index = indices(preprocessor.int_features)
+            self._int_index = indices(real_ints)
+            # Derived differences come last among the int elements (see preprocessing): their operands' slots.
+            self._minuends = indices([a for _, a, _ in preprocessor.differences]) if derived else None
+            self._subtrahends = indices([b for _, _, b in preprocessor.differences]) if derived else None
             self._identity_index = indices(preprocessor.identity_features) if preprocessor.identity_features else None
 
     def one(self, raw: bytes):
         if self.fast:
             values = np.frombuffer(raw, np.int64, self._count)
             identity = None if self._identity_index is None else values[self._identity_index]
-            return values[self._int_index], None, identity
+            return self._ints(values), None, identity
         return self._preprocessor.elements(self._arrays([raw], batch=False))
 
     def many(self, raws: Sequence[bytes]):
         if self.fast:
             values = np.frombuffer(b"".join(raws), np.int64).reshape(len(raws), -1)
             identity = None if self._identity_index is None else values[:, self._identity_index]
-            return values[:, self._int_index], None, identity
+            return self._ints(values), None, identity
         return self._preprocessor.elements(self._arrays(raws, batch=True), batch=True)
+
+    def _ints(self, values: np.ndarray) -> np.ndarray:
+        """The int elements of observations read as int64 words `[..., words]`: the features', then differences."""
+        ints = values[..., self._int_index]
+        if self._minuends is None:
+            return ints
+        return np.concatenate([ints, values[..., self._minuends] - values[..., self._subtrahends]], axis=-1)
 
     def _arrays(self, raws: Sequence[bytes], batch: bool) -> dict[str, np.ndarray]:
         size = self.header.observation_size
@@ -133,7 +146,7 @@ class FastPolicy:
         self.spec = spec
         self.vocab = vocab
         self.config = config
-        transforms = feature_transforms(spec, vocab, config.identity)
+        transforms = feature_transforms(spec, vocab, config.identity, config.differences)
         self.preprocessor = Preprocessor(transforms)
         self._layout: CandidateLayout | None = (
             candidate_layout(transforms, config.mask) if config.head == "masked_candidates" else None

@@ -47,7 +47,11 @@ class ObservationPreprocessing(tf.keras.layers.Layer):
         for transform in self.transforms:
             if transform.kind == CONSTANT:
                 continue
-            value = observation[transform.name]
+            if transform.operands:  # a derived difference a - b, in int64 as the numpy form computes it
+                a, b = (tf.cast(observation[name], tf.int64) for name in transform.operands)
+                value = a - b
+            else:
+                value = observation[transform.name]
             value = tf.reshape(value, [tf.shape(value)[0], transform.size])
             if transform.kind == IDENTITY:
                 identity.append(tf.cast(value, tf.float32))

@@ -74,7 +74,9 @@ def time_step_spec(spec: FeatureSpec) -> ts.TimeStep:
 
 
 def preprocessing_layer(spec: FeatureSpec, vocab: Vocab, config: NetworkConfig) -> ObservationPreprocessing:
-    return ObservationPreprocessing(feature_transforms(spec, vocab, config.identity), name="preprocessing")
+    return ObservationPreprocessing(
+        feature_transforms(spec, vocab, config.identity, config.differences), name="preprocessing"
+    )
 
 
 def _tf_activation(name: str) -> Callable | None:
@@ -100,7 +102,9 @@ class MaskedCandidateNetwork(network.DistributionNetwork):
         self, spec: FeatureSpec, vocab: Vocab, config: NetworkConfig, name: str = "MaskedCandidateNetwork"
     ) -> None:
         actions = action_spec(spec)
-        self.layout: CandidateLayout = candidate_layout(feature_transforms(spec, vocab, config.identity), config.mask)
+        self.layout: CandidateLayout = candidate_layout(
+            feature_transforms(spec, vocab, config.identity, config.differences), config.mask
+        )
         if self.layout.candidates != spec.num_actions:
             raise MlgoError(
                 f"the mask {config.mask!r} has {self.layout.candidates} candidates but the advice "

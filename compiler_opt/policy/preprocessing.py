@@ -5,7 +5,10 @@ becomes `q = #{b_i <= v} / n` in [0, 1] (TF's `Bucketize`, numpy's
 `searchsorted(side="right")`), and the network sees `q`, `sqrt(q)` and
 `q * q`. A feature with an empty vocabulary (never observed) is a constant
 and contributes nothing; a feature the problem names as `identity` (flags,
-masks) is passed through as float32.
+masks) is passed through as float32. A difference of two scalar integer
+features (`NetworkConfig.differences`, named `a-b`) is bucketed like a
+feature, on a fixed grid (`DIFFERENCE_BOUNDARIES`: every integer from -16 to
+16, then steps of about 19%), after every feature of the spec.
 
 The network's input vector is laid out the same way here and in the Keras
 layer (`compiler_opt.policy.layers`), so no column permutation sits between
@@ -35,11 +38,26 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from compiler_opt.errors import MlgoError
 from compiler_opt.policy.features import FeatureSpec, policy_shape
 from compiler_opt.policy.vocab import Vocab
 
 BUCKETS, IDENTITY, CONSTANT = "buckets", "identity", "constant"
 _INT64 = np.iinfo(np.int64)
+
+
+def _difference_grid() -> np.ndarray:
+    """0, +-1 ... +-16 and then magnitudes growing by 2^(1/4) up to 2^24: fine where a margin decides, coarse far off."""
+    magnitudes = sorted({*range(1, 17), *(round(2 ** (k / 4)) for k in range(16, 97))})
+    return np.array([-m for m in reversed(magnitudes)] + [0] + magnitudes, np.int64)
+
+
+DIFFERENCE_BOUNDARIES = _difference_grid()
+
+
+def difference_name(pair: Sequence[str]) -> str:
+    """The derived feature `a - b`'s name."""
+    return f"{pair[0]}-{pair[1]}"
 
 
 @dataclass(frozen=True)
@@ -51,6 +69,7 @@ class FeatureTransform:
     size: int
     integer: bool
     boundaries: np.ndarray
+    operands: tuple[str, ...] = ()  # (a, b) for the derived difference a - b
 
     @property
     def width(self) -> int:
@@ -64,6 +83,7 @@ class FeatureTransform:
             "size": self.size,
             "integer": self.integer,
             "boundaries": self.boundaries.tolist(),
+            "operands": list(self.operands),
         }
 
     @classmethod
@@ -75,11 +95,17 @@ class FeatureTransform:
             int(config["size"]),
             bool(config["integer"]),
             np.asarray(config["boundaries"], dtype=dtype).reshape(-1),
+            tuple(config.get("operands", ())),
         )
 
 
-def feature_transforms(spec: FeatureSpec, vocab: Vocab, identity: Collection[str] = ()) -> list[FeatureTransform]:
-    """One transform per spec feature, in spec (header) order."""
+def feature_transforms(
+    spec: FeatureSpec,
+    vocab: Vocab,
+    identity: Collection[str] = (),
+    differences: Sequence[Sequence[str]] = (),
+) -> list[FeatureTransform]:
+    """One transform per spec feature, in spec (header) order, then one per derived difference."""
     transforms = []
     for feature in spec.features:
         integer = feature.dtype.kind in "iub"
@@ -98,6 +124,14 @@ def feature_transforms(spec: FeatureSpec, vocab: Vocab, identity: Collection[str
                 bounds = _float32_ceiling(bounds)
         kind = BUCKETS if bounds.size else CONSTANT
         transforms.append(FeatureTransform(feature.name, kind, size, integer, bounds))
+    for pair in differences:
+        for name in pair:
+            if name not in spec.names:
+                raise MlgoError(f"network_config.differences names {name!r}, which the compiler does not send")
+            feature = spec[name]
+            if feature.dtype.kind not in "iu" or policy_shape(feature) not in ((), (1,)):
+                raise MlgoError(f"network_config.differences takes scalar integer features; {name!r} is not one")
+        transforms.append(FeatureTransform(difference_name(pair), BUCKETS, 1, True, DIFFERENCE_BOUNDARIES, tuple(pair)))
     return transforms
 
 
@@ -133,6 +167,8 @@ class Preprocessor:
         self.int_features = [t.name for t in int_bucket]
         self.float_features = [t.name for t in float_bucket]
         self.identity_features = [t.name for t in self.transforms if t.kind == IDENTITY]
+        # Derived differences, last among the int elements: (name, a, b).
+        self.differences = [(t.name, *t.operands) for t in self.transforms if t.operands]
         self._int_setup(int_bucket)
         self._float_setup(float_bucket)
         # Where int and float bucket elements go in the header-ordered q vector.
@@ -260,6 +296,10 @@ class Preprocessor:
                 arrays = [a.reshape(-1) for a in arrays]
             return np.concatenate(arrays, axis=-1).astype(dtype, copy=False)
 
+        if self.differences:
+            values = {**values}
+            for name, a, b in self.differences:
+                values[name] = np.asarray(values[a]).astype(np.int64) - np.asarray(values[b]).astype(np.int64)
         identity = _identity_group(values, self.identity_features, batch) if self.identity_features else None
         return group(self.int_features, np.int64), group(self.float_features, np.float64), identity
 

@@ -61,7 +61,8 @@ from compiler_opt.policy.features import FeatureSpec
 
 # The op types the project's own policies run, for every problem: the union of `action_ops` over policies saved
 # by `save_policy` for inlining ((40, 40, 20) relu; (8,) tanh; (8,) linear; no hidden layer), regalloc-eviction
-# (the masked_candidates head) and regalloc-priority, with TensorFlow 2.19 and tf-agents (plus PartitionedCall,
+# (the masked_candidates head) and regalloc-priority, and an inliner with a derived difference (`Sub`,
+# `network_config.differences`), with TensorFlow 2.19 and tf-agents (plus PartitionedCall,
 # which their get_initial_state and get_metadata signatures call). Math, array and variable-read ops only.
 ACTION_OPS = frozenset(
     {
@@ -93,6 +94,7 @@ ACTION_OPS = frozenset(
         "Squeeze",
         "StatefulPartitionedCall",
         "StridedSlice",
+        "Sub",
         "Sum",
         "Tanh",
         "VarHandleOp",

@@ -63,6 +63,7 @@ class BCTraining(ModelDelegate):
             holdout_fraction=config.holdout_fraction,
             timeout=config.compile_timeout,
             sample=sample,
+            teacher=None if config.label_policy == "default" else run.problem.policy(config.label_policy).name,
         )
         if labels["failures"]:
             book = ModuleBook(

@@ -1,7 +1,8 @@
 """Behavioral cloning's data: the compiler's own decisions as labels, collected once, split by module name.
 
 `collect_labels` compiles modules once each with the default heuristic's
-decisions as labels (`default_label_trajectory`) and writes each module's
+decisions as labels (`default_label_trajectory`; or a `teacher`'s, another
+built-in policy of the problem, such as the inliner's hand rule) and writes each module's
 trajectory to the training or the hold-out folder (`holdout_side`, a fixed
 hash of the name, independent of the corpus split).
 """
@@ -57,9 +58,11 @@ def collect_labels(
     holdout_fraction: float,
     timeout: float,
     sample: ObservationSample | None = None,
+    teacher: str | None = None,
 ) -> dict:
     """Default-label trajectories of `modules`, written to `fit_folder` or `holdout_folder` (by name); their
-    `labels_summary`. Every trajectory is also offered to `sample` (for a vocabulary) when given."""
+    `labels_summary`. `teacher`: the full name of the built-in policy whose decisions label them (None: the
+    default's). Every trajectory is also offered to `sample` (for a vocabulary) when given."""
     figures = CollectFigures(modules=len(modules))
     sides = {False: [0, 0], True: [0, 0]}  # held out -> [modules, steps]
     started = time.monotonic()
@@ -68,7 +71,7 @@ def collect_labels(
             m.name,
             default_label_trajectory,
             (m, problem.name, str(toolchain.clang)),
-            {"timeout": timeout},
+            {"timeout": timeout, "teacher": teacher},
             timeout=2 * timeout + 60.0,
             files=m.files,
         )
@@ -76,7 +79,7 @@ def collect_labels(
     ]
     writers: dict[bool, TrajectoryWriter] = {}
     try:
-        for result in pool.run(jobs, desc="default labels"):
+        for result in pool.run(jobs, desc=f"{teacher or 'default'} labels"):
             if not result.ok:
                 figures.modules_failed += 1
                 figures.failures[result.key] = describe(result.error)

@@ -31,7 +31,9 @@ class TrainerConfig:
       "linked" (its library's linked `.text`, for a corpus that records its libraries; see
       `compiler_opt.collect.linked_size`);
     - `label_modules`: BC labels this many training modules (None: all); `holdout_fraction` of them
-      (by name) are kept out of training to measure agreement with the default.
+      (by name) are kept out of training to measure agreement with the labels;
+    - `label_policy`: the built-in policy whose decisions BC clones: "default" (the compiler's own
+      heuristic) or another of the problem's (the inliner's hand rule, `rule`, with its parameters).
     """
 
     iterations: int = 100
@@ -51,6 +53,7 @@ class TrainerConfig:
     label_modules: int | None = None
     holdout_fraction: float = 0.1
     reward_size: str = "object"
+    label_policy: str = "default"
 
     def __post_init__(self) -> None:
         for name in (
@@ -102,6 +105,7 @@ def trainer_config(
     label_modules: int | None = None,
     holdout_fraction: float = 0.1,
     reward_size: str = "object",
+    label_policy: str = "default",
 ) -> TrainerConfig:
     """The loop's settings from gin bindings (`train.trainer_config.iterations = 50`)."""
     return TrainerConfig(
@@ -122,4 +126,5 @@ def trainer_config(
         None if label_modules is None else int(label_modules),
         float(holdout_fraction),
         str(reward_size),
+        str(label_policy),
     )

@@ -60,6 +60,22 @@ def test_default_labels_carry_real_features(toolchain, corpus, module):
     assert first == {name: values[0] for name, values in unlabeled.trajectory.features.items()}
 
 
+def test_a_teachers_labels_are_its_decisions_with_real_features(toolchain, module, spec):
+    """BC may clone another built-in than the default (`trainer_config.label_policy`): here a loose hand rule."""
+    clang = str(toolchain.clang)
+    default = default_label_trajectory(module, "inlining", clang)
+    taught = default_label_trajectory(module, "inlining", clang, teacher="rule:margin=100000")
+    assert set(taught.trajectory.features) == set(spec.names)
+    assert np.array_equal(taught.trajectory.actions, taught.actions)
+    differ = np.flatnonzero(default.actions[: len(taught.actions)] != taught.actions[: len(default.actions)])
+    assert differ.size, "the loose rule must fire on this module, or this test checks nothing"
+    first = int(differ[0])  # up to here both compiles saw the same module, so the same features
+    features = {name: values[first] for name, values in taught.trajectory.features.items()}
+    assert default.actions[first] == 0 and taught.actions[first] == 1
+    assert features["callee_users"] == 2
+    assert features == {name: values[first] for name, values in default.trajectory.features.items()}
+
+
 @pytest.mark.slow
 def test_default_labels_replayed_give_the_oz_object_on_the_small_sample(toolchain, corpus):
     """Every module of the small sample: labels replayed through the channel reproduce the plain -Oz size."""

@@ -39,7 +39,7 @@ def build_random_policy(toolchain: Toolchain, corpus: Corpus, folder: Path, *, m
         sample.add(default_label_trajectory(module, PROBLEM, str(toolchain.clang)).trajectory)
     observations = sample.observations()
     vocab = compute_vocab(observations, spec)
-    config = NetworkConfig((40, 40, 20))
+    config = NetworkConfig((40, 40, 20), differences=(("cost_estimate", "threshold"),))  # as the inliner trains
     tf.random.set_seed(seed)
     actor = actor_network(spec, vocab, config)
     rng = np.random.default_rng(seed)

@@ -29,12 +29,12 @@ def reference(values: dict, spec, vocab, identity=()) -> np.ndarray:
     return np.concatenate([q, np.sqrt(q), q * q, *ids], axis=-1)
 
 
-def tf_preprocess(spec, vocab, values, identity=()):
+def tf_preprocess(spec, vocab, values, identity=(), differences=()):
     import tensorflow as tf
 
     from compiler_opt.policy.layers import ObservationPreprocessing
 
-    layer = ObservationPreprocessing(feature_transforms(spec, vocab, identity))
+    layer = ObservationPreprocessing(feature_transforms(spec, vocab, identity, differences))
     copy = ObservationPreprocessing.from_config(layer.get_config())  # as tf-agents copies its layers
     return copy({name: tf.constant(v) for name, v in values.items()}).numpy()
 

@@ -27,6 +27,12 @@ from tests.policy.conftest import record
 POLICIES = {
     "inlining": ("inlining", "calls", "default", NetworkConfig((40, 40, 20))),
     "inlining-tanh": ("inlining", "calls", "default", NetworkConfig((8,), activation="tanh")),
+    "inlining-margin": (
+        "inlining",
+        "calls",
+        "default",
+        NetworkConfig((40, 40, 20), differences=(("cost_estimate", "threshold"),)),
+    ),
     "regalloc-eviction": (
         "regalloc-eviction",
         "pressure",

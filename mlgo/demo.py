@@ -56,7 +56,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
         choices=WARMSTARTS,
         default="imitation",
         help="what starts the policy: imitation (explore, keep the best decisions found, clone them; the "
-        "default) or bc (behavioral cloning of clang's -Oz decisions)",
+        "default), bc (behavioral cloning of clang's -Oz decisions) or bc-rule (behavioral cloning of the hand "
+        "rule's decisions, `mlgo eval --policy rule`)",
     )
     parser.add_argument(
         "--algorithm",

@@ -9,7 +9,8 @@ iteration):
               training and validation libraries (`Corpus.split`);
 2. warmstart: imitation (the default; rounds of exploring around the policy,
               the default and the hand rule as first candidates, cloning
-              the best found) or behavioral cloning of clang's `-Oz`;
+              the best found), behavioral cloning of clang's `-Oz` (`bc`),
+              or behavioral cloning of the hand rule (`bc-rule`);
 3. train:     ES (or PPO; or nothing) from the warm start;
 4. select:    every policy trained compiled greedily on a seeded sample of
               training modules; the smallest in total becomes `policy/`,
@@ -56,7 +57,9 @@ from compiler_opt.demo.options import (
     PROBLEM,
     SELECTION_MODULES,
     TRAIN_FLOOR_SHARE,
+    WARMSTART_ALGORITHM,
     WARMSTART_SHARE,
+    WARMSTART_TEACHER,
     DemoOptions,
     DemoState,
     SampleCorpusBuilder,
@@ -151,7 +154,10 @@ def run_demo(
             }
 
         warm_dir = output / options.warmstart
-        warm = stage("warmstart", lambda: training_stage(options.warmstart, warm_dir, budget * WARMSTART_SHARE, None))
+        warm = stage(
+            "warmstart",
+            lambda: training_stage(WARMSTART_ALGORITHM[options.warmstart], warm_dir, budget * WARMSTART_SHARE, None),
+        )
         runs = {"warmstart": warm_dir}
         if options.algorithm != "none":
             seconds = max(budget - warm["seconds"], budget * TRAIN_FLOOR_SHARE)
@@ -278,10 +284,14 @@ def run_demo(
 
 
 def _bindings(algorithm: str, options: DemoOptions) -> tuple[str, ...]:
-    """The gin bindings of a demo's training stage: its reward size, and imitation's first-round sample."""
+    """The gin bindings of a demo's training stage: its reward size, imitation's first-round sample, and whose
+    decisions BC clones."""
     bindings = [f"train.trainer_config.reward_size = {options.reward_size!r}"]
     if algorithm == "imitation":
         bindings.append(f"imitation.imitation_config.first_round_modules = {FIRST_ROUND_MODULES}")
+    teacher = WARMSTART_TEACHER.get(options.warmstart)
+    if algorithm == "bc" and teacher is not None:
+        bindings.append(f"train.trainer_config.label_policy = {teacher!r}")
     return tuple(bindings)
 
 

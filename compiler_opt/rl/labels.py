@@ -29,9 +29,10 @@ def holdout_side(name: str, fraction: float) -> bool:
     return in_fraction(name, fraction, salt="bc-holdout\0")
 
 
-def _summary(figures: CollectFigures, fit: tuple[int, int], holdout: tuple[int, int]) -> dict:
+def _summary(figures: CollectFigures, fit: tuple[int, int], holdout: tuple[int, int], teacher: str) -> dict:
     """The labels' figures as the run's state keeps them; `fit` and `holdout` are (modules, steps) per side."""
     return {
+        "teacher": teacher,
         "modules": figures.modules,
         "modules_ok": figures.modules_ok,
         "modules_failed": figures.modules_failed,
@@ -105,4 +106,4 @@ def collect_labels(
         for writer in writers.values():
             writer.close()
     figures.seconds_collect = time.monotonic() - started
-    return _summary(figures, (sides[False][0], sides[False][1]), (sides[True][0], sides[True][1]))
+    return _summary(figures, (sides[False][0], sides[False][1]), (sides[True][0], sides[True][1]), teacher or "default")

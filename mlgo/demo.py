@@ -1,10 +1,10 @@
-"""`mlgo demo`: the main job — sample corpus, imitation, ES, selection, evaluation, export, report.
+"""`mlgo demo`: the main job — sample corpus, a warm start, ES, selection, evaluation, export, report.
 
 Builds (or reuses) the sample corpus of real open-source code, starts an
-inlining-for-size policy by imitation (exploring around the policy, the
-compiler's heuristic and the hand rule as first candidates, and cloning the
-best decisions found per module), trains it further with ES within the
-budget, keeps the smaller of the two on a sample of training modules (and
+inlining-for-size policy by cloning the hand rule's decisions (or by
+imitation: exploring around the policy, the compiler's heuristic and the
+hand rule as first candidates, and cloning the best decisions found per
+module), trains it further with ES within the budget, keeps the smaller of the two on a sample of training modules (and
 ships none when neither is smaller than -Oz there: the compiler keeps its own
 heuristic, and the headline says so), evaluates it on libraries it never saw,
 and the hand rule (`rule`, the policy it must beat) on the same modules,
@@ -54,10 +54,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--warmstart-algorithm",
         choices=WARMSTARTS,
-        default="imitation",
-        help="what starts the policy: imitation (explore, keep the best decisions found, clone them; the "
-        "default), bc (behavioral cloning of clang's -Oz decisions) or bc-rule (behavioral cloning of the hand "
-        "rule's decisions, `mlgo eval --policy rule`)",
+        default="bc-rule",
+        help="what starts the policy: bc-rule (behavioral cloning of the hand rule's decisions, `mlgo eval "
+        "--policy rule`; the default, measured best in benchmarks/README.md), imitation (explore, keep the best "
+        "decisions found, clone them) or bc (behavioral cloning of clang's -Oz decisions)",
     )
     parser.add_argument(
         "--algorithm",

@@ -32,7 +32,9 @@ def test_demo_trains_evaluates_exports_and_reports_then_resumes(small_sample, tm
     summary = evaluation["summary"]
     assert summary["modules"] == state["stages"]["corpus"]["validation"] > 0
     assert state["stages"]["warmstart"]["iterations"] >= 1 and state["stages"]["train"]["iterations"] >= 1
-    assert state["stages"]["warmstart"]["algorithm"] == "imitation" and state["stages"]["train"]["algorithm"] == "es"
+    assert state["stages"]["warmstart"]["algorithm"] == "bc" and state["stages"]["train"]["algorithm"] == "es"
+    teacher = json.loads((output / "bc-rule" / "state.json").read_text())["labels"]["teacher"]
+    assert teacher == "rule:callee_users=2,margin=45"  # the default warm start clones the hand rule
     selected = state["stages"]["select"]
     shipped = selected["chosen"] is not None
     # A policy ships only if it is smaller than -Oz on the selection sample (else the headline says none does).

@@ -56,7 +56,7 @@ def trained_demo(small_sample, toolchain, tmp_path):
             linked=True,
         )
     write_report(report, output / "eval" / "eval.json")
-    for run in ("imitation", "es"):
+    for run in (options.warmstart, "es"):
         (output / run).mkdir()
         (output / run / "log.jsonl").write_text(json.dumps({"iteration": 0, "total_ratio": 1.0}) + "\n")
     stages = {
@@ -134,7 +134,7 @@ def test_no_policy_ships_when_none_beats_the_default_on_the_selection_sample(
     weights = actor_weights(actor)
     weights[-1][1][1] += 3.0  # inlines nearly every call site: far larger than -Oz
     set_actor_weights(actor, weights)
-    for run in ("imitation", "es"):
+    for run in (options.warmstart, "es"):
         save_policy(output / run / "policy", actor, rl_spec, rl_vocab, small_network)
         (output / run / "log.jsonl").write_text(json.dumps({"iteration": 1, "total_ratio": 1.5}) + "\n")
     stages = {

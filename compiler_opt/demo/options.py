@@ -49,7 +49,7 @@ class DemoOptions:
     aot: bool = True
     max_eval_modules: int | None = None
     modules_per_iteration: int | None = None
-    warmstart: str = "imitation"
+    warmstart: str = "bc-rule"
     algorithm: str = "es"
     reward_size: str = "linked"
 

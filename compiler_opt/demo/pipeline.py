@@ -7,10 +7,10 @@ iteration):
 
 1. corpus:    the sample corpus of real code (built or reused), split into
               training and validation libraries (`Corpus.split`);
-2. warmstart: imitation (the default; rounds of exploring around the policy,
-              the default and the hand rule as first candidates, cloning
-              the best found), behavioral cloning of clang's `-Oz` (`bc`),
-              or behavioral cloning of the hand rule (`bc-rule`);
+2. warmstart: behavioral cloning of the hand rule (`bc-rule`, the default),
+              imitation (rounds of exploring around the policy, the
+              default and the hand rule as first candidates, cloning the
+              best found), or behavioral cloning of clang's `-Oz` (`bc`);
 3. train:     ES (or PPO; or nothing) from the warm start;
 4. select:    every policy trained compiled greedily on a seeded sample of
               training modules; the smallest in total becomes `policy/`,

@@ -73,14 +73,8 @@ class NetworkConfig:
 
 
 def _pairs(pairs: Sequence[Sequence[str]]) -> tuple[tuple[str, str], ...]:
-    """`differences` as tuples (JSON and gin give lists)."""
-    result = []
-    for pair in pairs:
-        names = tuple(str(name) for name in pair)
-        if len(names) != 2:
-            raise MlgoError(f"network_config.differences takes pairs of feature names, got {tuple(pair)!r}")
-        result.append((names[0], names[1]))
-    return tuple(result)
+    """`differences` as tuples (JSON and gin give lists); `NetworkConfig` checks that each is a pair."""
+    return tuple(tuple(str(name) for name in pair) for pair in pairs)  # type: ignore[misc]
 
 
 @gin.configurable(module="policy")

@@ -14,10 +14,10 @@ from compiler_opt.llvm.toolchain import Toolchain
 PROBLEM = "inlining"
 STAGES = ("corpus", "warmstart", "train", "select", "eval", "reference", "export", "report")
 # What starts the policy (from nothing) and what trains it further from there ("none": nothing).
-WARMSTARTS = ("imitation", "bc", "bc-rule")
-# The training algorithm of each warm start, and the built-in policy BC clones (None: clang's own decisions).
+# The training algorithm of each warm start, and the built-in policy BC clones (absent: clang's own decisions).
 WARMSTART_ALGORITHM = {"imitation": "imitation", "bc": "bc", "bc-rule": "bc"}
 WARMSTART_TEACHER = {"bc-rule": "rule"}
+WARMSTARTS = tuple(WARMSTART_ALGORITHM)
 ALGORITHMS = ("es", "ppo", "none")
 SELECTION_MODULES = 64
 STATE_FILE = "stages.json"

@@ -65,6 +65,7 @@ def collect_labels(
     `labels_summary`. `teacher`: the full name of the built-in policy whose decisions label them (None: the
     default's). Every trajectory is also offered to `sample` (for a vocabulary) when given."""
     figures = CollectFigures(modules=len(modules))
+    labelled_by = teacher or "default"
     sides = {False: [0, 0], True: [0, 0]}  # held out -> [modules, steps]
     started = time.monotonic()
     jobs = [
@@ -80,7 +81,7 @@ def collect_labels(
     ]
     writers: dict[bool, TrajectoryWriter] = {}
     try:
-        for result in pool.run(jobs, desc=f"{teacher or 'default'} labels"):
+        for result in pool.run(jobs, desc=f"{labelled_by} labels"):
             if not result.ok:
                 figures.modules_failed += 1
                 figures.failures[result.key] = describe(result.error)
@@ -106,4 +107,4 @@ def collect_labels(
         for writer in writers.values():
             writer.close()
     figures.seconds_collect = time.monotonic() - started
-    return _summary(figures, (sides[False][0], sides[False][1]), (sides[True][0], sides[True][1]), teacher or "default")
+    return _summary(figures, (sides[False][0], sides[False][1]), (sides[True][0], sides[True][1]), labelled_by)

@@ -61,8 +61,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "policy. ES: each step compiles a sample of modules under antithetic random perturbations of the "
         "policy's weights, scores each perturbation by its modules' scores against the compiler's own "
         "heuristic, and moves the weights along the estimated gradient; then saves the "
-        "policy. BC: collects the compiler's own decisions as labels once, then trains the policy to repeat "
-        "them, one epoch per iteration (the warm start for PPO and ES; inlining only: clang 19's register "
+        "policy. BC: collects a built-in policy's decisions (the compiler's own, or trainer_config.label_policy's) "
+        "as labels once, then trains the policy to repeat them, one epoch per iteration (the warm start for PPO and ES; inlining only: clang 19's register "
         "allocator cannot replay its own decisions). Hyper-parameters come from the "
         "problem's gin file (compiler_opt/problems/gin/<problem>/<algorithm>.gin), --gin-file and "
         "--gin-binding.",
@@ -74,7 +74,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
         required=True,
         choices=ALGORITHMS,
         help="ppo: policy gradient with a clipped objective; es: evolution strategies over the "
-        "policy's weights; bc: behavioral cloning of the default; imitation: rounds of exploring around the "
+        "policy's weights; bc: behavioral cloning of a built-in policy (the compiler's own heuristic, or "
+        "trainer_config.label_policy, e.g. 'rule'); imitation: rounds of exploring around the "
         "policy (its least-certain decisions flipped, the built-in references such as the hand rule as "
         "candidates), keeping each module's best decisions, and cloning them (inlining; warm-starts es)",
     )

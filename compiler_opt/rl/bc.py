@@ -44,12 +44,18 @@ from compiler_opt.policy import networks
 
 @dataclass(frozen=True)
 class BCConfig:
-    """Learning rate, batch shape (`batch_size` windows of `sequence_length` steps) and L2 weight decay."""
+    """Learning rate, batch shape (`batch_size` windows of `sequence_length` steps) and L2 weight decay.
+
+    `final_learning_rate`: where a cosine schedule over the run's epochs takes the learning rate by the last one
+    (None: it stays at `learning_rate`). Without it the last epoch's weights are one noisy Adam step among many:
+    hold-out agreement jumps by up to 1% between neighbouring late epochs, and the run keeps the last.
+    """
 
     learning_rate: float = 1e-3
     batch_size: int = 64
     sequence_length: int = 16
     l2: float = 0.0
+    final_learning_rate: float | None = None
 
     def __post_init__(self) -> None:
         if self.batch_size < 1 or self.sequence_length < 1:
@@ -57,14 +63,33 @@ class BCConfig:
                 f"bc_config.batch_size and sequence_length must be at least 1, got "
                 f"{self.batch_size} and {self.sequence_length}"
             )
+        for name in ("learning_rate", "final_learning_rate"):
+            value = getattr(self, name)
+            if value is not None and not value > 0:
+                raise MlgoError(f"bc_config.{name} must be positive, got {value}")
+
+    def learning_rate_at(self, epoch: int, epochs: int) -> float:
+        """The learning rate of epoch `epoch` (1-based) of `epochs`: cosine from `learning_rate` at the first to
+        `final_learning_rate` at the last (and after it)."""
+        if self.final_learning_rate is None or epochs <= 1:
+            return self.learning_rate
+        progress = min(max(epoch - 1, 0) / (epochs - 1), 1.0)
+        return self.final_learning_rate + (self.learning_rate - self.final_learning_rate) * 0.5 * (
+            1 + math.cos(math.pi * progress)
+        )
 
 
 @gin.configurable(module="bc")
 def bc_config(
-    learning_rate: float = 1e-3, batch_size: int = 64, sequence_length: int = 16, l2: float = 0.0
+    learning_rate: float = 1e-3,
+    batch_size: int = 64,
+    sequence_length: int = 16,
+    l2: float = 0.0,
+    final_learning_rate: float | None = None,
 ) -> BCConfig:
     """The behavioral-cloning hyper-parameters from gin bindings."""
-    return BCConfig(float(learning_rate), int(batch_size), int(sequence_length), float(l2))
+    final = None if final_learning_rate is None else float(final_learning_rate)
+    return BCConfig(float(learning_rate), int(batch_size), int(sequence_length), float(l2), final)
 
 
 @dataclass(frozen=True)
@@ -137,14 +162,25 @@ class BCLearner:
         agree = tf.reduce_sum(tf.cast(tf.equal(tf.argmax(logits, axis=-1, output_type=labels.dtype), labels), tf.int64))
         return loss, agree
 
-    def train_epoch(self, files: Sequence[str], steps: int, *, seed: int = 0, weighted: bool = False) -> EpochStats:
+    def train_epoch(
+        self,
+        files: Sequence[str],
+        steps: int,
+        *,
+        seed: int = 0,
+        weighted: bool = False,
+        learning_rate: float | None = None,
+    ) -> EpochStats:
         """About `steps` decisions, in same-shape shuffled batches, from the label shards `files` (repeating: one
         pass when `steps` is their total, more when it is larger).
 
         `weighted`: each step's cross-entropy is weighted by its stored reward (imitation's per-step weights);
-        otherwise every step counts alike.
+        otherwise every step counts alike. `learning_rate`: this epoch's (and later ones' until set again;
+        None: unchanged).
         """
         started = time.monotonic()
+        if learning_rate is not None:
+            self.optimizer.learning_rate.assign(learning_rate)
         batch_size, sequence_length = self.config.batch_size, self.config.sequence_length
         per_batch = batch_size * sequence_length
         batches = max(1, math.ceil(steps / per_batch))

@@ -1,12 +1,14 @@
 """Behavioral cloning as the training loop's `Learner`: labels once, then one epoch of cloning per iteration.
 
-A new run collects the default heuristic's decisions as labels for the
-training modules once (`compiler_opt.rl.labels`, split by name into training
-and hold-out labels; the vocabulary comes from them when the run has none).
-Each iteration is one epoch of cross-entropy over the training labels
-(`compiler_opt.rl.bc`), logged with the agreement of the policy's greedy
-decisions with the hold-out labels, and the problem's figures of both sides'
-decisions (`Problem.decision_figures`: the inliner's inline fraction).
+A new run collects a built-in policy's decisions (the default heuristic's, or
+`trainer_config.label_policy`'s) as labels for the training modules once
+(`compiler_opt.rl.labels`, split by name into training and hold-out labels;
+the vocabulary comes from them when the run has none). Each iteration is one
+epoch of cross-entropy over the training labels (`compiler_opt.rl.bc`), at the
+learning rate `bc_config.final_learning_rate`'s schedule gives that iteration
+(so a resumed run continues it), logged with the agreement of the policy's
+greedy decisions with the hold-out labels, and the problem's figures of both
+sides' decisions (`Problem.decision_figures`: the inliner's inline fraction).
 """
 
 from __future__ import annotations
@@ -98,7 +100,10 @@ class BCTraining(ModelDelegate):
 
     def update(self, iteration: int, collected: list[str]) -> IterationFigures:
         run, labels, learner = self.run, self.labels, self._model()
-        stats = learner.train_epoch(collected, labels["fit_steps"], seed=run.iteration_seed(iteration))
+        learning_rate = self.config.learning_rate_at(iteration, run.config.iterations)
+        stats = learner.train_epoch(
+            collected, labels["fit_steps"], seed=run.iteration_seed(iteration), learning_rate=learning_rate
+        )
         first = iteration == 1
         record = {
             "iteration": iteration,
@@ -116,6 +121,7 @@ class BCTraining(ModelDelegate):
             "decisions": labels["fit_steps"],
             "loss": stats.loss,
             "accuracy": stats.accuracy,
+            "learning_rate": learning_rate,
             "train_batches": stats.batches,
             "train_steps": stats.steps,
         }

@@ -58,3 +58,28 @@ def test_agreement_counts_a_constant_policy_exactly(labels, label_files, rl_spec
 def test_bad_settings_are_refused():
     with pytest.raises(MlgoError, match="batch_size"):
         BCConfig(batch_size=0)
+    with pytest.raises(MlgoError, match="final_learning_rate"):
+        BCConfig(final_learning_rate=0.0)
+
+
+def test_the_learning_rate_decays_from_the_first_epoch_to_the_last():
+    constant = BCConfig(learning_rate=1e-3)
+    assert {constant.learning_rate_at(epoch, 20) for epoch in range(1, 21)} == {1e-3}
+    decayed = BCConfig(learning_rate=1e-3, final_learning_rate=1e-5)
+    rates = [decayed.learning_rate_at(epoch, 20) for epoch in range(1, 21)]
+    assert rates[0] == pytest.approx(1e-3) and rates[-1] == pytest.approx(1e-5)
+    assert all(a > b for a, b in zip(rates, rates[1:]))
+    assert rates[9] == pytest.approx(1e-5 + (1e-3 - 1e-5) * 0.5 * (1 + np.cos(np.pi * 9 / 19)))
+    # Past the last epoch (a resumed run given more iterations than it planned) it stays at the end.
+    assert decayed.learning_rate_at(25, 20) == pytest.approx(1e-5) and decayed.learning_rate_at(1, 1) == 1e-3
+
+
+def test_an_epoch_trains_at_the_rate_it_is_given(label_files, rl_spec, rl_vocab, small_network):
+    learner = BCLearner(rl_spec, rl_vocab, small_network, config=BCConfig(batch_size=8, sequence_length=8))
+    before = [w.numpy().copy() for w in learner.actor.trainable_variables]
+    learner.train_epoch(label_files, 64, learning_rate=0.0)
+    assert float(learner.optimizer.learning_rate.numpy()) == 0.0
+    assert all(np.array_equal(a, w.numpy()) for a, w in zip(before, learner.actor.trainable_variables))
+    learner.train_epoch(label_files, 64, learning_rate=1e-2)
+    assert float(learner.optimizer.learning_rate.numpy()) == pytest.approx(1e-2)
+    assert not all(np.array_equal(a, w.numpy()) for a, w in zip(before, learner.actor.trainable_variables))

@@ -116,6 +116,9 @@ def test_bc_run_clones_the_default_and_logs_its_agreement(bc_run, small_sample):
         assert record["holdout_steps"] == labels["holdout_steps"] > 0
         assert 0 < record["peak_rss_bytes"] < 4 * 2**30
     assert records[-1]["loss"] < records[0]["loss"]
+    # bc.gin's cosine schedule, from the bound rate to its final rate by the last iteration.
+    rates = [r["learning_rate"] for r in records]
+    assert rates[0] == pytest.approx(0.01) and rates[-1] == pytest.approx(1e-5) and rates[0] > rates[1] > rates[2]
     assert records[0]["seconds_collect"] > 0 and records[1]["seconds_collect"] == 0.0
     # The vocabulary was computed from the labels and covers every feature of the spec.
     spec = FeatureSpec.load(bc_run.output)

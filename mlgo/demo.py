@@ -64,7 +64,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--algorithm",
         choices=ALGORITHMS,
         default="es",
-        help="what trains from the warm start: es (evolution strategies, the default), ppo, or none",
+        help="what trains from the warm start: es (evolution strategies, the default), imitation (rounds of "
+        "exploring around the policy and cloning the best decisions found; not after --warmstart-algorithm "
+        "imitation), ppo, or none",
     )
     parser.add_argument(
         "--reward-size",

@@ -158,3 +158,16 @@ def test_no_policy_ships_when_none_beats_the_default_on_the_selection_sample(
         f"no policy ships: the best trained ({selected['best']})"
     )
     assert "policy:  none (the compiler keeps its own heuristic)" in said[-1]
+
+
+def test_imitation_trains_from_a_cloned_warm_start_but_not_from_itself(tmp_path):
+    from compiler_opt.demo.pipeline import _bindings
+    from compiler_opt.errors import MlgoError
+
+    options = DemoOptions(output=tmp_path, warmstart="bc-rule", algorithm="imitation", reward_size="object")
+    bindings = _bindings("imitation", options)
+    assert "train.trainer_config.reward_size = 'object'" in bindings
+    assert any(binding.startswith("imitation.imitation_config.first_round_modules = ") for binding in bindings)
+    assert _bindings("bc", options)[-1] == "train.trainer_config.label_policy = 'rule'"
+    with pytest.raises(MlgoError, match="same algorithm"):
+        DemoOptions(output=tmp_path, warmstart="imitation", algorithm="imitation")

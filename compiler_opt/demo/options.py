@@ -18,7 +18,7 @@ STAGES = ("corpus", "warmstart", "train", "select", "eval", "reference", "export
 WARMSTART_ALGORITHM = {"imitation": "imitation", "bc": "bc", "bc-rule": "bc"}
 WARMSTART_TEACHER = {"bc-rule": "rule"}
 WARMSTARTS = tuple(WARMSTART_ALGORITHM)
-ALGORITHMS = ("es", "ppo", "none")
+ALGORITHMS = ("es", "imitation", "ppo", "none")
 SELECTION_MODULES = 64
 STATE_FILE = "stages.json"
 # The warm start's share of the training budget; the training stage gets what is left, never less than its floor.
@@ -60,6 +60,11 @@ class DemoOptions:
             raise MlgoError(f"the demo's reward size is one of {', '.join(REWARD_SIZES)}, not {self.reward_size!r}")
         if self.algorithm not in ALGORITHMS:
             raise MlgoError(f"the demo's training algorithm is one of {', '.join(ALGORITHMS)}, not {self.algorithm!r}")
+        if WARMSTART_ALGORITHM[self.warmstart] == self.algorithm:
+            raise MlgoError(
+                f"the demo's warm start ({self.warmstart}) and its training stage ({self.algorithm}) are the same "
+                "algorithm; give another --warmstart-algorithm or --algorithm"
+            )
 
     def settings(self) -> dict:
         """What must not change when a demo folder is resumed."""

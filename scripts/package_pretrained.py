@@ -9,7 +9,8 @@ provenance.json is written beside it from what the run and the evaluations
 recorded, nothing typed in by hand:
 
 - from RUN_DIR/config.json and state.json: problem, algorithm (following
-  `--warmstart` back through the runs it started from, e.g. "bc, then es"),
+  `--warmstart` back through the runs it started from, e.g. "bc of rule, then
+  es", naming the built-in policy a BC run cloned unless it was the default),
   seed, the modules of each split, the compiler, the iterations done and the
   seconds they took (and `--budget-minutes`, what the run was given);
 - from the corpus folder the run names: its name, and the sample corpus's
@@ -51,8 +52,8 @@ def _json(path: Path) -> Any:
 
 
 def algorithm_chain(config: dict) -> str:
-    """The run's algorithm, after those of the runs it was warm-started from ("bc, then es")."""
-    chain = [config["algorithm"]]
+    """The run's algorithm, after those of the runs it was warm-started from ("bc of rule, then es")."""
+    chain = [_algorithm(config)]
     warmstart = config.get("warmstart")
     while warmstart:
         parent = Path(warmstart).parent / "config.json"
@@ -60,9 +61,15 @@ def algorithm_chain(config: dict) -> str:
             chain.append(f"a policy from {warmstart}")
             break
         earlier = _json(parent)
-        chain.append(earlier["algorithm"])
+        chain.append(_algorithm(earlier))
         warmstart = earlier.get("warmstart")
     return ", then ".join(reversed(chain))
+
+
+def _algorithm(config: dict) -> str:
+    """A run's algorithm, with the built-in policy BC cloned when it is not the compiler's own."""
+    teacher = config.get("trainer", {}).get("label_policy", "default")
+    return f"bc of {teacher}" if config["algorithm"] == "bc" and teacher != "default" else config["algorithm"]
 
 
 def corpus_record(config: dict) -> dict[str, Any]:

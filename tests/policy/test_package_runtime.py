@@ -1,5 +1,6 @@
-"""The maintainers' packaging script carries an evaluation's runtime programs into the provenance: each program's
-instruction ratio, or its error (a failed program never shows a figure)."""
+"""The maintainers' packaging script's records: an evaluation's runtime programs in the provenance (each program's
+instruction ratio, or its error: a failed program never shows a figure), and the chain of algorithms behind a
+run."""
 
 from __future__ import annotations
 
@@ -59,3 +60,17 @@ def test_runtime_programs_reach_the_provenance(script, tmp_path):
         {"program": "fast", "instructions_vs_default": pytest.approx(0.995)},
         {"program": "broken", "error": "broken: the policy's build printed other output"},
     ]
+
+
+def test_the_algorithm_chain_names_the_policy_bc_cloned(script, tmp_path):
+    clone = tmp_path / "bc"
+    clone.mkdir()
+    teacher = "rule:callee_users=2,margin=45"
+    (clone / "config.json").write_text(json.dumps({"algorithm": "bc", "trainer": {"label_policy": teacher}}))
+    es = {"algorithm": "es", "warmstart": str(clone / "policy"), "trainer": {"label_policy": "default"}}
+    assert script.algorithm_chain(es) == f"bc of {teacher}, then es"
+    assert script.algorithm_chain({"algorithm": "bc", "trainer": {"label_policy": "default"}}) == "bc"
+    assert (
+        script.algorithm_chain({"algorithm": "es", "warmstart": "/gone/policy"})
+        == "a policy from /gone/policy, then es"
+    )

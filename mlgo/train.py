@@ -61,8 +61,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "policy. ES: each step compiles a sample of modules under antithetic random perturbations of the "
         "policy's weights, scores each perturbation by its modules' scores against the compiler's own "
         "heuristic, and moves the weights along the estimated gradient; then saves the "
-        "policy. BC: collects a built-in policy's decisions (the compiler's own, or trainer_config.label_policy's) "
-        "as labels once, then trains the policy to repeat them, one epoch per iteration (the warm start for PPO and ES; inlining only: clang 19's register "
+        "policy. BC: collects a built-in policy's decisions (the compiler's own, or "
+        "trainer_config.label_policy's) as labels once, then trains the policy to repeat them, one epoch per "
+        "iteration (the warm start for PPO and ES; inlining only: clang 19's register "
         "allocator cannot replay its own decisions). Hyper-parameters come from the "
         "problem's gin file (compiler_opt/problems/gin/<problem>/<algorithm>.gin), --gin-file and "
         "--gin-binding.",

@@ -4,8 +4,8 @@ Builds (or reuses) the sample corpus of real open-source code, starts an
 inlining-for-size policy by cloning the hand rule's decisions (or by
 imitation: exploring around the policy, the compiler's heuristic and the
 hand rule as first candidates, and cloning the best decisions found per
-module), trains it further with ES within the budget, keeps the smaller of
-the two on a sample of training modules (and
+module), trains it further with ES (or another --algorithm) within the
+budget, keeps the smaller of the two on a sample of training modules (and
 ships none when neither is smaller than -Oz there: the compiler keeps its own
 heuristic, and the headline says so), evaluates it on libraries it never saw,
 and the hand rule (`rule`, the policy it must beat) on the same modules,

@@ -11,7 +11,7 @@ iteration):
               imitation (rounds of exploring around the policy, the
               default and the hand rule as first candidates, cloning the
               best found), or behavioral cloning of clang's `-Oz` (`bc`);
-3. train:     ES (or PPO; or nothing) from the warm start;
+3. train:     ES (or imitation, PPO, or nothing) from the warm start;
 4. select:    every policy trained compiled greedily on a seeded sample of
               training modules; the smallest in total becomes `policy/`,
               provided it is smaller than `-Oz` there: else no policy ships

@@ -40,6 +40,7 @@ from typing import TYPE_CHECKING
 
 from compiler_opt.errors import MlgoError
 from compiler_opt.llvm.cc1_options import OptionMatch, OptionTable, shipped_table
+from compiler_opt.llvm.profdata import profile_use_cc1
 
 if TYPE_CHECKING:
     from compiler_opt.llvm.toolchain import Toolchain
@@ -365,7 +366,7 @@ class CompileCommand:
         bitcode, output_path = _as_file(self.bitcode), _as_file(str(output))
         if self.cc1:
             index = [f"-fthinlto-index={self.thinlto_index}"] if self.thinlto_index else []
-            profile = [f"-fprofile-instrument-use-path={self.profile}"] if self.profile else []
+            profile = profile_use_cc1(self.clang, self.profile) if self.profile else []
             return [
                 self.clang,
                 *self.args,

@@ -5,7 +5,9 @@ counts its blocks; a program linked from such objects by the clang driver
 with `PROFILE_RUNTIME_LINK_FLAG` carries the profile runtime and writes a
 `.profraw` where `LLVM_PROFILE_FILE` says when it exits. `merge_profiles`
 turns raw profiles into one `.profdata` (`llvm-profdata merge`), which a
-compile reads with `-fprofile-instrument-use-path=` (`CompileCommand.profile`).
+compile reads with `-fprofile-instrument-use-path=` (`CompileCommand.profile`;
+`profile_use_cc1` spells it: clang 22's cc1 also wants the profile's kind,
+`-fprofile-instrument-use=llvm`, which clang 19's refuses as unknown).
 
 To tell which module a profile covers, `instrumented_functions` reads an
 instrumented object's counter symbols (`__profc_<name>`) and
@@ -17,13 +19,16 @@ profile's name of a local function is `<source path>;<name>`, whose `/`,
 
 from __future__ import annotations
 
+import functools
+import os
 import re
+import subprocess
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from compiler_opt.errors import MlgoError
-from compiler_opt.llvm.run import run_tool
+from compiler_opt.llvm.run import run_captured, run_tool
 
 if TYPE_CHECKING:
     from compiler_opt.llvm.toolchain import Toolchain
@@ -36,9 +41,11 @@ __all__ = [
     "function_counts",
     "instrumented_functions",
     "merge_profiles",
+    "profile_use_cc1",
 ]
 
 INSTRUMENT_CC1 = ("-fprofile-instrument=llvm",)
+_USE_KIND = "-fprofile-instrument-use=llvm"
 PROFILE_RUNTIME_LINK_FLAG = "-fprofile-generate"
 _COUNTER_PREFIX = "__profc_"
 # LLVM's getVarName replaces these in a counter variable's name.
@@ -54,6 +61,22 @@ class ProfileError(MlgoError):
 def counter_name(function: str) -> str:
     """`function` (a profile's name) spelled as its counter symbol is, without the `__profc_` prefix."""
     return _INVALID.sub("_", function)
+
+
+def profile_use_cc1(clang: str, profile: str) -> list[str]:
+    """The cc1 options with which `clang` reads the IR-level profile `profile` (`.profdata`)."""
+    kind = [_USE_KIND] if _cc1_takes_profile_kind(clang) else []
+    return [*kind, f"-fprofile-instrument-use-path={profile}"]
+
+
+@functools.cache
+def _cc1_takes_profile_kind(clang: str) -> bool:
+    """Whether `clang -cc1` knows `-fprofile-instrument-use=` (asked once per process and clang)."""
+    argv = [clang, "-cc1", _USE_KIND, "-E", "-x", "c", os.devnull, "-o", os.devnull]
+    try:
+        return run_captured(argv, timeout=60).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False  # the compile itself will then say what is wrong with this clang
 
 
 def merge_profiles(toolchain: Toolchain, raw: Sequence[Path], output: Path, *, timeout: float = 600.0) -> Path:

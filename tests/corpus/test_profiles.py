@@ -1,6 +1,7 @@
 """Measured profiles (compiler_opt.corpus.profiles): collected from the small sample's xxhash benchmark with the real
 clang, cached (a second collection builds nothing), applied (the same module's regalloc remark costs differ with its
-profile), modules without one reported with why, and `mlgo eval --profiles` end to end."""
+profile; every installed clang release reads one), modules without one reported with why, and `mlgo eval --profiles`
+end to end."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import os
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -19,10 +21,26 @@ from compiler_opt.corpus.programs import load_programs
 from compiler_opt.errors import MlgoError
 from compiler_opt.llvm.compile import compile_plainly
 from compiler_opt.llvm.measure import read_regalloc_remarks
+from compiler_opt.llvm.profdata import merge_profiles
+from compiler_opt.llvm.toolchain import MIN_MAJOR, NEWEST_MAJOR, find_toolchain
 from compiler_opt.problems.measurements import RegallocCostMeasurement
+from tests.conftest import build_module
 
 XXHASH = "xxhash/xxhash"
 UNRUN = "brotli/dec/prefix"  # a library no program runs
+RELEASES = [f"clang-{major}" for major in range(MIN_MAJOR, NEWEST_MAJOR + 1) if shutil.which(f"clang-{major}")]
+# A program whose run never calls `cold`: with the profile, the compiler puts it in a `.text.unlikely.` section.
+COLD_AND_HOT = r"""
+#include <stdio.h>
+int cold(int x) { return printf("cold %d\n", x); }
+int hot(int x) { return x > 3 ? x * 2 : x + 1; }
+int main(int argc, char **argv) {
+  int s = 0;
+  for (int i = 0; i < 1000; i++) s += hot(i + argc);
+  if (argc > 5) cold(s);
+  return s == 42;
+}
+"""
 
 
 @pytest.fixture(scope="module")
@@ -138,3 +156,30 @@ def test_eval_with_profiles_reports_them_and_measures_other_costs(corpus, tmp_pa
     assert costs["plain"][XXHASH] != costs["profiled"][XXHASH]
     assert costs["plain"][UNRUN] == costs["profiled"][UNRUN]
     assert list((tmp_path / "cache" / "profiles").glob("*/*/profile.profdata"))
+
+
+@pytest.mark.parametrize("clang", RELEASES)
+def test_every_release_compiles_a_corpus_module_with_its_profile(clang, tmp_path):
+    """The cc1 spelling of a profile differs between releases (clang 22 wants its kind, clang 19 refuses that)."""
+    toolchain = find_toolchain(clang)
+    source = tmp_path / "cold_and_hot.c"
+    source.write_text(COLD_AND_HOT)
+    program = tmp_path / "cold_and_hot"
+    subprocess.run([str(toolchain.clang), "-Oz", "-fprofile-generate", str(source), "-o", str(program)], check=True)
+    subprocess.run([program], check=True, env={**os.environ, "LLVM_PROFILE_FILE": str(tmp_path / "run.profraw")})
+    profile = merge_profiles(toolchain, [tmp_path / "run.profraw"], tmp_path / "run.profdata")
+    command = build_module(toolchain, source, tmp_path / "module").command(toolchain)
+
+    def text_sections(profile: Path | None) -> list[str]:
+        obj = tmp_path / f"{'profiled' if profile else 'plain'}.o"
+        argv = dataclasses.replace(command, profile=None if profile is None else str(profile)).argv(obj)
+        compile_plainly(argv, "cold_and_hot", timeout=120)
+        listing = subprocess.run(
+            [str(toolchain.tool("llvm-readelf")), "--sections", "--wide", str(obj)], capture_output=True, text=True
+        )
+        return [word for word in listing.stdout.split() if word.startswith(".text")]
+
+    assert not any(name.startswith(".text.unlikely.") for name in text_sections(None))
+    assert any(name.startswith(".text.unlikely.") for name in text_sections(profile))
+    with pytest.raises(MlgoError, match="missing.profdata"):
+        text_sections(tmp_path / "missing.profdata")

@@ -70,7 +70,7 @@ def test_json_schema_totals_and_defaults(toolchain, corpus, pool, baselines):
     report = evaluate(corpus, INLINING, "never", toolchain=toolchain, pool=pool, baselines=baselines, modules=modules)
     assert {"problem", "policy", "corpus", "compiler", "created", "measurement", "modules", "summary"} <= set(report)
     assert (report["problem"], report["policy"], report["measurement"]) == ("inlining", "never", "text_size")
-    assert "linked" not in report and "19." in report["compiler"]
+    assert "linked" not in report and f"{toolchain.major}." in report["compiler"]
     assert [entry["name"] for entry in report["modules"]] == [spec.name for spec in modules]
     for entry, spec in zip(report["modules"], modules):
         assert set(entry) == MODULE_KEYS and entry["ok"] and entry["error"] is None

@@ -204,10 +204,11 @@ class FastPolicy:
 
         A batch runs as a stack of per-observation blocks (`[B, 1, width]`, or `[B, C, k]` contiguous
         candidate rows), which numpy's matmul multiplies one block at a time with the very BLAS call one
-        observation gets. A matrix product computes every row alike, but a matrix-vector product need
-        not (OpenBLAS sums its remainder rows in another order), so a candidate's score is one dot
-        product of its row (`vecdot`): equal candidates score equally wherever they sit, and argmax takes
-        the first of them, as TF and XLA do.
+        observation gets. A BLAS product need not compute every row of a block alike (OpenBLAS sums
+        its remainder rows in another order, and on some CPUs, AMD EPYC among them, rows of one block
+        differ too), so with candidate rows every hidden unit and the score are one dot product of a
+        row (`vecdot`): equal candidates score equally wherever they sit, and argmax takes the first
+        of them, as TF and XLA do.
         """
         layout = self._layout
         if layout is None:
@@ -215,7 +216,8 @@ class FastPolicy:
         else:
             h = np.take(inputs, layout.columns, axis=-1)
         for kernel, bias in self._hidden:
-            h = h @ kernel
+            # Candidate rows: each unit one dot product of its row, as the scores below (see the docstring).
+            h = h @ kernel if layout is None else np.vecdot(h[..., None, :], kernel.T)
             h += bias
             if self._relu:
                 np.maximum(h, 0, out=h)

@@ -65,8 +65,11 @@ def test_tied_candidates_score_alike_and_the_first_wins_in_every_form(eviction):
     assert [fast.greedy(o) for o in observations] == first
     output, _ = actor(batch_features(observations, spec), step_type=None, network_state=())
     expected = output.logits.numpy()
-    assert all((row[b:] == row[b]).all() for row, b in zip(expected, first))  # TF ties them exactly too
-    assert expected.argmax(axis=1).tolist() == first
+    # TF's own product (Eigen, threaded) ties them to float32 rounding only on some CPUs (AMD EPYC); where its
+    # row ties exactly, its argmax is the first too.
+    assert all(np.allclose(row[b:], row[b], rtol=1e-6, atol=1e-6) for row, b in zip(expected, first))
+    exact = [(row, b) for row, b in zip(expected, first) if (row[b:] == row[b]).all()]
+    assert all(int(row.argmax()) == b for row, b in exact)
 
 
 def test_inlining_logits_are_bit_identical_alone_and_batched(

@@ -170,9 +170,10 @@ def test_every_release_compiles_a_corpus_module_with_its_profile(clang, tmp_path
     profile = merge_profiles(toolchain, [tmp_path / "run.profraw"], tmp_path / "run.profdata")
     command = build_module(toolchain, source, tmp_path / "module").command(toolchain)
 
-    def text_sections(profile: Path | None) -> list[str]:
-        obj = tmp_path / f"{'profiled' if profile else 'plain'}.o"
-        argv = dataclasses.replace(command, profile=None if profile is None else str(profile)).argv(obj)
+    def text_sections(used: Path | None) -> list[str]:
+        """The `.text*` sections of the module compiled with the profile `used` (None: without one)."""
+        obj = tmp_path / f"{'profiled' if used else 'plain'}.o"
+        argv = dataclasses.replace(command, profile=None if used is None else str(used)).argv(obj)
         compile_plainly(argv, "cold_and_hot", timeout=120)
         listing = subprocess.run(
             [str(toolchain.tool("llvm-readelf")), "--sections", "--wide", str(obj)], capture_output=True, text=True

@@ -8,7 +8,8 @@ Both run the stock clang with the policy's problem advisor in interactive
 mode, answering with the policy (see `compiler_opt.export.dropin`).
 `mlgo-clang` and `mlgo-clang++` read their settings from the environment,
 since build systems pass compilers no extra flags: MLGO_POLICY (required: a
-saved policy folder, or `pretrained:NAME` for a policy packaged with mlgo),
+saved policy folder, `pretrained:NAME` for a policy packaged with mlgo, or
+`LANGUAGE=POLICY,...` for one per source language),
 MLGO_CLANG (the clang to drive), MLGO_PROBLEM (when the policy's advice does
 not say).
 """
@@ -28,6 +29,7 @@ EPILOG = """examples:
   mlgo cc --policy run/policy -- -Oz -c foo.c -o foo.o
   MLGO_POLICY=run/policy make CC=mlgo-clang CXX=mlgo-clang++ -j8
   mlgo cc --policy pretrained:NAME -- -Oz -c foo.c -o foo.o   (a policy packaged with mlgo)
+  MLGO_POLICY='c=default,c++=run/policy' make CC=mlgo-clang CXX=mlgo-clang++   (a policy per language)
 
 mlgo-clang / mlgo-clang++ take clang's arguments only and read MLGO_POLICY (a folder or pretrained:NAME),
 MLGO_CLANG and MLGO_PROBLEM.
@@ -46,8 +48,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--policy",
         default=None,
-        help="saved policy folder (e.g. RUN_DIR/policy), or pretrained:NAME for a policy packaged with mlgo (an "
-        "unknown NAME lists them); needed by every command that compiles",
+        help="saved policy folder (e.g. RUN_DIR/policy), pretrained:NAME for a policy packaged with mlgo (an "
+        "unknown NAME lists them), or one per source language, LANGUAGE=POLICY,... (c, c++, other, * for the "
+        "rest; members may also be built-in policies, e.g. c=default,c++=RUN_DIR/policy); needed by every "
+        "command that compiles",
     )
     parser.add_argument(
         "--version", action="store_true", help="print the version of the clang it drives and exit (no policy needed)"

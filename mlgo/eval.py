@@ -56,12 +56,17 @@ those (--policy rule:callee_users=3,margin=60); the JSON records the name with e
 evaluation to `mlgo report` beside a learned policy's: the report's first line says which beats which, and
 every table and plot shows the rule beside the policy.
 
+a policy per language (LANGUAGE=POLICY,...; LANGUAGE is c, c++, other or * for the rest): each module is
+compiled under the member for its language (from its main file's name), e.g. a C++-trained policy for C++ and
+clang's own heuristic for C: --policy 'c=default,c++=RUN_DIR/policy'.
+
 examples:
   mlgo eval --problem inlining --policy default --corpus CORPUS --output eval.json
   mlgo eval --problem inlining --policy rule --corpus CORPUS --output rule.json --linked
   mlgo eval --problem inlining --policy rule --gin-binding 'inlining.rule.margin = 60' --corpus CORPUS -o r.json
   mlgo eval ... --output eval.json --resume       # after a kill: reuse eval.json.partial/, compile the rest
   mlgo eval --problem inlining --policy RUN_DIR/policy --corpus CORPUS --output eval.json --linked
+  mlgo eval --problem inlining --policy 'c=C_RUN/policy,c++=CXX_RUN/policy' --corpus CORPUS -o eval.json
   mlgo eval --problem regalloc-eviction --policy RUN_DIR/policy --corpus CORPUS --output eval.json --runtime
 """
 
@@ -81,8 +86,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
         required=True,
         help="a built-in policy of the problem (inlining: default, always, never, rule: the hand rule, with its "
         "thresholds from gin's inlining.rule.* or set as rule:callee_users=N,margin=M), a saved policy folder "
-        "(as `mlgo train` writes under RUN_DIR/policy), or pretrained:NAME, a policy packaged with mlgo (an "
-        "unknown NAME lists them)",
+        "(as `mlgo train` writes under RUN_DIR/policy), pretrained:NAME, a policy packaged with mlgo (an "
+        "unknown NAME lists them), or one of those per source language: LANGUAGE=POLICY,... (c, c++, other, "
+        "* for the rest; see below)",
     )
     add_gin_flags(
         parser, "setting built-in policies' defaults (the hand rule's: inlining.rule.*)", "inlining.rule.margin = 60"

@@ -31,6 +31,7 @@ examples:
   mlgo export --policy run/policy --output out --aot --tflite --verify 2000 --corpus corpus/
   mlgo export --policy pretrained:NAME --output out --aot
   mlgo export --policy run/policy --output out --native --plugin
+  mlgo export --policy 'c=default,c++=run/policy' --output out --native   (then CXX=out/cxx/native/bin/mlgo-clang++)
   make CC=out/native/bin/mlgo-clang CFLAGS=-Oz                  # no Python in the build
   make CC=clang-19 CFLAGS="-Oz -fpass-plugin=$PWD/out/plugin/lib/libmlgo-inliner.so"
 """
@@ -49,8 +50,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--policy",
         required=True,
-        help="saved policy folder (e.g. RUN_DIR/policy), or pretrained:NAME for a policy packaged with mlgo (an "
-        "unknown NAME lists them)",
+        help="saved policy folder (e.g. RUN_DIR/policy), pretrained:NAME for a policy packaged with mlgo (an "
+        "unknown NAME lists them), or one per source language, LANGUAGE=POLICY,... (c, c++, other, * for the "
+        "rest; a member may be `default`, the compiler's own heuristic): each member is exported into "
+        "OUT/c/, OUT/cxx/, OUT/other/, OUT/any/, and OUT/languages.json says which serves which",
     )
     add_output_flag(parser, "folder to write the exports into")
     parser.add_argument(
@@ -92,8 +95,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from compiler_opt.corpus.loading import load_corpus  # pylint: disable=import-outside-toplevel
-    from compiler_opt.export.exporter import export_policy  # pylint: disable=import-outside-toplevel
+    from compiler_opt.export.exporter import export_per_language, export_policy  # pylint: disable=import-outside-toplevel
     from compiler_opt.llvm.toolchain import find_toolchain  # pylint: disable=import-outside-toplevel
+    from compiler_opt.policy.by_language import parse_language_policies  # pylint: disable=import-outside-toplevel
     from mlgo.cli import CommandError  # pylint: disable=import-outside-toplevel
 
     corpus = clang = None
@@ -107,22 +111,30 @@ def run(args: argparse.Namespace) -> int:
     elif args.corpus is not None:
         raise CommandError("--corpus is only used with --verify N (N above 0)")
     log = (lambda line: print(line, file=sys.stderr)) if args.json else print
-    result = export_policy(
-        args.policy,
-        args.output,
-        aot=args.aot,
-        tflite=args.tflite,
-        native=args.native,
-        plugin=args.plugin,
-        target_triple=args.target_triple,
-        target_cpu=args.target_cpu,
-        verify=verify,
-        corpus=corpus,
-        clang=clang,
-        problem=args.problem,
-        seed=args.seed,
-        log=log,
-    )
+    options = {
+        "aot": args.aot,
+        "tflite": args.tflite,
+        "native": args.native,
+        "plugin": args.plugin,
+        "target_triple": args.target_triple,
+        "target_cpu": args.target_cpu,
+        "verify": verify,
+        "corpus": corpus,
+        "clang": clang,
+        "problem": args.problem,
+        "seed": args.seed,
+        "log": log,
+    }
+    per_language = None if Path(args.policy).is_dir() else parse_language_policies(args.policy)
+    if per_language is not None:
+        results = export_per_language(per_language, args.output, **options)
+        if args.json:
+            print(json.dumps({lang: None if r is None else r.to_json() for lang, r in results.items()}))
+        for language, result in results.items():
+            if result is not None and not args.json:
+                print(f"{language}: exported {result.policy} as {', '.join(result.forms)} into {result.output}")
+        return 0
+    result = export_policy(args.policy, args.output, **options)
     if args.json:
         print(json.dumps(result.to_json()))
     else:

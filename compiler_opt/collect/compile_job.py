@@ -51,6 +51,7 @@ from compiler_opt.llvm.cmdline import CompileCommand
 from compiler_opt.llvm.compile import compile_answering
 from compiler_opt.llvm.log_format import Observation
 from compiler_opt.llvm.toolchain import Toolchain, find_toolchain
+from compiler_opt.policy.by_language import LanguagePolicies
 from compiler_opt.policy.fast import Decision, FastPolicy
 from compiler_opt.policy.features import FeatureSpec, build_feature_spec
 from compiler_opt.pool.base import Job, SharedRef
@@ -69,6 +70,7 @@ __all__ = [
     "run_compile_task",
 ]
 
+TaskPolicy = str | FastPolicy | LanguagePolicies[str | FastPolicy]
 DEFAULT_TIMEOUT = 600.0
 # The pool's limit on a job is a backstop behind the compile's own limit, which gives the typed failure.
 POOL_TIMEOUT_MARGIN = 60.0
@@ -79,15 +81,16 @@ class CompileTask:
     """One module to compile under one policy (picklable).
 
     `policy`: a built-in policy name of the problem, `BASELINE_POLICY`, a
-    `FastPolicy`, or None when the policy comes as `run_compile_task`'s second
-    argument. `timeout`: the compile's wall limit in seconds (default 600).
+    `FastPolicy`, one of those per language (`LanguagePolicies`: the member
+    for the module's language answers), or None when the policy comes as
+    `run_compile_task`'s second argument. `timeout`: the compile's wall limit in seconds (default 600).
     `keep_object`: return the object file's bytes (for linking).
     """
 
     module: ModuleSpec
     problem: str
     clang: str
-    policy: str | FastPolicy | None
+    policy: TaskPolicy | None
     explore: bool = True
     seed: int = 0
     record: bool = True
@@ -162,7 +165,7 @@ def problem_feature_spec(
     )
 
 
-def compile_jobs(tasks: Iterable[CompileTask], policy_ref: SharedRef | FastPolicy | str | None = None) -> list[Job]:
+def compile_jobs(tasks: Iterable[CompileTask], policy_ref: SharedRef | TaskPolicy | None = None) -> list[Job]:
     """One pool `Job` per task, keyed by module name; `policy_ref` (from `pool.share`) reaches every job."""
     jobs = []
     for task in tasks:
@@ -173,17 +176,22 @@ def compile_jobs(tasks: Iterable[CompileTask], policy_ref: SharedRef | FastPolic
 
 
 def _compiles_per_task(task: CompileTask) -> int:
-    return 2 if task.record and isinstance(task.policy, str) else 1
+    policy = task.policy
+    if isinstance(policy, LanguagePolicies):
+        policy = policy.for_language(task.module.language)
+    return 2 if task.record and isinstance(policy, str) else 1
 
 
 # ---- the job -------------------------------------------------------------------------------
 
 
-def run_compile_task(task: CompileTask, policy: FastPolicy | str | None = None) -> CompileResult:
+def run_compile_task(task: CompileTask, policy: TaskPolicy | None = None) -> CompileResult:
     """Compile `task.module` under `policy` (else `task.policy`); see the module docstring."""
     policy = task.policy if policy is None else policy
     if policy is None:
         raise MlgoError(f"{task.module.name}: the compile task names no policy")
+    if isinstance(policy, LanguagePolicies):
+        policy = policy.for_language(task.module.language)
     toolchain = find_toolchain(task.clang)
     problem = get_problem(task.problem)
     command = task.module.command(toolchain.clang)

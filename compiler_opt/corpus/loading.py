@@ -38,11 +38,11 @@ from compiler_opt.corpus.sampling import stratified_sample
 from compiler_opt.corpus.splitting import LIBRARY_SPLIT, MODULE_SPLIT, split_by_library, split_by_name
 from compiler_opt.llvm.bitcode import is_bitcode_file, thinlto_backend_args
 from compiler_opt.llvm.cmdline import CompileCommand, UnsafeCommandLine, read_cmd_file, sanitize_cc1
+from compiler_opt.llvm.source_language import source_language
 
 __all__ = ["Corpus", "CorpusError", "ModuleSpec", "load_corpus"]
 
 _LOG = logging.getLogger(__name__)
-_CXX_SUFFIXES = (".cc", ".cpp", ".cxx", ".C", ".c++")
 
 
 @dataclass(frozen=True)
@@ -65,13 +65,7 @@ class ModuleSpec:
     @property
     def language(self) -> str:
         """`c`, `c++` or `other`, from the main file's name clang recorded (`-main-file-name`)."""
-        main = ""
-        for index, arg in enumerate(self.cc1_args[:-1]):
-            if arg == "-main-file-name":
-                main = self.cc1_args[index + 1]
-        if main.endswith(_CXX_SUFFIXES):
-            return "c++"
-        return "c" if main.endswith(".c") else "other"
+        return source_language(self.cc1_args)
 
     @property
     def files(self) -> tuple[Path, ...]:

@@ -41,8 +41,11 @@ from compiler_opt.llvm.run import run_attached
 from compiler_opt.llvm.toolchain import Toolchain, find_toolchain
 
 if TYPE_CHECKING:
+    from compiler_opt.policy.by_language import LanguagePolicies
     from compiler_opt.policy.fast import FastPolicy
     from compiler_opt.problems.base import Problem
+
+    DropinPolicy = FastPolicy | LanguagePolicies[str | FastPolicy]
 
 DEFAULT_TIMEOUT = 7 * 24 * 3600.0  # a drop-in compiler has no business killing a slow compile
 
@@ -56,20 +59,34 @@ def _main_file(job: DriverJob) -> str:
 
 
 def run_compile_job(
-    toolchain: Toolchain, job: DriverJob, policy: FastPolicy, problem: Problem, timeout: float = DEFAULT_TIMEOUT
+    toolchain: Toolchain, job: DriverJob, policy: DropinPolicy, problem: Problem, timeout: float = DEFAULT_TIMEOUT
 ) -> int:
-    """One `-cc1` job with the advisor answered by `policy` (greedy) on a claimed CPU; the compiler's exit status."""
-    from compiler_opt.collect.actor import act  # pylint: disable=import-outside-toplevel
+    """One `-cc1` job answered by `policy` (greedy; per language, the member for the job's) on a claimed CPU; the
+    compiler's exit status. A built-in member answers as it does in `mlgo eval`; one that switches the advisor
+    off runs the job as it is."""
+    from compiler_opt.collect.actor import act, builtin_decider, builtin_policy  # pylint: disable=import-outside-toplevel
     from compiler_opt.llvm.failures import CompilerCrash  # pylint: disable=import-outside-toplevel
+    from compiler_opt.llvm.source_language import source_language  # pylint: disable=import-outside-toplevel
+    from compiler_opt.policy.by_language import LanguagePolicies  # pylint: disable=import-outside-toplevel
 
-    greedy = policy.greedy
+    member = policy.for_language(source_language(job.argv)) if isinstance(policy, LanguagePolicies) else policy
+    if isinstance(member, str):
+        builtin = builtin_policy(problem, member)
+        make = builtin_decider(toolchain, builtin)
+        if make is None:
+            return run_attached(job.argv)
+        include_default = builtin.include_default
+    else:
+        greedy = member.greedy
+        make, include_default = (lambda header: greedy), False
     try:
         act(
             toolchain,
             problem,
             job.argv,
-            lambda header: greedy,
+            make,
             name=_main_file(job),
+            include_default=include_default,
             timeout=timeout,
             read_timeout=timeout,
             passthrough=True,
@@ -112,7 +129,9 @@ def compile_with_policy(
             return _run_jobs(toolchain, jobs, policy, the_problem, timeout)
 
 
-def _run_jobs(toolchain: Toolchain, jobs: list[DriverJob], policy: FastPolicy, problem: Problem, timeout: float) -> int:
+def _run_jobs(
+    toolchain: Toolchain, jobs: list[DriverJob], policy: DropinPolicy, problem: Problem, timeout: float
+) -> int:
     for job in jobs:
         if job.kind == COMPILE:
             status = run_compile_job(toolchain, job, policy, problem, timeout)
@@ -130,20 +149,56 @@ def _run_jobs(toolchain: Toolchain, jobs: list[DriverJob], policy: FastPolicy, p
 
 def load_dropin_policy(
     policy_dir: str | os.PathLike | None, problem_name: str | None, pretrained_root: str | os.PathLike | None = None
-) -> tuple[FastPolicy, Problem]:
-    """The fast form of a saved (or `pretrained:NAME`) policy and its problem, with a message saying what to set
-    when unnamed."""
-    from compiler_opt.policy.pretrained import policy_folder  # pylint: disable=import-outside-toplevel
-    from compiler_opt.policy.saved import load_fast_policy  # pylint: disable=import-outside-toplevel
+) -> tuple[DropinPolicy, Problem]:
+    """The fast form of a saved (or `pretrained:NAME`) policy, or of one per language (`LANGUAGE=POLICY,...`,
+    whose members may also be built-in policies), and its problem, with a message saying what to set when
+    unnamed or unclear."""
+    from compiler_opt.policy.by_language import parse_language_policies  # pylint: disable=import-outside-toplevel
+    from compiler_opt.problems import get_problem  # pylint: disable=import-outside-toplevel
     from compiler_opt.problems.policy_match import policy_problem  # pylint: disable=import-outside-toplevel
 
     if not policy_dir:
         raise MlgoError(
-            "no policy to compile with: set MLGO_POLICY to a saved policy folder (e.g. RUN_DIR/policy) or "
-            "pretrained:NAME, or give `mlgo cc --policy DIR`"
+            "no policy to compile with: set MLGO_POLICY to a saved policy folder (e.g. RUN_DIR/policy), "
+            "pretrained:NAME or LANGUAGE=POLICY,..., or give `mlgo cc --policy DIR`"
         )
-    policy_dir = policy_folder(policy_dir, pretrained_root)
-    if not policy_dir.is_dir():
-        raise MlgoError(f"the policy folder {policy_dir} does not exist")
-    policy = load_fast_policy(policy_dir)
-    return policy, policy_problem(policy.spec, problem_name)
+    per_language = None if Path(policy_dir).is_dir() else parse_language_policies(str(policy_dir))
+    if per_language is None:
+        policy = _load_saved(policy_dir, pretrained_root)
+        return policy, policy_problem(policy.spec, problem_name)
+    members = per_language.map(
+        lambda _, member: member if _is_builtin_name(member) else _load_saved(member, pretrained_root)
+    )
+    saved = [member for _, member in members if not isinstance(member, str)]
+    if saved:
+        problem = policy_problem(saved[0].spec, problem_name)
+        for other in saved[1:]:
+            policy_problem(other.spec, problem.name)
+    elif problem_name is None:
+        raise MlgoError(
+            f"the policy {per_language.text!r} names only built-in policies: name their problem with MLGO_PROBLEM "
+            "or --problem"
+        )
+    else:
+        problem = get_problem(problem_name)
+    for _, member in members:
+        if isinstance(member, str):
+            problem.policy(member)  # refuses an unknown name, listing the problem's
+    return members, problem
+
+
+def _is_builtin_name(member: str) -> bool:
+    """A member that is neither a folder nor `pretrained:NAME` names a built-in policy."""
+    from compiler_opt.policy.pretrained import is_pretrained  # pylint: disable=import-outside-toplevel
+
+    return not is_pretrained(member) and not Path(member).is_dir() and "/" not in member
+
+
+def _load_saved(policy_dir: str | os.PathLike, pretrained_root: str | os.PathLike | None) -> FastPolicy:
+    from compiler_opt.policy.pretrained import policy_folder  # pylint: disable=import-outside-toplevel
+    from compiler_opt.policy.saved import load_fast_policy  # pylint: disable=import-outside-toplevel
+
+    folder = policy_folder(policy_dir, pretrained_root)
+    if not folder.is_dir():
+        raise MlgoError(f"the policy folder {folder} does not exist")
+    return load_fast_policy(folder)

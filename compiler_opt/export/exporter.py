@@ -10,6 +10,14 @@
     OUT/export.json    what was exported from which policy, with timings
 
 Only the subfolders named above are replaced in OUT.
+
+`export_per_language` exports a policy per language
+(`compiler_opt.policy.by_language`): each saved member as above into
+OUT/c/, OUT/cxx/, OUT/other/ or OUT/any/ (for `*`), and OUT/languages.json
+says which folder serves which language; a member that is the compiler's own
+heuristic (`default`) needs no export: that language builds with the stock
+clang. A build then uses each language's exports through its own flags
+(CC=OUT/c/native/bin/mlgo-clang, CXX=OUT/cxx/native/bin/mlgo-clang++).
 """
 
 from __future__ import annotations
@@ -43,11 +51,16 @@ from compiler_opt.export.verify import (
     tflite_form,
 )
 from compiler_opt.llvm.toolchain import find_toolchain
+from compiler_opt.policy.by_language import ANY_LANGUAGE, LanguagePolicies
 from compiler_opt.policy.pretrained import is_pretrained, policy_folder
 from compiler_opt.policy.saved import load_fast_policy
 from compiler_opt.problems.policy_match import policy_problem
 
 MANIFEST = "export.json"
+LANGUAGES_MANIFEST = "languages.json"
+LANGUAGE_FOLDERS = {"c": "c", "c++": "cxx", "other": "other", ANY_LANGUAGE: "any"}
+# Built-in members that are the compiler's own heuristic: what a stock clang does with nothing exported.
+COMPILERS_OWN = ("default", "baseline")
 
 
 @dataclass
@@ -173,6 +186,39 @@ def export_policy(
     manifest = {**result.to_json(), "created": datetime.now(timezone.utc).isoformat(timespec="seconds")}
     (output / MANIFEST).write_text(json.dumps(manifest, indent=1) + "\n")
     return result
+
+
+def export_per_language(
+    policies: LanguagePolicies[str], output: str | Path, *, log=print, **options
+) -> dict[str, ExportResult | None]:
+    """Export each member of `policies` as `export_policy` does (with `options`) into its language's folder of
+    `output`; a member that is the compiler's own heuristic maps to None. See the module docstring."""
+    output = Path(output)
+    for language, member in policies:
+        if member not in COMPILERS_OWN and not (is_pretrained(member) or Path(member).is_dir()):
+            raise MlgoError(
+                f"the {language} member {member!r} of {policies.text!r} is neither a saved policy folder, "
+                f"pretrained:NAME nor the compiler's own heuristic ({' or '.join(COMPILERS_OWN)}): a built-in "
+                "policy runs in Python only; export a policy trained to imitate it (mlgo train --algorithm bc)"
+            )
+    results: dict[str, ExportResult | None] = {}
+    for language, member in policies:
+        if member in COMPILERS_OWN:
+            log(f"{language}: the compiler's own heuristic; build {language} with the stock clang")
+            results[language] = None
+            continue
+        log(f"{language}: {member}")
+        results[language] = export_policy(member, output / LANGUAGE_FOLDERS[language], log=log, **options)
+    manifest = {
+        "policy": policies.text,
+        "languages": {
+            language: {"policy": member, "folder": None if results[language] is None else LANGUAGE_FOLDERS[language]}
+            for language, member in policies
+        },
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+    (output / LANGUAGES_MANIFEST).write_text(json.dumps(manifest, indent=1) + "\n")
+    return results
 
 
 def _build_native(

@@ -21,10 +21,10 @@ from compiler_opt.collect.baseline import BaselineCache
 from compiler_opt.collect.compile_job import BASELINE_POLICY, CompileResult, CompileTask, compile_jobs
 from compiler_opt.corpus.loading import ModuleSpec
 from compiler_opt.llvm.toolchain import Toolchain
-from compiler_opt.policy.fast import FastPolicy
 from compiler_opt.pool.base import WorkerPool
 from compiler_opt.problems.base import Problem
 from compiler_opt.problems.measurements import Score
+from compiler_opt.report.evaluated_policy import EvaluatedPolicy
 from compiler_opt.report.partial import PartialResults, score_from_json, score_to_json
 
 __all__ = ["compile_default_side", "compile_policy_side", "object_path", "objects_folder", "reusable"]
@@ -130,7 +130,7 @@ def _keep_error(partial: PartialResults | None, side: str, name: str, error: Bas
 def compile_policy_side(
     modules: Sequence[ModuleSpec],
     problem: Problem,
-    policy: str | FastPolicy,
+    policy: EvaluatedPolicy,
     toolchain: Toolchain,
     pool: WorkerPool,
     seed: int,
@@ -150,7 +150,7 @@ def compile_policy_side(
     errors = {name: line["error"] for name, line in recorded.items() if "error" in line}
     modules = [spec for spec in modules if spec.name not in recorded]
     folder.mkdir(exist_ok=True)
-    shared = isinstance(policy, FastPolicy)
+    shared = not isinstance(policy, str)
     tasks = [
         CompileTask(
             spec,

@@ -57,11 +57,11 @@ from compiler_opt.corpus.loading import Corpus, ModuleSpec
 from compiler_opt.corpus.programs import Program
 from compiler_opt.errors import MlgoError
 from compiler_opt.llvm.toolchain import Toolchain
-from compiler_opt.policy.fast import FastPolicy
+from compiler_opt.policy.by_language import LanguagePolicies
 from compiler_opt.pool.base import WorkerPool
 from compiler_opt.problems.base import Problem
 from compiler_opt.report.compile_sides import compile_default_side, compile_policy_side, objects_folder, reusable
-from compiler_opt.report.evaluated_policy import check_policy_fits
+from compiler_opt.report.evaluated_policy import EvaluatedPolicy, check_policy_fits, policy_digest
 from compiler_opt.report.evaluation_json import module_entry, summarize
 from compiler_opt.report.linked_libraries import libraries_to_link, link_libraries
 from compiler_opt.report.partial import PartialResults
@@ -73,7 +73,7 @@ __all__ = ["evaluate"]
 def evaluate(
     corpus: Corpus,
     problem: Problem,
-    policy: str | FastPolicy,
+    policy: EvaluatedPolicy,
     *,
     toolchain: Toolchain,
     pool: WorkerPool,
@@ -111,8 +111,7 @@ def evaluate(
             corpus, problem, policy, toolchain, modules, linked, programs, runtime_runs, seed, timeout
         )
         recording = PartialResults.open(partial, header, resume=resume)
-    if isinstance(policy, FastPolicy):
-        check_policy_fits(policy, toolchain, problem, modules)
+    check_policy_fits(policy, toolchain, problem, modules)
     with objects_folder(recording) as objects:
         reused = {side: reusable(recording, side, keep, objects / side) for side in ("default", "policy")}
         if resume and recording is not None:
@@ -166,7 +165,7 @@ def evaluate(
         )
     report = {
         "problem": problem.name,
-        "policy": policy_label or (policy if isinstance(policy, str) else "fast policy"),
+        "policy": policy_label or _label(policy),
         "corpus": str(corpus.root),
         "compiler": f"{toolchain.version_text} ({toolchain.clang})",
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
@@ -182,10 +181,16 @@ def evaluate(
     return report
 
 
+def _label(policy: EvaluatedPolicy) -> str:
+    if isinstance(policy, LanguagePolicies):
+        return policy.text
+    return policy if isinstance(policy, str) else "fast policy"
+
+
 def _partial_header(
     corpus: Corpus,
     problem: Problem,
-    policy: str | FastPolicy,
+    policy: EvaluatedPolicy,
     toolchain: Toolchain,
     modules: Sequence[ModuleSpec],
     linked: bool,
@@ -198,7 +203,7 @@ def _partial_header(
     profiles = {spec.name: str(spec.profile) for spec in modules if spec.profile is not None}
     return {
         "problem": problem.name,
-        "policy": policy if isinstance(policy, str) else policy.digest(),
+        "policy": policy_digest(policy),
         "corpus": str(Path(corpus.root).resolve()),
         "compiler": toolchain.identity,
         "modules": [spec.name for spec in modules],

@@ -63,7 +63,9 @@ def env_with(policy_dir: Path, toolchain, **extra: str) -> dict:
     }
 
 
-def mlgo_cc(policy_dir: Path, *clang_args: str, cwd: Path, env: dict | None = None) -> subprocess.CompletedProcess:
+def mlgo_cc(
+    policy_dir: Path | str, *clang_args: str, cwd: Path, env: dict | None = None
+) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "mlgo.cli", "cc", "--policy", str(policy_dir), "--", *clang_args],
         capture_output=True,
@@ -143,6 +145,30 @@ def test_clangs_own_behaviour_passes_through(policy_dir, toolchain, tmp_path):
     assert "use of undeclared identifier 'undeclared'" in run.stderr
     run = mlgo_cc(policy_dir, "-Oz", "-c", "missing.c", cwd=tmp_path, env=env)
     assert run.returncode != 0 and "no such file or directory" in run.stderr
+
+
+def test_a_policy_per_language_answers_each_compile_with_its_languages_member(policy_dir, toolchain, tmp_path):
+    source = "static int mix(int a, int b) { return a * b + a; }\nint f(int x) { return mix(x, x) + mix(x, 1); }\n"
+    (tmp_path / "f.c").write_text(source)
+    (tmp_path / "g.cpp").write_text(source)
+    env = env_with(policy_dir, toolchain)
+
+    def text(policy: str, source: str) -> bytes:
+        obj = tmp_path / f"{len(list(tmp_path.iterdir()))}.o"
+        run = mlgo_cc(policy, "-Oz", "-c", source, "-o", str(obj), cwd=tmp_path, env=env)
+        assert run.returncode == 0, run.stderr
+        return text_section(toolchain, obj, tmp_path)
+
+    subprocess.run([str(toolchain.clang), "-Oz", "-c", "f.c", "-o", "plain.o"], cwd=tmp_path, check=True)
+    plain = text_section(toolchain, tmp_path / "plain.o", tmp_path)
+    never_for_c, default_for_c = f"c=never,c++={policy_dir}", f"c=default,*={policy_dir}"
+    assert text(never_for_c, "f.c") != plain  # `never` kept the calls -Oz inlines
+    assert text(default_for_c, "f.c") == plain
+    assert text(never_for_c, "g.cpp") == text(default_for_c, "g.cpp") == text(str(policy_dir), "g.cpp")
+    run = mlgo_cc("c=never,c++=default", "-Oz", "-c", "f.c", cwd=tmp_path, env=env)
+    assert run.returncode == 2 and "names only built-in policies: name their problem" in run.stderr
+    run = mlgo_cc(f"c++={policy_dir}", "-Oz", "-c", "f.c", cwd=tmp_path, env=env)
+    assert run.returncode != 0 and "no member for c modules" in run.stderr
 
 
 def test_mlgo_clang_without_a_policy_says_what_to_set(tmp_path):

@@ -177,6 +177,23 @@ def test_bad_requests_get_clear_messages(policy_dir, tmp_path):
     assert not (tmp_path / "c").exists()
 
 
+def test_a_policy_per_language_exports_each_saved_member_into_its_languages_folder(policy_dir, tmp_path):
+    out = tmp_path / "out"
+    run = mlgo("export", "--policy", f"c=default,c++={policy_dir}", "--output", str(out), "--tflite", "--json")
+    assert run.returncode == 0, run.stderr
+    results = json.loads(run.stdout)
+    assert results["c"] is None and results["c++"]["forms"] == ["saved_model", "tflite"]
+    assert (out / "cxx" / "tflite" / "model.tflite").is_file() and not (out / "c").exists()
+    manifest = json.loads((out / "languages.json").read_text())
+    assert manifest["languages"] == {
+        "c": {"policy": "default", "folder": None},
+        "c++": {"policy": str(policy_dir), "folder": "cxx"},
+    }
+    run = mlgo("export", "--policy", f"c=rule,c++={policy_dir}", "--output", str(tmp_path / "rule"))
+    assert run.returncode == 2 and "the c member 'rule'" in run.stderr and "runs in Python only" in run.stderr
+    assert not (tmp_path / "rule").exists()
+
+
 def test_help_explains_every_flag():
     text = mlgo("export", "--help").stdout
     for flag in (

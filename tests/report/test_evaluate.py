@@ -195,6 +195,64 @@ def test_saved_policy_is_evaluated_greedily_and_a_misfit_is_refused(toolchain, c
         load_policy(INLINING, str(tmp_path / "missing"))
 
 
+def test_a_policy_per_language_answers_each_module_with_its_languages_member(
+    toolchain, small_sample, pool, baselines, tmp_path
+):
+    full = load_corpus(small_sample)
+    modules = [
+        *sample_modules([spec for spec in full if spec.language == "c"], 2, seed=4),
+        *sample_modules([spec for spec in full if spec.language == "c++"], 2, seed=4),
+    ]
+    spec = problem_feature_spec(toolchain, INLINING, modules[0])
+    folder = tmp_path / "policy"
+    folder.mkdir()
+    _fast_policy(spec, seed=5).save(folder)
+
+    def scores(policy: str) -> dict[str, float]:
+        report = evaluate(
+            full,
+            INLINING,
+            load_policy(INLINING, policy),
+            toolchain=toolchain,
+            pool=pool,
+            baselines=baselines,
+            modules=modules,
+        )
+        assert report["summary"]["failed"] == 0
+        return {entry["name"]: entry["policy"] for entry in report["modules"]}
+
+    saved, never = scores(str(folder)), scores("never")
+    both = f"c=never,c++={folder}"
+    per_language = scores(both)
+    assert saved != never
+    for module in modules:
+        expected = never if module.language == "c" else saved
+        assert per_language[module.name] == expected[module.name], module.name
+    with pytest.raises(MlgoError, match="no member for c modules: add c=POLICY"):
+        evaluate(
+            full,
+            INLINING,
+            load_policy(INLINING, "c++=never"),
+            toolchain=toolchain,
+            pool=pool,
+            baselines=baselines,
+            modules=modules,
+        )
+    misfit = dataclasses.replace(spec, features=spec.features[1:])
+    (tmp_path / "misfit").mkdir()
+    _fast_policy(misfit, seed=5).save(tmp_path / "misfit")
+    with pytest.raises(FeatureSpecError, match=spec.features[0].name):
+        evaluate(
+            full,
+            INLINING,
+            load_policy(INLINING, f"c=default,*={tmp_path / 'misfit'}"),
+            toolchain=toolchain,
+            pool=pool,
+            baselines=baselines,
+            modules=modules,
+        )
+
+
 def test_summary_of_nothing_ok():
     summary = summarize([{"name": "a", "default": None, "policy": None, "ok": False, "error": "x", "figures": {}}])
     assert summary == {

@@ -9,6 +9,7 @@ import gin
 
 from compiler_opt.collect.scoring import REWARD_SIZES
 from compiler_opt.errors import MlgoError
+from compiler_opt.llvm.source_language import LANGUAGES
 
 
 @dataclass(frozen=True)
@@ -33,7 +34,10 @@ class TrainerConfig:
     - `label_modules`: BC labels this many training modules (None: all); `holdout_fraction` of them
       (by name) are kept out of training to measure agreement with the labels;
     - `label_policy`: the built-in policy whose decisions BC clones: "default" (the compiler's own
-      heuristic) or another of the problem's (the inliner's hand rule, `rule`, with its parameters).
+      heuristic) or another of the problem's (the inliner's hand rule, `rule`, with its parameters);
+    - `languages`: train on the training split's modules of these languages only (`c`, `c++`, `other`;
+      empty: all), for one member of a policy per language (`compiler_opt.policy.by_language`); the split
+      itself is the whole corpus's, so validation stays the same libraries.
     """
 
     iterations: int = 100
@@ -54,6 +58,7 @@ class TrainerConfig:
     holdout_fraction: float = 0.1
     reward_size: str = "object"
     label_policy: str = "default"
+    languages: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         for name in (
@@ -76,6 +81,12 @@ class TrainerConfig:
             raise MlgoError(
                 f"trainer_config.reward_size must be one of {', '.join(map(repr, REWARD_SIZES))}, "
                 f"got {self.reward_size!r}"
+            )
+        unknown = sorted(set(self.languages) - set(LANGUAGES))
+        if unknown:
+            raise MlgoError(
+                f"trainer_config.languages: {', '.join(map(repr, unknown))} is not a language; "
+                f"use {', '.join(map(repr, LANGUAGES))}"
             )
 
     def to_json(self) -> dict:
@@ -106,6 +117,7 @@ def trainer_config(
     holdout_fraction: float = 0.1,
     reward_size: str = "object",
     label_policy: str = "default",
+    languages: tuple[str, ...] | list[str] = (),
 ) -> TrainerConfig:
     """The loop's settings from gin bindings (`train.trainer_config.iterations = 50`)."""
     return TrainerConfig(
@@ -127,4 +139,5 @@ def trainer_config(
         float(holdout_fraction),
         str(reward_size),
         str(label_policy),
+        tuple(str(language) for language in languages),
     )

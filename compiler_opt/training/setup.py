@@ -204,10 +204,15 @@ def open_run(options: RunRequest, pool: WorkerPool, load_gin: LoadGin) -> Run:
     run.corpus = corpus
     run.split_method = run.split_method or corpus.split_method
     run.training, run.validation = corpus.split(run.validation_fraction, run.split_method)
+    if run.config.languages:
+        run.training = run.training.subset([spec for spec in run.training if spec.language in run.config.languages])
     if not len(run.training):
         raise MlgoError(
             f"the corpus {options.corpus} has no training modules with validation fraction "
-            f"{run.validation_fraction}; lower --validation-fraction"
+            f"{run.validation_fraction}"
+            + (f" in {', '.join(run.config.languages)}" if run.config.languages else "")
+            + "; lower --validation-fraction"
+            + (" or train other languages (trainer_config.languages)" if run.config.languages else "")
         )
     run.baselines = BaselineCache(options.baseline_cache or BaselineCache.shared_folder(), run.toolchain, run.problem)
     return run

@@ -18,6 +18,10 @@ recorded, nothing typed in by hand:
 - from `--eval` (`mlgo eval --policy RUN_DIR/policy` on validation modules,
   never trained on): total and geomean ratios to the compiler's own
   heuristic, per language, and linked .text when evaluated with --linked;
+  an evaluation of a policy per language (`--policy 'c=default,c++=RUN_DIR/policy'`)
+  is taken when the run's policy is a member, and the provenance then says
+  which languages it serves (`languages`) and as what it was evaluated
+  (`evaluated_as`);
 - from each `--reference` (`mlgo eval --policy rule`, say, on the same
   modules): the policy's total against the reference's on the modules both
   compiled (`compiler_opt.report.references.verdicts`).
@@ -38,6 +42,7 @@ from pathlib import Path
 from typing import Any
 
 from compiler_opt.errors import MlgoError
+from compiler_opt.policy.by_language import parse_language_policies
 from compiler_opt.policy.pretrained import PACKAGE_ROOT, package_policy
 from compiler_opt.report.inputs import Evaluation, RuntimeProgram, load_evaluation
 from compiler_opt.report.references import is_reference, verdicts
@@ -147,6 +152,18 @@ def validation_record(evaluation: Evaluation, references: Sequence[Evaluation]) 
     return record
 
 
+def serving_languages(evaluated: str, policy: Path) -> list[str] | None:
+    """The languages whose member is `policy` in the evaluated policy per language (None: not per language)."""
+    per_language = parse_language_policies(evaluated)
+    if per_language is None:
+        return None
+    return [
+        language
+        for language, member in per_language
+        if Path(member).is_dir() and Path(member).resolve() == policy.resolve()
+    ]
+
+
 def provenance(
     run: Path, evaluation: Path, references: Sequence[Path], budget_minutes: float | None
 ) -> tuple[Path, dict[str, Any]]:
@@ -162,6 +179,11 @@ def provenance(
     named = Path(evaluated.policy)
     if named.is_dir() and named.resolve() != folder.policy.resolve():
         raise MlgoError(f"{evaluation} evaluates the policy {named}, not the run's {folder.policy}")
+    languages = serving_languages(evaluated.policy, folder.policy)
+    if languages == []:
+        raise MlgoError(
+            f"{evaluation} evaluates {evaluated.policy!r}, none of whose members is the run's {folder.policy}"
+        )
     for item in (evaluated, *checked):
         if item.problem != config["problem"]:
             raise MlgoError(f"{item.path} evaluates a {item.problem} policy, the run trained {config['problem']}")
@@ -181,6 +203,7 @@ def provenance(
         "corpus": corpus_record(config),
         "compiler": {"version": version, "clang": config["compiler"]["clang"]},
         "validation": validation_record(evaluated, checked),
+        **({"languages": languages, "evaluated_as": evaluated.policy} if languages else {}),
         "created": config.get("created"),
         "network": config.get("network"),
     }

@@ -28,6 +28,8 @@ provenance without the others):
     validation   figures on modules never trained on, as `mlgo eval` measured them (nothing typed in by
                  hand): `total_vs_default` (against the compiler's own heuristic, -Oz for an -Oz corpus),
                  and `total_vs_reference` against a built-in `reference` such as the hand `rule`
+    languages    only for a member of a policy per language: the languages it was evaluated serving
+                 (`evaluated_as` gives the whole policy, e.g. "c=default,c++=RUN/policy")
     created      when the training run started (ISO 8601)
     packaged*    when it was packaged (ISO 8601, UTC)
     policy*      {"digest": FastPolicy.digest(), "bytes": the folder's size on disk}

@@ -74,3 +74,14 @@ def test_the_algorithm_chain_names_the_policy_bc_cloned(script, tmp_path):
         script.algorithm_chain({"algorithm": "es", "warmstart": "/gone/policy"})
         == "a policy from /gone/policy, then es"
     )
+
+
+def test_a_member_of_a_policy_per_language_is_packaged_with_the_languages_it_serves(script, tmp_path):
+    policy = tmp_path / "run" / "policy"
+    policy.mkdir(parents=True)
+    assert script.serving_languages(str(policy), policy) is None
+    assert script.serving_languages(f"c=default,c++={policy},other={tmp_path}/run/./policy", policy) == [
+        "c++",
+        "other",
+    ]
+    assert script.serving_languages(f"c=default,c++={tmp_path}", policy) == []

@@ -62,6 +62,11 @@ def algorithm_chain(config: dict) -> str:
     warmstart = config.get("warmstart")
     while warmstart:
         parent = Path(warmstart).parent / "config.json"
+        packaged = Path(warmstart).parent / "provenance.json"
+        if packaged.is_file():  # a pretrained policy's folder: its provenance says how it was trained
+            earlier = _json(packaged)
+            chain.append(f"pretrained:{earlier.get('name')} ({earlier.get('algorithm')})")
+            break
         if not parent.is_file():
             chain.append(f"a policy from {warmstart}")
             break

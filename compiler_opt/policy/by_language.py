@@ -10,7 +10,7 @@ Written wherever a policy is named (`mlgo eval --policy`, `mlgo cc`,
 MLGO_POLICY, `mlgo export`) as `LANGUAGE=POLICY,LANGUAGE=POLICY,...`, e.g.
 
     c=RUN_C/policy,c++=RUN_CXX/policy
-    c=default,c++=pretrained:inlining-oz,*=default
+    c=default,c++=pretrained:inlining-oz-cxx,*=default
 
 LANGUAGE is `c`, `c++`, `other` (`compiler_opt.llvm.source_language`, as
 `-main-file-name` tells) or `*` for every language not named; POLICY is

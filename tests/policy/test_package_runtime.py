@@ -85,3 +85,11 @@ def test_a_member_of_a_policy_per_language_is_packaged_with_the_languages_it_ser
         "other",
     ]
     assert script.serving_languages(f"c=default,c++={tmp_path}", policy) == []
+
+
+def test_a_warm_start_from_a_pretrained_policy_is_named_with_its_algorithm(script, tmp_path):
+    package = tmp_path / "inlining-oz"
+    (package / "policy").mkdir(parents=True)
+    (package / "provenance.json").write_text(json.dumps({"name": "inlining-oz", "algorithm": "bc of rule"}))
+    config = {"algorithm": "imitation", "warmstart": str(package / "policy")}
+    assert script.algorithm_chain(config) == "pretrained:inlining-oz (bc of rule), then imitation"

@@ -54,10 +54,6 @@ class LanguagePolicies(Generic[Member]):
             )
         return member
 
-    def covers(self, language: str) -> bool:
-        """Whether a module of `language` has a member."""
-        return language in self.members or ANY_LANGUAGE in self.members
-
     def map(self, convert: Callable[[str, Member], Other]) -> LanguagePolicies[Other]:
         """The same languages with each member converted (`convert(language, member)`)."""
         return LanguagePolicies({key: convert(key, member) for key, member in self.members.items()}, self.text)

@@ -13,7 +13,7 @@ def test_members_keep_their_own_commas_and_equals():
     assert policies is not None
     assert dict(policies) == {"c": "default", "c++": "rule:callee_users=2,margin=120", ANY_LANGUAGE: "RUN/policy"}
     assert policies.for_language("c++") == "rule:callee_users=2,margin=120"
-    assert policies.for_language("other") == "RUN/policy" and policies.covers("other")
+    assert policies.for_language("other") == "RUN/policy"
 
 
 def test_a_single_policy_is_not_per_language():
@@ -23,7 +23,7 @@ def test_a_single_policy_is_not_per_language():
 
 def test_a_language_without_a_member_is_named():
     policies = parse_language_policies("c=default")
-    assert policies is not None and not policies.covers("c++")
+    assert policies is not None and policies.for_language("c") == "default"
     with pytest.raises(MlgoError, match=r"no member for c\+\+ modules: add c\+\+=POLICY or \*=POLICY"):
         policies.for_language("c++")
 

@@ -11,6 +11,8 @@ heuristic, and the headline says so), evaluates it on libraries it never saw,
 and the hand rule (`rule`, the policy it must beat) on the same modules,
 exports it (SavedModel, TFLite, XLA AOT, verified to decide alike) and writes
 the report, which opens with whether the policy beats the rule.
+With --languages, it trains for those source languages only and ships a
+policy per language, clang's own heuristic answering the others.
 Rerunning with the same --output resumes: finished stages are not redone.
 """
 
@@ -22,6 +24,7 @@ from pathlib import Path
 from compiler_opt.collect.scoring import REWARD_SIZES
 from compiler_opt.demo.options import ALGORITHMS, PROBLEM, WARMSTART_SHARE, WARMSTARTS, DemoOptions
 from compiler_opt.demo.pipeline import run_demo
+from compiler_opt.llvm.source_language import LANGUAGES
 from compiler_opt.llvm.toolchain import Toolchain
 from corpus_tools.sample import build_sample
 from mlgo.flags import (
@@ -58,7 +61,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
         default="bc-rule",
         help="what starts the policy: bc-rule (behavioral cloning of the hand rule's decisions, `mlgo eval "
         "--policy rule`; the default, measured best in benchmarks/README.md), imitation (explore, keep the best "
-        "decisions found, clone them) or bc (behavioral cloning of clang's -Oz decisions)",
+        "decisions found, clone them), bc (behavioral cloning of clang's -Oz decisions), or pretrained (no "
+        "stage: the packaged rule's clone, pretrained:inlining-oz, trained with clang 19; the whole budget goes "
+        "to --algorithm)",
     )
     parser.add_argument(
         "--algorithm",
@@ -75,6 +80,17 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="how training values a compile: linked (the default: its object's change to its library's "
         "linked .text, which does not count copies the linker would merge anyway) or object (the object's "
         "own text, which rewards such phantom gains; see benchmarks/README.md)",
+    )
+    parser.add_argument(
+        "--languages",
+        nargs="+",
+        choices=LANGUAGES,
+        default=(),
+        metavar="LANGUAGE",
+        help="train for these source languages only (c, c++, other) and ship a policy per language: the trained "
+        "policy for them, clang's own heuristic for the rest (e.g. --languages c++ --warmstart-algorithm "
+        "pretrained --algorithm imitation; see benchmarks/README.md, 'A policy per language'); default: one "
+        "policy for every language",
     )
     parser.add_argument("--corpus", type=Path, help="use this corpus instead of the sample corpus")
     parser.add_argument(
@@ -129,6 +145,7 @@ def run(args: argparse.Namespace) -> int:
             warmstart=args.warmstart_algorithm,
             algorithm=args.algorithm,
             reward_size=args.reward_size,
+            languages=tuple(args.languages),
         ),
         _sample_corpus,
     )

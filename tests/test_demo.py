@@ -69,3 +69,31 @@ def test_demo_trains_evaluates_exports_and_reports_then_resumes(small_sample, tm
     again = demo(*args)
     assert all(f"[{stage}] done earlier" in again.stdout for stage in STAGES)
     assert again.stdout.strip().splitlines()[-2:] == [verdict, headline]
+
+
+@pytest.mark.slow
+def test_a_demo_for_cxx_ships_a_policy_per_language_with_c_left_to_the_compiler(small_sample, toolchain, tmp_path):
+    if toolchain.major != 19:
+        pytest.skip("the pretrained warm start was trained with clang 19; this suite's clang sends other features")
+    output = tmp_path / "demo"
+    demo(
+        *("--output", output, "--corpus", small_sample, "--clang", toolchain.clang, "--budget-minutes", 1),
+        *("--warmstart-algorithm", "pretrained", "--algorithm", "imitation", "--languages", "c++"),
+        *("--reward-size", "object", "--verify", 50, "--no-aot", "--max-eval-modules", 12),
+    )
+    state = json.loads((output / "stages.json").read_text())
+    assert "warmstart" not in state["stages"] and state["stages"]["train"]["algorithm"] == "imitation"
+    config = json.loads((output / "imitation" / "config.json").read_text())
+    assert config["trainer"]["languages"] == ["c++"] and config["warmstart"].endswith("inlining-oz/policy")
+    evaluation = json.loads((output / "eval" / "eval.json").read_text())
+    modules = evaluation["modules"]
+    assert {module["language"] for module in modules} == {"c", "c++"}
+    assert all(module["policy"] == module["default"] for module in modules if module["language"] == "c")
+    if state["stages"]["select"]["chosen"] is None:
+        return  # nothing smaller than -Oz on the C++ selection sample: nothing ships, nothing exported
+    assert evaluation["policy"] == f"c++={output / 'policy'},*=default"
+    exported = state["stages"]["export"]["languages"]
+    assert list(exported) == ["c++"] and exported["c++"]["verify"]["observations"] > 0
+    manifest = json.loads((output / "export" / "languages.json").read_text())
+    assert manifest["languages"]["*"] == {"policy": "default", "folder": None}
+    assert (output / "export" / "cxx" / "tflite" / "model.tflite").is_file()

@@ -9,15 +9,19 @@ from pathlib import Path
 
 from compiler_opt.collect.scoring import REWARD_SIZES
 from compiler_opt.errors import MlgoError
+from compiler_opt.llvm.source_language import LANGUAGES
 from compiler_opt.llvm.toolchain import Toolchain
 
 PROBLEM = "inlining"
 STAGES = ("corpus", "warmstart", "train", "select", "eval", "reference", "export", "report")
 # What starts the policy (from nothing) and what trains it further from there ("none": nothing).
 # The training algorithm of each warm start, and the built-in policy BC clones (absent: clang's own decisions).
+# `pretrained` trains nothing first: the packaged `PRETRAINED_WARMSTART` (the rule's clone, clang 19) is the warm start.
 WARMSTART_ALGORITHM = {"imitation": "imitation", "bc": "bc", "bc-rule": "bc"}
 WARMSTART_TEACHER = {"bc-rule": "rule"}
-WARMSTARTS = tuple(WARMSTART_ALGORITHM)
+PRETRAINED = "pretrained"
+PRETRAINED_WARMSTART = "pretrained:inlining-oz"
+WARMSTARTS = (*WARMSTART_ALGORITHM, PRETRAINED)
 ALGORITHMS = ("es", "imitation", "ppo", "none")
 SELECTION_MODULES = 64
 STATE_FILE = "stages.json"
@@ -27,6 +31,9 @@ WARMSTART_SHARE = 0.5
 # sample), so that it fits the budget on the full sample corpus; later rounds explore trainer_config's count.
 FIRST_ROUND_MODULES = 400
 TRAIN_FLOOR_SHARE = 0.25
+# Imitation for a policy per language: the looser rule as a third reference, and a first round over every training
+# module of those languages (its deadline stops it within the budget); benchmarks/README.md, "A policy per language".
+LANGUAGE_REFERENCES = ("default", "rule", "rule:callee_users=2,margin=120")
 
 SampleCorpusBuilder = Callable[[Toolchain, str], Path]
 """Builds (or finds cached) the sample corpus of a size (`DemoOptions.corpus_size`) with a toolchain; returns its
@@ -35,7 +42,12 @@ folder. The command line passes one (`corpus_tools` builds it); the library neve
 
 @dataclass(frozen=True)
 class DemoOptions:
-    """What `mlgo demo` was asked for."""
+    """What `mlgo demo` was asked for.
+
+    `languages`: train for these source languages only and ship a policy per language
+    (`compiler_opt.policy.by_language`), the others keeping the compiler's own heuristic; empty: one policy for
+    every language.
+    """
 
     output: Path
     budget_minutes: float = 30.0
@@ -52,6 +64,7 @@ class DemoOptions:
     warmstart: str = "bc-rule"
     algorithm: str = "es"
     reward_size: str = "linked"
+    languages: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.warmstart not in WARMSTARTS:
@@ -60,7 +73,10 @@ class DemoOptions:
             raise MlgoError(f"the demo's reward size is one of {', '.join(REWARD_SIZES)}, not {self.reward_size!r}")
         if self.algorithm not in ALGORITHMS:
             raise MlgoError(f"the demo's training algorithm is one of {', '.join(ALGORITHMS)}, not {self.algorithm!r}")
-        if WARMSTART_ALGORITHM[self.warmstart] == self.algorithm:
+        unknown = sorted(set(self.languages) - set(LANGUAGES))
+        if unknown:
+            raise MlgoError(f"the demo's languages are among {', '.join(LANGUAGES)}, not {', '.join(unknown)}")
+        if WARMSTART_ALGORITHM.get(self.warmstart) == self.algorithm:
             raise MlgoError(
                 f"the demo's warm start ({self.warmstart}) and its training stage ({self.algorithm}) are the same "
                 "algorithm; give another --warmstart-algorithm or --algorithm"
@@ -74,6 +90,7 @@ class DemoOptions:
             "warmstart": self.warmstart,
             "algorithm": self.algorithm,
             "reward_size": self.reward_size,
+            **({"languages": list(self.languages)} if self.languages else {}),
             "validation_fraction": self.validation_fraction,
             "corpus": str(self.corpus) if self.corpus else f"sample:{self.corpus_size}",
         }

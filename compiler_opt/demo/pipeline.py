@@ -10,7 +10,8 @@ iteration):
 2. warmstart: behavioral cloning of the hand rule (`bc-rule`, the default),
               imitation (rounds of exploring around the policy, the
               default and the hand rule as first candidates, cloning the
-              best found), or behavioral cloning of clang's `-Oz` (`bc`);
+              best found), behavioral cloning of clang's `-Oz` (`bc`), or
+              none: the packaged rule's clone (`pretrained`);
 3. train:     ES (or imitation, PPO, or nothing) from the warm start;
 4. select:    every policy trained compiled greedily on a seeded sample of
               training modules; the smallest in total becomes `policy/`,
@@ -28,6 +29,11 @@ iteration):
 8. report:    `report/report.html` (+ markdown, CSV, plots), opening with the
               verdict (the policy against each reference) and showing each
               reference beside the policy in every table and plot.
+
+With `languages`, training and selection use those languages' modules only,
+and what ships is a policy per language (`compiler_opt.policy.by_language`):
+the trained policy for them, the compiler's own heuristic (`default`) for
+the rest; it is evaluated as such and exported per language.
 
 The training budget: the warm start gets `WARMSTART_SHARE` of it, the
 training stage what is left, but never less than `TRAIN_FLOOR_SHARE`. A
@@ -48,12 +54,15 @@ import shutil
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Any
 
 from compiler_opt.collect.baseline import BaselineCache
 from compiler_opt.corpus.loading import load_corpus
 from compiler_opt.demo.options import (
     FIRST_ROUND_MODULES,
+    LANGUAGE_REFERENCES,
+    PRETRAINED,
+    PRETRAINED_WARMSTART,
     PROBLEM,
     SELECTION_MODULES,
     TRAIN_FLOOR_SHARE,
@@ -70,9 +79,6 @@ from compiler_opt.policy.saved import load_fast_policy
 from compiler_opt.pool.backends import make_pool
 from compiler_opt.problems import get_problem
 
-if TYPE_CHECKING:
-    from compiler_opt.policy.fast import FastPolicy
-
 
 def run_demo(
     options: DemoOptions, build_sample_corpus: SampleCorpusBuilder, say: Callable[[str], None] = print
@@ -81,8 +87,11 @@ def run_demo(
 
     `build_sample_corpus` makes the corpus when `options.corpus` names none.
     """
-    from compiler_opt.export.exporter import export_policy
+    from compiler_opt.export.exporter import export_per_language, export_policy
+    from compiler_opt.policy.by_language import parse_language_policies
+    from compiler_opt.policy.pretrained import policy_folder
     from compiler_opt.report.evaluate import evaluate
+    from compiler_opt.report.evaluated_policy import EvaluatedPolicy, load_policy
     from compiler_opt.report.evaluation_json import format_summary, write_report
     from compiler_opt.report.inputs import load_evaluation
     from compiler_opt.report.references import verdicts
@@ -153,22 +162,30 @@ def run_demo(
                 "peak_rss_bytes": summary.peak_rss_bytes,
             }
 
-        warm_dir = output / options.warmstart
-        warm = stage(
-            "warmstart",
-            lambda: training_stage(WARMSTART_ALGORITHM[options.warmstart], warm_dir, budget * WARMSTART_SHARE, None),
-        )
+        trained: list[Path] = []  # the run folders training wrote (the report draws their curves)
+        if options.warmstart == PRETRAINED:
+            warm_dir, warm_seconds = policy_folder(PRETRAINED_WARMSTART).parent, 0.0
+        else:
+            warm_dir = output / options.warmstart
+            algorithm = WARMSTART_ALGORITHM[options.warmstart]
+            warm_seconds = stage(
+                "warmstart", lambda: training_stage(algorithm, warm_dir, budget * WARMSTART_SHARE, None)
+            )["seconds"]
+            trained.append(warm_dir)
         runs = {"warmstart": warm_dir}
         if options.algorithm != "none":
-            seconds = max(budget - warm["seconds"], budget * TRAIN_FLOOR_SHARE)
+            seconds = max(budget - warm_seconds, budget * TRAIN_FLOOR_SHARE)
             train_dir = output / options.algorithm
             stage("train", lambda: training_stage(options.algorithm, train_dir, seconds, warm_dir / "policy"))
             runs["train"] = train_dir
+            trained.append(train_dir)
         policy_dir = output / "policy"
 
         def select_stage() -> dict:
             corpus = load_corpus(corpus_dir)
             training = corpus.split(options.validation_fraction)[0]
+            if options.languages:
+                training = training.subset([spec for spec in training if spec.language in options.languages])
             sample = list(training.sample(min(SELECTION_MODULES, len(training)), options.seed))
             ratios: dict[str, float] = {}
             for name, run_dir in runs.items():
@@ -201,7 +218,7 @@ def run_demo(
         shipped = selected["chosen"] is not None
         evaluated_dir = policy_dir if shipped else Path(selected["best_policy"])
 
-        def evaluate_on_validation(policy: str | FastPolicy, label: str, path: Path) -> dict:
+        def evaluate_on_validation(policy: EvaluatedPolicy, label: str, path: Path) -> dict:
             """`policy` and the default on the validation split (linked where the corpus records libraries)."""
             corpus = load_corpus(corpus_dir)
             validation = sorted(corpus.split(options.validation_fraction)[1], key=lambda spec: spec.name)
@@ -225,7 +242,8 @@ def run_demo(
 
         def eval_stage() -> dict:
             path = output / "eval" / "eval.json"
-            report = evaluate_on_validation(load_fast_policy(evaluated_dir), str(evaluated_dir), path)
+            served = _served(evaluated_dir, options.languages)
+            report = evaluate_on_validation(load_policy(problem, served), served, path)
             return {"eval": str(path), **report["summary"]}
 
         def reference_stage() -> dict:
@@ -246,26 +264,32 @@ def run_demo(
     def export_stage() -> dict:
         if not shipped:
             return {"skipped": "no policy ships: none was smaller than clang -Oz on the selection sample"}
-        result = export_policy(
-            policy_dir,
-            output / "export",
-            aot=options.aot,
-            tflite=True,
-            verify=options.verify,
-            corpus=load_corpus(corpus_dir),
-            clang=str(toolchain.clang),
-            problem=PROBLEM,
-            seed=options.seed,
-            log=say,
-        )
-        verified = result.verify.to_json() if result.verify is not None else None
-        return {"export": str(output / "export"), "forms": result.forms, "verify": verified}
+        settings: dict[str, Any] = {
+            "aot": options.aot,
+            "tflite": True,
+            "verify": options.verify,
+            "corpus": load_corpus(corpus_dir),
+            "clang": str(toolchain.clang),
+            "problem": PROBLEM,
+            "seed": options.seed,
+            "log": say,
+        }
+        folder = output / "export"
+        if not options.languages:
+            return {"export": str(folder), **_exported(export_policy(policy_dir, folder, **settings))}
+        per_language = parse_language_policies(_served(policy_dir, options.languages))
+        assert per_language is not None  # `_served` writes a policy per language for languages
+        results = export_per_language(per_language, folder, **settings)
+        return {
+            "export": str(folder),
+            "languages": {language: _exported(result) for language, result in results.items() if result is not None},
+        }
 
     stage("export", export_stage)
 
     def report_stage() -> dict:
         evaluations = [eval_figures["eval"], *reference_figures["evaluations"]]
-        files = make_report(evaluations, output / "report", run_paths=list(runs.values()))
+        files = make_report(evaluations, output / "report", run_paths=trained)
         lines = [verdict.line() for verdict in verdicts([load_evaluation(path) for path in evaluations])]
         return {"report": str(files.html), "verdicts": lines}
 
@@ -274,7 +298,7 @@ def run_demo(
     state.data["headline"] = headline
     state.finish("report", report_figures)
     say(
-        f"\npolicy:  {policy_dir if shipped else 'none (the compiler keeps its own heuristic)'}\n"
+        f"\npolicy:  {_served(policy_dir, options.languages) if shipped else 'none (the compiler keeps its own heuristic)'}\n"
         f"eval:    {eval_figures['eval']}\nexport:  {output / 'export' if shipped else 'none'}\n"
         f"report:  {output / 'report' / 'report.html'}\n(this call: {time.monotonic() - started:.0f} s)\n\n"
         + "".join(f"{line}\n" for line in report_figures.get("verdicts", ()))
@@ -284,15 +308,31 @@ def run_demo(
 
 
 def _bindings(algorithm: str, options: DemoOptions) -> tuple[str, ...]:
-    """The gin bindings of a demo's training stage: its reward size, imitation's first-round sample, and whose
-    decisions BC clones."""
+    """The gin bindings of a demo's training stage: its reward size and languages, imitation's references or
+    first-round sample, and whose decisions BC clones."""
     bindings = [f"train.trainer_config.reward_size = {options.reward_size!r}"]
-    if algorithm == "imitation":
+    if options.languages:
+        bindings.append(f"train.trainer_config.languages = {tuple(options.languages)!r}")
+    if algorithm == "imitation" and options.languages:
+        bindings.append(f"imitation.imitation_config.references = {LANGUAGE_REFERENCES!r}")
+    elif algorithm == "imitation":
         bindings.append(f"imitation.imitation_config.first_round_modules = {FIRST_ROUND_MODULES}")
     teacher = WARMSTART_TEACHER.get(options.warmstart)
     if algorithm == "bc" and teacher is not None:
         bindings.append(f"train.trainer_config.label_policy = {teacher!r}")
     return tuple(bindings)
+
+
+def _served(policy: Path, languages: tuple[str, ...]) -> str:
+    """What ships: `policy`, or for `languages` a policy per language with the compiler's heuristic elsewhere."""
+    if not languages:
+        return str(policy)
+    return ",".join([*(f"{language}={policy}" for language in languages), "*=default"])
+
+
+def _exported(result) -> dict:
+    """An export's figures in `stages.json`: its forms and what verification found."""
+    return {"forms": result.forms, "verify": result.verify.to_json() if result.verify is not None else None}
 
 
 def _headline(evaluation: dict, selected: dict) -> str:
